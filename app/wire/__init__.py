@@ -1,0 +1,1 @@
+"""Wire schemas shared by client and server: one definition of every JSON body."""

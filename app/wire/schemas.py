@@ -1,0 +1,206 @@
+"""JSON bodies of the Cordon API (``/v1``), shared by the server and the client.
+
+The server uses these as FastAPI request/response models; the client validates
+every response against them, so a drift between the two fails loudly in tests.
+No model here carries audio; only ``LabelIn``/``LabelOut`` carry transcript
+text, and only over TLS — at rest the server seals it under the project key.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+MAX_TRANSCRIPT_CHARS = 200_000
+MAX_EVENTS_PER_BATCH = 500
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErrorCode(StrEnum):
+    """Stable machine-readable error codes; clients branch on these, never on messages."""
+
+    MALFORMED_JSON = "malformed_json"
+    INVALID_REQUEST = "invalid_request"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNAUTHENTICATED = "unauthenticated"
+    TOKEN_EXPIRED = "token_expired"  # noqa: S105 - an error code, not a secret
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    UNKNOWN_DEVICE = "unknown_device"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ErrorDetail(_Model):
+    code: ErrorCode
+    message: str
+
+
+class ErrorBody(_Model):
+    """Every non-2xx response has exactly this body."""
+
+    error: ErrorDetail
+
+
+class Role(StrEnum):
+    ANNOTATOR = "annotator"
+    REVIEWER = "reviewer"
+
+
+class DemoLoginIn(_Model):
+    username: Id
+
+
+class UserOut(_Model):
+    user_id: Id
+    username: str
+    display_name: str
+
+
+class TokenOut(_Model):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type name
+    expires_at: int
+    user: UserOut
+
+
+class DeviceEnrollIn(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    public_key: Annotated[str, Field(min_length=1, max_length=4096)]  # base64
+
+
+class DeviceOut(_Model):
+    device_id: Id
+    fingerprint: str
+
+
+class TaskStatus(StrEnum):
+    ASSIGNED = "assigned"
+    SUBMITTED = "submitted"
+
+
+class TaskOut(_Model):
+    task_id: Id
+    project_id: Id
+    project_name: str
+    segment_id: Id
+    title: str
+    role: Role
+    status: TaskStatus
+    duration_s: float
+    sample_rate: int
+    channels: int
+    ciphertext_bytes: int
+
+
+class TaskListOut(_Model):
+    tasks: list[TaskOut]
+
+
+class KeyGrantOut(_Model):
+    grant_id: Id
+    project_id: Id
+    segment_id: Id
+    device_id: Id
+    expires_at: int
+    wrapped_key: str  # base64 HPKE ciphertext
+
+
+class LabelIn(_Model):
+    label_id: Id
+    transcript: Annotated[str, Field(max_length=MAX_TRANSCRIPT_CHARS)]
+
+
+class LabelAck(_Model):
+    label_id: Id
+    task_id: Id
+    revision: int
+    stored_at: int
+    duplicate: bool
+
+
+class LabelOut(_Model):
+    label_id: Id
+    task_id: Id
+    revision: int
+    transcript: str
+    author_id: Id
+    stored_at: int
+
+
+class AccessAction(StrEnum):
+    """What happened. Client-reported and server-observed actions share one vocabulary."""
+
+    SEGMENT_OPENED = "segment_opened"
+    SEGMENT_CLOSED = "segment_closed"
+    PLAYBACK_STARTED = "playback_started"
+    PLAYBACK_PAUSED = "playback_paused"
+    PLAYBACK_SEEKED = "playback_seeked"
+    LABEL_SUBMITTED = "label_submitted"
+    DECRYPT_FAILED = "decrypt_failed"
+    FETCH_FAILED = "fetch_failed"
+    AUDIO_DEVICE_FAILED = "audio_device_failed"
+    # observed by the server itself
+    LOGIN = "login"
+    DEVICE_ENROLLED = "device_enrolled"
+    KEY_RELEASED = "key_released"
+    SEGMENT_FETCHED = "segment_fetched"
+    LABEL_STORED = "label_stored"
+    LABEL_READ = "label_read"
+    ACCESS_REFUSED = "access_refused"
+
+
+CLIENT_ACTIONS = frozenset(
+    {
+        AccessAction.SEGMENT_OPENED,
+        AccessAction.SEGMENT_CLOSED,
+        AccessAction.PLAYBACK_STARTED,
+        AccessAction.PLAYBACK_PAUSED,
+        AccessAction.PLAYBACK_SEEKED,
+        AccessAction.LABEL_SUBMITTED,
+        AccessAction.DECRYPT_FAILED,
+        AccessAction.FETCH_FAILED,
+        AccessAction.AUDIO_DEVICE_FAILED,
+    }
+)
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    REFUSED = "refused"
+
+
+class AccessEventIn(_Model):
+    """One client-side access event. Never content: ids, an action, a position, an outcome."""
+
+    event_id: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
+    action: AccessAction
+    client_time: float
+    task_id: Id | None = None
+    segment_id: Id | None = None
+    position_ms: Annotated[int, Field(ge=0)] | None = None
+    outcome: Outcome = Outcome.OK
+    reason: Annotated[str, Field(max_length=64, pattern=r"^[a-z0-9_]*$")] | None = None
+
+
+class EventBatchIn(_Model):
+    events: Annotated[list[AccessEventIn], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
+
+
+class EventBatchAck(_Model):
+    accepted: int
+    duplicates: int
+
+
+class HealthOut(_Model):
+    status: str
+    version: str

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs everything Cordon needs on a Debian/Ubuntu machine: system packages
+# (when run as root; otherwise prints the exact apt line and stops), a local
+# virtual environment in .venv, and the pinned Python packages from
+# requirements/lock.txt. Safe to run again: each step is skipped when done.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+
+APT_PACKAGES=(
+    python3 python3-venv
+    libportaudio2            # sounddevice loads the system PortAudio
+    libasound2-plugins       # ALSA pulse plugin for the paced audio tests
+    pulseaudio               # null sink for real-time playback
+    xvfb xauth xclip xdotool # real X server for window/clipboard tests
+    libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1
+    libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-shape0
+    libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
+    dbus-daemon gnome-keyring # a real Secret Service for the device key
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]]; then
+        echo "cordon bootstrap: installing system packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    else
+        echo "cordon bootstrap: these system packages are missing. Run:" >&2
+        echo "  sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+PYTHON="${CORDON_PYTHON:-python3}"
+if [[ ! -x "$VENV/bin/python" ]]; then
+    echo "cordon bootstrap: creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+stamp="$VENV/.cordon-lock.sha256"
+want="$(cat "$ROOT/requirements/lock.txt" "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "cordon bootstrap: installing pinned Python packages"
+    "$VENV/bin/python" -m pip install -q --upgrade "pip==25.3"
+    "$VENV/bin/python" -m pip install -q -r "$ROOT/requirements/lock.txt"
+    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
+    echo "$want" > "$stamp"
+fi

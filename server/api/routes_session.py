@@ -1,0 +1,108 @@
+"""Health, demo login and device enrolment."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import time
+
+from fastapi import APIRouter, Request
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from app.crypto.device_keys import load_public_key, public_key_fingerprint
+from app.wire.schemas import (
+    AccessAction,
+    DemoLoginIn,
+    DeviceEnrollIn,
+    DeviceOut,
+    ErrorCode,
+    HealthOut,
+    TokenOut,
+    UserOut,
+)
+from server import __version__, audit, db
+from server.api.errors import ApiError
+from server.api.principal import Ctx, CurrentPrincipal, JsonBody
+from server.ingest import new_id
+
+router = APIRouter(prefix="/v1")
+
+
+@router.get("/health")
+def health() -> HealthOut:
+    return HealthOut(status="ok", version=__version__)
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@router.post("/auth/demo-login", dependencies=[JsonBody])
+def demo_login(body: DemoLoginIn, ctx: Ctx, request: Request) -> TokenOut:
+    """Demo users only, and only when the server runs the demo on loopback."""
+    client_host = request.client.host if request.client else None
+    if not ctx.demo_login or not _is_loopback(client_host):
+        raise ApiError(404, ErrorCode.NOT_FOUND, "demo login is not enabled")
+    with ctx.engine.begin() as conn:
+        row = conn.execute(
+            select(db.users).where(db.users.c.username == body.username, db.users.c.is_demo)
+        ).first()
+        if row is None:
+            raise ApiError(401, ErrorCode.UNAUTHENTICATED, "unknown demo user")
+        token, claims = ctx.signer.issue(row.id)
+        audit.record(conn, audit.Actor(row.id, None, client_host), AccessAction.LOGIN)
+    return TokenOut(
+        access_token=token,
+        expires_at=claims.expires_at,
+        user=UserOut(user_id=row.id, username=row.username, display_name=row.display_name),
+    )
+
+
+@router.get("/me")
+def me(principal: CurrentPrincipal, ctx: Ctx) -> UserOut:
+    with ctx.engine.connect() as conn:
+        row = conn.execute(select(db.users).where(db.users.c.id == principal.user_id)).one()
+    return UserOut(user_id=row.id, username=row.username, display_name=row.display_name)
+
+
+@router.post("/devices", dependencies=[JsonBody], status_code=201)
+def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -> DeviceOut:
+    """Register a device public key; data keys are wrapped only to enrolled devices."""
+    try:
+        raw = base64.b64decode(body.public_key, validate=True)
+        load_public_key(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, "public_key is not a device key") from exc
+    fingerprint = public_key_fingerprint(raw)
+    with ctx.engine.begin() as conn:
+        existing = conn.execute(
+            select(db.devices.c.id, db.devices.c.user_id).where(
+                db.devices.c.fingerprint == fingerprint
+            )
+        ).first()
+        if existing is not None:
+            if existing.user_id != principal.user_id:
+                raise ApiError(409, ErrorCode.CONFLICT, "key is enrolled for another user")
+            return DeviceOut(device_id=existing.id, fingerprint=fingerprint)
+        device_id = new_id("dev")
+        try:
+            conn.execute(
+                insert(db.devices).values(
+                    id=device_id,
+                    user_id=principal.user_id,
+                    name=body.name,
+                    public_key=raw,
+                    fingerprint=fingerprint,
+                    created_at=int(time.time()),
+                    revoked_at=None,
+                )
+            )
+        except IntegrityError as exc:
+            raise ApiError(409, ErrorCode.CONFLICT, "device already enrolled") from exc
+        audit.record(conn, principal.actor(device_id), AccessAction.DEVICE_ENROLLED)
+    return DeviceOut(device_id=device_id, fingerprint=fingerprint)

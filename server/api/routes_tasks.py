@@ -1,0 +1,248 @@
+"""Task list, key grants, segment download and labels."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from sqlalchemy import func, insert, select, update
+
+from app.crypto.key_grant import GrantBinding, seal_grant
+from app.wire.schemas import (
+    AccessAction,
+    ErrorCode,
+    KeyGrantOut,
+    LabelAck,
+    LabelIn,
+    LabelOut,
+    Role,
+    TaskListOut,
+    TaskOut,
+    TaskStatus,
+)
+from server import audit, db
+from server.api.errors import ApiError
+from server.api.principal import Ctx, CurrentPrincipal, JsonBody, active_device
+from server.api.task_access import load_task, may_access
+from server.ingest import new_id
+
+router = APIRouter(prefix="/v1")
+_STREAM_PIECE = 256 * 1024
+
+
+@router.get("/tasks")
+def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
+    query = (
+        select(
+            db.tasks, db.segments, db.projects.c.name.label("project_name"), db.memberships.c.role
+        )
+        .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
+        .join(db.projects, db.projects.c.id == db.tasks.c.project_id)
+        .join(
+            db.memberships,
+            (db.memberships.c.project_id == db.tasks.c.project_id)
+            & (db.memberships.c.user_id == principal.user_id),
+        )
+        .order_by(db.tasks.c.created_at, db.tasks.c.id)
+    )
+    out: list[TaskOut] = []
+    with ctx.engine.connect() as conn:
+        for row in conn.execute(query).mappings():
+            role = Role(row["role"])
+            if not may_access(role, principal, row["assignee_id"], row["status"]):
+                continue
+            out.append(
+                TaskOut(
+                    task_id=row["id"],
+                    project_id=row["project_id"],
+                    project_name=row["project_name"],
+                    segment_id=row["segment_id"],
+                    title=row["title"],
+                    role=role,
+                    status=TaskStatus(row["status"]),
+                    duration_s=row["frames"] / row["sample_rate"],
+                    sample_rate=row["sample_rate"],
+                    channels=row["channels"],
+                    ciphertext_bytes=row["ciphertext_bytes"],
+                )
+            )
+    return TaskListOut(tasks=out)
+
+
+@router.post("/tasks/{task_id}/key-grant")
+def key_grant(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> KeyGrantOut:
+    """Wrap the segment's data key to the caller's device. Audited before it is released."""
+    access = load_task(ctx, principal, task_id, "key_grant")
+    now = int(time.time())
+    with ctx.engine.begin() as conn:
+        device_id = active_device(conn, principal)
+        public_key = conn.execute(
+            select(db.devices.c.public_key).where(db.devices.c.id == device_id)
+        ).scalar_one()
+        binding = GrantBinding(
+            project_id=access.project_id,
+            segment_id=access.segment_id,
+            device_id=device_id,
+            grant_id=new_id("grt"),
+            expires_at=now + ctx.grant_lifetime_s,
+        )
+        data_key = ctx.vault.data_key(
+            access.project_id,
+            access.project.wrapped_key,
+            access.segment_id,
+            access.segment.wrapped_data_key,
+        )
+        wrapped = seal_grant(data_key, public_key, binding)
+        conn.execute(
+            insert(db.key_grants).values(
+                id=binding.grant_id,
+                task_id=access.task_id,
+                device_id=device_id,
+                expires_at=binding.expires_at,
+                created_at=now,
+            )
+        )
+        audit.record(
+            conn,
+            principal.actor(device_id),
+            AccessAction.KEY_RELEASED,
+            project_id=access.project_id,
+            task_id=access.task_id,
+            segment_id=access.segment_id,
+        )
+    return KeyGrantOut(
+        grant_id=binding.grant_id,
+        project_id=binding.project_id,
+        segment_id=binding.segment_id,
+        device_id=device_id,
+        expires_at=binding.expires_at,
+        wrapped_key=base64.b64encode(wrapped).decode("ascii"),
+    )
+
+
+def _stream_blob(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while piece := fh.read(_STREAM_PIECE):
+            yield piece
+
+
+@router.get("/tasks/{task_id}/segment", response_class=StreamingResponse)
+def segment(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> StreamingResponse:
+    """Stream the encrypted segment (ciphertext only); the fetch commits to the audit first."""
+    access = load_task(ctx, principal, task_id, "segment_fetch")
+    path = ctx.data.blob_dir / str(access.segment.blob_name)
+    with ctx.engine.begin() as conn:
+        device_id = active_device(conn, principal)
+        audit.record(
+            conn,
+            principal.actor(device_id),
+            AccessAction.SEGMENT_FETCHED,
+            project_id=access.project_id,
+            task_id=access.task_id,
+            segment_id=access.segment_id,
+        )
+    return StreamingResponse(
+        _stream_blob(path),
+        media_type="application/octet-stream",
+        headers={"Content-Length": str(path.stat().st_size), "Cache-Control": "no-store"},
+    )
+
+
+@router.post("/tasks/{task_id}/labels", dependencies=[JsonBody])
+def submit_label(task_id: str, body: LabelIn, principal: CurrentPrincipal, ctx: Ctx) -> LabelAck:
+    """Store a transcript sealed under the project key. Idempotent by ``label_id``."""
+    access = load_task(ctx, principal, task_id, "label_submit")
+    if access.role is not Role.ANNOTATOR:
+        raise ApiError(403, ErrorCode.FORBIDDEN, "only the assigned annotator submits labels")
+    now = int(time.time())
+    with ctx.engine.begin() as conn:
+        existing = conn.execute(select(db.labels).where(db.labels.c.id == body.label_id)).first()
+        if existing is not None:
+            if existing.task_id != task_id or existing.author_id != principal.user_id:
+                raise ApiError(409, ErrorCode.CONFLICT, "label id already used")
+            return LabelAck(
+                label_id=existing.id,
+                task_id=task_id,
+                revision=existing.revision,
+                stored_at=existing.created_at,
+                duplicate=True,
+            )
+        revision = (
+            1
+            + conn.execute(
+                select(func.coalesce(func.max(db.labels.c.revision), 0)).where(
+                    db.labels.c.task_id == task_id
+                )
+            ).scalar_one()
+        )
+        conn.execute(
+            insert(db.labels).values(
+                id=body.label_id,
+                task_id=task_id,
+                project_id=access.project_id,
+                author_id=principal.user_id,
+                revision=revision,
+                sealed_transcript=ctx.vault.seal_label(
+                    access.project_id,
+                    access.project.wrapped_key,
+                    body.label_id,
+                    task_id,
+                    body.transcript,
+                ),
+                created_at=now,
+            )
+        )
+        conn.execute(
+            update(db.tasks)
+            .where(db.tasks.c.id == task_id)
+            .values(status=TaskStatus.SUBMITTED.value)
+        )
+        audit.record(
+            conn,
+            principal.actor(),
+            AccessAction.LABEL_STORED,
+            project_id=access.project_id,
+            task_id=task_id,
+            segment_id=access.segment_id,
+        )
+    return LabelAck(
+        label_id=body.label_id, task_id=task_id, revision=revision, stored_at=now, duplicate=False
+    )
+
+
+@router.get("/tasks/{task_id}/labels/latest")
+def latest_label(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> LabelOut:
+    """The newest transcript of a task: to resume work, or for a reviewer to replay."""
+    access = load_task(ctx, principal, task_id, "label_read")
+    with ctx.engine.begin() as conn:
+        row = conn.execute(
+            select(db.labels)
+            .where(db.labels.c.task_id == task_id)
+            .order_by(db.labels.c.revision.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            raise ApiError(404, ErrorCode.NOT_FOUND, "no label yet")
+        audit.record(
+            conn,
+            principal.actor(),
+            AccessAction.LABEL_READ,
+            project_id=access.project_id,
+            task_id=task_id,
+            segment_id=access.segment_id,
+        )
+    text = ctx.vault.open_label(
+        access.project_id, access.project.wrapped_key, row.id, task_id, row.sealed_transcript
+    )
+    return LabelOut(
+        label_id=row.id,
+        task_id=task_id,
+        revision=row.revision,
+        transcript=text,
+        author_id=row.author_id,
+        stored_at=row.created_at,
+    )

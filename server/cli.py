@@ -1,0 +1,136 @@
+"""``cordon-server``: init, serve, ingest, users and the demo."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.wire.schemas import Role
+from server import db, provision
+from server.context import open_context
+from server.datadir import DataDir, DataDirError, ensure_secret
+from server.demo import DEFAULT_AUDIO_DIR, setup_demo
+from server.ingest import IngestError, ensure_project, ingest_file
+from server.pki import ensure_pki
+
+logger = logging.getLogger("cordon.server")
+
+
+def _data(args: argparse.Namespace) -> DataDir:
+    return DataDir(Path(args.data_dir).resolve())
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    data = _data(args)
+    data.create_dirs()
+    ensure_secret(data.root_key_path)
+    ensure_secret(data.token_key_path)
+    names = list(dict.fromkeys([*args.name, "localhost", "127.0.0.1", "::1"]))
+    ensure_pki(data, names)
+    db.create_schema(db.make_engine(data.db_path))
+    print(f"initialised {data.root}; clients pin {data.ca_cert}")  # noqa: T201
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from server.serve import serve  # noqa: PLC0415 - uvicorn only for serving
+
+    ctx = open_context(_data(args))
+    serve(ctx, args.host, args.port, Path(args.ready_file) if args.ready_file else None)
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    ctx = open_context(_data(args))
+    project_id = ensure_project(ctx.engine, ctx.vault, args.project)
+    assignee = provision.user_id_for(ctx.engine, args.assign) if args.assign else None
+    for name in args.files:
+        seg = ingest_file(ctx.data, ctx.engine, ctx.vault, project_id, Path(name))
+        line = f"{seg.segment_id}\t{seg.frames / seg.sample_rate:.1f}s\t{seg.ciphertext_bytes} B"
+        if assignee is not None:
+            line += "\t" + provision.assign_task(ctx.engine, seg.segment_id, assignee)
+        print(line)  # noqa: T201
+    return 0
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    ctx = open_context(_data(args))
+    user_id = provision.ensure_user(ctx.engine, args.username, args.display_name or args.username)
+    if args.project:
+        project_id = ensure_project(ctx.engine, ctx.vault, args.project)
+        provision.set_membership(ctx.engine, user_id, project_id, Role(args.role))
+    print(user_id)  # noqa: T201
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if not ipaddress.ip_address(args.host).is_loopback:
+        print("the demo serves demo logins and binds to loopback only", file=sys.stderr)  # noqa: T201
+        return 2
+    data = _data(args)
+    try:
+        data.require_initialised()
+    except DataDirError:
+        cmd_init(argparse.Namespace(data_dir=args.data_dir, name=[]))
+    ctx = open_context(data, demo_login=True)
+    demo = setup_demo(ctx, Path(args.audio_dir))
+    print(f"demo project {demo.project_id}: {len(demo.task_ids)} tasks; users: annotator, reviewer")  # noqa: T201
+    from server.serve import serve  # noqa: PLC0415 - uvicorn only for serving
+
+    serve(ctx, args.host, args.port, Path(args.ready_file) if args.ready_file else None)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cordon-server", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_data(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--data-dir", required=True, help="server data directory")
+        return p
+
+    p = with_data(sub.add_parser("init", help="create the data directory, CA and keys"))
+    p.add_argument("--name", action="append", default=[], help="extra DNS name or IP for the cert")
+    p.set_defaults(func=cmd_init)
+
+    for name, func, port in (("serve", cmd_serve, 8443), ("demo", cmd_demo, 8443)):
+        p = with_data(sub.add_parser(name, help=f"{name} over TLS 1.3"))
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=port)
+        p.add_argument("--ready-file", help="write the URL here once listening")
+        if name == "demo":
+            p.add_argument("--audio-dir", default=str(DEFAULT_AUDIO_DIR))
+        p.set_defaults(func=func)
+
+    p = with_data(sub.add_parser("ingest", help="encrypt audio files into a project"))
+    p.add_argument("--project", required=True)
+    p.add_argument("--assign", help="assign each new segment to this annotator")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_ingest)
+
+    p = with_data(sub.add_parser("user", help="add a user, optionally to a project"))
+    p.add_argument("--username", required=True)
+    p.add_argument("--display-name")
+    p.add_argument("--project")
+    p.add_argument("--role", choices=["annotator", "reviewer"], default="annotator")
+    p.set_defaults(func=cmd_user)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (DataDirError, IngestError, provision.ProvisionError) as exc:
+        print(f"cordon-server: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Everything a request handler needs, built once per server process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from server import db
+from server.datadir import DataDir, ensure_secret
+from server.tokens import TokenSigner
+from server.vault import KeyVault
+
+DEFAULT_GRANT_LIFETIME_S = 15 * 60
+MAX_JSON_BODY = 1 << 20
+
+
+@dataclass
+class ServerContext:
+    data: DataDir
+    engine: Engine
+    vault: KeyVault
+    signer: TokenSigner
+    demo_login: bool = False
+    grant_lifetime_s: int = DEFAULT_GRANT_LIFETIME_S
+    max_json_body: int = MAX_JSON_BODY
+
+
+def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:
+    """Open an initialised data directory."""
+    data.require_initialised()
+    engine = db.make_engine(data.db_path)
+    db.create_schema(engine)
+    return ServerContext(
+        data=data,
+        engine=engine,
+        vault=KeyVault(ensure_secret(data.root_key_path)),
+        signer=TokenSigner(ensure_secret(data.token_key_path)),
+        demo_login=demo_login,
+    )

@@ -1,0 +1,106 @@
+"""Layout of a server data directory and the secret files in it.
+
+Everything the server keeps lives under one directory: the SQLite database,
+encrypted blobs, the local CA and server certificate, and two secrets (the root
+key that wraps project keys, the token-signing key). Secret files are created
+0600 in a 0700 directory and refused if their permissions were widened.
+A deployment that has an HSM or TPM replaces :class:`RootKeyFile` behind the
+same ``load`` call.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class DataDirError(Exception):
+    """The data directory is missing, not initialised, or unsafe."""
+
+
+@dataclass(frozen=True)
+class DataDir:
+    """Paths inside one server data directory."""
+
+    root: Path
+
+    @property
+    def db_path(self) -> Path:
+        return self.root / "cordon.sqlite3"
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.root / "blobs"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.root / "pki"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.pki_dir / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.pki_dir / "ca.key"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.pki_dir / "server.pem"
+
+    @property
+    def server_key(self) -> Path:
+        return self.pki_dir / "server.key"
+
+    @property
+    def root_key_path(self) -> Path:
+        return self.root / "keys" / "root.key"
+
+    @property
+    def token_key_path(self) -> Path:
+        return self.root / "keys" / "token.key"
+
+    def create_dirs(self) -> None:
+        """Create the directory tree, private to the server's user."""
+        for path in (self.root, self.blob_dir, self.pki_dir, self.root_key_path.parent):
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(path, 0o700)
+
+    def require_initialised(self) -> None:
+        """Raise :class:`DataDirError` unless ``init`` has run here."""
+        for path in (self.db_path, self.server_cert, self.root_key_path, self.token_key_path):
+            if not path.exists():
+                raise DataDirError(f"{self.root} is not initialised (run: cordon-server init)")
+
+
+def write_secret(path: Path, value: bytes) -> None:
+    """Write a new secret file 0600; never overwrite an existing one."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(value)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_secret(path: Path, length: int) -> bytes:
+    """Read a secret file, refusing one readable by group or others."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as exc:
+        raise DataDirError(f"missing secret file {path.name}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise DataDirError(f"{path.name} is accessible by group or others; chmod 600 it")
+    value = path.read_bytes()
+    if len(value) != length:
+        raise DataDirError(f"{path.name} has the wrong length")
+    return value
+
+
+def ensure_secret(path: Path, length: int = 32) -> bytes:
+    """Create a random secret if absent, then return it."""
+    if not path.exists():
+        write_secret(path, secrets.token_bytes(length))
+    return read_secret(path, length)

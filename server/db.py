@@ -1,0 +1,161 @@
+"""SQLite schema and engine (SQLAlchemy 2 Core).
+
+WAL with ``synchronous=FULL``: a commit is on disk before the server answers,
+which the audit rules (fail closed) depend on. Foreign keys are on. Content is
+never stored in clear here: labels are sealed under the project key, segment
+audio lives in encrypted blobs, and access events hold ids only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+
+metadata = MetaData()
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(128), nullable=False),
+    Column("is_demo", Boolean, nullable=False, default=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("user_id", String(64), ForeignKey("users.id"), primary_key=True),
+    Column("project_id", String(64), ForeignKey("projects.id"), primary_key=True),
+    Column("role", String(16), nullable=False),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("created_at", Integer, nullable=False),
+    Column("revoked_at", Integer, nullable=True),
+)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project_id", String(64), ForeignKey("projects.id"), nullable=False),
+    Column("title", String(256), nullable=False),
+    Column("wrapped_data_key", LargeBinary, nullable=False),
+    Column("blob_name", String(128), nullable=False, unique=True),
+    Column("ciphertext_bytes", Integer, nullable=False),
+    Column("media_format", String(16), nullable=False),
+    Column("sample_rate", Integer, nullable=False),
+    Column("channels", Integer, nullable=False),
+    Column("frames", Integer, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project_id", String(64), ForeignKey("projects.id"), nullable=False),
+    Column("segment_id", String(64), ForeignKey("segments.id"), nullable=False),
+    Column("assignee_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False),
+    Column("project_id", String(64), ForeignKey("projects.id"), nullable=False),
+    Column("author_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("sealed_transcript", LargeBinary, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    UniqueConstraint("task_id", "revision"),
+)
+
+key_grants = Table(
+    "key_grants",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False),
+    Column("device_id", String(64), ForeignKey("devices.id"), nullable=False),
+    Column("expires_at", Integer, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+access_events = Table(
+    "access_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False, unique=True),
+    Column("source", String(8), nullable=False),  # "client" or "server"
+    Column("action", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reason", String(64), nullable=True),
+    Column("user_id", String(64), nullable=True),
+    Column("device_id", String(64), nullable=True),
+    Column("project_id", String(64), nullable=True),
+    Column("task_id", String(64), nullable=True),
+    Column("segment_id", String(64), nullable=True),
+    Column("position_ms", Integer, nullable=True),
+    Column("verified", Boolean, nullable=False),
+    Column("client_time", Float, nullable=True),
+    Column("server_time", Float, nullable=False),
+    Column("remote_addr", String(64), nullable=True),
+)
+
+
+def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def make_engine(db_path: Path) -> Engine:
+    """Engine for the data directory's database, with the durability pragmas applied."""
+    engine = create_engine(f"sqlite:///{db_path}")
+    event.listen(engine, "connect", _on_connect)
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    """Create every table that does not exist yet."""
+    metadata.create_all(engine)

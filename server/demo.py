@@ -1,0 +1,59 @@
+"""The demo project: two demo users, a project and the shipped speech recordings.
+
+Idempotent: running ``cordon-server demo`` again on the same data directory
+reuses what is there instead of ingesting the recordings twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from app.wire.schemas import Role
+from server import db, provision
+from server.context import ServerContext
+from server.ingest import ensure_project, ingest_file
+
+DEMO_PROJECT = "Demo call centre"
+DEMO_ANNOTATOR = "annotator"
+DEMO_REVIEWER = "reviewer"
+DEFAULT_AUDIO_DIR = Path(__file__).resolve().parent.parent / "resources" / "demo"
+AUDIO_SUFFIXES = frozenset({".flac", ".wav", ".ogg", ".mp3"})
+
+
+@dataclass(frozen=True)
+class DemoSetup:
+    project_id: str
+    annotator_id: str
+    reviewer_id: str
+    task_ids: list[str]
+
+
+def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoSetup:
+    """Create (or find) the demo project and assign every shipped recording."""
+    engine = ctx.engine
+    project_id = ensure_project(engine, ctx.vault, DEMO_PROJECT)
+    annotator = provision.ensure_user(engine, DEMO_ANNOTATOR, "Ada (demo annotator)", demo=True)
+    reviewer = provision.ensure_user(engine, DEMO_REVIEWER, "Rui (demo reviewer)", demo=True)
+    provision.set_membership(engine, annotator, project_id, Role.ANNOTATOR)
+    provision.set_membership(engine, reviewer, project_id, Role.REVIEWER)
+    with engine.connect() as conn:
+        existing = conn.execute(
+            select(func.count()).select_from(db.tasks).where(db.tasks.c.project_id == project_id)
+        ).scalar_one()
+    if existing == 0:
+        files = sorted(p for p in audio_dir.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+        for path in files:
+            seg = ingest_file(ctx.data, engine, ctx.vault, project_id, path)
+            provision.assign_task(engine, seg.segment_id, annotator)
+    with engine.connect() as conn:
+        task_ids = list(
+            conn.execute(
+                select(db.tasks.c.id)
+                .where(db.tasks.c.project_id == project_id)
+                .order_by(db.tasks.c.created_at, db.tasks.c.id)
+            ).scalars()
+        )
+    return DemoSetup(project_id, annotator, reviewer, task_ids)

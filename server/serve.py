@@ -1,0 +1,61 @@
+"""Serve the API with uvicorn over TLS 1.3 only.
+
+We bind the socket ourselves so ``--port 0`` works and the real port can be
+printed and written to a ready file before the first request (tests and the
+demo launcher wait for it).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from server.api.app import create_app
+from server.context import ServerContext
+
+logger = logging.getLogger(__name__)
+
+
+def _tls13_only(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+    ctx = default()
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    return ctx
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (``port`` 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(ctx: ServerContext, host: str, port: int, ready_file: Path | None = None) -> None:
+    """Run until interrupted (SIGINT/SIGTERM)."""
+    sock = bind(host, port)
+    actual = sock.getsockname()[1]
+    config = uvicorn.Config(
+        create_app(ctx),
+        ssl_certfile=str(ctx.data.server_cert),
+        ssl_keyfile=str(ctx.data.server_key),
+        ssl_context_factory=_tls13_only,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        date_header=False,
+    )
+    server = uvicorn.Server(config)
+    url = f"https://{host}:{actual}"
+    print(f"Cordon server listening on {url}", flush=True)  # noqa: T201 - CLI output
+    print(f"Clients pin this CA: {ctx.data.ca_cert}", flush=True)  # noqa: T201
+    if ready_file is not None:
+        ready_file.write_text(url + "\n")
+    server.run(sockets=[sock])

@@ -1,0 +1,89 @@
+"""Access tokens the server signs itself (demo login; the SSO issue adds OIDC tokens).
+
+A token is ``base64url(json claims) "." base64url(HMAC-SHA256)``. Verification
+compares MACs in constant time and checks expiry; roles are never in the token,
+they are looked up on every request so a revoked membership takes effect at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+
+class TokenError(Exception):
+    """The token is malformed or its signature does not verify."""
+
+
+class TokenExpiredError(TokenError):
+    """The token was valid but has expired."""
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: str
+    issued_at: int
+    expires_at: int
+    token_id: str
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError as exc:
+        raise TokenError("token is not base64url") from exc
+
+
+class TokenSigner:
+    """Issues and verifies HMAC-signed tokens with one server-held key."""
+
+    def __init__(self, key: bytes, lifetime_s: int = 8 * 3600) -> None:
+        if len(key) < 32:
+            raise ValueError("token key must be at least 32 bytes")
+        self._key = key
+        self.lifetime_s = lifetime_s
+
+    def _mac(self, payload: bytes) -> bytes:
+        return hmac.new(self._key, b"cordon-token-v1." + payload, hashlib.sha256).digest()
+
+    def issue(self, user_id: str, now: float | None = None) -> tuple[str, TokenClaims]:
+        """A new token for ``user_id`` and its claims."""
+        issued = int(time.time() if now is None else now)
+        claims = TokenClaims(user_id, issued, issued + self.lifetime_s, secrets.token_hex(16))
+        payload = json.dumps(
+            {
+                "sub": claims.user_id,
+                "iat": issued,
+                "exp": claims.expires_at,
+                "jti": claims.token_id,
+            },
+            separators=(",", ":"),
+            sort_keys=True,
+        ).encode()
+        return f"{_b64(payload)}.{_b64(self._mac(payload))}", claims
+
+    def verify(self, token: str, now: float | None = None) -> TokenClaims:
+        """Return the claims of a valid token; raise :class:`TokenError` otherwise."""
+        if token.count(".") != 1 or len(token) > 4096:
+            raise TokenError("token malformed")
+        payload_b64, mac_b64 = token.split(".")
+        payload = _unb64(payload_b64)
+        if not hmac.compare_digest(self._mac(payload), _unb64(mac_b64)):
+            raise TokenError("token signature invalid")
+        try:
+            raw = json.loads(payload)
+            claims = TokenClaims(str(raw["sub"]), int(raw["iat"]), int(raw["exp"]), str(raw["jti"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TokenError("token claims malformed") from exc
+        if claims.expires_at <= (time.time() if now is None else now):
+            raise TokenExpiredError("token expired")
+        return claims
