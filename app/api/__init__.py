@@ -1,1 +1,1 @@
-"""Package."""
+"""Qt-free HTTP client for the Cordon server."""

@@ -1,1 +1,1 @@
-"""Package."""
+"""Qt-free domain types the client thinks in."""

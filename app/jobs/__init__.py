@@ -1,1 +1,1 @@
-"""Package."""
+"""The Qt adapter: worker queues and the controller, the only object widgets call."""

@@ -1,0 +1,226 @@
+"""HTTP client for the Cordon server: HTTPS only, TLS 1.3, the on-prem CA pinned.
+
+Pinning is explicit: ``Session.verify`` is the Cordon CA file and
+``trust_env=False``, because ``REQUESTS_CA_BUNDLE`` in the environment would
+otherwise silently replace it with the system store. Each worker thread gets
+its own ``requests.Session`` (sessions are not thread-safe). Every response is
+validated against the shared wire schema; every failure becomes a typed
+:class:`~app.api.errors.ApiError`.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import BaseModel, ValidationError
+from requests.adapters import HTTPAdapter
+
+from app.api import errors
+from app.wire.schemas import (
+    DemoLoginIn,
+    DeviceEnrollIn,
+    DeviceOut,
+    ErrorBody,
+    ErrorCode,
+    EventBatchAck,
+    EventBatchIn,
+    HealthOut,
+    KeyGrantOut,
+    LabelAck,
+    LabelIn,
+    LabelOut,
+    TaskListOut,
+    TokenOut,
+)
+
+M = TypeVar("M", bound=BaseModel)
+DEFAULT_TIMEOUT = (5.0, 30.0)
+STREAM_PIECE = 256 * 1024
+
+
+class _Tls13Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_minimum_version"] = ssl.TLSVersion.TLSv1_3
+        super().init_poolmanager(*args, **kwargs)
+
+
+class CordonApi:
+    """One server, one CA, one signed-in user and device."""
+
+    def __init__(
+        self, base_url: str, ca_file: Path, timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("the Cordon server URL must be https://host[:port]")
+        if not ca_file.is_file():
+            raise ValueError(f"CA file not found: {ca_file}")
+        self.base_url = base_url.rstrip("/")
+        self.ca_file = ca_file
+        self.timeout = timeout
+        self._local = threading.local()
+        self._token: str | None = None
+        self._device_id: str | None = None
+
+    # -- state ------------------------------------------------------------
+    def set_token(self, token: str | None) -> None:
+        self._token = token
+
+    def set_device(self, device_id: str | None) -> None:
+        self._device_id = device_id
+
+    @property
+    def signed_in(self) -> bool:
+        return self._token is not None
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False
+            session.verify = str(self.ca_file)
+            session.mount("https://", _Tls13Adapter())
+            session.mount("http://", _RefuseAdapter())
+            self._local.session = session
+        return session
+
+    def close(self) -> None:
+        """Close this thread's session (each worker calls it when it stops)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+            self._local.session = None
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        if self._device_id:
+            headers["X-Cordon-Device"] = self._device_id
+        return headers
+
+    # -- transport ----------------------------------------------------------
+    def _send(
+        self, method: str, path: str, body: BaseModel | None = None, *, stream: bool = False
+    ) -> requests.Response:
+        headers = self._headers()
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = body.model_dump_json().encode("utf-8")
+        try:
+            response = self._session().request(
+                method,
+                self.base_url + path,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+                stream=stream,
+                allow_redirects=False,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise errors.TlsError(type(exc).__name__) from exc
+        except requests.exceptions.RequestException as exc:
+            raise errors.NetworkError(type(exc).__name__) from exc
+        if response.status_code >= 300:
+            try:
+                raise _error_for(response)
+            finally:
+                response.close()
+        return response
+
+    def _json(self, model: type[M], method: str, path: str, body: BaseModel | None = None) -> M:
+        response = self._send(method, path, body)
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise errors.ProtocolError(f"{path}: response does not match {model.__name__}") from exc
+
+    # -- endpoints ----------------------------------------------------------
+    def health(self) -> HealthOut:
+        return self._json(HealthOut, "GET", "/v1/health")
+
+    def demo_login(self, username: str) -> TokenOut:
+        return self._json(TokenOut, "POST", "/v1/auth/demo-login", DemoLoginIn(username=username))
+
+    def enroll_device(self, name: str, public_key_b64: str) -> DeviceOut:
+        body = DeviceEnrollIn(name=name, public_key=public_key_b64)
+        return self._json(DeviceOut, "POST", "/v1/devices", body)
+
+    def list_tasks(self) -> TaskListOut:
+        return self._json(TaskListOut, "GET", "/v1/tasks")
+
+    def key_grant(self, task_id: str) -> KeyGrantOut:
+        return self._json(KeyGrantOut, "POST", f"/v1/tasks/{task_id}/key-grant")
+
+    @contextmanager
+    def segment_stream(self, task_id: str) -> Iterator[tuple[int | None, Iterator[bytes]]]:
+        """Yield (content length, iterator of ciphertext pieces) while the download runs."""
+        response = self._send("GET", f"/v1/tasks/{task_id}/segment", stream=True)
+        try:
+            length_header = response.headers.get("Content-Length")
+            length = int(length_header) if length_header and length_header.isdigit() else None
+            yield length, self._pieces(response)
+        finally:
+            response.close()
+
+    @staticmethod
+    def _pieces(response: requests.Response) -> Iterator[bytes]:
+        try:
+            yield from response.iter_content(chunk_size=STREAM_PIECE)
+        except requests.exceptions.RequestException as exc:
+            raise errors.NetworkError(type(exc).__name__) from exc
+
+    def submit_label(self, task_id: str, label_id: str, transcript: str) -> LabelAck:
+        body = LabelIn(label_id=label_id, transcript=transcript)
+        return self._json(LabelAck, "POST", f"/v1/tasks/{task_id}/labels", body)
+
+    def latest_label(self, task_id: str) -> LabelOut | None:
+        try:
+            return self._json(LabelOut, "GET", f"/v1/tasks/{task_id}/labels/latest")
+        except errors.NotFoundError as exc:
+            if exc.server_message == "no label yet":
+                return None
+            raise
+
+    def post_events(self, batch: EventBatchIn) -> EventBatchAck:
+        return self._json(EventBatchAck, "POST", "/v1/events", batch)
+
+
+class _RefuseAdapter(HTTPAdapter):
+    """Plain HTTP is never used, even if a redirect or a typo asks for it."""
+
+    def send(self, *_args: Any, **_kwargs: Any) -> requests.Response:
+        raise errors.TlsError("plain http refused")
+
+
+def _error_for(response: requests.Response) -> errors.ServerError:
+    status = response.status_code
+    code: ErrorCode | None = None
+    message = response.reason or ""
+    try:
+        body = ErrorBody.model_validate_json(response.content)
+        code, message = body.error.code, body.error.message
+    except ValidationError:
+        pass
+    if status == 401:
+        if code is ErrorCode.TOKEN_EXPIRED:
+            return errors.TokenExpiredError(status, code, message)
+        return errors.AuthenticationError(status, code, message)
+    cls: type[errors.ServerError]
+    if status == 403:
+        cls = errors.ForbiddenError
+    elif status == 404:
+        cls = errors.NotFoundError
+    elif status >= 500:
+        cls = errors.ServerFailureError
+    else:
+        cls = errors.RequestRejectedError
+    return cls(status, code, message)

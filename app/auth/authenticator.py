@@ -1,0 +1,43 @@
+"""The authentication seam: anything that turns a person into a server access token.
+
+The session service only knows :class:`Authenticator`. The demo server's own
+tokens implement it today; the SSO issue adds an MSAL/OIDC implementation
+behind the same interface, without touching the services or the UI flow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from app.domain.models import User
+
+
+class AuthError(Exception):
+    """Sign-in failed; ``user_message`` says why in words for the annotator."""
+
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A bearer token for the Cordon API and who it belongs to. Held in memory only."""
+
+    access_token: str
+    expires_at: int
+    user: User
+
+
+class Authenticator(Protocol):
+    """Signs a person in and returns API credentials."""
+
+    @property
+    def accounts(self) -> list[str]:
+        """Account names the sign-in screen may offer (empty: free text)."""
+        ...
+
+    def sign_in(self, account: str) -> Credentials:
+        """Authenticate ``account``; raise :class:`AuthError` on failure."""
+        ...

@@ -1,0 +1,133 @@
+"""Composition root: builds every object once and connects signals both ways.
+
+``cordon --server https://host:port --ca /path/to/ca.pem``
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.api.client import CordonApi
+from app.auth.demo_login import DemoAuthenticator
+from app.jobs.controller import Controller
+from app.player.playback import PlaybackEngine, StreamFactory, sounddevice_stream
+from app.services.device_store import (
+    DeviceStore,
+    KeyringUnavailableError,
+    check_backend,
+    server_identity,
+)
+from app.services.events import EventRecorder
+from app.services.labels import LabelService
+from app.services.segments import OpenedSegment, SegmentService
+from app.services.session import SessionService
+from app.ui.main_window import MainWindow
+
+logger = logging.getLogger("cordon")
+
+
+@dataclass
+class ClientApp:
+    """Everything the running client is made of (tests drive it through this)."""
+
+    api: CordonApi
+    controller: Controller
+    window: MainWindow
+    events: EventRecorder
+    engine: PlaybackEngine
+
+    def shutdown(self) -> None:
+        self.controller.shutdown()
+        self.window.close()
+
+
+def build(
+    server: str, ca_file: Path, stream_factory: StreamFactory = sounddevice_stream
+) -> ClientApp:
+    """Build the client. Raises KeyringUnavailableError if the keyring is not safe."""
+    check_backend()
+    api = CordonApi(server, ca_file)
+    events = EventRecorder()
+    session = SessionService(
+        api, DemoAuthenticator(api), DeviceStore(server_identity(api.base_url, ca_file))
+    )
+    engine = PlaybackEngine(stream_factory)
+    controller = Controller(
+        api,
+        session,
+        SegmentService(api, lambda: session.device, events),
+        LabelService(api, events),
+        events,
+        engine,
+    )
+    window = MainWindow(controller.accounts, api.base_url)
+    _wire(controller, window)
+    return ClientApp(api, controller, window, events, engine)
+
+
+def _wire(c: Controller, w: MainWindow) -> None:
+    w.login.sign_in_requested.connect(c.sign_in)
+    c.sign_in_failed.connect(w.login.show_error)
+    c.signed_in.connect(w.show_signed_in)
+    c.tasks_loaded.connect(w.show_tasks)
+    c.tasks_failed.connect(w.show_banner)
+    w.tasks.task_activated.connect(c.open_task)
+    c.segment_opening.connect(w.show_opening)
+    c.segment_progress.connect(w.show_progress)
+
+    def opened(seg: OpenedSegment) -> None:
+        w.show_segment(seg.task, seg.summaries, seg.audio.sample_rate)
+
+    c.segment_opened.connect(opened)
+    c.segment_failed.connect(w.show_banner)
+    c.segment_closed.connect(w.show_closed)
+    c.transcript_loaded.connect(lambda _task_id, text: w.show_transcript(text))
+    w.player.play_toggled.connect(c.toggle_playback)
+    w.player.skip_requested.connect(c.skip_seconds)
+    w.waveform.seek_requested.connect(c.seek_seconds)
+    c.playback_changed.connect(w.show_playback)
+    w.submit_requested.connect(c.submit_transcript)
+    w.editor.textChanged.connect(c.transcript_edited)
+    c.label_submitted.connect(lambda _task_id, rev: w.show_submitted(rev))
+    c.label_failed.connect(w.show_submit_error)
+    c.events_state_changed.connect(w.show_sync)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cordon", description="Cordon annotation client")
+    parser.add_argument("--server", required=True, help="https://host:port of the Cordon server")
+    parser.add_argument("--ca", required=True, help="the on-prem CA certificate to pin (PEM)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    qt_app = QApplication.instance() or QApplication(sys.argv[:1])
+    qt_app.setApplicationName("Cordon")
+    try:
+        client = build(args.server, Path(args.ca))
+    except KeyringUnavailableError as exc:
+        logger.error("refusing to start: %s", exc)
+        QMessageBox.critical(None, "Cordon cannot start", exc.user_message)
+        return 2
+    except ValueError as exc:
+        logger.error("refusing to start: %s", exc)
+        QMessageBox.critical(None, "Cordon cannot start", str(exc))
+        return 2
+    client.window.close_requested.connect(client.controller.shutdown)
+    client.window.show()
+    code = qt_app.exec()
+    client.controller.shutdown()
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

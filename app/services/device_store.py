@@ -1,0 +1,95 @@
+"""The device key pair, kept only in the OS keyring.
+
+The private key never touches a file. A keyring backend that would store it in
+clear (``keyrings.alt`` plaintext files) or not at all (``fail``/``null``, or a
+chainer with nothing behind it) is refused at start with a clear message —
+keyring picks such backends silently when no Secret Service is running.
+Keys are per server (URL and pinned CA), so enrolling with a second server
+never reuses a device identity.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.errors
+
+from app.crypto.device_keys import DeviceKeyPair
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "cordon"
+_REFUSED_MODULE_PREFIXES = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
+
+
+class KeyringUnavailableError(Exception):
+    """No secure keyring: Cordon will not keep a device key anywhere else."""
+
+    user_message = (
+        "Cordon needs the system keyring (Secret Service, Keychain or Credential Manager) "
+        "to protect this workstation's key, and none is available or unlocked."
+    )
+
+
+def _leaves(backend: Any) -> list[Any]:
+    inner = getattr(backend, "backends", None)
+    if inner is None:
+        return [backend]
+    return [leaf for b in inner for leaf in _leaves(b)]
+
+
+def check_backend(backend: Any | None = None) -> str:
+    """Return the backend's name, or raise if it could leak or lose the key."""
+    backend = backend if backend is not None else keyring.get_keyring()
+    leaves = _leaves(backend)
+    if not leaves:
+        raise KeyringUnavailableError("keyring chainer has no backends")
+    for leaf in leaves:
+        module = type(leaf).__module__
+        name = type(leaf).__name__
+        if module.startswith(_REFUSED_MODULE_PREFIXES) or "plaintext" in name.lower():
+            raise KeyringUnavailableError(f"refusing keyring backend {module}.{name}")
+    return f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def server_identity(base_url: str, ca_file: Path) -> str:
+    """A short id for (server URL, pinned CA): the keyring entry name."""
+    digest = hashlib.sha256(base_url.encode() + b"\x00" + ca_file.read_bytes()).hexdigest()
+    return digest[:24]
+
+
+class DeviceStore:
+    """Loads and saves this workstation's device key pair for one server."""
+
+    def __init__(self, server_id: str) -> None:
+        self._entry = f"device-key:{server_id}"
+
+    def load(self) -> DeviceKeyPair | None:
+        try:
+            stored = keyring.get_password(SERVICE, self._entry)
+        except keyring.errors.KeyringError as exc:
+            raise KeyringUnavailableError(type(exc).__name__) from exc
+        if stored is None:
+            return None
+        return DeviceKeyPair.from_private_bytes(base64.b64decode(stored))
+
+    def save(self, pair: DeviceKeyPair) -> None:
+        value = base64.b64encode(pair.private_bytes()).decode("ascii")
+        try:
+            keyring.set_password(SERVICE, self._entry, value)
+        except keyring.errors.KeyringError as exc:
+            raise KeyringUnavailableError(type(exc).__name__) from exc
+
+    def load_or_create(self) -> DeviceKeyPair:
+        """The stored key pair, or a new one saved to the keyring first."""
+        pair = self.load()
+        if pair is None:
+            pair = DeviceKeyPair.generate()
+            self.save(pair)
+            logger.info("created a new device key pair")
+        return pair

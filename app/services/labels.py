@@ -1,0 +1,39 @@
+"""Submitting transcripts. The label id is fixed per submission so a retry is idempotent."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from app.api.client import CordonApi
+from app.domain.models import AccessEvent, Task
+from app.services.events import EventRecorder
+from app.wire.schemas import AccessAction, LabelAck
+
+logger = logging.getLogger(__name__)
+
+
+def new_label_id() -> str:
+    return f"lbl_{uuid.uuid4().hex}"
+
+
+class LabelService:
+    def __init__(self, api: CordonApi, events: EventRecorder) -> None:
+        self._api = api
+        self._events = events
+
+    def submit(self, task: Task, label_id: str, transcript: str) -> LabelAck:
+        """Send a transcript; raises ApiError (the caller keeps the text and may retry)."""
+        ack = self._api.submit_label(task.task_id, label_id, transcript)
+        self._events.record(
+            AccessEvent(AccessAction.LABEL_SUBMITTED, task.task_id, task.segment_id)
+        )
+        logger.info(
+            "label %s stored as revision %d of task %s", label_id, ack.revision, task.task_id
+        )
+        return ack
+
+    def latest(self, task: Task) -> str | None:
+        """The newest stored transcript of ``task`` (to resume, or for review)."""
+        label = self._api.latest_label(task.task_id)
+        return label.transcript if label else None

@@ -1,0 +1,49 @@
+"""Sign-in page. The account list comes from the authenticator (demo users today)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QVBoxLayout, QWidget
+
+
+class LoginPage(QWidget):
+    sign_in_requested = Signal(str)
+
+    def __init__(self, accounts: list[str], server: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        title = QLabel("<h2>Cordon</h2>Sign in to annotate.")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(title)
+        self.account = QComboBox()
+        self.account.setObjectName("accountBox")
+        self.account.addItems(accounts)
+        self.account.setEditable(not accounts)
+        layout.addWidget(self.account)
+        self.sign_in_button = QPushButton("Sign in")
+        self.sign_in_button.setObjectName("signInButton")
+        self.sign_in_button.setDefault(True)
+        layout.addWidget(self.sign_in_button)
+        self.message = QLabel("")
+        self.message.setObjectName("loginMessage")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        server_label = QLabel(f"Server: {server}")
+        server_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout.addWidget(server_label)
+        layout.addStretch(2)
+        self.sign_in_button.clicked.connect(self._request)
+
+    def _request(self) -> None:
+        account = self.account.currentText().strip()
+        if not account:
+            self.message.setText("Choose an account.")
+            return
+        self.sign_in_button.setEnabled(False)
+        self.message.setText("Signing in…")
+        self.sign_in_requested.emit(account)
+
+    def show_error(self, text: str) -> None:
+        self.sign_in_button.setEnabled(True)
+        self.message.setText(text)

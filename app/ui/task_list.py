@@ -1,0 +1,41 @@
+"""The annotator's task list."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+
+from app.domain.models import Task
+from app.ui.player_bar import format_time
+
+
+class TaskList(QListWidget):
+    task_activated = Signal(object)  # Task
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("taskList")
+        self.itemActivated.connect(self._on_item)
+        self.itemDoubleClicked.connect(self._on_item)
+
+    def set_tasks(self, tasks: list[Task]) -> None:
+        self.clear()
+        for task in tasks:
+            channels = "stereo" if task.channels == 2 else f"{task.channels} ch"
+            text = (
+                f"{task.title}\n{format_time(task.duration_s)} · {task.sample_rate // 1000} kHz "
+                f"{channels} · {task.status.value}"
+            )
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, task)
+            self.addItem(item)
+
+    def task_at(self, row: int) -> Task | None:
+        item = self.item(row)
+        if item is None:
+            return None
+        task: Task = item.data(Qt.ItemDataRole.UserRole)
+        return task
+
+    def _on_item(self, item: QListWidgetItem) -> None:
+        self.task_activated.emit(item.data(Qt.ItemDataRole.UserRole))

@@ -1,0 +1,34 @@
+"""The transcript editor: a plain-text editor that exports nothing.
+
+Overriding ``createMimeDataFromSelection`` is the one hook that covers copy,
+cut, drag and X11 PRIMARY at once (plain ``QPlainTextEdit`` leaks to PRIMARY on
+mere selection). No context menu, so no Copy entry; input-method hints ask for
+no prediction or learning. ``QLineEdit`` is never used for content: it has no
+such hook.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtWidgets import QPlainTextEdit, QWidget
+
+
+class TranscriptEditor(QPlainTextEdit):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("transcriptEditor")
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        self.setInputMethodHints(
+            Qt.InputMethodHint.ImhSensitiveData | Qt.InputMethodHint.ImhNoPredictiveText
+        )
+        self.setTabChangesFocus(True)
+        self.setPlaceholderText("Type the transcript here.")
+
+    def createMimeDataFromSelection(self) -> QMimeData:  # noqa: N802 - Qt override
+        """Nothing leaves the editor: copy, cut, drag and PRIMARY all get empty data."""
+        return QMimeData()
+
+    def clear_content(self) -> None:
+        """Drop the text (Qt's undo stack included)."""
+        self.clear()
+        self.document().clearUndoRedoStacks()

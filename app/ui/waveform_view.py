@@ -1,0 +1,102 @@
+"""Waveform view: one min/max trace per channel, a playhead, click to seek.
+
+Draws from :class:`~app.player.waveform_summary.WaveformSummary` — two points
+per pixel column, recomputed for the visible range on every zoom or pan —
+never from raw samples, so redraw cost is independent of the call's length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+from app.player.waveform_summary import WaveformSummary
+
+_COLOURS = ("#3b82f6", "#f97316", "#22c55e", "#a855f7")
+
+
+class WaveformView(pg.PlotWidget):  # type: ignore[misc]
+    seek_requested = Signal(float)  # seconds
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent=parent, background="#111827")
+        self.setObjectName("waveformView")
+        self._summaries: list[WaveformSummary] = []
+        self._rate = 1
+        self._curves: list[pg.PlotCurveItem] = []
+        item = self.getPlotItem()
+        item.hideButtons()
+        item.setMenuEnabled(False)
+        item.showGrid(x=True, y=False, alpha=0.2)
+        item.getAxis("left").hide()
+        item.setLabel("bottom", "time", units="s")
+        self.setMouseEnabled(x=True, y=False)
+        self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#f43f5e", width=2))
+        self.playhead.setZValue(10)
+        self.addItem(self.playhead)
+        item.getViewBox().sigXRangeChanged.connect(self._redraw)
+        self.scene().sigMouseClicked.connect(self._on_click)
+
+    @property
+    def channel_count(self) -> int:
+        return len(self._summaries)
+
+    def set_audio(self, summaries: list[WaveformSummary], sample_rate: int) -> None:
+        """Show a new segment: one lane per channel, whole segment in view."""
+        self.clear_audio()
+        self._summaries = summaries
+        self._rate = max(1, sample_rate)
+        lanes = len(summaries)
+        for i in range(lanes):
+            curve = pg.PlotCurveItem(
+                pen=pg.mkPen(_COLOURS[i % len(_COLOURS)]), connect="pairs", skipFiniteCheck=True
+            )
+            self.addItem(curve)
+            self._curves.append(curve)
+        duration = summaries[0].length / self._rate if summaries else 0.0
+        vb = self.getPlotItem().getViewBox()
+        vb.setLimits(xMin=0.0, xMax=max(duration, 0.001))
+        self.setYRange(-lanes * 2 + 1, 1, padding=0.02)
+        self.setXRange(0.0, max(duration, 0.001), padding=0)
+        self._redraw()
+
+    def clear_audio(self) -> None:
+        for curve in self._curves:
+            self.removeItem(curve)
+        self._curves = []
+        self._summaries = []
+        self.playhead.setValue(0.0)
+
+    def set_playhead(self, seconds: float) -> None:
+        self.playhead.setValue(seconds)
+
+    def visible_seconds(self) -> tuple[float, float]:
+        (x0, x1), _ = self.getPlotItem().getViewBox().viewRange()
+        return float(x0), float(x1)
+
+    def _redraw(self, *_args: Any) -> None:
+        if not self._summaries:
+            return
+        x0, x1 = self.visible_seconds()
+        width = max(64, int(self.width()))
+        start, end = max(0, int(x0 * self._rate)), int(np.ceil(x1 * self._rate))
+        end = min(end, self._summaries[0].length)
+        if end <= start:
+            return
+        xs = np.repeat(np.linspace(start, end, width, endpoint=False) / self._rate, 2)
+        for lane, (summary, curve) in enumerate(zip(self._summaries, self._curves, strict=True)):
+            lo, hi = summary.columns(start, end, width)
+            ys = np.empty(width * 2, dtype=np.float64)
+            ys[0::2] = lo / 32768.0
+            ys[1::2] = hi / 32768.0
+            curve.setData(xs, ys - lane * 2)
+
+    def _on_click(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or not self._summaries:
+            return
+        point = self.getPlotItem().getViewBox().mapSceneToView(event.scenePos())
+        self.seek_requested.emit(max(0.0, float(point.x())))
