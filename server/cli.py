@@ -11,7 +11,7 @@ from pathlib import Path
 
 from app.wire.schemas import Role
 from server import db, provision
-from server.context import open_context
+from server.context import DEFAULT_GRANT_LIFETIME_S, open_context
 from server.datadir import DataDir, DataDirError, ensure_secret
 from server.demo import DEFAULT_AUDIO_DIR, setup_demo
 from server.ingest import IngestError, ensure_project, ingest_file
@@ -40,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.serve import serve  # noqa: PLC0415 - uvicorn only for serving
 
     ctx = open_context(_data(args))
+    ctx.grant_lifetime_s = args.grant_lifetime
     serve(ctx, args.host, args.port, Path(args.ready_file) if args.ready_file else None)
     return 0
 
@@ -77,6 +78,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except DataDirError:
         cmd_init(argparse.Namespace(data_dir=args.data_dir, name=[]))
     ctx = open_context(data, demo_login=True)
+    ctx.grant_lifetime_s = args.grant_lifetime
     demo = setup_demo(ctx, Path(args.audio_dir))
     print(f"demo project {demo.project_id}: {len(demo.task_ids)} tasks; users: annotator, reviewer")  # noqa: T201
     from server.serve import serve  # noqa: PLC0415 - uvicorn only for serving
@@ -102,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=port)
         p.add_argument("--ready-file", help="write the URL here once listening")
+        p.add_argument(
+            "--grant-lifetime",
+            type=int,
+            default=DEFAULT_GRANT_LIFETIME_S,
+            help="seconds a released segment key stays usable by the client",
+        )
         if name == "demo":
             p.add_argument("--audio-dir", default=str(DEFAULT_AUDIO_DIR))
         p.set_defaults(func=func)

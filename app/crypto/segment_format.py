@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.crypto.errors import SegmentFormatError, SegmentIntegrityError
 from app.crypto.fields import encode_fields
+from app.crypto.secure_buffer import SecureBuffer
 
 MAGIC = b"CRDN"
 VERSION = 1
@@ -149,13 +150,18 @@ class SegmentEncryptor:
         segment_id: str,
         plaintext_length: int,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        nonce_prefix: bytes | None = None,
     ) -> None:
+        """``nonce_prefix`` is for known-answer tests only; production draws it at random."""
         if not MIN_CHUNK_SIZE <= chunk_size <= MAX_CHUNK_SIZE:
             raise ValueError("chunk size out of range")
+        prefix = os.urandom(NONCE_PREFIX_BYTES) if nonce_prefix is None else nonce_prefix
+        if len(prefix) != NONCE_PREFIX_BYTES:
+            raise ValueError("nonce prefix must be 7 bytes")
         self.header = SegmentHeader(
             chunk_size,
             plaintext_length,
-            os.urandom(NONCE_PREFIX_BYTES),
+            prefix,
             project_id,
             segment_id,
         )
@@ -280,15 +286,18 @@ class SegmentDecryptor:
         self._pending += data
         before = self._available
         if self._header is None:
-            self._take_header()
-        header, out = self._header, self._out
-        if header is None or out is None:
+            self._header = self._take_header()
+        header = self._header
+        if header is None:
             return 0
         while self._next < header.chunk_count:
             size = header.plaintext_chunk_length(self._next)
             if len(self._pending) < size + TAG_BYTES:
                 break
-            self._open_chunk(header, out, size)
+            if self._out is None:
+                self._out = self._open_first_chunk(header, size)
+            else:
+                self._open_chunk(header, self._out, size)
         if self._next == header.chunk_count and self._pending:
             raise SegmentIntegrityError("data after the final chunk")
         return self._available - before
@@ -300,24 +309,35 @@ class SegmentDecryptor:
         if self._pending:
             raise SegmentIntegrityError("data after the final chunk")
 
-    def _take_header(self) -> None:
+    def _take_header(self) -> SegmentHeader | None:
         header = parse_header(self._pending)
         if header is None:
-            return
+            return None
         if header.project_id != self._project_id or header.segment_id != self._segment_id:
             raise SegmentFormatError("segment header names another segment")
         if header.plaintext_length > self._max_plaintext:
             raise SegmentFormatError("segment larger than allowed")
         self._aad = header.encode()
         del self._pending[: len(self._aad)]
-        out = self._allocate(header.plaintext_length)
-        if len(out) < header.plaintext_length:
-            raise ValueError("allocated buffer too small")
-        self._header = header
-        self._out = out
+        return header
+
+    def _open_first_chunk(self, header: SegmentHeader, size: int) -> memoryview:
+        """Verify chunk 0 before allocating: only an authentic header decides the size."""
+        scratch = SecureBuffer(size)
+        view = scratch.view()
+        try:
+            self._open_chunk(header, view, size)
+            out = self._allocate(header.plaintext_length)
+            if len(out) < header.plaintext_length:
+                raise ValueError("allocated buffer too small")
+            out[:size] = view
+            return out
+        finally:
+            view.release()
+            scratch.close()
 
     def _open_chunk(self, header: SegmentHeader, out: memoryview, size: int) -> None:
-        start = self._next * header.chunk_size
+        start = self._next * header.chunk_size  # 0 for the first chunk's scratch
         sealed = memoryview(self._pending)[: size + TAG_BYTES]
         try:
             self._aead.decrypt_into(

@@ -1,0 +1,79 @@
+"""Test-wide isolation: every run gets its own HOME, temp dir and audio config.
+
+Set before anything imports sounddevice (PortAudio reads ``~/.asoundrc`` when
+it initialises), so every stream in the tests goes to the ALSA null device and
+nothing in the tests touches the real user's files. The e2e tests scan these
+directories afterwards for plaintext.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+_RUN_ROOT = Path(tempfile.mkdtemp(prefix="cordon-tests-"))
+HOME = _RUN_ROOT / "home"
+TMP = _RUN_ROOT / "tmp"
+for _d in (HOME, TMP, _RUN_ROOT / "runtime"):
+    _d.mkdir(mode=0o700)
+(HOME / ".asoundrc").write_text("pcm.!default { type null }\nctl.!default { type hw card 0 }\n")
+os.environ.update(
+    {
+        "HOME": str(HOME),
+        "TMPDIR": str(TMP),
+        "XDG_RUNTIME_DIR": str(_RUN_ROOT / "runtime"),
+        "XDG_CONFIG_HOME": str(HOME / ".config"),
+        "XDG_DATA_HOME": str(HOME / ".local" / "share"),
+        "XDG_CACHE_HOME": str(HOME / ".cache"),
+        "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        "PYQTGRAPH_QT_LIB": "PySide6",
+    }
+)
+tempfile.tempdir = str(TMP)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(_RUN_ROOT, ignore_errors=True)
+
+
+class MemoryKeyring(KeyringBackend):
+    """An in-memory keyring for tests that do not exercise the real Secret Service."""
+
+    priority = 1
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.items.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    try:
+        yield backend
+    finally:
+        keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="session")
+def run_root() -> Path:
+    """The isolated root of this test run (HOME and TMPDIR live under it)."""
+    return _RUN_ROOT

@@ -1,0 +1,76 @@
+"""Shared builders: server data directories, test audio, in-process API clients."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from fastapi.testclient import TestClient
+
+from app.crypto.device_keys import DeviceKeyPair
+from server.api.app import create_app
+from server.cli import main as server_main
+from server.context import ServerContext, open_context
+from server.datadir import DataDir
+from server.demo import DemoSetup, setup_demo
+
+
+def speech_like(seconds: float, rate: int, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """Noise shaped by a syllable-rate envelope: compresses like speech, unique per seed."""
+    n = int(seconds * rate)
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / rate
+    envelope = (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) ** 2
+    out = np.empty((n, channels), dtype=np.int16)
+    for c in range(channels):
+        tone = np.sin(2 * np.pi * (180 + 40 * c) * t)
+        mix = 0.6 * tone + 0.4 * rng.standard_normal(n)
+        out[:, c] = (envelope * mix * 12000).astype(np.int16)
+    return out
+
+
+def write_audio(path: Path, seconds: float, rate: int, channels: int = 1, seed: int = 0) -> Path:
+    fmt = "FLAC" if path.suffix == ".flac" else "WAV"
+    sf.write(path, speech_like(seconds, rate, channels, seed), rate, format=fmt, subtype="PCM_16")
+    return path
+
+
+def init_data_dir(root: Path) -> DataDir:
+    assert server_main(["init", "--data-dir", str(root)]) == 0
+    return DataDir(root)
+
+
+@dataclass
+class DemoServer:
+    ctx: ServerContext
+    demo: DemoSetup
+    audio_dir: Path
+
+    def client(self) -> TestClient:
+        return TestClient(create_app(self.ctx), client=("127.0.0.1", 50000))
+
+
+def demo_server(tmp: Path, files: dict[str, tuple[float, int, int]]) -> DemoServer:
+    """An initialised data dir with the demo users and ``files`` (name: seconds, rate, ch)."""
+    audio_dir = tmp / "audio"
+    audio_dir.mkdir()
+    for i, (name, (seconds, rate, channels)) in enumerate(sorted(files.items())):
+        write_audio(audio_dir / name, seconds, rate, channels, seed=i)
+    ctx = open_context(init_data_dir(tmp / "data"), demo_login=True)
+    return DemoServer(ctx, setup_demo(ctx, audio_dir), audio_dir)
+
+
+def login(client: TestClient, username: str) -> dict[str, str]:
+    response = client.post("/v1/auth/demo-login", json={"username": username})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def enroll(client: TestClient, headers: dict[str, str], pair: DeviceKeyPair) -> dict[str, str]:
+    body = {"name": "test", "public_key": base64.b64encode(pair.public_bytes()).decode()}
+    response = client.post("/v1/devices", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return {**headers, "X-Cordon-Device": response.json()["device_id"]}

@@ -1,0 +1,257 @@
+"""The /v1 API in process: roles, key grants, labels at rest, events, and bad input."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from app.crypto.device_keys import DeviceKeyPair
+from app.crypto.key_grant import GrantBinding, open_grant
+from app.crypto.segment_format import SegmentDecryptor
+from server import db
+from server.ingest import IngestError, ingest_file
+from tests.fixtures import DemoServer, demo_server, enroll, login
+
+
+@pytest.fixture
+def srv(tmp_path: Path) -> DemoServer:
+    return demo_server(tmp_path, {"call-a.flac": (3.0, 16000, 1), "call-b.wav": (2.0, 8000, 2)})
+
+
+@pytest.fixture
+def client(srv: DemoServer) -> TestClient:
+    return srv.client()
+
+
+def events(srv: DemoServer) -> list[dict[str, object]]:
+    with srv.ctx.engine.connect() as conn:
+        rows = conn.execute(select(db.access_events).order_by(db.access_events.c.seq))
+        return [dict(r._mapping) for r in rows]
+
+
+def test_annotator_sees_assigned_tasks_and_reviewer_none_yet(
+    srv: DemoServer, client: TestClient
+) -> None:
+    tasks = client.get("/v1/tasks", headers=login(client, "annotator")).json()["tasks"]
+    assert {t["title"] for t in tasks} == {"call-a", "call-b"}
+    assert {(t["sample_rate"], t["channels"]) for t in tasks} == {(16000, 1), (8000, 2)}
+    assert client.get("/v1/tasks", headers=login(client, "reviewer")).json() == {"tasks": []}
+
+
+def test_key_grant_opens_only_on_the_enrolled_device_and_decrypts_the_blob(
+    srv: DemoServer, client: TestClient
+) -> None:
+    pair = DeviceKeyPair.generate()
+    headers = enroll(client, login(client, "annotator"), pair)
+    task = client.get("/v1/tasks", headers=headers).json()["tasks"][0]
+    grant = client.post(f"/v1/tasks/{task['task_id']}/key-grant", headers=headers).json()
+    binding = GrantBinding(
+        task["project_id"], task["segment_id"], headers["X-Cordon-Device"],
+        grant["grant_id"], grant["expires_at"],
+    )  # fmt: skip
+    data_key = open_grant(base64.b64decode(grant["wrapped_key"]), pair, binding)
+    blob = client.get(f"/v1/tasks/{task['task_id']}/segment", headers=headers)
+    assert blob.status_code == 200
+    assert blob.headers["cache-control"] == "no-store"
+    out: list[bytearray] = []
+
+    def allocate(n: int) -> memoryview:
+        out.append(bytearray(n))
+        return memoryview(out[0])
+
+    dec = SegmentDecryptor(
+        data_key, project_id=task["project_id"], segment_id=task["segment_id"], allocate=allocate
+    )
+    dec.feed(blob.content)
+    dec.finish()
+    (source,) = srv.audio_dir.glob(f"{task['title']}.*")
+    assert bytes(out[0]) == source.read_bytes()
+    actions = [e["action"] for e in events(srv)]
+    assert actions.count("key_released") == 1 and actions.count("segment_fetched") == 1
+
+
+def test_key_grant_needs_an_enrolled_device_of_the_caller(
+    srv: DemoServer, client: TestClient
+) -> None:
+    headers = login(client, "annotator")
+    task_id = client.get("/v1/tasks", headers=headers).json()["tasks"][0]["task_id"]
+    missing = client.post(f"/v1/tasks/{task_id}/key-grant", headers=headers)
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "unknown_device"
+    reviewer_device = enroll(client, login(client, "reviewer"), DeviceKeyPair.generate())
+    stolen = {**headers, "X-Cordon-Device": reviewer_device["X-Cordon-Device"]}
+    refused = client.post(f"/v1/tasks/{task_id}/key-grant", headers=stolen)
+    assert refused.status_code == 403
+
+
+def test_other_users_get_404_and_the_refusal_is_audited(
+    srv: DemoServer, client: TestClient
+) -> None:
+    annotator = login(client, "annotator")
+    task_id = client.get("/v1/tasks", headers=annotator).json()["tasks"][0]["task_id"]
+    reviewer = enroll(client, login(client, "reviewer"), DeviceKeyPair.generate())
+    for method, path in [("POST", "key-grant"), ("GET", "segment"), ("GET", "labels/latest")]:
+        response = client.request(method, f"/v1/tasks/{task_id}/{path}", headers=reviewer)
+        assert response.status_code == 404
+        assert response.json()["error"]["code"] == "not_found"
+    refused = [e for e in events(srv) if e["action"] == "access_refused"]
+    assert len(refused) == 3 and all(e["outcome"] == "refused" for e in refused)
+    unknown = client.post("/v1/tasks/tsk_nope/key-grant", headers=reviewer)
+    assert unknown.status_code == 404
+
+
+def test_label_is_sealed_at_rest_then_visible_to_the_reviewer(
+    srv: DemoServer, client: TestClient
+) -> None:
+    annotator = login(client, "annotator")
+    task_id = client.get("/v1/tasks", headers=annotator).json()["tasks"][0]["task_id"]
+    marker = f"patient-{uuid.uuid4().hex}"
+    body = {"label_id": "lbl_1", "transcript": f"Caller says {marker}"}
+    first = client.post(f"/v1/tasks/{task_id}/labels", json=body, headers=annotator)
+    assert first.status_code == 200 and first.json()["revision"] == 1
+    again = client.post(f"/v1/tasks/{task_id}/labels", json=body, headers=annotator)
+    assert again.json()["duplicate"] is True and again.json()["revision"] == 1
+    with srv.ctx.engine.connect() as conn:
+        sealed = conn.execute(select(db.labels.c.sealed_transcript)).scalar_one()
+    assert marker.encode() not in sealed
+    for path in srv.ctx.data.root.rglob("*"):  # the database, its WAL, the blobs
+        assert not path.is_file() or marker.encode() not in path.read_bytes(), path
+    reviewer = login(client, "reviewer")
+    visible = client.get("/v1/tasks", headers=reviewer).json()["tasks"]
+    assert [t["task_id"] for t in visible] == [task_id]
+    latest = client.get(f"/v1/tasks/{task_id}/labels/latest", headers=reviewer).json()
+    assert latest["transcript"] == f"Caller says {marker}"
+    forbidden = client.post(
+        f"/v1/tasks/{task_id}/labels", json={**body, "label_id": "lbl_2"}, headers=reviewer
+    )
+    assert forbidden.status_code == 403
+
+
+def test_label_id_reused_on_another_task_conflicts(srv: DemoServer, client: TestClient) -> None:
+    headers = login(client, "annotator")
+    t1, t2 = (t["task_id"] for t in client.get("/v1/tasks", headers=headers).json()["tasks"])
+    body = {"label_id": "lbl_x", "transcript": "a"}
+    assert client.post(f"/v1/tasks/{t1}/labels", json=body, headers=headers).status_code == 200
+    clash = client.post(f"/v1/tasks/{t2}/labels", json=body, headers=headers)
+    assert clash.status_code == 409 and clash.json()["error"]["code"] == "conflict"
+
+
+def test_events_are_deduplicated_and_unverifiable_ones_kept_flagged(
+    srv: DemoServer, client: TestClient
+) -> None:
+    headers = login(client, "annotator")
+    task = client.get("/v1/tasks", headers=headers).json()["tasks"][0]
+    ev = {
+        "event_id": str(uuid.uuid4()),
+        "action": "playback_started",
+        "client_time": 1.0,
+        "task_id": task["task_id"],
+        "position_ms": 10,
+    }
+    stray = {**ev, "event_id": str(uuid.uuid4()), "task_id": "tsk_not_mine"}
+    ack = client.post("/v1/events", json={"events": [ev, ev, stray]}, headers=headers).json()
+    assert ack == {"accepted": 2, "duplicates": 1}
+    client_events = {e["task_id"]: e for e in events(srv) if e["source"] == "client"}
+    assert client_events[task["task_id"]]["verified"] is True
+    assert client_events[task["task_id"]]["project_id"] == task["project_id"]
+    assert client_events["tsk_not_mine"]["verified"] is False
+    assert client_events["tsk_not_mine"]["project_id"] is None
+    forged = {**ev, "event_id": str(uuid.uuid4()), "action": "key_released"}
+    response = client.post("/v1/events", json={"events": [forged]}, headers=headers)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"content": b'{"events": [', "headers": {"content-type": "application/json"}},
+         400, "malformed_json"),
+        ({"content": b"{}", "headers": {"content-type": "text/plain"}},
+         415, "unsupported_media_type"),
+        ({"json": {"events": [{"event_id": "nope"}]}}, 422, "invalid_request"),
+        ({"json": {"events": []}}, 422, "invalid_request"),
+        ({"content": b"x" * (2 << 20), "headers": {"content-type": "application/json"}},
+         413, "payload_too_large"),
+    ],
+)  # fmt: skip
+def test_bad_requests_get_json_errors(
+    client: TestClient, kwargs: dict[str, Any], status: int, code: str
+) -> None:
+    headers = login(client, "annotator")
+    extra = kwargs.pop("headers", {})
+    response = client.post("/v1/events", headers={**headers, **extra}, **kwargs)
+    assert response.status_code == status
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["error"]["code"] == code
+
+
+def test_streamed_oversized_body_is_refused(client: TestClient) -> None:
+    headers = {**login(client, "annotator"), "content-type": "application/json"}
+
+    def body() -> object:
+        for _ in range(40):
+            yield b" " * 65536
+
+    response = client.post("/v1/events", headers=headers, content=body())
+    assert response.status_code == 413
+
+
+def test_validation_errors_never_echo_content(client: TestClient) -> None:
+    headers = login(client, "annotator")
+    secret = "account 4419 belongs to Maria"
+    response = client.post("/v1/tasks/t/labels", json={"transcript": secret}, headers=headers)
+    assert response.status_code in (404, 422)
+    assert "4419" not in response.text
+
+
+def test_authentication_failures(srv: DemoServer, client: TestClient) -> None:
+    assert client.get("/v1/tasks").json()["error"]["code"] == "unauthenticated"
+    bad = client.get("/v1/tasks", headers={"Authorization": "Bearer abc.def"})
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthenticated"
+    token, _ = srv.ctx.signer.issue(srv.demo.annotator_id, now=0)
+    expired = client.get("/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+    assert expired.status_code == 401 and expired.json()["error"]["code"] == "token_expired"
+    unknown = client.post("/v1/auth/demo-login", json={"username": "mallory"})
+    assert unknown.status_code == 401
+
+
+def test_demo_login_is_off_unless_enabled_and_only_on_loopback(srv: DemoServer) -> None:
+    remote = TestClient(srv.client().app, client=("192.0.2.7", 5000))
+    assert remote.post("/v1/auth/demo-login", json={"username": "annotator"}).status_code == 404
+    srv.ctx.demo_login = False
+    local = srv.client()
+    assert local.post("/v1/auth/demo-login", json={"username": "annotator"}).status_code == 404
+
+
+def test_unknown_routes_and_methods_are_json(client: TestClient) -> None:
+    assert client.get("/v1/nothing").json()["error"]["code"] == "not_found"
+    assert client.put("/v1/health").json()["error"]["code"] == "method_not_allowed"
+
+
+def test_device_key_enrolled_for_another_user_conflicts(client: TestClient) -> None:
+    pair = DeviceKeyPair.generate()
+    enroll(client, login(client, "annotator"), pair)
+    body = {"name": "x", "public_key": base64.b64encode(pair.public_bytes()).decode()}
+    response = client.post("/v1/devices", json=body, headers=login(client, "reviewer"))
+    assert response.status_code == 409
+    junk = {"name": "x", "public_key": base64.b64encode(b"junk").decode()}
+    bad = client.post("/v1/devices", json=junk, headers=login(client, "reviewer"))
+    assert bad.status_code == 422
+
+
+def test_ingest_refuses_what_it_cannot_decode(srv: DemoServer, tmp_path: Path) -> None:
+    junk = tmp_path / "notes.wav"
+    junk.write_bytes(b"RIFF but not really audio" * 20)
+    with pytest.raises(IngestError, match="not a readable audio file"):
+        ingest_file(srv.ctx.data, srv.ctx.engine, srv.ctx.vault, srv.demo.project_id, junk)
+    assert not any(p.name.endswith(".partial") for p in srv.ctx.data.blob_dir.iterdir())
+
+
+def test_openapi_is_served(client: TestClient) -> None:
+    spec = client.get("/v1/openapi.json").json()
+    assert "/v1/tasks/{task_id}/key-grant" in spec["paths"]
