@@ -1,7 +1,7 @@
 """Main window: sign-in page, then task list | waveform, transport, transcript.
 
 Keyboard first (transcribers keep their hands on the keys): Ctrl+Space play or
-pause, Ctrl+Left / Ctrl+Right skip 2 s, Ctrl+Return submit — all work while
+pause, Alt+Left / Alt+Right skip 2 s, Ctrl+Return submit — all work while
 typing in the transcript.
 """
 
@@ -85,8 +85,8 @@ class MainWindow(QMainWindow):
         self.submit_button.clicked.connect(self._request_submit)
         self._shortcuts = [
             self._shortcut("Ctrl+Space", self.player.play_toggled.emit),
-            self._shortcut("Ctrl+Left", lambda: self.player.skip_requested.emit(-2.0)),
-            self._shortcut("Ctrl+Right", lambda: self.player.skip_requested.emit(2.0)),
+            self._shortcut("Alt+Left", lambda: self.player.skip_requested.emit(-2.0)),
+            self._shortcut("Alt+Right", lambda: self.player.skip_requested.emit(2.0)),
             self._shortcut("Ctrl+Return", self._request_submit),
         ]
 

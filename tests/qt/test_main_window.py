@@ -1,0 +1,60 @@
+"""Keyboard-first: shortcuts work while typing in the transcript."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from app.ui.main_window import MainWindow
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+ALT = Qt.KeyboardModifier.AltModifier
+
+
+def focus_editor(window: MainWindow, qtbot: QtBot) -> None:
+    window.stack.setCurrentIndex(1)
+    window.editor.setEnabled(True)
+    window.submit_button.setEnabled(True)
+    window.activateWindow()
+    window.editor.setFocus()
+    qtbot.waitUntil(window.editor.hasFocus)
+
+
+def test_play_and_skip_shortcuts_while_typing(window: MainWindow, qtbot: QtBot) -> None:
+    focus_editor(window, qtbot)
+    qtbot.keyClicks(window.editor, "hello")
+    with qtbot.waitSignal(window.player.play_toggled, timeout=1000):
+        qtbot.keyClick(window.editor, Qt.Key.Key_Space, CTRL)
+    with qtbot.waitSignal(window.player.skip_requested, timeout=1000) as back:
+        qtbot.keyClick(window.editor, Qt.Key.Key_Left, ALT)
+    assert back.args == [-2.0]
+    with qtbot.waitSignal(window.player.skip_requested, timeout=1000) as fwd:
+        qtbot.keyClick(window.editor, Qt.Key.Key_Right, ALT)
+    assert fwd.args == [2.0]
+    assert window.editor.toPlainText() == "hello"
+    # Ctrl+Left stays word navigation for the editor, not a player shortcut.
+    with qtbot.assertNotEmitted(window.player.skip_requested):
+        qtbot.keyClick(window.editor, Qt.Key.Key_Left, CTRL)
+    assert window.editor.textCursor().position() == 0
+
+
+def test_ctrl_return_submits_the_text_once(window: MainWindow, qtbot: QtBot) -> None:
+    focus_editor(window, qtbot)
+    qtbot.keyClicks(window.editor, "the caller asked for a refill")
+    with qtbot.waitSignal(window.submit_requested, timeout=1000) as sent:
+        qtbot.keyClick(window.editor, Qt.Key.Key_Return, CTRL)
+    assert sent.args == ["the caller asked for a refill"]
+    assert not window.submit_button.isEnabled()  # no double submit while in flight
+    with qtbot.assertNotEmitted(window.submit_requested):
+        qtbot.keyClick(window.editor, Qt.Key.Key_Return, CTRL)
+
+
+def test_login_page_asks_for_the_chosen_account(window: MainWindow, qtbot: QtBot) -> None:
+    window.login.account.setCurrentText("reviewer")
+    with qtbot.waitSignal(window.login.sign_in_requested, timeout=1000) as req:
+        qtbot.mouseClick(window.login.sign_in_button, Qt.MouseButton.LeftButton)
+    assert req.args == ["reviewer"]
+    assert not window.login.sign_in_button.isEnabled()
+    window.login.show_error("Cannot reach the Cordon server.")
+    assert window.login.sign_in_button.isEnabled()
+    assert "Cannot reach" in window.login.message.text()
