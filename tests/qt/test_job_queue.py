@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
@@ -17,7 +18,7 @@ def test_results_and_errors_come_back_on_the_gui_thread(qtbot: QtBot) -> None:
     jobs = JobQueue("test-jobs", lambda: exits.append(threading.current_thread().name))
     seen: list[tuple[str, object, bool]] = []
 
-    def record(kind: str) -> object:
+    def record(kind: str) -> Callable[[object], None]:
         return lambda value: seen.append((kind, value, QThread.currentThread() is gui))
 
     worker_threads: list[bool] = []

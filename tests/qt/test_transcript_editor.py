@@ -37,7 +37,7 @@ def test_select_all_copy_and_cut_leave_the_clipboard_alone(qtbot: QtBot) -> None
     QApplication.processEvents()
     assert "4419" not in clipboard.text()
     mime = clipboard.mimeData()
-    assert all("4419" not in bytes(mime.data(f)).decode(errors="ignore") for f in mime.formats())
+    assert all(b"4419" not in bytes(mime.data(f).data()) for f in mime.formats())
 
 
 def test_drag_data_is_empty_and_there_is_no_context_menu(qtbot: QtBot) -> None:

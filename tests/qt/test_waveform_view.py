@@ -30,7 +30,7 @@ def test_each_channel_is_a_min_max_trace_of_the_widget_width(qtbot: QtBot) -> No
     view = make_view(qtbot)
     assert view.channel_count == 2
     for curve in view._curves:
-        xs, ys = curve.getData()
+        xs, _ys = curve.getData()
         assert len(xs) == 2 * view.width()  # never the 9.6 M raw samples
     _, ys0 = view._curves[0].getData()
     assert ys0.max() > 0.99  # the single-sample peak at 300 s survives the summary

@@ -21,8 +21,8 @@ class PlaintextKeyring(MemoryKeyring):
 
 
 UNSAFE = [
-    fail.Keyring(),  # type: ignore[no-untyped-call]
-    null.Keyring(),  # type: ignore[no-untyped-call]
+    fail.Keyring(),
+    null.Keyring(),
     PlaintextKeyring(),
 ]
 
@@ -34,7 +34,7 @@ def test_unsafe_backends_are_refused(backend: object) -> None:
 
 
 def test_empty_chainer_is_refused() -> None:
-    empty = chainer.ChainerBackend()  # type: ignore[no-untyped-call]
+    empty = chainer.ChainerBackend()
     empty.__dict__["backends"] = []
     with pytest.raises(KeyringUnavailableError):
         check_backend(empty)
