@@ -47,7 +47,7 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
             (db.memberships.c.project_id == db.tasks.c.project_id)
             & (db.memberships.c.user_id == principal.user_id),
         )
-        .order_by(db.tasks.c.created_at, db.tasks.c.id)
+        .order_by(db.tasks.c.created_at, db.segments.c.title, db.tasks.c.id)
     )
     out: list[TaskOut] = []
     with ctx.engine.connect() as conn:

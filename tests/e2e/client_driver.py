@@ -1,0 +1,46 @@
+"""Drive the real client the way an annotator does: clicks and keys on real widgets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from app.domain.models import Task
+from app.main import ClientApp, build
+from tests.audio_tap import TappedOutput
+from tests.e2e.conftest import LiveServer
+
+LONG = 60_000
+
+
+@contextmanager
+def running_client(server: LiveServer, tap: TappedOutput) -> Iterator[ClientApp]:
+    client = build(server.url, server.ca_file, tap.factory)
+    client.window.show()
+    try:
+        yield client
+    finally:
+        client.shutdown()
+        client.window.deleteLater()
+        QApplication.processEvents()
+
+
+def sign_in(qtbot: QtBot, client: ClientApp, account: str = "annotator") -> list[Task]:
+    login = client.window.login
+    login.account.setCurrentText(account)
+    with qtbot.waitSignal(client.controller.tasks_loaded, timeout=LONG) as loaded:
+        qtbot.mouseClick(login.sign_in_button, Qt.MouseButton.LeftButton)
+    tasks: list[Task] = loaded.args[0]
+    return tasks
+
+
+def open_row(qtbot: QtBot, client: ClientApp, row: int) -> None:
+    tasks = client.window.tasks
+    tasks.setCurrentRow(row)
+    tasks.setFocus()
+    with qtbot.waitSignal(client.controller.segment_opened, timeout=LONG):
+        qtbot.keyClick(tasks, Qt.Key.Key_Return)

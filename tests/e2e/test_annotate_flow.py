@@ -1,0 +1,114 @@
+"""The whole secure path once: TLS server, enrolment, fetch, decrypt, play, submit — and no
+plaintext on any disk afterwards."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import keyring
+import numpy as np
+import pytest
+import soundfile as sf
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+from sqlalchemy import select
+
+from app.player.playback import PlaybackState
+from server import db
+from server.datadir import read_secret
+from server.vault import KeyVault
+from tests.audio_tap import TappedOutput
+from tests.e2e.client_driver import LONG, open_row, running_client, sign_in
+from tests.e2e.conftest import LiveServer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("secret_service")]
+
+
+def files_containing(roots: list[Path], needles: list[bytes], skip: Path) -> list[str]:
+    found = []
+    for root in roots:
+        for path in root.rglob("*"):
+            if skip in path.parents or not path.is_file() or path.is_symlink():
+                continue
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            found += [f"{path} holds needle {i}" for i, n in enumerate(needles) if n in data]
+    return found
+
+
+def server_rows(server: LiveServer) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    engine = db.make_engine(server.data_dir / "cordon.sqlite3")
+    with engine.connect() as conn:
+        labels = [dict(r._mapping) for r in conn.execute(select(db.labels))]
+        events = [dict(r._mapping) for r in conn.execute(select(db.access_events))]
+        projects = {r.id: r.wrapped_key for r in conn.execute(select(db.projects))}
+    engine.dispose()
+    for label in labels:
+        vault = KeyVault(read_secret(server.data_dir / "keys" / "root.key", 32))
+        label["text"] = vault.open_label(
+            str(label["project_id"]), projects[label["project_id"]],
+            str(label["id"]), str(label["task_id"]), bytes(label["sealed_transcript"]),
+        )  # fmt: skip
+    return labels, events
+
+
+def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
+    qtbot: QtBot, server: LiveServer, run_root: Path
+) -> None:
+    marker = f"MARKER-{uuid.uuid4().hex}"
+    source = server.audio_dir / "a-call-mono.wav"
+    pcm, rate = sf.read(source, dtype="int16")
+    tap = TappedOutput()
+    with running_client(server, tap) as client:
+        tasks = sign_in(qtbot, client)
+        assert [t.title for t in tasks] == ["a-call-mono", "b-call-stereo"]
+        assert client.window.stack.currentIndex() == 1
+        assert keyring.get_keyring().__class__.__module__.endswith("SecretService")
+
+        open_row(qtbot, client, 0)
+        opened = client.controller.opened
+        assert opened is not None and opened.audio.sample_rate == rate
+        np.testing.assert_array_equal(opened.audio.channels[0], pcm)
+
+        qtbot.mouseClick(client.window.player.play_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: client.engine.state is PlaybackState.FINISHED, timeout=LONG)
+        delivered = tap.delivered()[:, 0]
+        start = int(np.flatnonzero(delivered)[0])
+        np.testing.assert_array_equal(delivered[start : start + len(pcm) - start], pcm[start:])
+        assert client.engine.frames_delivered == len(pcm)
+
+        editor = client.window.editor
+        qtbot.keyClicks(editor, f"Caller confirms date of birth {marker}")
+        with qtbot.waitSignal(client.controller.label_submitted, timeout=LONG) as stored:
+            qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        assert stored.args[1] == 1
+        qtbot.waitUntil(lambda: client.events.pending == 0, timeout=LONG)
+        decoded_view = opened.audio.channels[0]
+    assert not decoded_view.any(), "closing the client zeroes the decoded audio"
+
+    labels, events = server_rows(server)
+    assert [lb["text"] for lb in labels] == [f"Caller confirms date of birth {marker}"]
+    client_actions = {e["action"] for e in events if e["source"] == "client"}
+    server_actions = {e["action"] for e in events if e["source"] == "server"}
+    assert {"segment_opened", "playback_started", "label_submitted", "segment_closed"} <= (
+        client_actions
+    )
+    assert {"login", "device_enrolled", "key_released", "segment_fetched", "label_stored"} <= (
+        server_actions
+    )
+    assert all(e["verified"] for e in events)
+    server.stop()
+
+    raw = source.read_bytes()
+    needles = [
+        marker.encode("utf-8"),
+        marker.encode("utf-16-le"),
+        *(raw[i : i + 64] for i in (1000, len(raw) // 2, len(raw) - 200)),
+    ]
+    leaks = files_containing([server.data_dir, run_root], needles, skip=server.audio_dir)
+    assert leaks == []
+    # The scan can see a leak: the plaintext input itself holds every audio needle.
+    assert len(files_containing([server.audio_dir], needles[2:], skip=Path("/-"))) == 3
