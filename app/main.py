@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.api.client import CordonApi
@@ -100,6 +102,19 @@ def _wire(c: Controller, w: MainWindow) -> None:
     c.events_state_changed.connect(w.show_sync)
 
 
+def _quit_on_signals(qt_app: QCoreApplication) -> None:
+    """SIGTERM/SIGINT end the event loop normally, so decrypted audio is zeroed on the way out.
+
+    Python runs signal handlers only between bytecodes; a short timer gives
+    it that chance while Qt's C++ event loop is waiting.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: qt_app.quit())
+    ticker = QTimer(qt_app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cordon", description="Cordon annotation client")
     parser.add_argument("--server", required=True, help="https://host:port of the Cordon server")
@@ -124,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     client.window.close_requested.connect(client.controller.shutdown)
     client.window.show()
+    _quit_on_signals(qt_app)
     code = qt_app.exec()
     client.controller.shutdown()
     return int(code)

@@ -4,7 +4,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 BIN="$ROOT/.venv/bin"
-"$BIN/ruff" check app server tests scripts
-"$BIN/ruff" format --check app server tests scripts
+"$BIN/ruff" check app server devtools tests scripts
+"$BIN/ruff" format --check app server devtools tests scripts
 "$BIN/mypy"
 "$BIN/lint-imports"

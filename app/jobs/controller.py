@@ -242,6 +242,7 @@ class Controller(QObject):
         def done(ack: Any) -> None:
             self._label_id = None
             self.label_submitted.emit(task.task_id, ack.revision)
+            self.refresh_tasks()
 
         self._network.submit(
             f"submit:{task.task_id}",

@@ -11,8 +11,13 @@ class LoginPage(QWidget):
 
     def __init__(self, accounts: list[str], server: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
+        outer = QVBoxLayout(self)
+        form = QWidget()
+        form.setMaximumWidth(380)
+        outer.addWidget(form, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout = QVBoxLayout(form)
+        outer.insertStretch(0, 1)
+        outer.addStretch(2)
         title = QLabel("<h2>Cordon</h2>Sign in to annotate.")
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(title)
@@ -32,7 +37,6 @@ class LoginPage(QWidget):
         server_label = QLabel(f"Server: {server}")
         server_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(server_label)
-        layout.addStretch(2)
         self.sign_in_button.clicked.connect(self._request)
 
     def _request(self) -> None:

@@ -19,6 +19,8 @@ class TaskList(QListWidget):
         self.itemDoubleClicked.connect(self._on_item)
 
     def set_tasks(self, tasks: list[Task]) -> None:
+        """Show ``tasks``, keeping the current task selected if it is still there."""
+        current = self.task_at(self.currentRow())
         self.clear()
         for task in tasks:
             channels = "stereo" if task.channels == 2 else f"{task.channels} ch"
@@ -29,6 +31,8 @@ class TaskList(QListWidget):
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, task)
             self.addItem(item)
+            if current is not None and task.task_id == current.task_id:
+                self.setCurrentItem(item)
 
     def task_at(self, row: int) -> Task | None:
         item = self.item(row)

@@ -7,7 +7,6 @@ device key exactly as on a Linux workstation.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,68 +16,20 @@ import keyring
 import pytest
 from keyring.backends import SecretService
 
+from devtools.processes import start_server, stop
+from devtools.secret_service import private_secret_service
 from tests.fixtures import init_data_dir, write_audio
-from tests.processes import start, start_server, stop, wait_until
-
-_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path={socket}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"""
 
 
 @pytest.fixture(scope="session")
 def secret_service(run_root: Path) -> Iterator[None]:
-    bus_dir = run_root / "bus"
-    bus_dir.mkdir()
-    address_file = bus_dir / "address"
-    config = bus_dir / "session.conf"
-    # No <servicedir>: nothing may be auto-activated, so every daemon on this bus is ours.
-    config.write_text(_BUS_CONFIG.format(socket=bus_dir / "socket"))
-    with address_file.open("wb") as out:
-        dbus = start(
-            ["dbus-daemon", f"--config-file={config}", "--nofork", "--print-address=1"],
-            stdout=out,
-            stderr=subprocess.DEVNULL,
-        )
-    keyring_daemon = None
     previous_backend = keyring.get_keyring()
-    try:
-        wait_until(lambda: address_file.read_text().strip() != "", 10, "dbus address")
-        os.environ["DBUS_SESSION_BUS_ADDRESS"] = address_file.read_text().strip()
-        keyring_daemon = start(
-            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        assert keyring_daemon.stdin is not None
-        keyring_daemon.stdin.write(b"cordon-test-keyring")
-        keyring_daemon.stdin.close()
-        backend = SecretService.Keyring()
-
-        def available() -> bool:
-            try:
-                backend.get_password("cordon-probe", "probe")
-            except Exception:  # noqa: BLE001 - not up yet
-                return False
-            return True
-
-        wait_until(available, 15, "Secret Service")
-        keyring.set_keyring(backend)
-        yield
-    finally:
-        keyring.set_keyring(previous_backend)
-        if keyring_daemon is not None:
-            stop(keyring_daemon)
-        stop(dbus)
-        os.environ.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    with private_secret_service(run_root / "secret-service", b"cordon-test-keyring"):
+        keyring.set_keyring(SecretService.Keyring())
+        try:
+            yield
+        finally:
+            keyring.set_keyring(previous_backend)
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""Run the Cordon demo: the server with the demo project, and the client connected to it.
+
+Started by ``scripts/demo.sh`` after set-up. Everything the demo starts is
+stopped by pid when the client window closes (or on Ctrl+C). Where no desktop
+keyring is running (a headless or minimal machine), a private Secret Service
+is started for the demo, its keyring kept under ``demo-data/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+from contextlib import ExitStack, nullcontext
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from devtools.processes import start, start_server, stop  # noqa: E402
+from devtools.secret_service import private_secret_service  # noqa: E402
+
+
+def _have_safe_keyring() -> bool:
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS") and sys.platform.startswith("linux"):
+        return False
+    from app.services.device_store import (  # noqa: PLC0415
+        KeyringUnavailableError,
+        check_backend,
+    )
+
+    try:
+        check_backend()
+    except KeyringUnavailableError:
+        return False
+    return True
+
+
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM (and an inherited-ignored SIGINT) into a normal exit: the stack cleans up."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def main() -> int:
+    _exit_on_sigterm()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", default=str(ROOT / "demo-data" / "server"))
+    args = parser.parse_args()
+    has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    if not has_display and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
+        print(
+            "cordon demo: no display. Run it from a desktop session, or on a headless "
+            "machine under a virtual screen: xvfb-run -a scripts/demo.sh",
+            file=sys.stderr,
+        )
+        return 2
+    data_dir = Path(args.data_dir)
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        server, url = start_server(data_dir, command="demo")
+        stack.callback(stop, server)
+        print(f"Cordon demo server: {url}")
+        print("Sign in as 'annotator' to transcribe, or 'reviewer' to replay submitted work.")
+        keyring_state = data_dir.parent / "keyring"
+        password = _keyring_password(data_dir.parent / "keyring-password")
+        stack.enter_context(
+            nullcontext()
+            if _have_safe_keyring()
+            else private_secret_service(keyring_state, password)
+        )
+        client = start(
+            [
+                sys.executable,
+                "-m",
+                "app",
+                "--server",
+                url,
+                "--ca",
+                str(data_dir / "pki" / "ca.pem"),
+            ],
+            env=dict(os.environ),
+        )
+        stack.callback(stop, client)
+        return client.wait()
+
+
+def _keyring_password(path: Path) -> bytes:
+    """The demo keyring's unlock password: random, 0600, kept beside the demo data."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_hex(16).encode())
+    return path.read_bytes()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
