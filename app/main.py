@@ -102,6 +102,15 @@ def _wire(c: Controller, w: MainWindow) -> None:
     c.events_state_changed.connect(w.show_sync)
 
 
+def _refuse(qt_app: QCoreApplication, message: str, exc: Exception) -> int:
+    """Explain why Cordon will not start: on stderr always, in a dialog where one can show."""
+    logger.error("refusing to start: %s", exc)
+    print(f"cordon: {message}", file=sys.stderr)  # noqa: T201 - the user must see this
+    if isinstance(qt_app, QApplication) and qt_app.platformName() != "offscreen":
+        QMessageBox.critical(None, "Cordon cannot start", message)
+    return 2
+
+
 def _quit_on_signals(qt_app: QCoreApplication) -> None:
     """SIGTERM/SIGINT end the event loop normally, so decrypted audio is zeroed on the way out.
 
@@ -130,16 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         client = build(args.server, Path(args.ca))
     except KeyringUnavailableError as exc:
-        logger.error("refusing to start: %s", exc)
-        QMessageBox.critical(None, "Cordon cannot start", exc.user_message)
-        return 2
+        return _refuse(qt_app, exc.user_message, exc)
     except ValueError as exc:
-        logger.error("refusing to start: %s", exc)
-        QMessageBox.critical(None, "Cordon cannot start", str(exc))
-        return 2
+        return _refuse(qt_app, str(exc), exc)
     client.window.close_requested.connect(client.controller.shutdown)
     client.window.show()
     _quit_on_signals(qt_app)
+    QTimer.singleShot(0, lambda: logger.info("client ready for %s", client.api.base_url))
     code = qt_app.exec()
     client.controller.shutdown()
     return int(code)

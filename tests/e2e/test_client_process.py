@@ -1,0 +1,43 @@
+"""The client as a process: it refuses an unsafe keyring, and SIGTERM is a clean quit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from devtools.processes import start, stop
+from tests.e2e.conftest import LiveServer
+
+pytestmark = pytest.mark.e2e
+
+
+def client_cmd(server: LiveServer) -> list[str]:
+    return [sys.executable, "-m", "app", "--server", server.url, "--ca", str(server.ca_file)]
+
+
+def test_no_secret_service_means_no_start(server: LiveServer) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DBUS_SESSION_BUS_ADDRESS"}
+    result = subprocess.run(
+        client_cmd(server), env=env, capture_output=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert b"system keyring" in result.stderr
+
+
+@pytest.mark.usefixtures("secret_service")
+def test_sigterm_quits_through_the_normal_shutdown(server: LiveServer) -> None:
+    proc = start(client_cmd(server), stderr=subprocess.PIPE)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # the event loop is running once it says so
+            if b"client ready" in line:
+                break
+        assert proc.poll() is None, "client exited early"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        stop(proc)
