@@ -4,8 +4,8 @@ Everything the server keeps lives under one directory: the SQLite database,
 encrypted blobs, the local CA and server certificate, and two secrets (the root
 key that wraps project keys, the token-signing key). Secret files are created
 0600 in a 0700 directory and refused if their permissions were widened.
-A deployment that has an HSM or TPM replaces :class:`RootKeyFile` behind the
-same ``load`` call.
+A deployment with an HSM or TPM would supply the root key to
+:class:`~server.vault.KeyVault` instead of ``keys/root.key``.
 """
 
 from __future__ import annotations
