@@ -31,6 +31,7 @@ from app.services.labels import LabelService
 from app.services.segments import OpenedSegment, SegmentService
 from app.services.session import SessionService
 from app.ui.main_window import MainWindow
+from app.ui.transcript_editor import release_clipboard
 
 logger = logging.getLogger("cordon")
 
@@ -148,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     QTimer.singleShot(0, lambda: logger.info("client ready for %s", client.api.base_url))
     code = qt_app.exec()
     client.controller.shutdown()
+    release_clipboard()
     return int(code)
 
 

@@ -8,6 +8,7 @@ directories afterwards for plaintext.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -77,3 +78,28 @@ def memory_keyring() -> Iterator[MemoryKeyring]:
 def run_root() -> Path:
     """The isolated root of this test run (HOME and TMPDIR live under it)."""
     return _RUN_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _delete_widgets_after_test() -> Iterator[None]:
+    """Delete every top-level widget after each test, while Python is still fully alive.
+
+    PySide6 6.12 with pyqtgraph 0.14 crashes in the interpreter's final garbage
+    collection if widgets survive to exit; deleting them here avoids that.
+    """
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent  # noqa: PLC0415 - only if Qt is used
+    from PySide6.QtWidgets import QApplication  # noqa: PLC0415
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    from app.ui.transcript_editor import release_clipboard  # noqa: PLC0415
+
+    release_clipboard()
+    for widget in QApplication.topLevelWidgets():
+        widget.close()
+        widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    QCoreApplication.processEvents()
+    gc.collect()

@@ -10,7 +10,27 @@ such hook.
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtGui import QClipboard, QGuiApplication
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
+
+
+def release_clipboard() -> None:
+    """Drop whatever (empty) data Cordon put on the clipboard or the X11 selection.
+
+    The editor's copy and selection place an empty ``QMimeData`` there; if the
+    clipboard still owns it when Python shuts down, Qt deletes it after the
+    interpreter is gone and the process crashes on exit. Call before quitting.
+    """
+    clipboard = QGuiApplication.clipboard()
+    modes = [(QClipboard.Mode.Clipboard, clipboard.ownsClipboard())]
+    if clipboard.supportsSelection():
+        modes.append((QClipboard.Mode.Selection, clipboard.ownsSelection()))
+    for mode, owned in modes:
+        data = clipboard.mimeData(mode)
+        # Ours is the empty one (some platforms cannot report ownership); clearing
+        # an empty clipboard loses nothing of the user's.
+        if owned or data is None or not data.formats():
+            clipboard.clear(mode)
 
 
 class TranscriptEditor(QPlainTextEdit):
