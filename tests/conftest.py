@@ -81,6 +81,17 @@ def run_root() -> Path:
 
 
 @pytest.fixture(autouse=True)
+def _no_worker_threads_left() -> Iterator[None]:
+    """Fail a test that leaves a job queue's thread running (napari's rule)."""
+    yield
+    import sys  # noqa: PLC0415
+
+    module = sys.modules.get("app.jobs.job_queue")
+    if module is not None:
+        assert module.running_queues() == [], "a test left worker threads running"
+
+
+@pytest.fixture(autouse=True)
 def _delete_widgets_after_test() -> Iterator[None]:
     """Delete every top-level widget after each test, while Python is still fully alive.
 

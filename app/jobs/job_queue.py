@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,13 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 logger = logging.getLogger(__name__)
+
+_RUNNING: weakref.WeakSet[JobQueue] = weakref.WeakSet()
+
+
+def running_queues() -> list[str]:
+    """Names of job queues whose thread has not been stopped (tests assert this is empty)."""
+    return sorted(q.name for q in _RUNNING)
 
 
 @dataclass
@@ -63,6 +71,7 @@ class JobQueue(QObject):
     ) -> None:
         super().__init__(parent)
         self._jobs: queue.Queue[Job | None] = queue.Queue()
+        self.name = name
         self._thread = QThread()
         self._thread.setObjectName(name)
         self._runner = _Runner(self._jobs, on_thread_exit)
@@ -72,6 +81,7 @@ class JobQueue(QObject):
         self._pending = 0
         self._stopped = False
         self._thread.start()
+        _RUNNING.add(self)
 
     @property
     def pending(self) -> int:
@@ -107,4 +117,7 @@ class JobQueue(QObject):
             return True
         self._stopped = True
         self._jobs.put(None)
-        return self._thread.wait(timeout_ms)
+        finished = self._thread.wait(timeout_ms)
+        if finished:
+            _RUNNING.discard(self)
+        return finished

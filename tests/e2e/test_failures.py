@@ -18,6 +18,8 @@ from sqlalchemy import select
 
 from app.api import errors
 from app.api.client import CordonApi
+from app.crypto.device_keys import DeviceKeyPair
+from app.services.session import Device
 from server import db
 from server.pki import create_ca
 from tests.audio_tap import TappedOutput
@@ -110,3 +112,16 @@ def test_server_speaks_tls_1_3_only(server: LiveServer) -> None:
     plain.trust_env = False
     with pytest.raises(requests.exceptions.ConnectionError):
         plain.get(server.url.replace("https", "http") + "/v1/health", timeout=5)
+
+
+def test_key_wrapped_for_another_device_is_refused(qtbot: QtBot, server: LiveServer) -> None:
+    """The server wraps to the enrolled key; a workstation holding another key cannot open it."""
+    with running_client(server, TappedOutput()) as client:
+        sign_in(qtbot, client)
+        session = client.controller._session
+        assert session.device is not None
+        session.device = Device(session.device.device_id, DeviceKeyPair.generate())
+        assert "could not unlock" in open_expecting_failure(qtbot, client, 0)
+        qtbot.waitUntil(lambda: client.events.pending == 0, timeout=LONG)
+    reasons = [e["reason"] for e in client_events(server) if e["action"] == "decrypt_failed"]
+    assert reasons == ["key_unwrap_failed"]
