@@ -24,7 +24,7 @@ from app.wire.schemas import (
     TaskOut,
     TaskStatus,
 )
-from server import audit, db
+from server import db
 from server.api.errors import ApiError
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, active_device
 from server.api.task_access import load_task, may_access
@@ -106,14 +106,7 @@ def key_grant(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> KeyGrantOu
                 created_at=now,
             )
         )
-        audit.record(
-            conn,
-            principal.actor(device_id),
-            AccessAction.KEY_RELEASED,
-            project_id=access.project_id,
-            task_id=access.task_id,
-            segment_id=access.segment_id,
-        )
+        access.record(conn, principal.actor(device_id), AccessAction.KEY_RELEASED)
     return KeyGrantOut(
         grant_id=binding.grant_id,
         project_id=binding.project_id,
@@ -137,14 +130,7 @@ def segment(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> StreamingRes
     path = ctx.data.blob_dir / str(access.segment.blob_name)
     with ctx.engine.begin() as conn:
         device_id = active_device(conn, principal)
-        audit.record(
-            conn,
-            principal.actor(device_id),
-            AccessAction.SEGMENT_FETCHED,
-            project_id=access.project_id,
-            task_id=access.task_id,
-            segment_id=access.segment_id,
-        )
+        access.record(conn, principal.actor(device_id), AccessAction.SEGMENT_FETCHED)
     return StreamingResponse(
         _stream_blob(path),
         media_type="application/octet-stream",
@@ -201,14 +187,7 @@ def submit_label(task_id: str, body: LabelIn, principal: CurrentPrincipal, ctx: 
             .where(db.tasks.c.id == task_id)
             .values(status=TaskStatus.SUBMITTED.value)
         )
-        audit.record(
-            conn,
-            principal.actor(),
-            AccessAction.LABEL_STORED,
-            project_id=access.project_id,
-            task_id=task_id,
-            segment_id=access.segment_id,
-        )
+        access.record(conn, principal.actor(), AccessAction.LABEL_STORED)
     return LabelAck(
         label_id=body.label_id, task_id=task_id, revision=revision, stored_at=now, duplicate=False
     )
@@ -227,14 +206,7 @@ def latest_label(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> LabelOu
         ).first()
         if row is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "no label yet")
-        audit.record(
-            conn,
-            principal.actor(),
-            AccessAction.LABEL_READ,
-            project_id=access.project_id,
-            task_id=task_id,
-            segment_id=access.segment_id,
-        )
+        access.record(conn, principal.actor(), AccessAction.LABEL_READ)
     text = ctx.vault.open_label(
         access.project_id, access.project.wrapped_key, row.id, task_id, row.sealed_transcript
     )

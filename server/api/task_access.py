@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NoReturn
 
-from sqlalchemy import Row, select
+from sqlalchemy import Connection, Row, select
 
 from app.wire.schemas import AccessAction, ErrorCode, Outcome, Role, TaskStatus
 from server import audit, db
@@ -37,6 +37,17 @@ class TaskAccess:
     @property
     def segment_id(self) -> str:
         return str(self.segment.id)
+
+    def record(self, conn: Connection, actor: audit.Actor, action: AccessAction) -> None:
+        """Record ``action`` on this task inside the caller's transaction."""
+        audit.record(
+            conn,
+            actor,
+            action,
+            project_id=self.project_id,
+            task_id=self.task_id,
+            segment_id=self.segment_id,
+        )
 
 
 def may_access(role: Role | None, principal: Principal, assignee_id: str, status: str) -> bool:
