@@ -288,3 +288,4 @@ class Controller(QObject):
             self._network.submit("events-final", self._uploader.flush)
         self._downloads.stop()
         self._network.stop()
+        self._engine.close()

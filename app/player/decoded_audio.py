@@ -21,6 +21,8 @@ class DecodedAudio:
     def __init__(self, sample_rate: int, frames: int, channel_count: int) -> None:
         self.sample_rate = sample_rate
         self.frames = frames
+        #: Frames decoded so far; grows while a segment streams in (readers never go past it).
+        self.frames_ready = frames
         self._buffers = [SecureBuffer(frames * 2) for _ in range(channel_count)]
         self.channels: list[Samples] = [
             np.frombuffer(buf.view(), dtype=np.int16, count=frames) for buf in self._buffers
@@ -46,6 +48,7 @@ class DecodedAudio:
     def truncate(self, frames: int) -> None:
         """Keep only the first ``frames`` frames (the decoder found fewer than promised)."""
         self.frames = min(frames, self.frames)
+        self.frames_ready = min(self.frames_ready, self.frames)
         self.channels = [ch[: self.frames] for ch in self.channels]
 
     def close(self) -> None:
@@ -55,3 +58,4 @@ class DecodedAudio:
             buf.close()
         self._buffers = []
         self.frames = 0
+        self.frames_ready = 0

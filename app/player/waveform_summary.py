@@ -5,6 +5,9 @@ Level 0 holds the min and max of every 256 samples; each further level folds
 finest level with at most a few entries per column, so redraw cost depends on
 the width in pixels, never on the length of the call. Below 256 samples per
 column the raw samples are used directly. Never hand raw samples to a plot.
+
+The pyramid fills progressively: :meth:`extend` is called as decoding
+advances, so the overview appears while the rest of the segment still decodes.
 """
 
 from __future__ import annotations
@@ -19,36 +22,73 @@ Int16Array = npt.NDArray[np.int16]
 
 
 class WaveformSummary:
-    """Pyramid of (min, max) per bin for one int16 channel."""
+    """Pyramid of (min, max) per bin for one int16 channel, built as samples arrive."""
 
-    def __init__(self, samples: Int16Array) -> None:
+    def __init__(self, samples: Int16Array, ready: int | None = None) -> None:
         self._samples = samples
         self.length = len(samples)
+        self.ready = 0
         self.levels: list[tuple[Int16Array, Int16Array]] = []
-        full = self.length // BASE
-        if full:
-            blocks = samples[: full * BASE].reshape(full, BASE)
-            mins, maxs = blocks.min(axis=1), blocks.max(axis=1)
-        else:
-            mins = maxs = np.empty(0, dtype=np.int16)
-        tail = samples[full * BASE :]
-        if len(tail):
-            mins = np.append(mins, tail.min())
-            maxs = np.append(maxs, tail.max())
-        self.levels.append((mins.astype(np.int16), maxs.astype(np.int16)))
-        while len(self.levels[-1][0]) > FANOUT:
-            lo, hi = self.levels[-1]
-            n = -(-len(lo) // FANOUT)
-            pad = n * FANOUT - len(lo)
-            lo_p = np.concatenate([lo, np.full(pad, lo[-1], dtype=np.int16)]) if pad else lo
-            hi_p = np.concatenate([hi, np.full(pad, hi[-1], dtype=np.int16)]) if pad else hi
-            self.levels.append(
-                (lo_p.reshape(n, FANOUT).min(axis=1), hi_p.reshape(n, FANOUT).max(axis=1))
-            )
+        self.filled: list[int] = []
+        size = -(-self.length // BASE)
+        while True:
+            self.levels.append((np.zeros(size, np.int16), np.zeros(size, np.int16)))
+            self.filled.append(0)
+            if size <= FANOUT:
+                break
+            size = -(-size // FANOUT)
+        self.extend(self.length if ready is None else ready)
+
+    @property
+    def complete(self) -> bool:
+        return self.ready >= self.length
 
     def bin_size(self, level: int) -> int:
         """Samples per entry at ``level``."""
         return int(BASE * FANOUT**level)
+
+    def extend(self, ready: int) -> None:
+        """Take samples ``[0, ready)`` as final and summarise the new ones."""
+        ready = min(ready, self.length)
+        if ready <= self.ready:
+            return
+        self.ready = ready
+        final = ready == self.length
+        self._fill_level0(ready, final)
+        for level in range(1, len(self.levels)):
+            self._fill_level(level, final)
+
+    def _fill_level0(self, ready: int, final: bool) -> None:
+        lo, hi = self.levels[0]
+        start = self.filled[0]
+        full = ready // BASE
+        if full > start:
+            blocks = self._samples[start * BASE : full * BASE].reshape(-1, BASE)
+            lo[start:full] = blocks.min(axis=1)
+            hi[start:full] = blocks.max(axis=1)
+        end = full
+        if final and full * BASE < self.length:
+            tail = self._samples[full * BASE :]
+            lo[full], hi[full] = tail.min(), tail.max()
+            end = full + 1
+        self.filled[0] = end
+
+    def _fill_level(self, level: int, final: bool) -> None:
+        below_lo, below_hi = self.levels[level - 1]
+        below = self.filled[level - 1]
+        lo, hi = self.levels[level]
+        start = self.filled[level]
+        full = below // FANOUT
+        if full > start:
+            span = slice(start * FANOUT, full * FANOUT)
+            lo[start:full] = below_lo[span].reshape(-1, FANOUT).min(axis=1)
+            hi[start:full] = below_hi[span].reshape(-1, FANOUT).max(axis=1)
+        end = full
+        if final and full * FANOUT < below:
+            lo[full] = below_lo[full * FANOUT : below].min()
+            hi[full] = below_hi[full * FANOUT : below].max()
+            end = full + 1
+        self.filled[level] = end
 
     def columns(self, start: int, end: int, width: int) -> tuple[Int16Array, Int16Array]:
         """Min and max for ``width`` equal columns covering samples ``[start, end)``.
@@ -56,33 +96,40 @@ class WaveformSummary:
         Column ``i`` covers samples ``[floor(e_i), ceil(e_i+1))`` of the column
         edges ``e``; the extremes come from the finest level whose bins are not
         wider than a column, so they may include up to one bin beyond each edge
-        (never less than the true extremes).
+        (never less than the true extremes). Columns past what has been
+        decoded so far are zero.
         """
         start = max(0, min(start, self.length))
         end = max(start, min(end, self.length))
+        lo_out = np.zeros(max(width, 0), dtype=np.int16)
+        hi_out = np.zeros(max(width, 0), dtype=np.int16)
         if width <= 0 or end == start:
-            empty = np.zeros(max(width, 0), dtype=np.int16)
-            return empty, empty.copy()
+            return lo_out, hi_out
         per_column = (end - start) / width
-        if per_column < BASE:
-            source_lo = source_hi = self._samples
-            scale = 1
-        else:
+        scale, level = 1, -1
+        if per_column >= BASE:
             level = 0
             while level + 1 < len(self.levels) and self.bin_size(level + 1) <= per_column:
                 level += 1
-            source_lo, source_hi = self.levels[level]
             scale = self.bin_size(level)
+        if level < 0:
+            source_lo = source_hi = self._samples[: self.ready]
+        else:
+            n = self.filled[level]
+            source_lo, source_hi = self.levels[level][0][:n], self.levels[level][1][:n]
         edges = np.linspace(start, end, width + 1)
         starts = np.floor(edges[:-1]).astype(np.int64) // scale
         stops = -(-np.ceil(edges[1:]).astype(np.int64) // scale)
+        visible = starts < len(source_lo)
+        if not visible.any():
+            return lo_out, hi_out
+        starts, stops = starts[visible], stops[visible]
         stops = np.clip(np.maximum(stops, starts + 1), 1, len(source_lo))
-        starts = np.minimum(starts, stops - 1)
         limit = int(stops[-1])
         lo = np.minimum.reduceat(source_lo[:limit], starts)
         hi = np.maximum.reduceat(source_hi[:limit], starts)
         # reduceat covers [starts[i], starts[i+1]); add the boundary bin stops[i]-1.
         last = stops - 1
-        lo = np.minimum(lo, source_lo[last])
-        hi = np.maximum(hi, source_hi[last])
-        return lo.astype(np.int16), hi.astype(np.int16)
+        lo_out[: len(lo)] = np.minimum(lo, source_lo[last])
+        hi_out[: len(hi)] = np.maximum(hi, source_hi[last])
+        return lo_out, hi_out

@@ -60,7 +60,7 @@ def live_server(
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LiveServer]:
     srv = live_server(
-        tmp_path, {"a-call-mono.wav": (4.0, 16000, 1), "b-call-stereo.flac": (3.0, 8000, 2)}
+        tmp_path, {"a-call-mono.wav": (4.0, 48000, 1), "b-call-stereo.flac": (3.0, 8000, 2)}
     )
     yield srv
     srv.stop()
