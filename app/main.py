@@ -89,6 +89,9 @@ def _wire(c: Controller, w: MainWindow) -> None:
         w.show_segment(seg.task, seg.summaries, seg.audio.sample_rate)
 
     c.segment_opened.connect(opened)
+    c.segment_decoding.connect(lambda _seg: w.waveform.refresh())
+    c.segment_complete.connect(lambda _seg: w.waveform.refresh())
+    c.session_expired.connect(w.show_session_expired)
     c.segment_failed.connect(w.show_banner)
     c.segment_closed.connect(w.show_closed)
     c.transcript_loaded.connect(lambda _task_id, text: w.show_transcript(text))

@@ -24,6 +24,7 @@ class ServerContext:
     demo_login: bool = False
     grant_lifetime_s: int = DEFAULT_GRANT_LIFETIME_S
     max_json_body: int = MAX_JSON_BODY
+    max_devices_per_user: int = 3
 
 
 def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:

@@ -2,8 +2,8 @@
 
 The client pins this CA explicitly (it never trusts the system store for the
 Cordon server), so the CA only needs to be good for this server. The CA key is
-kept 0600 next to the certificate so ``init`` can re-issue the server
-certificate for new host names.
+kept 0600 next to the certificate so that a new server certificate can be
+issued from it (delete ``server.pem`` and run ``init --name`` again).
 """
 
 from __future__ import annotations

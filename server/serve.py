@@ -50,6 +50,7 @@ def serve(ctx: ServerContext, host: str, port: int, ready_file: Path | None = No
         log_level="warning",
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # X-Forwarded-For from any local process would forge audit addresses
         date_header=False,
     )
     server = uvicorn.Server(config)

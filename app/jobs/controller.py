@@ -10,9 +10,10 @@ widget; ``app.main`` wires widgets to these signals and slots.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
 from app.api import errors as api_errors
 from app.api.client import CordonApi
@@ -23,7 +24,12 @@ from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
 from app.services.device_store import KeyringUnavailableError
 from app.services.events import EventRecorder, EventUploader
 from app.services.labels import LabelService, new_label_id
-from app.services.segments import OpenedSegment, SegmentOpenError, SegmentService
+from app.services.segments import (
+    OpenedSegment,
+    SegmentCancelledError,
+    SegmentOpenError,
+    SegmentService,
+)
 from app.services.session import SessionService
 from app.wire.schemas import AccessAction, Outcome
 
@@ -31,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 EVENT_FLUSH_MS = 200
 PLAYHEAD_MS = 16
+DECODE_REDRAW_MS = 100
 
 
 def user_message(exc: Exception) -> str:
@@ -44,11 +51,14 @@ def user_message(exc: Exception) -> str:
 class Controller(QObject):
     signed_in = Signal(object)  # User
     sign_in_failed = Signal(str)
+    session_expired = Signal(str)
     tasks_loaded = Signal(list)  # list[Task]
     tasks_failed = Signal(str)
     segment_opening = Signal(object)  # Task
     segment_progress = Signal(int, int)  # bytes received, total
-    segment_opened = Signal(object)  # OpenedSegment
+    segment_opened = Signal(object)  # OpenedSegment: first audio decoded, playable
+    segment_decoding = Signal(object)  # OpenedSegment: more of it decoded (redraw)
+    segment_complete = Signal(object)  # OpenedSegment: verified and decoded to the end
     segment_failed = Signal(str)
     segment_closed = Signal()
     playback_changed = Signal(str, float)  # state, position seconds
@@ -56,6 +66,7 @@ class Controller(QObject):
     label_failed = Signal(str)
     transcript_loaded = Signal(str, str)  # task id, text
     events_state_changed = Signal(int, bool)  # pending, server reachable
+    _ready_from_worker = Signal(object)  # decoder thread -> GUI thread
 
     def __init__(
         self,
@@ -78,19 +89,23 @@ class Controller(QObject):
         self._network = JobQueue("cordon-network", api.close, self)
         self._downloads = JobQueue("cordon-downloads", api.close, self)
         self._opened: OpenedSegment | None = None
-        self._opening: Task | None = None
+        self._opening: tuple[Task, threading.Event] | None = None
         self._label_id: str | None = None
         self._reachable = True
         self._flush_running = False
+        self._shut_down = False
         self._last_state: tuple[str, float] = ("stopped", 0.0)
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setInterval(EVENT_FLUSH_MS)
-        self._flush_timer.timeout.connect(self.flush_events)
-        self._flush_timer.start()
-        self._playhead_timer = QTimer(self)
-        self._playhead_timer.setInterval(PLAYHEAD_MS)
-        self._playhead_timer.timeout.connect(self._poll_playback)
-        self._playhead_timer.start()
+        self._ready_from_worker.connect(self._on_ready)
+        self._flush_timer = self._timer(EVENT_FLUSH_MS, self.flush_events)
+        self._playhead_timer = self._timer(PLAYHEAD_MS, self._poll_playback)
+        self._decode_timer = self._timer(DECODE_REDRAW_MS, self._poll_decoding)
+
+    def _timer(self, interval_ms: int, slot: Any) -> QTimer:
+        timer = QTimer(self)
+        timer.setInterval(interval_ms)
+        timer.timeout.connect(slot)
+        timer.start()
+        return timer
 
     # -- session --------------------------------------------------------------
     @property
@@ -122,37 +137,70 @@ class Controller(QObject):
             logger.error("sign-in failed: %s", type(exc).__name__)
         self.sign_in_failed.emit(user_message(exc))
 
+    def _expire_session(self, exc: Exception) -> None:
+        """A 401 anywhere: pause, forget the token, ask for sign-in again.
+
+        The open segment and the transcript stay in memory (hidden behind the
+        sign-in page) so no work is lost; they are zeroed as usual on close.
+        """
+        if self._engine.state is PlaybackState.PLAYING:
+            self._engine.pause()
+            self._record(AccessAction.PLAYBACK_PAUSED)
+        self._session.sign_out()
+        pending = self._events.pending
+        note = f" {pending} access events are kept until then." if pending else ""
+        self.session_expired.emit(user_message(exc) + note)
+
     def refresh_tasks(self) -> None:
         self._network.submit(
-            "tasks",
-            self._session.tasks,
-            self.tasks_loaded.emit,
-            lambda exc: self.tasks_failed.emit(user_message(exc)),
+            "tasks", self._session.tasks, self.tasks_loaded.emit, self._tasks_error
         )
 
+    def _tasks_error(self, exc: Exception) -> None:
+        if isinstance(exc, api_errors.AuthenticationError):
+            self._expire_session(exc)
+        else:
+            self.tasks_failed.emit(user_message(exc))
+
     # -- segments -------------------------------------------------------------
-    def open_task(self, task: Task) -> None:
-        """Close what is open, then fetch and decode ``task`` on the download worker."""
+    def _current_task_id(self) -> str | None:
         if self._opening is not None:
+            return self._opening[0].task_id
+        return self._opened.task.task_id if self._opened else None
+
+    def open_task(self, task: Task) -> None:
+        """Close what is open (or still opening), then stream ``task`` on the download worker."""
+        if self._shut_down:
             return
         self.close_segment()
-        self._opening = task
+        cancel = threading.Event()
+        self._opening = (task, cancel)
         self._label_id = None
         self.segment_opening.emit(task)
         self._downloads.submit(
             f"open:{task.task_id}",
-            lambda: self._segments.open(task, self.segment_progress.emit),
-            self._on_opened,
-            self._on_open_error,
+            lambda: self._segments.open(
+                task, self._ready_from_worker.emit, self.segment_progress.emit, cancel
+            ),
+            self._on_complete,
+            lambda exc: self._on_open_error(task, exc),
         )
         self._network.submit(
             f"label:{task.task_id}",
             lambda: self._labels.latest(task),
-            lambda text: self.transcript_loaded.emit(task.task_id, text or ""),
+            lambda text: self._on_transcript(task, text),
             lambda exc: logger.info("no stored transcript: %s", type(exc).__name__),
         )
 
-    def _on_opened(self, opened: OpenedSegment) -> None:
+    def _on_transcript(self, task: Task, text: str | None) -> None:
+        if self._current_task_id() == task.task_id:  # a late reply for another task is dropped
+            self.transcript_loaded.emit(task.task_id, text or "")
+
+    def _on_ready(self, opened: OpenedSegment) -> None:
+        opening = self._opening
+        if self._shut_down or opened.cancelled or opening is None or opening[0] is not opened.task:
+            opened.close()
+            return
         self._opening = None
         self._opened = opened
         try:
@@ -164,20 +212,46 @@ class Controller(QObject):
             return
         self.segment_opened.emit(opened)
 
-    def _on_open_error(self, exc: Exception) -> None:
-        self._opening = None
+    def _on_complete(self, opened: OpenedSegment) -> None:
+        if opened is self._opened:
+            self.segment_complete.emit(opened)
+        else:
+            opened.close()  # superseded or cancelled meanwhile
+
+    def _on_open_error(self, task: Task, exc: Exception) -> None:
+        if self._opening is not None and self._opening[0] is task:
+            self._opening = None
+        if isinstance(exc, SegmentCancelledError):
+            return
+        if self._opened is not None and self._opened.task is task:
+            self.close_segment()  # failed after playback had started: nothing unverified stays
+        if isinstance(exc, SegmentOpenError) and isinstance(
+            exc.__cause__, api_errors.AuthenticationError
+        ):
+            self._expire_session(exc.__cause__)
+            return
         if not isinstance(exc, SegmentOpenError):
             logger.error("opening a segment failed: %s", type(exc).__name__)
         self.segment_failed.emit(user_message(exc))
 
+    def _poll_decoding(self) -> None:
+        opened = self._opened
+        if opened is not None and not opened.complete:
+            self.segment_decoding.emit(opened)
+
     def close_segment(self) -> None:
-        """Stop playback and zero the decoded audio."""
-        opened, self._opened = self._opened, None
+        """Cancel what is opening; stop playback and zero what is open."""
+        if self._opening is not None:
+            self._opening[1].set()
+            self._opening = None
+        opened = self._opened
+        if opened is None:
+            return
+        self._record(AccessAction.SEGMENT_CLOSED)
+        self._opened = None
         self._engine.unload()
-        if opened is not None:
-            self._record(AccessAction.SEGMENT_CLOSED)
-            opened.close()
-            self.segment_closed.emit()
+        opened.close()
+        self.segment_closed.emit()
 
     # -- playback -------------------------------------------------------------
     def _position_ms(self) -> int:
@@ -228,6 +302,11 @@ class Controller(QObject):
         if state != self._last_state:
             self._last_state = state
             self.playback_changed.emit(*state)
+        if self._engine.device_error is not None and self._opened is not None:
+            self._engine.unload()
+            self._record(AccessAction.AUDIO_DEVICE_FAILED, Outcome.FAILED, "device_lost")
+            self.segment_failed.emit(AudioDeviceError.user_message)
+            self._engine.device_error = None
 
     # -- labels ---------------------------------------------------------------
     def submit_transcript(self, text: str) -> None:
@@ -244,11 +323,16 @@ class Controller(QObject):
             self.label_submitted.emit(task.task_id, ack.revision)
             self.refresh_tasks()
 
+        def failed(exc: Exception) -> None:
+            self.label_failed.emit(user_message(exc) + " The transcript is still in the editor.")
+            if isinstance(exc, api_errors.AuthenticationError):
+                self._expire_session(exc)
+
         self._network.submit(
             f"submit:{task.task_id}",
             lambda: self._labels.submit(task, label_id, text),
             done,
-            lambda exc: self.label_failed.emit(user_message(exc)),
+            failed,
         )
 
     def transcript_edited(self) -> None:
@@ -257,7 +341,7 @@ class Controller(QObject):
 
     # -- events ---------------------------------------------------------------
     def flush_events(self) -> None:
-        if self._flush_running or not self._events.pending:
+        if self._flush_running or not self._events.pending or not self._api.signed_in:
             self.events_state_changed.emit(self._events.pending, self._reachable)
             return
         self._flush_running = True
@@ -273,6 +357,8 @@ class Controller(QObject):
         self._reachable = not isinstance(exc, api_errors.NetworkError)
         logger.info("event upload deferred: %s", type(exc).__name__)
         self.events_state_changed.emit(self._events.pending, self._reachable)
+        if isinstance(exc, api_errors.AuthenticationError):
+            self._expire_session(exc)
 
     @property
     def pending_events(self) -> int:
@@ -280,12 +366,18 @@ class Controller(QObject):
 
     # -- shutdown -------------------------------------------------------------
     def shutdown(self) -> None:
-        """Zero content, try a last event upload, stop the workers."""
-        self._flush_timer.stop()
-        self._playhead_timer.stop()
+        """Zero content, try a last event upload, stop the workers. Runs once."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        for timer in (self._flush_timer, self._playhead_timer, self._decode_timer):
+            timer.stop()
         self.close_segment()
         if self._events.pending and self._api.signed_in:
             self._network.submit("events-final", self._uploader.flush)
-        self._downloads.stop()
-        self._network.stop()
+        stopped = self._downloads.stop() and self._network.stop()
+        # Deliver results that finished meanwhile: a late segment is closed (zeroed) here.
+        QCoreApplication.sendPostedEvents()
         self._engine.close()
+        if not stopped:
+            logger.error("a worker did not stop in time; it is left to finish")

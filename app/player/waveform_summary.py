@@ -8,12 +8,16 @@ column the raw samples are used directly. Never hand raw samples to a plot.
 
 The pyramid fills progressively: :meth:`extend` is called as decoding
 advances, so the overview appears while the rest of the segment still decodes.
+It is derived from the audio, so it lives in a secure buffer too and
+:meth:`close` zeroes it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+
+from app.crypto.secure_buffer import SecureBuffer
 
 BASE = 256
 FANOUT = 16
@@ -28,16 +32,26 @@ class WaveformSummary:
         self._samples = samples
         self.length = len(samples)
         self.ready = 0
+        sizes = [-(-self.length // BASE)]
+        while sizes[-1] > FANOUT:
+            sizes.append(-(-sizes[-1] // FANOUT))
+        self._buffer = SecureBuffer(4 * sum(sizes))
+        self._view = self._buffer.view()
+        store = np.frombuffer(self._view, dtype=np.int16)
         self.levels: list[tuple[Int16Array, Int16Array]] = []
         self.filled: list[int] = []
-        size = -(-self.length // BASE)
-        while True:
-            self.levels.append((np.zeros(size, np.int16), np.zeros(size, np.int16)))
+        at = 0
+        for size in sizes:
+            self.levels.append((store[at : at + size], store[at + size : at + 2 * size]))
             self.filled.append(0)
-            if size <= FANOUT:
-                break
-            size = -(-size // FANOUT)
+            at += 2 * size
         self.extend(self.length if ready is None else ready)
+
+    def close(self) -> None:
+        """Zero the pyramid; the summary then reads as silence."""
+        self.filled = [0] * len(self.filled)
+        self.ready = 0
+        self._buffer.close()
 
     @property
     def complete(self) -> bool:

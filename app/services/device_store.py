@@ -1,9 +1,10 @@
 """The device key pair, kept only in the OS keyring.
 
-The private key never touches a file. A keyring backend that would store it in
-clear (``keyrings.alt`` plaintext files) or not at all (``fail``/``null``, or a
-chainer with nothing behind it) is refused at start with a clear message —
-keyring picks such backends silently when no Secret Service is running.
+The private key never touches a file. Only the operating systems' own secret
+stores are accepted (Secret Service, KWallet, macOS Keychain, Windows
+Credential Manager); anything else — ``keyrings.alt``'s files, ``fail``/``null``,
+an empty chain, a third-party backend — is refused at start with a clear
+message. keyring picks such backends silently when no Secret Service runs.
 Keys are per server (URL and pinned CA), so enrolling with a second server
 never reuses a device identity.
 """
@@ -24,7 +25,15 @@ from app.crypto.device_keys import DeviceKeyPair
 logger = logging.getLogger(__name__)
 
 SERVICE = "cordon"
-_REFUSED_MODULE_PREFIXES = ("keyring.backends.fail", "keyring.backends.null", "keyrings.alt")
+ALLOWED_BACKENDS = frozenset(
+    {
+        "keyring.backends.SecretService.Keyring",
+        "keyring.backends.libsecret.Keyring",
+        "keyring.backends.kwallet.DBusKeyring",
+        "keyring.backends.macOS.Keyring",
+        "keyring.backends.Windows.WinVaultKeyring",
+    }
+)
 
 
 class KeyringUnavailableError(Exception):
@@ -50,10 +59,9 @@ def check_backend(backend: Any | None = None) -> str:
     if not leaves:
         raise KeyringUnavailableError("keyring chainer has no backends")
     for leaf in leaves:
-        module = type(leaf).__module__
-        name = type(leaf).__name__
-        if module.startswith(_REFUSED_MODULE_PREFIXES) or "plaintext" in name.lower():
-            raise KeyringUnavailableError(f"refusing keyring backend {module}.{name}")
+        name = f"{type(leaf).__module__}.{type(leaf).__name__}"
+        if name not in ALLOWED_BACKENDS:
+            raise KeyringUnavailableError(f"refusing keyring backend {name}")
     return f"{type(backend).__module__}.{type(backend).__name__}"
 
 

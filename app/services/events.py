@@ -68,12 +68,16 @@ class EventUploader:
     def __init__(self, api: CordonApi, recorder: EventRecorder) -> None:
         self._api = api
         self._recorder = recorder
+        #: Events the server refused as malformed (a 4xx other than 401): never retried.
+        self.dropped = 0
 
     def flush(self) -> int:
         """Upload every pending event; returns how many the server took.
 
-        Stops at the first failure and keeps the rest; an unauthenticated
-        client keeps its events until it signs in.
+        Stops at the first failure and keeps the rest (network down, server
+        error, or 401 — the events wait for the next sign-in). A batch the
+        server refuses as malformed can never succeed; it is dropped, counted
+        and logged, so it cannot block every later event.
         """
         sent = 0
         while self._api.signed_in:
@@ -82,6 +86,14 @@ class EventUploader:
                 break
             try:
                 ack = self._api.post_events(EventBatchIn(events=[to_wire(e) for e in batch]))
+            except (
+                errors.RequestRejectedError,
+                errors.ForbiddenError,
+                errors.NotFoundError,
+            ) as exc:
+                self.dropped += len(batch)
+                logger.error("server refused %d events (%s); dropped", len(batch), exc.code)
+                continue
             except errors.ApiError:
                 self._recorder.give_back(batch)
                 raise

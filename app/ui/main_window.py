@@ -101,6 +101,11 @@ class MainWindow(QMainWindow):
         self.user_label.setText(f"Signed in as {user.display_name}")
         self.stack.setCurrentIndex(1)
 
+    def show_session_expired(self, text: str) -> None:
+        """Back to sign-in; the work page (and its transcript) waits behind it."""
+        self.stack.setCurrentIndex(0)
+        self.login.show_error(text)
+
     def show_tasks(self, tasks: list[Task]) -> None:
         self.tasks.set_tasks(tasks)
 

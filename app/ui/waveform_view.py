@@ -3,6 +3,9 @@
 Draws from :class:`~app.player.waveform_summary.WaveformSummary` — two points
 per pixel column, recomputed for the visible range on every zoom or pan —
 never from raw samples, so redraw cost is independent of the call's length.
+The arrays handed to pyqtgraph are audio-derived (raw samples when zoomed in
+below 256 samples a column); :meth:`clear_audio` zeroes ours, but pyqtgraph's
+painter paths are ordinary memory until Qt frees them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         self._summaries: list[WaveformSummary] = []
         self._rate = 1
         self._curves: list[pg.PlotCurveItem] = []
+        self._traces: list[np.ndarray[Any, np.dtype[np.float64]]] = []
         item = self.getPlotItem()
         item.hideButtons()
         item.setMenuEnabled(False)
@@ -64,10 +68,18 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         self.setXRange(0.0, max(duration, 0.001), padding=0)
         self._redraw()
 
+    def refresh(self) -> None:
+        """Redraw the visible range (more of the segment has been decoded)."""
+        self._redraw()
+
     def clear_audio(self) -> None:
+        for trace in self._traces:
+            trace.fill(0.0)
         for curve in self._curves:
+            curve.setData([], [])
             self.removeItem(curve)
         self._curves = []
+        self._traces = []
         self._summaries = []
         self.playhead.setValue(0.0)
 
@@ -88,12 +100,19 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         if end <= start:
             return
         xs = np.repeat(np.linspace(start, end, width, endpoint=False) / self._rate, 2)
+        for trace in self._traces:
+            trace.fill(0.0)
+        self._traces = []
         for lane, (summary, curve) in enumerate(zip(self._summaries, self._curves, strict=True)):
             lo, hi = summary.columns(start, end, width)
             ys = np.empty(width * 2, dtype=np.float64)
             ys[0::2] = lo / 32768.0
             ys[1::2] = hi / 32768.0
-            curve.setData(xs, ys - lane * 2)
+            ys -= lane * 2
+            lo.fill(0)
+            hi.fill(0)
+            self._traces.append(ys)
+            curve.setData(xs, ys)
 
     def _on_click(self, event: Any) -> None:
         if event.button() != Qt.MouseButton.LeftButton or not self._summaries:

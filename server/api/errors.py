@@ -59,9 +59,12 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
             return error_response(400, ErrorCode.MALFORMED_JSON, "request body is not valid JSON")
-        where = sorted({".".join(str(p) for p in e.get("loc", ())) for e in errors})[:5]
+        # Only pydantic's own error types: a field *name* the caller sent could be content.
+        kinds = sorted({str(e.get("type", "invalid")) for e in errors})[:5]
         return error_response(
-            422, ErrorCode.INVALID_REQUEST, "invalid request fields: " + ", ".join(where)
+            422,
+            ErrorCode.INVALID_REQUEST,
+            f"{len(errors)} invalid or missing field(s): " + ", ".join(kinds),
         )
 
     @app.exception_handler(StarletteHTTPException)

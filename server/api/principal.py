@@ -87,16 +87,3 @@ def membership_role(conn: Connection, user_id: str, project_id: str) -> Role | N
         )
     ).first()
     return Role(row.role) if row else None
-
-
-def active_device(conn: Connection, principal: Principal) -> str:
-    """The device named in ``X-Cordon-Device``; it must be the caller's and not revoked."""
-    device_id = principal.device_header
-    if not device_id:
-        raise ApiError(400, ErrorCode.UNKNOWN_DEVICE, "X-Cordon-Device header is required")
-    row = conn.execute(
-        select(db.devices.c.user_id, db.devices.c.revoked_at).where(db.devices.c.id == device_id)
-    ).first()
-    if row is None or row.user_id != principal.user_id or row.revoked_at is not None:
-        raise ApiError(403, ErrorCode.UNKNOWN_DEVICE, "device is not enrolled for this user")
-    return device_id

@@ -8,7 +8,7 @@ import ipaddress
 import time
 
 from fastapi import APIRouter, Request
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app.crypto.device_keys import load_public_key, public_key_fingerprint
@@ -25,6 +25,7 @@ from app.wire.schemas import (
 from server import __version__, audit, db
 from server.api.errors import ApiError
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody
+from server.api.task_access import refuse
 from server.ingest import new_id
 
 router = APIRouter(prefix="/v1")
@@ -72,7 +73,12 @@ def me(principal: CurrentPrincipal, ctx: Ctx) -> UserOut:
 
 @router.post("/devices", dependencies=[JsonBody], status_code=201)
 def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -> DeviceOut:
-    """Register a device public key; data keys are wrapped only to enrolled devices."""
+    """Register a device public key; data keys are wrapped only to enrolled devices.
+
+    Idempotent for a key already enrolled by the same user. A revoked key stays
+    revoked, and a user has at most ``ctx.max_devices_per_user`` active devices,
+    so a stolen token cannot mint itself fresh devices without limit.
+    """
     try:
         raw = base64.b64decode(body.public_key, validate=True)
         load_public_key(raw)
@@ -81,14 +87,33 @@ def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -
     fingerprint = public_key_fingerprint(raw)
     with ctx.engine.begin() as conn:
         existing = conn.execute(
-            select(db.devices.c.id, db.devices.c.user_id).where(
+            select(db.devices.c.id, db.devices.c.user_id, db.devices.c.revoked_at).where(
                 db.devices.c.fingerprint == fingerprint
             )
         ).first()
         if existing is not None:
             if existing.user_id != principal.user_id:
-                raise ApiError(409, ErrorCode.CONFLICT, "key is enrolled for another user")
+                refuse(
+                    ctx, principal, 409, ErrorCode.CONFLICT,
+                    "key is enrolled for another user", "device_key_conflict",
+                )  # fmt: skip
+            if existing.revoked_at is not None:
+                refuse(
+                    ctx, principal, 403, ErrorCode.FORBIDDEN,
+                    "this device was revoked", "device_revoked",
+                )  # fmt: skip
             return DeviceOut(device_id=existing.id, fingerprint=fingerprint)
+        active = conn.execute(
+            select(func.count())
+            .select_from(db.devices)
+            .where(db.devices.c.user_id == principal.user_id, db.devices.c.revoked_at.is_(None))
+        ).scalar_one()
+        if active >= ctx.max_devices_per_user:
+            refuse(
+                ctx, principal, 403, ErrorCode.FORBIDDEN,
+                "device limit reached; ask an administrator to revoke an old device",
+                "device_limit",
+            )  # fmt: skip
         device_id = new_id("dev")
         try:
             conn.execute(

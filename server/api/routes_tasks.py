@@ -9,7 +9,8 @@ from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app.crypto.key_grant import GrantBinding, seal_grant
 from app.wire.schemas import (
@@ -26,8 +27,9 @@ from app.wire.schemas import (
 )
 from server import db
 from server.api.errors import ApiError
-from server.api.principal import Ctx, CurrentPrincipal, JsonBody, active_device
-from server.api.task_access import load_task, may_access
+from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal
+from server.api.task_access import active_device, load_task, may_access, refuse
+from server.context import ServerContext
 from server.ingest import new_id
 
 router = APIRouter(prefix="/v1")
@@ -76,10 +78,10 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
 @router.post("/tasks/{task_id}/key-grant")
 def key_grant(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> KeyGrantOut:
     """Wrap the segment's data key to the caller's device. Audited before it is released."""
-    access = load_task(ctx, principal, task_id, "key_grant")
     now = int(time.time())
     with ctx.engine.begin() as conn:
-        device_id = active_device(conn, principal)
+        access = load_task(ctx, principal, task_id, "key_grant", conn)
+        device_id = active_device(ctx, conn, principal, task_id)
         public_key = conn.execute(
             select(db.devices.c.public_key).where(db.devices.c.id == device_id)
         ).scalar_one()
@@ -126,11 +128,11 @@ def _stream_blob(path: Path) -> Iterator[bytes]:
 @router.get("/tasks/{task_id}/segment", response_class=StreamingResponse)
 def segment(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> StreamingResponse:
     """Stream the encrypted segment (ciphertext only); the fetch commits to the audit first."""
-    access = load_task(ctx, principal, task_id, "segment_fetch")
-    path = ctx.data.blob_dir / str(access.segment.blob_name)
     with ctx.engine.begin() as conn:
-        device_id = active_device(conn, principal)
+        access = load_task(ctx, principal, task_id, "segment_fetch", conn)
+        device_id = active_device(ctx, conn, principal, task_id)
         access.record(conn, principal.actor(device_id), AccessAction.SEGMENT_FETCHED)
+    path = ctx.data.blob_dir / str(access.segment.blob_name)
     return StreamingResponse(
         _stream_blob(path),
         media_type="application/octet-stream",
@@ -140,12 +142,28 @@ def segment(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> StreamingRes
 
 @router.post("/tasks/{task_id}/labels", dependencies=[JsonBody])
 def submit_label(task_id: str, body: LabelIn, principal: CurrentPrincipal, ctx: Ctx) -> LabelAck:
-    """Store a transcript sealed under the project key. Idempotent by ``label_id``."""
-    access = load_task(ctx, principal, task_id, "label_submit")
-    if access.role is not Role.ANNOTATOR:
-        raise ApiError(403, ErrorCode.FORBIDDEN, "only the assigned annotator submits labels")
+    """Store a transcript sealed under the project key. Idempotent by ``label_id``.
+
+    Two submits racing for the next revision number collide on the unique
+    (task, revision) index; the loser simply tries again with the next number.
+    """
+    for _attempt in range(5):
+        try:
+            return _store_label(ctx, principal, task_id, body)
+        except IntegrityError:
+            continue
+    raise ApiError(409, ErrorCode.CONFLICT, "too many concurrent submits; retry")
+
+
+def _store_label(ctx: ServerContext, principal: Principal, task_id: str, body: LabelIn) -> LabelAck:
     now = int(time.time())
     with ctx.engine.begin() as conn:
+        access = load_task(ctx, principal, task_id, "label_submit", conn)
+        if access.role is not Role.ANNOTATOR:
+            refuse(
+                ctx, principal, 403, ErrorCode.FORBIDDEN,
+                "only the assigned annotator submits labels", "role_cannot_label", task_id,
+            )  # fmt: skip
         existing = conn.execute(select(db.labels).where(db.labels.c.id == body.label_id)).first()
         if existing is not None:
             if existing.task_id != task_id or existing.author_id != principal.user_id:
@@ -157,31 +175,30 @@ def submit_label(task_id: str, body: LabelIn, principal: CurrentPrincipal, ctx: 
                 stored_at=existing.created_at,
                 duplicate=True,
             )
-        revision = (
-            1
-            + conn.execute(
-                select(func.coalesce(func.max(db.labels.c.revision), 0)).where(
-                    db.labels.c.task_id == task_id
-                )
-            ).scalar_one()
+        sealed = ctx.vault.seal_label(
+            access.project_id, access.project.wrapped_key, body.label_id, task_id, body.transcript
         )
+        # The next revision is computed inside the INSERT itself: one statement, so
+        # SQLite's write lock makes it atomic against concurrent submits.
+        next_revision = select(
+            literal(body.label_id),
+            literal(task_id),
+            literal(access.project_id),
+            literal(principal.user_id),
+            func.coalesce(func.max(db.labels.c.revision), 0) + 1,
+            literal(sealed),
+            literal(now),
+        ).where(db.labels.c.task_id == task_id)
         conn.execute(
-            insert(db.labels).values(
-                id=body.label_id,
-                task_id=task_id,
-                project_id=access.project_id,
-                author_id=principal.user_id,
-                revision=revision,
-                sealed_transcript=ctx.vault.seal_label(
-                    access.project_id,
-                    access.project.wrapped_key,
-                    body.label_id,
-                    task_id,
-                    body.transcript,
-                ),
-                created_at=now,
+            insert(db.labels).from_select(
+                ["id", "task_id", "project_id", "author_id", "revision",
+                 "sealed_transcript", "created_at"],
+                next_revision,
             )
-        )
+        )  # fmt: skip
+        revision = conn.execute(
+            select(db.labels.c.revision).where(db.labels.c.id == body.label_id)
+        ).scalar_one()
         conn.execute(
             update(db.tasks)
             .where(db.tasks.c.id == task_id)
@@ -196,8 +213,8 @@ def submit_label(task_id: str, body: LabelIn, principal: CurrentPrincipal, ctx: 
 @router.get("/tasks/{task_id}/labels/latest")
 def latest_label(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> LabelOut:
     """The newest transcript of a task: to resume work, or for a reviewer to replay."""
-    access = load_task(ctx, principal, task_id, "label_read")
     with ctx.engine.begin() as conn:
+        access = load_task(ctx, principal, task_id, "label_read", conn)
         row = conn.execute(
             select(db.labels)
             .where(db.labels.c.task_id == task_id)

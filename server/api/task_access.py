@@ -1,8 +1,11 @@
-"""Which task a caller may touch, and how: the one place task authorisation lives.
+"""Which task and device a caller may use: the one place task authorisation lives.
 
 An annotator sees the tasks assigned to them; a reviewer sees every submitted
-task of the projects they review. Anything else is answered 404 (existence is
-not revealed) and recorded as a refused access in its own transaction.
+task of the projects they review. A task outside that is answered 404
+(existence is not revealed); a visible task used in a way the role does not
+allow, or with a device that is not the caller's, is answered 403. Every
+refusal is recorded as ``access_refused`` in its own transaction, so it stays
+recorded although the request's own transaction rolls back.
 """
 
 from __future__ import annotations
@@ -59,32 +62,68 @@ def may_access(role: Role | None, principal: Principal, assignee_id: str, status
     return False
 
 
-def load_task(ctx: ServerContext, principal: Principal, task_id: str, why: str) -> TaskAccess:
-    """Return the task if the caller may access it; otherwise audit a refusal and 404."""
-    with ctx.engine.connect() as conn:
-        task = conn.execute(select(db.tasks).where(db.tasks.c.id == task_id)).first()
-        role = membership_role(conn, principal.user_id, task.project_id) if task else None
-        if task is not None and may_access(role, principal, task.assignee_id, task.status):
-            segment = conn.execute(
-                select(db.segments).where(db.segments.c.id == task.segment_id)
-            ).one()
-            project = conn.execute(
-                select(db.projects).where(db.projects.c.id == task.project_id)
-            ).one()
-            if role is not None:
-                return TaskAccess(task, segment, project, role)
-    return refuse(ctx, principal, task_id, why)
+def load_task(
+    ctx: ServerContext,
+    principal: Principal,
+    task_id: str,
+    why: str,
+    conn: Connection | None = None,
+) -> TaskAccess:
+    """The task if the caller may see it (checked on ``conn`` when given); else refuse 404."""
+    if conn is None:
+        with ctx.engine.connect() as own:
+            return load_task(ctx, principal, task_id, why, own)
+    task = conn.execute(select(db.tasks).where(db.tasks.c.id == task_id)).first()
+    role = membership_role(conn, principal.user_id, task.project_id) if task else None
+    if (
+        task is None
+        or role is None
+        or not may_access(role, principal, task.assignee_id, task.status)
+    ):
+        refuse(ctx, principal, 404, ErrorCode.NOT_FOUND, "no such task", why, task_id)
+    segment = conn.execute(select(db.segments).where(db.segments.c.id == task.segment_id)).one()
+    project = conn.execute(select(db.projects).where(db.projects.c.id == task.project_id)).one()
+    return TaskAccess(task, segment, project, role)
 
 
-def refuse(ctx: ServerContext, principal: Principal, task_id: str, why: str) -> NoReturn:
-    """Record a refused access (committed on its own) and answer 404."""
+def active_device(
+    ctx: ServerContext, conn: Connection, principal: Principal, task_id: str | None = None
+) -> str:
+    """The device named in ``X-Cordon-Device``: it must be the caller's and not revoked."""
+    device_id = principal.device_header
+    if not device_id:
+        refuse(
+            ctx, principal, 400, ErrorCode.UNKNOWN_DEVICE,
+            "X-Cordon-Device header is required", "device_missing", task_id,
+        )  # fmt: skip
+    row = conn.execute(
+        select(db.devices.c.user_id, db.devices.c.revoked_at).where(db.devices.c.id == device_id)
+    ).first()
+    if row is None or row.user_id != principal.user_id or row.revoked_at is not None:
+        refuse(
+            ctx, principal, 403, ErrorCode.UNKNOWN_DEVICE,
+            "device is not enrolled for this user", "device_not_enrolled", task_id,
+        )  # fmt: skip
+    return device_id
+
+
+def refuse(
+    ctx: ServerContext,
+    principal: Principal,
+    status: int,
+    code: ErrorCode,
+    message: str,
+    reason: str,
+    task_id: str | None = None,
+) -> NoReturn:
+    """Commit an ``access_refused`` event on its own, then answer with the error."""
     with ctx.engine.begin() as conn:
         audit.record(
             conn,
             principal.actor(),
             AccessAction.ACCESS_REFUSED,
             outcome=Outcome.REFUSED,
-            reason=why,
-            task_id=task_id[:64],
+            reason=reason,
+            task_id=task_id[:64] if task_id else None,
         )
-    raise ApiError(404, ErrorCode.NOT_FOUND, "no such task")
+    raise ApiError(status, code, message)

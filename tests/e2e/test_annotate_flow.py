@@ -103,6 +103,9 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
         server_actions
     )
     assert all(e["verified"] for e in events)
+    about_task = [e for e in events if e["source"] == "client"]
+    assert about_task and all(e["task_id"] == tasks[0].task_id for e in about_task)
+    assert all(e["project_id"] == tasks[0].project_id for e in about_task)
     server.stop()
 
     raw = source.read_bytes()

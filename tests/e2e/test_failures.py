@@ -6,7 +6,9 @@ plaintext behind; none crashes the client.
 
 from __future__ import annotations
 
+import socket
 import ssl
+import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -86,6 +88,25 @@ def test_dead_server_gives_words_not_a_crash(qtbot: QtBot, server: LiveServer) -
         assert "Cannot reach the Cordon server" in failed.args[0]
         qtbot.waitUntil(lambda: client.window.sync_label.text().startswith("Server offline"))
         assert client.events.pending >= 1  # the failure event waits for the server
+        client.controller.shutdown()  # quitting while offline, twice, must not raise
+        client.controller.shutdown()
+
+
+def test_expired_session_asks_to_sign_in_again_and_keeps_events(
+    qtbot: QtBot, server: LiveServer
+) -> None:
+    with running_client(server, TappedOutput()) as client:
+        tasks = sign_in(qtbot, client)
+        client.api.set_token("expired.token")  # what the server says of an expired token too
+        with qtbot.waitSignal(client.controller.session_expired, timeout=LONG) as expired:
+            client.controller.open_task(tasks[0])
+        assert "sign in again" in expired.args[0].lower()
+        assert client.window.stack.currentIndex() == 0
+        assert client.events.pending >= 1
+        sign_in(qtbot, client)
+        qtbot.waitUntil(lambda: client.events.pending == 0, timeout=LONG)
+    reasons = [e["reason"] for e in client_events(server)]
+    assert "authenticationerror" in reasons  # the refused fetch, delivered after sign-in
 
 
 def test_tls_pins_the_on_prem_ca_and_ignores_the_environment(
@@ -101,6 +122,36 @@ def test_tls_pins_the_on_prem_ca_and_ignores_the_environment(
         CordonApi(server.url, other_ca).health()
     with pytest.raises(ValueError, match="https"):
         CordonApi(server.url.replace("https", "http"), server.ca_file)
+
+
+def test_client_refuses_a_tls_1_2_server(server: LiveServer) -> None:
+    """Even with the right certificate, a server that cannot do TLS 1.3 is refused."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(
+        server.data_dir / "pki" / "server.pem", server.data_dir / "pki" / "server.key"
+    )
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    handshakes: list[str] = []
+
+    def accept_one() -> None:
+        conn, _ = listener.accept()
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                handshakes.append(tls.version() or "")
+        except (ssl.SSLError, OSError) as exc:
+            handshakes.append(type(exc).__name__)
+
+    thread = threading.Thread(target=accept_one)
+    thread.start()
+    try:
+        with pytest.raises(errors.TlsError):
+            CordonApi(f"https://127.0.0.1:{port}", server.ca_file).health()
+    finally:
+        thread.join(10)
+        listener.close()
+    assert handshakes and handshakes[0] != "TLSv1.2"
 
 
 def test_server_speaks_tls_1_3_only(server: LiveServer) -> None:

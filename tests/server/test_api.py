@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.crypto.device_keys import DeviceKeyPair
 from app.crypto.key_grant import GrantBinding, open_grant
@@ -87,6 +88,63 @@ def test_key_grant_needs_an_enrolled_device_of_the_caller(
     stolen = {**headers, "X-Cordon-Device": reviewer_device["X-Cordon-Device"]}
     refused = client.post(f"/v1/tasks/{task_id}/key-grant", headers=stolen)
     assert refused.status_code == 403
+    reasons = [e["reason"] for e in events(srv) if e["action"] == "access_refused"]
+    assert reasons == ["device_missing", "device_not_enrolled"]
+    assert not [e for e in events(srv) if e["action"] == "key_released"]
+
+
+def test_revoked_devices_stay_revoked_and_devices_are_capped(
+    srv: DemoServer, client: TestClient
+) -> None:
+    headers = login(client, "annotator")
+    pair = DeviceKeyPair.generate()
+    device = enroll(client, headers, pair)
+    task_id = client.get("/v1/tasks", headers=headers).json()["tasks"][0]["task_id"]
+    with srv.ctx.engine.begin() as conn:
+        conn.execute(
+            update(db.devices)
+            .where(db.devices.c.id == device["X-Cordon-Device"])
+            .values(revoked_at=1)
+        )
+    assert client.post(f"/v1/tasks/{task_id}/key-grant", headers=device).status_code == 403
+    body = {"name": "again", "public_key": base64.b64encode(pair.public_bytes()).decode()}
+    again = client.post("/v1/devices", json=body, headers=headers)
+    assert again.status_code == 403
+    for _ in range(srv.ctx.max_devices_per_user):
+        enroll(client, headers, DeviceKeyPair.generate())
+    extra = {
+        "name": "x",
+        "public_key": base64.b64encode(DeviceKeyPair.generate().public_bytes()).decode(),
+    }
+    over = client.post("/v1/devices", json=extra, headers=headers)
+    assert over.status_code == 403
+    reasons = [e["reason"] for e in events(srv) if e["action"] == "access_refused"]
+    assert reasons == ["device_not_enrolled", "device_revoked", "device_limit"]
+
+
+def test_concurrent_submits_get_distinct_revisions(srv: DemoServer) -> None:
+    first = srv.client()
+    headers = login(first, "annotator")
+    task_id = first.get("/v1/tasks", headers=headers).json()["tasks"][0]["task_id"]
+    statuses: list[int] = []
+
+    def submit(worker: int) -> None:
+        client = srv.client()
+        for i in range(5):
+            body = {"label_id": f"lbl_{worker}_{i}", "transcript": "x"}
+            statuses.append(
+                client.post(f"/v1/tasks/{task_id}/labels", json=body, headers=headers).status_code
+            )
+
+    threads = [threading.Thread(target=submit, args=(w,)) for w in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert statuses == [200] * 30
+    with srv.ctx.engine.connect() as conn:
+        revisions = sorted(conn.execute(select(db.labels.c.revision)).scalars())
+    assert revisions == list(range(1, 31))
 
 
 def test_other_users_get_404_and_the_refusal_is_audited(
@@ -122,14 +180,18 @@ def test_label_is_sealed_at_rest_then_visible_to_the_reviewer(
     for path in srv.ctx.data.root.rglob("*"):  # the database, its WAL, the blobs
         assert not path.is_file() or marker.encode() not in path.read_bytes(), path
     reviewer = login(client, "reviewer")
-    visible = client.get("/v1/tasks", headers=reviewer).json()["tasks"]
-    assert [t["task_id"] for t in visible] == [task_id]
+    before = len([e for e in events(srv) if e["action"] == "access_refused"])
     latest = client.get(f"/v1/tasks/{task_id}/labels/latest", headers=reviewer).json()
     assert latest["transcript"] == f"Caller says {marker}"
+    visible = client.get("/v1/tasks", headers=reviewer).json()["tasks"]
+    assert [t["task_id"] for t in visible] == [task_id]
     forbidden = client.post(
         f"/v1/tasks/{task_id}/labels", json={**body, "label_id": "lbl_2"}, headers=reviewer
     )
     assert forbidden.status_code == 403
+    refusals = [e for e in events(srv) if e["action"] == "access_refused"]
+    assert len(refusals) == before + 1
+    assert (refusals[-1]["reason"], refusals[-1]["task_id"]) == ("role_cannot_label", task_id)
 
 
 def test_label_id_reused_on_another_task_conflicts(srv: DemoServer, client: TestClient) -> None:
@@ -204,9 +266,16 @@ def test_streamed_oversized_body_is_refused(client: TestClient) -> None:
 def test_validation_errors_never_echo_content(client: TestClient) -> None:
     headers = login(client, "annotator")
     secret = "account 4419 belongs to Maria"
-    response = client.post("/v1/tasks/t/labels", json={"transcript": secret}, headers=headers)
-    assert response.status_code in (404, 422)
-    assert "4419" not in response.text
+    bodies = [
+        {"events": [{"event_id": secret}]},  # as a value
+        {"events": [{secret: 1}]},  # as a field name
+        {secret: {"nested": secret}},
+    ]
+    for body in bodies:
+        response = client.post("/v1/events", json=body, headers=headers)
+        assert response.status_code == 422
+        assert "4419" not in response.text
+        assert "Maria" not in response.text
 
 
 def test_authentication_failures(srv: DemoServer, client: TestClient) -> None:

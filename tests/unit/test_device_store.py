@@ -16,14 +16,18 @@ from app.services.device_store import (
 from tests.conftest import MemoryKeyring
 
 
-class PlaintextKeyring(MemoryKeyring):
-    """Stands for keyrings.alt's file backends, which keyring may pick silently."""
+def lookalike(module: str, name: str) -> object:
+    """A backend class that claims to live in ``module`` (e.g. keyrings.alt's files)."""
+    cls = type(name, (MemoryKeyring,), {"__module__": module})
+    return cls()
 
 
 UNSAFE = [
     fail.Keyring(),
     null.Keyring(),
-    PlaintextKeyring(),
+    lookalike("keyrings.alt.file", "PlaintextKeyring"),
+    lookalike("keyrings.alt.file", "EncryptedKeyring"),  # a file, whatever the password
+    lookalike("some_vendor.keyring", "VaultKeyring"),  # not an OS secret store
 ]
 
 
@@ -33,11 +37,23 @@ def test_unsafe_backends_are_refused(backend: object) -> None:
         check_backend(backend)
 
 
-def test_empty_chainer_is_refused() -> None:
-    empty = chainer.ChainerBackend()
-    empty.__dict__["backends"] = []
+def chain_of(*leaves: object) -> object:
+    """A keyring chainer over exactly ``leaves`` (its ``backends`` is a class property)."""
+    cls = type("ChainerBackend", (chainer.ChainerBackend,), {"backends": list(leaves)})
+    return cls()
+
+
+def test_os_secret_stores_are_accepted() -> None:
+    secret_service = lookalike("keyring.backends.SecretService", "Keyring")
+    assert check_backend(secret_service).endswith("SecretService.Keyring")
+    assert check_backend(chain_of(lookalike("keyring.backends.macOS", "Keyring")))
     with pytest.raises(KeyringUnavailableError):
-        check_backend(empty)
+        check_backend(chain_of(secret_service, null.Keyring()))
+
+
+def test_empty_chainer_is_refused() -> None:
+    with pytest.raises(KeyringUnavailableError, match="no backends"):
+        check_backend(chain_of())
 
 
 def test_key_pair_is_created_once_and_reloaded(memory_keyring: MemoryKeyring) -> None:
