@@ -19,7 +19,12 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.api.client import CordonApi
 from app.auth.demo_login import DemoAuthenticator
 from app.jobs.controller import Controller
-from app.player.playback import PlaybackEngine, StreamFactory, sounddevice_stream
+from app.player.playback import (
+    AUDIO_SWITCH_INTERVAL_S,
+    PlaybackEngine,
+    StreamFactory,
+    sounddevice_stream,
+)
 from app.services.device_store import (
     DeviceStore,
     KeyringUnavailableError,
@@ -138,6 +143,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = parse_args(argv)
+    sys.setswitchinterval(AUDIO_SWITCH_INTERVAL_S)  # the audio callback must get the GIL on time
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
     qt_app.setApplicationName("Cordon")
     try:

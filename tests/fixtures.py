@@ -6,36 +6,15 @@ import base64
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
 from fastapi.testclient import TestClient
 
 from app.crypto.device_keys import DeviceKeyPair
+from devtools.synthetic_audio import write_audio
 from server.api.app import create_app
 from server.cli import main as server_main
 from server.context import ServerContext, open_context
 from server.datadir import DataDir
 from server.demo import DemoSetup, setup_demo
-
-
-def speech_like(seconds: float, rate: int, channels: int = 1, seed: int = 0) -> np.ndarray:
-    """Noise shaped by a syllable-rate envelope: compresses like speech, unique per seed."""
-    n = int(seconds * rate)
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / rate
-    envelope = (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)) ** 2
-    out = np.empty((n, channels), dtype=np.int16)
-    for c in range(channels):
-        tone = np.sin(2 * np.pi * (180 + 40 * c) * t)
-        mix = 0.6 * tone + 0.4 * rng.standard_normal(n)
-        out[:, c] = (envelope * mix * 12000).astype(np.int16)
-    return out
-
-
-def write_audio(path: Path, seconds: float, rate: int, channels: int = 1, seed: int = 0) -> Path:
-    fmt = "FLAC" if path.suffix == ".flac" else "WAV"
-    sf.write(path, speech_like(seconds, rate, channels, seed), rate, format=fmt, subtype="PCM_16")
-    return path
 
 
 def init_data_dir(root: Path) -> DataDir:

@@ -30,6 +30,9 @@ class FrameRing:
         #: Source positions of the frames the last read delivered (consumer-owned).
         self.last_src: npt.NDArray[np.int64] = np.zeros(max_period, dtype=np.int64)
         self.last_count = 0
+        #: True from a flush until the producer's first write after it: an empty ring
+        #: then is start-up latency (play, seek), not a producer falling behind.
+        self.priming = True
 
     # -- producer ------------------------------------------------------------
     def free(self) -> int:
@@ -47,10 +50,12 @@ class FrameRing:
             self.data[: n - first] = block[first:]
             self.src[: n - first] = src[first:]
         self.write_index += n
+        self.priming = False
 
     def flush(self) -> None:
         """Drop everything written so far (applied by the consumer's next read)."""
         self._flush_to = self.write_index
+        self.priming = True
         self._flush_gen += 1
 
     # -- consumer (audio callback) -----------------------------------------------

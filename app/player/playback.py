@@ -40,6 +40,10 @@ DEVICE_CHANNELS = 2
 RING_FRAMES = DEVICE_RATE // 2  # 500 ms of room
 FILL_TARGET = DEVICE_RATE // 5  # keep 200 ms prepared
 PRODUCE_FRAMES = 1024
+#: GIL switch interval for a process that plays audio. The callback is Python:
+#: with the default 5 ms it can wait several intervals for the GIL behind the
+#: GUI, the decoder and the producer, and miss its deadline; 1 ms keeps it on time.
+AUDIO_SWITCH_INTERVAL_S = 0.001
 
 Float32Array = npt.NDArray[np.float32]
 Int64Array = npt.NDArray[np.int64]
@@ -458,7 +462,7 @@ class PlaybackEngine:
         n = self._ring.read_into(outdata, frames)
         if n < frames:
             outdata[n:] = 0
-            if self._playing and not self._source_ended:
+            if self._playing and not self._source_ended and not self._ring.priming:
                 self.starved += 1
         if n:
             self._period_first = int(self._ring.last_src[0])

@@ -77,13 +77,19 @@ class ProgressiveBuffer:
 
 
 class BlockingReader(io.RawIOBase):
-    """Seekable read-only file over a :class:`ProgressiveBuffer`; reads wait for data."""
+    """Seekable read-only file over a :class:`ProgressiveBuffer`; reads wait for data.
+
+    libsndfile calls :meth:`readinto` from C, where an exception cannot
+    propagate; an aborted download therefore reads as end of file and is kept
+    in :attr:`aborted` for the decoder to report instead of "corrupt audio".
+    """
 
     def __init__(self, source: ProgressiveBuffer, timeout: float = 60.0) -> None:
         super().__init__()
         self._src = source
         self._pos = 0
         self._timeout = timeout
+        self.aborted: DownloadAbortedError | None = None
 
     def readable(self) -> bool:
         return True
@@ -104,7 +110,11 @@ class BlockingReader(io.RawIOBase):
         start = min(self._pos, self._src.size)
         end = min(start + len(out), self._src.size)
         if end > start:
-            self._src.wait_for(end, self._timeout)
+            try:
+                self._src.wait_for(end, self._timeout)
+            except DownloadAbortedError as exc:
+                self.aborted = exc
+                return 0
         n = end - start
         out[:n] = self._src.view[start:end]
         self._pos = end

@@ -46,6 +46,7 @@ class StreamDecoder:
         self.summaries: list[WaveformSummary] = []
         self.error: BaseException | None = None
         self._stop = threading.Event()
+        self._reader = BlockingReader(source)
         self._thread = threading.Thread(target=self._run, name="cordon-decoder", daemon=True)
 
     def start(self) -> None:
@@ -68,18 +69,23 @@ class StreamDecoder:
             self._decode()
         except DownloadAbortedError as exc:
             self.error = exc
-        except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-            self.error = DecodeError("audio data is corrupt")
-            self.error.__cause__ = exc
-        except DecodeError as exc:
-            self.error = exc
         except Exception as exc:  # noqa: BLE001 - reported to the opener, never lost
-            logger.error("decoder failed: %s", type(exc).__name__)
-            self.error = exc
+            self.error = self._reader.aborted or self._classify(exc)
+
+    @staticmethod
+    def _classify(exc: Exception) -> BaseException:
+        if isinstance(exc, DecodeError):
+            return exc
+        if isinstance(exc, sf.LibsndfileError | RuntimeError | TypeError):
+            error = DecodeError("audio data is corrupt")
+            error.__cause__ = exc
+            return error
+        logger.error("decoder failed: %s", type(exc).__name__)
+        return exc
 
     def _decode(self) -> None:
         try:
-            handle = sf.SoundFile(BlockingReader(self._source), mode="r")
+            handle = sf.SoundFile(self._reader, mode="r")
         except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
             raise DecodeError("not a supported audio format") from exc
         with handle:
@@ -99,30 +105,35 @@ class StreamDecoder:
 
     def _blocks(self, handle: sf.SoundFile, audio: DecodedAudio, scratch: np.ndarray) -> None:
         done = 0
-        announced = False
         while done < audio.frames and not self._stop.is_set():
-            want = min(FIRST_BLOCK if not announced else BLOCK, audio.frames - done)
-            got = handle.read(want, dtype="int16", always_2d=True, out=scratch[:want])
-            n = len(got)
+            want = min(BLOCK if done else FIRST_BLOCK, audio.frames - done)
+            n = len(handle.read(want, dtype="int16", always_2d=True, out=scratch[:want]))
             if n == 0:
                 break
-            for c in range(audio.channel_count):
-                audio.channels[c][done : done + n] = scratch[:n, c]
+            self._publish(audio, scratch, done, n)
             done += n
-            for summary in self.summaries:
-                summary.extend(done)
-            audio.frames_ready = done
-            if not announced:
-                announced = True
-                self._on_ready(audio, self.summaries)
-            if self._on_progress is not None:
-                self._on_progress(done)
         scratch.fill(0)
-        if done < audio.frames and not self._stop.is_set():
+        if self._reader.aborted is not None:
+            raise self._reader.aborted
+        if self._stop.is_set():
+            return
+        if done == 0:
+            raise DecodeError("no audio frames in segment")
+        if done < audio.frames:
             logger.warning("decoder delivered %d of %d promised frames", done, audio.frames)
             audio.truncate(done)
             for summary in self.summaries:
                 summary.length = done
                 summary.extend(done)
-        if not announced and not self._stop.is_set():
-            raise DecodeError("no audio frames in segment")
+
+    def _publish(self, audio: DecodedAudio, scratch: np.ndarray, done: int, n: int) -> None:
+        """Copy one decoded block out per channel; extend the pyramid; announce the first."""
+        for c in range(audio.channel_count):
+            audio.channels[c][done : done + n] = scratch[:n, c]
+        for summary in self.summaries:
+            summary.extend(done + n)
+        audio.frames_ready = done + n
+        if done == 0:
+            self._on_ready(audio, self.summaries)
+        if self._on_progress is not None:
+            self._on_progress(done + n)

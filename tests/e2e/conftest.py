@@ -18,7 +18,8 @@ from keyring.backends import SecretService
 
 from devtools.processes import start_server, stop
 from devtools.secret_service import private_secret_service
-from tests.fixtures import init_data_dir, write_audio
+from devtools.synthetic_audio import write_audio
+from tests.fixtures import init_data_dir
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,36 @@
+"""Real-time playback on a paced PulseAudio null sink while the waveform pans at 60 fps.
+
+A generous bound here (the machines are shared); the tight figures are in
+cordon-bench (B10).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devtools.pulse import null_sink
+
+pytestmark = pytest.mark.e2e
+
+
+def test_no_underflow_for_a_minute_while_the_view_pans_and_another_segment_decodes(
+    tmp_path: Path,
+) -> None:
+    with null_sink(tmp_path / "pulse") as env:
+        result = subprocess.run(
+            [sys.executable, "-m", "devtools.realtime_probe", "--seconds", "60",
+             "--view-minutes", "30", "--background-decode"],
+            env=env, capture_output=True, text=True, timeout=600, check=True,
+        )  # fmt: skip
+    probe = json.loads(result.stdout.strip().splitlines()[-1])
+    # It really played in real time: about 60 s of 48 kHz frames, not an unpaced burst.
+    assert 0.9 * 60 * 48_000 <= probe["frames_delivered"] <= 1.1 * 60 * 48_000
+    assert probe["redraws"] > 60 * 20  # the view kept panning
+    assert probe["background_decodes"] >= 1
+    assert probe["underflows"] <= 2, probe
+    assert probe["starved_periods"] <= 2, probe
