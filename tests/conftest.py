@@ -17,7 +17,8 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backend import KeyringBackend
+
+from devtools.memory_keyring import MemoryKeyring
 
 _RUN_ROOT = Path(tempfile.mkdtemp(prefix="cordon-tests-"))
 HOME = _RUN_ROOT / "home"
@@ -42,25 +43,6 @@ tempfile.tempdir = str(TMP)
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_RUN_ROOT, ignore_errors=True)
-
-
-class MemoryKeyring(KeyringBackend):
-    """An in-memory keyring for tests that do not exercise the real Secret Service."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
 
 
 @pytest.fixture

@@ -11,16 +11,20 @@ docs ask for full-disk encryption.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import logging
 import mmap
 import sys
+import threading
 from types import TracebackType
 
 logger = logging.getLogger(__name__)
 
 _PAGE = mmap.PAGESIZE
+_HUGE_MIN = 4 << 20
+_ASYNC_LOCK_MIN = 4 << 20
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -51,6 +55,7 @@ class SecureBuffer:
         self._mm: mmap.mmap | None = mmap.mmap(-1, self._mapped)
         self.locked = False
         self.dump_excluded = False
+        self._locker: threading.Thread | None = None
         self._address = ctypes.addressof(ctypes.c_char.from_buffer(self._mm))
         self._harden()
 
@@ -58,6 +63,11 @@ class SecureBuffer:
         mm = self._mm
         if mm is None:
             return
+        huge = getattr(mmap, "MADV_HUGEPAGE", None)
+        if huge is not None and self._mapped >= _HUGE_MIN:
+            # 2 MiB pages: a 100 MB segment takes ~50 page faults to fill instead of ~25,000.
+            with contextlib.suppress(OSError):
+                mm.madvise(huge)
         madv = getattr(mmap, "MADV_DONTDUMP", None)
         if madv is not None:
             try:
@@ -65,9 +75,20 @@ class SecureBuffer:
                 self.dump_excluded = True
             except OSError:
                 logger.warning("MADV_DONTDUMP refused for a %d-byte buffer", self._mapped)
+        if _LIBC is None:
+            return
+        if self._mapped < _ASYNC_LOCK_MIN:
+            self._lock_pages()
+        else:
+            # mlock faults in every page: ~0.8 ms per MB. Done on a helper thread (ctypes
+            # releases the GIL) so a large segment starts playing without waiting for it.
+            self._locker = threading.Thread(target=self._lock_pages, name="cordon-mlock")
+            self._locker.start()
+
+    def _lock_pages(self) -> None:
         if _LIBC is not None and _LIBC.mlock(self._address, self._mapped) == 0:
             self.locked = True
-        elif _LIBC is not None:
+        else:
             logger.info(
                 "mlock refused for %d bytes (RLIMIT_MEMLOCK); buffer unlocked", self._mapped
             )
@@ -93,6 +114,8 @@ class SecureBuffer:
         mm = self._mm
         if mm is None:
             return
+        if self._locker is not None:
+            self._locker.join()  # never unmap under a running mlock
         self.zero()
         if self.locked and _LIBC is not None:
             _LIBC.munlock(self._address, self._mapped)

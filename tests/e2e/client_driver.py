@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from app.domain.models import Task
 from app.main import ClientApp, build
-from tests.audio_tap import TappedOutput
+from devtools.audio_tap import TappedOutput
 from tests.e2e.conftest import LiveServer
 
 LONG = 60_000

@@ -15,10 +15,10 @@ from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from app.player.playback import PlaybackState
+from devtools.audio_tap import TappedOutput
 from server import db
 from server.datadir import read_secret
 from server.vault import KeyVault
-from tests.audio_tap import TappedOutput
 from tests.e2e.client_driver import LONG, open_row, running_client, sign_in
 from tests.e2e.conftest import LiveServer
 

@@ -22,9 +22,9 @@ from app.api import errors
 from app.api.client import CordonApi
 from app.crypto.device_keys import DeviceKeyPair
 from app.services.session import Device
+from devtools.audio_tap import TappedOutput
 from server import db
 from server.pki import create_ca
-from tests.audio_tap import TappedOutput
 from tests.e2e.client_driver import LONG, running_client, sign_in
 from tests.e2e.conftest import LiveServer, live_server
 

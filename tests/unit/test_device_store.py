@@ -13,7 +13,7 @@ from app.services.device_store import (
     check_backend,
     server_identity,
 )
-from tests.conftest import MemoryKeyring
+from devtools.memory_keyring import MemoryKeyring
 
 
 def lookalike(module: str, name: str) -> object:

@@ -16,7 +16,7 @@ import pytest
 
 from app.player.decoded_audio import DecodedAudio
 from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
-from tests.audio_tap import TappedOutput
+from devtools.audio_tap import TappedOutput
 
 
 def make_audio(frames: int, channels: int = 1, rate: int = 48000) -> DecodedAudio:
