@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.api.client import CordonApi
 from app.auth.demo_login import DemoAuthenticator
+from app.domain.regions import RegionList
 from app.jobs.controller import Controller
 from app.player.playback import (
     AUDIO_SWITCH_INTERVAL_S,
@@ -109,6 +110,43 @@ def _wire(c: Controller, w: MainWindow) -> None:
     c.label_submitted.connect(lambda _task_id, rev: w.show_submitted(rev))
     c.label_failed.connect(w.show_submit_error)
     c.events_state_changed.connect(w.show_sync)
+    _wire_player(c, w)
+
+
+def _wire_player(c: Controller, w: MainWindow) -> None:
+    """Speed, volume, channels, loop and regions: the transcriber's keyboard workflow."""
+    w.player.speed_step_requested.connect(c.change_speed)
+    w.player.volume_changed.connect(c.set_volume)
+    w.player.channel_gains_changed.connect(c.set_channel_gains)
+    c.player_settings_changed.connect(w.player.show_settings)
+    w.waveform.seek_requested.connect(c.select_region_at)
+    w.waveform.region_moved.connect(c.move_region)
+
+    def show_regions(regions: RegionList | None, selected: int | None) -> None:
+        rate = c.opened.audio.sample_rate if c.opened else 1
+        spans = [(r.region_id, r.start / rate, r.end / rate) for r in regions or []]
+        w.show_regions(spans, selected)
+
+    def zoom_to_selection() -> None:
+        region, opened = c.selected_region, c.opened
+        if region is not None and opened is not None:
+            rate = opened.audio.sample_rate
+            w.zoom_to_region(region.start / rate, region.end / rate)
+
+    actions = {
+        "speed_down": lambda: c.change_speed(-0.1),
+        "speed_up": lambda: c.change_speed(0.1),
+        "speed_reset": lambda: c.set_speed(1.0),
+        "loop": c.toggle_loop,
+        "mark_boundary": c.mark_boundary,
+        "next_region": lambda: c.step_region(forward=True),
+        "previous_region": lambda: c.step_region(forward=False),
+        "delete_region": c.delete_selected_region,
+        "zoom_selection": zoom_to_selection,
+    }
+    c.regions_changed.connect(show_regions)
+    c.segment_closed.connect(lambda: show_regions(None, None))
+    w.action_triggered.connect(lambda action_id: actions.get(action_id, lambda: None)())
 
 
 def _refuse(qt_app: QCoreApplication, message: str, exc: Exception) -> int:

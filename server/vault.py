@@ -39,11 +39,16 @@ class KeyVault:
         return unwrap_key(pk, wrapped, "segment", project_id, segment_id)
 
     def seal_label(
-        self, project_id: str, wrapped_project_key: bytes, label_id: str, task_id: str, text: str
+        self,
+        project_id: str,
+        wrapped_project_key: bytes,
+        label_id: str,
+        task_id: str,
+        document: bytes,
     ) -> bytes:
-        """Seal a transcript at rest under the project key, bound to its label and task."""
+        """Seal a label document (transcript and regions, JSON) under the project key."""
         pk = self.project_key(project_id, wrapped_project_key)
-        return seal(pk, text.encode("utf-8"), "label", project_id, task_id, label_id)
+        return seal(pk, document, "label", project_id, task_id, label_id)
 
     def open_label(
         self,
@@ -52,7 +57,7 @@ class KeyVault:
         label_id: str,
         task_id: str,
         sealed: bytes,
-    ) -> str:
-        """Open a sealed transcript."""
+    ) -> bytes:
+        """Open a sealed label document."""
         pk = self.project_key(project_id, wrapped_project_key)
-        return open_sealed(pk, sealed, "label", project_id, task_id, label_id).decode("utf-8")
+        return open_sealed(pk, sealed, "label", project_id, task_id, label_id)

@@ -36,6 +36,7 @@ from app.wire.schemas import (
     LabelAck,
     LabelIn,
     LabelOut,
+    RegionSpan,
     TaskListOut,
     TokenOut,
 )
@@ -178,8 +179,14 @@ class CordonApi:
         except requests.exceptions.RequestException as exc:
             raise errors.NetworkError(type(exc).__name__) from exc
 
-    def submit_label(self, task_id: str, label_id: str, transcript: str) -> LabelAck:
-        body = LabelIn(label_id=label_id, transcript=transcript)
+    def submit_label(
+        self,
+        task_id: str,
+        label_id: str,
+        transcript: str,
+        regions: list[RegionSpan] | None = None,
+    ) -> LabelAck:
+        body = LabelIn(label_id=label_id, transcript=transcript, regions=regions or [])
         return self._json(LabelAck, "POST", f"/v1/tasks/{task_id}/labels", body)
 
     def latest_label(self, task_id: str) -> LabelOut | None:

@@ -19,6 +19,7 @@ from app.api import errors as api_errors
 from app.api.client import CordonApi
 from app.auth.authenticator import AuthError
 from app.domain.models import AccessEvent, Task, User
+from app.domain.regions import Region, RegionList
 from app.jobs.job_queue import JobQueue
 from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
 from app.services.device_store import KeyringUnavailableError
@@ -65,6 +66,8 @@ class Controller(QObject):
     label_submitted = Signal(str, int)  # task id, revision
     label_failed = Signal(str)
     transcript_loaded = Signal(str, str)  # task id, text
+    regions_changed = Signal(object, object)  # RegionList, selected region id or None
+    player_settings_changed = Signal(float, float, bool)  # speed, volume, looping
     events_state_changed = Signal(int, bool)  # pending, server reachable
     _ready_from_worker = Signal(object)  # decoder thread -> GUI thread
 
@@ -91,6 +94,9 @@ class Controller(QObject):
         self._opened: OpenedSegment | None = None
         self._opening: tuple[Task, threading.Event] | None = None
         self._label_id: str | None = None
+        self._regions: RegionList | None = None
+        self._selected: int | None = None
+        self._stored_regions: list[tuple[int, int]] = []
         self._reachable = True
         self._flush_running = False
         self._shut_down = False
@@ -173,6 +179,7 @@ class Controller(QObject):
         if self._shut_down:
             return
         self.close_segment()
+        self._stored_regions = []
         cancel = threading.Event()
         self._opening = (task, cancel)
         self._label_id = None
@@ -192,9 +199,24 @@ class Controller(QObject):
             lambda exc: logger.info("no stored transcript: %s", type(exc).__name__),
         )
 
-    def _on_transcript(self, task: Task, text: str | None) -> None:
-        if self._current_task_id() == task.task_id:  # a late reply for another task is dropped
-            self.transcript_loaded.emit(task.task_id, text or "")
+    def _on_transcript(self, task: Task, stored: tuple[str, list[tuple[int, int]]] | None) -> None:
+        if self._current_task_id() != task.task_id:  # a late reply for another task is dropped
+            return
+        text, spans = stored if stored else ("", [])
+        self._stored_regions = spans
+        if self._regions is not None and not len(self._regions):
+            self._load_regions(spans)
+        self.transcript_loaded.emit(task.task_id, text)
+
+    def _load_regions(self, spans: list[tuple[int, int]]) -> None:
+        if self._regions is None:
+            return
+        for start, end in spans:
+            try:
+                self._regions.add(start, end)
+            except ValueError:
+                logger.info("skipped a stored region outside the segment")
+        self.regions_changed.emit(self._regions, self._selected)
 
     def _on_ready(self, opened: OpenedSegment) -> None:
         opening = self._opening
@@ -203,6 +225,10 @@ class Controller(QObject):
             return
         self._opening = None
         self._opened = opened
+        rate = opened.audio.sample_rate
+        self._regions = RegionList(opened.audio.frames, min_frames=max(1, rate // 100))
+        self._selected = None
+        self._load_regions(self._stored_regions)
         try:
             self._engine.load(opened.audio)
         except AudioDeviceError as exc:
@@ -249,6 +275,9 @@ class Controller(QObject):
             return
         self._record(AccessAction.SEGMENT_CLOSED)
         self._opened = None
+        self._regions = None
+        self._selected = None
+        self._stored_regions = []
         self._engine.unload()
         opened.close()
         self.segment_closed.emit()
@@ -308,6 +337,108 @@ class Controller(QObject):
             self.segment_failed.emit(AudioDeviceError.user_message)
             self._engine.device_error = None
 
+    def change_speed(self, delta: float) -> None:
+        self.set_speed(round(self._engine.speed + delta, 2))
+
+    def set_speed(self, speed: float) -> None:
+        self._engine.set_speed(speed)
+        self._emit_player_settings()
+
+    def set_volume(self, volume: float) -> None:
+        self._engine.set_volume(volume)
+        self._emit_player_settings()
+
+    def set_channel_gains(self, gains: list[float]) -> None:
+        self._engine.set_channel_gains(gains)
+
+    def _emit_player_settings(self) -> None:
+        looping = self._engine.loop is not None
+        self.player_settings_changed.emit(self._engine.speed, self._engine.volume, looping)
+
+    # -- regions ----------------------------------------------------------------
+    @property
+    def regions(self) -> RegionList | None:
+        return self._regions
+
+    @property
+    def selected_region(self) -> Region | None:
+        if self._regions is None or self._selected is None:
+            return None
+        return self._regions.get(self._selected)
+
+    def _regions_changed(self) -> None:
+        region = self.selected_region
+        if self._engine.loop is not None:
+            if region is None:
+                self._engine.set_loop(None, None)
+            elif self._engine.loop != (region.start, region.end):
+                self._engine.set_loop(region.start, region.end)
+        self.regions_changed.emit(self._regions, self._selected)
+        self._emit_player_settings()
+
+    def mark_boundary(self) -> None:
+        """ELAN-style: Alt+Enter while listening closes a region at the playhead."""
+        if self._regions is None:
+            return
+        region = self._regions.mark_boundary(self._engine.position_frames)
+        if region is not None:
+            self._selected = region.region_id
+        self._regions_changed()
+
+    def step_region(self, forward: bool) -> None:
+        """Select the next (or previous) region and play it from its start."""
+        if self._regions is None:
+            return
+        here = self._engine.position_frames
+        margin = self._engine.sample_rate // 3  # Shift+Tab just after a start goes back one
+        region = (
+            self._regions.next_after(here)
+            if forward
+            else self._regions.previous_before(max(0, here - margin))
+        )
+        if region is None:
+            return
+        self._selected = region.region_id
+        self._regions_changed()
+        self._engine.seek(region.start)
+        if self._engine.state is not PlaybackState.PLAYING:
+            self._engine.play()
+            self._record(AccessAction.PLAYBACK_STARTED)
+        self._record(AccessAction.PLAYBACK_SEEKED)
+
+    def select_region_at(self, seconds: float) -> None:
+        if self._regions is None:
+            return
+        frame = int(seconds * self._engine.sample_rate)
+        hits = self._regions.at(frame)
+        self._selected = hits[-1].region_id if hits else None
+        self._regions_changed()
+
+    def move_region(self, region_id: int, start_s: float, end_s: float) -> None:
+        if self._regions is None or self._regions.get(region_id) is None:
+            return
+        rate = self._engine.sample_rate
+        self._regions.update(region_id, round(start_s * rate), round(end_s * rate))
+        self._selected = region_id
+        self._regions_changed()
+
+    def delete_selected_region(self) -> None:
+        if self._regions is not None and self._selected is not None:
+            self._regions.remove(self._selected)
+            self._selected = None
+            self._regions_changed()
+
+    def toggle_loop(self) -> None:
+        region = self.selected_region
+        if self._engine.loop is not None or region is None:
+            self._engine.set_loop(None, None)
+        else:
+            self._engine.set_loop(region.start, region.end)
+            if self._engine.state is not PlaybackState.PLAYING:
+                self._engine.play()
+                self._record(AccessAction.PLAYBACK_STARTED)
+        self._emit_player_settings()
+
     # -- labels ---------------------------------------------------------------
     def submit_transcript(self, text: str) -> None:
         opened = self._opened
@@ -317,6 +448,7 @@ class Controller(QObject):
         task = opened.task
         label_id = self._label_id or new_label_id()
         self._label_id = label_id
+        spans = [(r.start, r.end) for r in self._regions] if self._regions is not None else []
 
         def done(ack: Any) -> None:
             self._label_id = None
@@ -330,7 +462,7 @@ class Controller(QObject):
 
         self._network.submit(
             f"submit:{task.task_id}",
-            lambda: self._labels.submit(task, label_id, text),
+            lambda: self._labels.submit(task, label_id, text, spans),
             done,
             failed,
         )

@@ -8,7 +8,7 @@ import uuid
 from app.api.client import CordonApi
 from app.domain.models import AccessEvent, Task
 from app.services.events import EventRecorder
-from app.wire.schemas import AccessAction, LabelAck
+from app.wire.schemas import AccessAction, LabelAck, RegionSpan
 
 logger = logging.getLogger(__name__)
 
@@ -22,9 +22,12 @@ class LabelService:
         self._api = api
         self._events = events
 
-    def submit(self, task: Task, label_id: str, transcript: str) -> LabelAck:
-        """Send a transcript; raises ApiError (the caller keeps the text and may retry)."""
-        ack = self._api.submit_label(task.task_id, label_id, transcript)
+    def submit(
+        self, task: Task, label_id: str, transcript: str, regions: list[tuple[int, int]]
+    ) -> LabelAck:
+        """Send a transcript and its regions; raises ApiError (the caller keeps them)."""
+        spans = [RegionSpan(start_frame=s, end_frame=e) for s, e in regions]
+        ack = self._api.submit_label(task.task_id, label_id, transcript, spans)
         self._events.record(
             AccessEvent(AccessAction.LABEL_SUBMITTED, task.task_id, task.segment_id)
         )
@@ -33,7 +36,9 @@ class LabelService:
         )
         return ack
 
-    def latest(self, task: Task) -> str | None:
-        """The newest stored transcript of ``task`` (to resume, or for review)."""
+    def latest(self, task: Task) -> tuple[str, list[tuple[int, int]]] | None:
+        """The newest stored transcript and regions of ``task`` (to resume, or for review)."""
         label = self._api.latest_label(task.task_id)
-        return label.transcript if label else None
+        if label is None:
+            return None
+        return label.transcript, [(r.start_frame, r.end_frame) for r in label.regions]

@@ -1,8 +1,9 @@
 """Main window: sign-in page, then task list | waveform, transport, transcript.
 
-Keyboard first (transcribers keep their hands on the keys): Ctrl+Space play or
-pause, Alt+Left / Alt+Right skip 2 s, Ctrl+Return submit — all work while
-typing in the transcript.
+Keyboard first (transcribers keep their hands on the keys): every action in
+:mod:`app.ui.shortcuts` has a key that works while typing in the transcript
+(F1 lists them; they can be remapped). Zooming is handled here, because it
+changes only the view; everything else goes out as ``action_triggered``.
 """
 
 from __future__ import annotations
@@ -24,24 +25,50 @@ from app.domain.models import Task, User
 from app.player.waveform_summary import WaveformSummary
 from app.ui.login_page import LoginPage
 from app.ui.player_bar import PlayerBar
+from app.ui.shortcut_dialogs import ShortcutEditor, ShortcutSheet
+from app.ui.shortcuts import ACTIONS, Keymap
 from app.ui.task_list import TaskList
 from app.ui.transcript_editor import TranscriptEditor
 from app.ui.waveform_view import WaveformView
+
+_SKIPS = {
+    "skip_back": -2.0,
+    "skip_forward": 2.0,
+    "skip_back_large": -10.0,
+    "skip_forward_large": 10.0,
+}
 
 
 class MainWindow(QMainWindow):
     submit_requested = Signal(str)
     close_requested = Signal()
+    action_triggered = Signal(str)  # an action id from app.ui.shortcuts
 
-    def __init__(self, accounts: list[str], server: str) -> None:
+    def __init__(self, accounts: list[str], server: str, keymap: Keymap | None = None) -> None:
         super().__init__()
+        self.keymap = keymap or Keymap()
         self.setWindowTitle("Cordon")
         self.resize(1200, 720)
         self.stack = QStackedWidget()
         self.setCentralWidget(self.stack)
         self.login = LoginPage(accounts, server)
         self.stack.addWidget(self.login)
+        self.stack.addWidget(self._build_work_page())
 
+        self.region_label = QLabel("")
+        self.statusBar().addWidget(self.region_label)
+        self.user_label = QLabel("")
+        self.sync_label = QLabel("")
+        self.sync_label.setObjectName("syncLabel")
+        self.statusBar().addWidget(self.user_label)
+        self.statusBar().addPermanentWidget(self.sync_label)
+
+        self.submit_button.clicked.connect(self._request_submit)
+        self.player.loop_toggled.connect(lambda: self.action_triggered.emit("loop"))
+        self._shortcuts: dict[str, QShortcut] = {}
+        self.apply_keymap()
+
+    def _build_work_page(self) -> QWidget:
         work = QWidget()
         outer = QHBoxLayout(work)
         splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -74,27 +101,62 @@ class MainWindow(QMainWindow):
         col.addLayout(row)
         splitter.addWidget(right)
         splitter.setSizes([300, 900])
-        self.stack.addWidget(work)
+        return work
 
-        self.user_label = QLabel("")
-        self.sync_label = QLabel("")
-        self.sync_label.setObjectName("syncLabel")
-        self.statusBar().addWidget(self.user_label)
-        self.statusBar().addPermanentWidget(self.sync_label)
+    def apply_keymap(self) -> None:
+        """(Re)create one window-wide shortcut per action from the keymap."""
+        for shortcut in self._shortcuts.values():
+            shortcut.setEnabled(False)
+            shortcut.deleteLater()
+        self._shortcuts = {}
+        for spec in ACTIONS:
+            shortcut = QShortcut(self.keymap.key(spec.action_id), self)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(lambda a=spec.action_id: self._on_action(a))
+            self._shortcuts[spec.action_id] = shortcut
+        self.player.set_tooltips(
+            {
+                a: s.key().toString(QKeySequence.SequenceFormat.NativeText)
+                for a, s in self._shortcuts.items()
+            }
+        )
 
-        self.submit_button.clicked.connect(self._request_submit)
-        self._shortcuts = [
-            self._shortcut("Ctrl+Space", self.player.play_toggled.emit),
-            self._shortcut("Alt+Left", lambda: self.player.skip_requested.emit(-2.0)),
-            self._shortcut("Alt+Right", lambda: self.player.skip_requested.emit(2.0)),
-            self._shortcut("Ctrl+Return", self._request_submit),
-        ]
+    def _on_action(self, action_id: str) -> None:
+        view = self.waveform
+        if action_id == "play_pause":
+            self.player.play_toggled.emit()
+        elif action_id in _SKIPS:
+            self.player.skip_requested.emit(_SKIPS[action_id])
+        elif action_id == "zoom_in":
+            view.zoom(0.5, view.playhead.value())
+        elif action_id == "zoom_out":
+            view.zoom(2.0, view.playhead.value())
+        elif action_id == "zoom_fit":
+            view.zoom_fit()
+        elif action_id == "submit":
+            self._request_submit()
+        elif action_id == "shortcut_sheet":
+            self.show_shortcut_sheet()
+        else:
+            self.action_triggered.emit(action_id)
 
-    def _shortcut(self, keys: str, slot: object) -> QShortcut:
-        shortcut = QShortcut(QKeySequence(keys), self)
-        shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-        shortcut.activated.connect(slot)
-        return shortcut
+    def show_shortcut_sheet(self) -> None:
+        sheet = ShortcutSheet(self.keymap, self)
+        sheet.change_button.clicked.connect(lambda: self._edit_shortcuts(sheet))
+        sheet.open()
+
+    def _edit_shortcuts(self, sheet: ShortcutSheet) -> None:
+        sheet.close()
+        editor = ShortcutEditor(self.keymap, self)
+        editor.accepted.connect(self.apply_keymap)
+        editor.open()
+
+    def show_regions(self, spans: list[tuple[int, float, float]], selected: int | None) -> None:
+        self.waveform.set_regions(spans, selected)
+        self.region_label.setText(f"{len(spans)} regions" if spans else "")
+
+    def zoom_to_region(self, start: float, end: float) -> None:
+        self.waveform.zoom_to(start, end)
 
     # -- state shown --------------------------------------------------------
     def show_signed_in(self, user: User) -> None:
@@ -125,6 +187,7 @@ class MainWindow(QMainWindow):
         self.task_title.setText(f"{task.title} — {task.project_name}")
         self.waveform.set_audio(summaries, sample_rate)
         self.player.set_duration(summaries[0].length / sample_rate if summaries else 0.0)
+        self.player.set_channels(len(summaries))
         self.player.set_enabled(True)
         self.editor.setEnabled(True)
         self.submit_button.setEnabled(True)

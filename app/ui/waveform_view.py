@@ -24,6 +24,7 @@ _COLOURS = ("#3b82f6", "#f97316", "#22c55e", "#a855f7")
 
 class WaveformView(pg.PlotWidget):  # type: ignore[misc]
     seek_requested = Signal(float)  # seconds
+    region_moved = Signal(int, float, float)  # region id, start s, end s
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent=parent, background="#111827")
@@ -32,6 +33,7 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         self._rate = 1
         self._curves: list[pg.PlotCurveItem] = []
         self._traces: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+        self._region_items: dict[int, pg.LinearRegionItem] = {}
         item = self.getPlotItem()
         item.hideButtons()
         item.setMenuEnabled(False)
@@ -73,6 +75,7 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         self._redraw()
 
     def clear_audio(self) -> None:
+        self.set_regions([], None)
         for trace in self._traces:
             trace.fill(0.0)
         for curve in self._curves:
@@ -85,6 +88,53 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
 
     def set_playhead(self, seconds: float) -> None:
         self.playhead.setValue(seconds)
+
+    # -- regions --------------------------------------------------------------
+    def set_regions(self, spans: list[tuple[int, float, float]], selected: int | None) -> None:
+        """Show ``(id, start s, end s)`` spans; the selected one is highlighted."""
+        wanted = {region_id for region_id, _s, _e in spans}
+        for region_id in list(self._region_items):
+            if region_id not in wanted:
+                self.removeItem(self._region_items.pop(region_id))
+        for region_id, start, end in spans:
+            item = self._region_items.get(region_id)
+            if item is None:
+                item = pg.LinearRegionItem(values=(start, end), movable=True, swapMode="sort")
+                item.setZValue(5)
+                item.sigRegionChangeFinished.connect(
+                    lambda it, rid=region_id: self._on_region_dragged(rid, it)
+                )
+                self.addItem(item)
+                self._region_items[region_id] = item
+            elif item.getRegion() != (start, end):
+                item.blockSignals(True)
+                item.setRegion((start, end))
+                item.blockSignals(False)
+            colour = (244, 63, 94, 70) if region_id == selected else (250, 204, 21, 40)
+            item.setBrush(pg.mkBrush(colour))
+
+    def region_ids(self) -> list[int]:
+        return sorted(self._region_items)
+
+    def _on_region_dragged(self, region_id: int, item: pg.LinearRegionItem) -> None:
+        start, end = item.getRegion()
+        self.region_moved.emit(region_id, float(start), float(end))
+
+    # -- zoom -----------------------------------------------------------------
+    def zoom(self, factor: float, around: float | None = None) -> None:
+        """Scale the visible span by ``factor`` (<1 zooms in) around ``around`` seconds."""
+        x0, x1 = self.visible_seconds()
+        centre = (x0 + x1) / 2 if around is None else around
+        span = max((x1 - x0) * factor, 64 / self._rate)
+        self.setXRange(centre - span / 2, centre + span / 2, padding=0)
+
+    def zoom_fit(self) -> None:
+        duration = self._summaries[0].length / self._rate if self._summaries else 0.001
+        self.setXRange(0.0, max(duration, 0.001), padding=0)
+
+    def zoom_to(self, start: float, end: float) -> None:
+        if end > start:
+            self.setXRange(start, end, padding=0.02)
 
     def visible_seconds(self) -> tuple[float, float]:
         (x0, x1), _ = self.getPlotItem().getViewBox().viewRange()

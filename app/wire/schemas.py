@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 MAX_TRANSCRIPT_CHARS = 200_000
 MAX_EVENTS_PER_BATCH = 500
+MAX_REGIONS = 20_000
 
 
 class _Model(BaseModel):
@@ -114,9 +115,17 @@ class KeyGrantOut(_Model):
     wrapped_key: str  # base64 HPKE ciphertext
 
 
+class RegionSpan(_Model):
+    """A marked span in frames of the segment's own sample rate (end exclusive)."""
+
+    start_frame: Annotated[int, Field(ge=0)]
+    end_frame: Annotated[int, Field(ge=1)]
+
+
 class LabelIn(_Model):
     label_id: Id
     transcript: Annotated[str, Field(max_length=MAX_TRANSCRIPT_CHARS)]
+    regions: Annotated[list[RegionSpan], Field(max_length=MAX_REGIONS)] = []
 
 
 class LabelAck(_Model):
@@ -132,6 +141,7 @@ class LabelOut(_Model):
     task_id: Id
     revision: int
     transcript: str
+    regions: list[RegionSpan] = []
     author_id: Id
     stored_at: int
 

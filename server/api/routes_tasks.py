@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from app.wire.schemas import (
     LabelAck,
     LabelIn,
     LabelOut,
+    RegionSpan,
     Role,
     TaskListOut,
     TaskOut,
@@ -175,8 +177,11 @@ def _store_label(ctx: ServerContext, principal: Principal, task_id: str, body: L
                 stored_at=existing.created_at,
                 duplicate=True,
             )
+        document = json.dumps(
+            {"transcript": body.transcript, "regions": [r.model_dump() for r in body.regions]}
+        ).encode("utf-8")
         sealed = ctx.vault.seal_label(
-            access.project_id, access.project.wrapped_key, body.label_id, task_id, body.transcript
+            access.project_id, access.project.wrapped_key, body.label_id, task_id, document
         )
         # The next revision is computed inside the INSERT itself: one statement, so
         # SQLite's write lock makes it atomic against concurrent submits.
@@ -224,14 +229,17 @@ def latest_label(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> LabelOu
         if row is None:
             raise ApiError(404, ErrorCode.NOT_FOUND, "no label yet")
         access.record(conn, principal.actor(), AccessAction.LABEL_READ)
-    text = ctx.vault.open_label(
-        access.project_id, access.project.wrapped_key, row.id, task_id, row.sealed_transcript
+    document = json.loads(
+        ctx.vault.open_label(
+            access.project_id, access.project.wrapped_key, row.id, task_id, row.sealed_transcript
+        )
     )
     return LabelOut(
         label_id=row.id,
         task_id=task_id,
         revision=row.revision,
-        transcript=text,
+        transcript=document["transcript"],
+        regions=[RegionSpan(**r) for r in document["regions"]],
         author_id=row.author_id,
         stored_at=row.created_at,
     )

@@ -3,6 +3,7 @@ plaintext on any disk afterwards."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -48,10 +49,10 @@ def server_rows(server: LiveServer) -> tuple[list[dict[str, object]], list[dict[
     engine.dispose()
     for label in labels:
         vault = KeyVault(read_secret(server.data_dir / "keys" / "root.key", 32))
-        label["text"] = vault.open_label(
+        label["document"] = json.loads(vault.open_label(
             str(label["project_id"]), projects[label["project_id"]],
             str(label["id"]), str(label["task_id"]), bytes(label["sealed_transcript"]),
-        )  # fmt: skip
+        ))  # fmt: skip
     return labels, events
 
 
@@ -93,7 +94,9 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
     assert not decoded_view.any(), "closing the client zeroes the decoded audio"
 
     labels, events = server_rows(server)
-    assert [lb["text"] for lb in labels] == [f"Caller confirms date of birth {marker}"]
+    assert [lb["document"]["transcript"] for lb in labels] == [  # type: ignore[index]
+        f"Caller confirms date of birth {marker}"
+    ]
     client_actions = {e["action"] for e in events if e["source"] == "client"}
     server_actions = {e["action"] for e in events if e["source"] == "server"}
     assert {"segment_opened", "playback_started", "label_submitted", "segment_closed"} <= (
