@@ -9,8 +9,8 @@ such hook.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, Qt
-from PySide6.QtGui import QClipboard, QGuiApplication
+from PySide6.QtCore import QEvent, QMimeData, Qt
+from PySide6.QtGui import QClipboard, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
 
@@ -43,6 +43,14 @@ class TranscriptEditor(QPlainTextEdit):
         )
         self.setTabChangesFocus(True)
         self.setPlaceholderText("Type the transcript here.")
+
+    def event(self, event: QEvent) -> bool:
+        """Let Tab / Shift+Tab reach the window's region shortcuts instead of moving focus."""
+        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
+            if event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+                event.ignore()
+                return False
+        return super().event(event)
 
     def createMimeDataFromSelection(self) -> QMimeData:  # noqa: N802 - Qt override
         """Nothing leaves the editor: copy, cut, drag and PRIMARY all get empty data."""

@@ -85,6 +85,13 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
         assert client.engine.frames_delivered == len(pcm)
 
         editor = client.window.editor
+        editor.setFocus()
+        for seconds in (0.5, 1.5):  # mark one region, ELAN-style, from the keyboard
+            client.controller.seek_seconds(seconds)
+            qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.AltModifier)
+        regions = client.controller.regions
+        assert regions is not None
+        assert [(r.start, r.end) for r in regions] == [(24_000, 72_000)]
         qtbot.keyClicks(editor, f"Caller confirms date of birth {marker}")
         with qtbot.waitSignal(client.controller.label_submitted, timeout=LONG) as stored:
             qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
@@ -94,8 +101,11 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
     assert not decoded_view.any(), "closing the client zeroes the decoded audio"
 
     labels, events = server_rows(server)
-    assert [lb["document"]["transcript"] for lb in labels] == [  # type: ignore[index]
-        f"Caller confirms date of birth {marker}"
+    assert [lb["document"] for lb in labels] == [
+        {
+            "transcript": f"Caller confirms date of birth {marker}",
+            "regions": [{"start_frame": 24_000, "end_frame": 72_000}],
+        }
     ]
     client_actions = {e["action"] for e in events if e["source"] == "client"}
     server_actions = {e["action"] for e in events if e["source"] == "server"}

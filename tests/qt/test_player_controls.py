@@ -1,0 +1,98 @@
+"""Keyboard workflow: every action has a key, keys can be remapped, regions show and move."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QKeySequence
+from pytestqt.qtbot import QtBot
+
+from app.player.waveform_summary import WaveformSummary
+from app.ui.main_window import MainWindow
+from app.ui.shortcut_dialogs import ShortcutEditor, ShortcutSheet
+from app.ui.shortcuts import ACTIONS, Keymap
+
+ALT = Qt.KeyboardModifier.AltModifier
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+def ready(window: MainWindow, qtbot: QtBot) -> None:
+    rng = np.random.default_rng(0)
+    channels = [(rng.standard_normal(16000 * 60) * 3000).astype(np.int16) for _ in range(2)]
+    window.stack.setCurrentIndex(1)
+    window.waveform.set_audio([WaveformSummary(c) for c in channels], 16000)
+    window.editor.setEnabled(True)
+    window.activateWindow()
+    window.editor.setFocus()
+    qtbot.waitUntil(window.editor.hasFocus)
+
+
+def test_every_action_has_a_distinct_default_key(tmp_path: object) -> None:
+    keymap = Keymap(QSettings(str(tmp_path) + "/k.ini", QSettings.Format.IniFormat))
+    keys = [keymap.key(spec.action_id).toString() for spec in ACTIONS]
+    assert all(keys) and len(set(keys)) == len(keys)
+    assert keymap.conflicts() == []
+
+
+def test_region_and_speed_keys_reach_the_controller_while_typing(
+    window: MainWindow, qtbot: QtBot
+) -> None:
+    ready(window, qtbot)
+    seen: list[str] = []
+    window.action_triggered.connect(seen.append)
+    qtbot.keyClicks(window.editor, "agent speaking")
+    qtbot.keyClick(window.editor, Qt.Key.Key_Return, ALT)
+    qtbot.keyClick(window.editor, Qt.Key.Key_Tab)
+    qtbot.keyClick(window.editor, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(window.editor, Qt.Key.Key_BracketRight, CTRL)
+    qtbot.keyClick(window.editor, Qt.Key.Key_L, CTRL)
+    assert seen == ["mark_boundary", "next_region", "previous_region", "speed_up", "loop"]
+    assert window.editor.toPlainText() == "agent speaking"  # none of them typed anything
+
+
+def test_zoom_keys_change_the_view(window: MainWindow, qtbot: QtBot) -> None:
+    ready(window, qtbot)
+    x0, x1 = window.waveform.visible_seconds()
+    qtbot.keyClick(window.editor, Qt.Key.Key_Equal, CTRL)
+    z0, z1 = window.waveform.visible_seconds()
+    assert (z1 - z0) < 0.6 * (x1 - x0)
+    qtbot.keyClick(window.editor, Qt.Key.Key_0, CTRL)
+    assert window.waveform.visible_seconds() == (x0, x1)
+
+
+def test_remapped_key_takes_effect(window: MainWindow, qtbot: QtBot) -> None:
+    ready(window, qtbot)
+    window.keymap.set_key("loop", QKeySequence("Ctrl+K"))
+    window.apply_keymap()
+    seen: list[str] = []
+    window.action_triggered.connect(seen.append)
+    qtbot.keyClick(window.editor, Qt.Key.Key_K, CTRL)
+    qtbot.keyClick(window.editor, Qt.Key.Key_L, CTRL)
+    assert seen == ["loop"]
+    window.keymap.reset()
+
+
+def test_editor_refuses_a_key_used_twice(window: MainWindow, qtbot: QtBot) -> None:
+    editor = ShortcutEditor(window.keymap, window)
+    qtbot.addWidget(editor)
+    editor.editors["loop"].setKeySequence(QKeySequence("Ctrl+Space"))  # play/pause's key
+    editor.save()
+    assert "twice" in editor.message.text()
+    assert window.keymap.key("loop").toString() == "Ctrl+L"
+    sheet = ShortcutSheet(window.keymap, window)
+    qtbot.addWidget(sheet)
+    assert sheet.table.rowCount() == len(ACTIONS)
+
+
+def test_regions_are_drawn_selected_and_dragged(window: MainWindow, qtbot: QtBot) -> None:
+    ready(window, qtbot)
+    window.show_regions([(1, 1.0, 2.5), (2, 2.0, 4.0)], selected=2)
+    assert window.waveform.region_ids() == [1, 2]
+    assert window.region_label.text() == "2 regions"
+    item = window.waveform._region_items[1]
+    with qtbot.waitSignal(window.waveform.region_moved) as moved:
+        item.setRegion((1.5, 3.0))
+        item.sigRegionChangeFinished.emit(item)
+    assert moved.args == [1, 1.5, 3.0]
+    window.show_regions([(2, 2.0, 4.0)], selected=None)
+    assert window.waveform.region_ids() == [2]
