@@ -46,10 +46,13 @@ class TranscriptEditor(QPlainTextEdit):
 
     def event(self, event: QEvent) -> bool:
         """Let Tab / Shift+Tab reach the window's region shortcuts instead of moving focus."""
-        if event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent):
-            if event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
-                event.ignore()
-                return False
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab)
+        ):
+            event.ignore()
+            return False
         return super().event(event)
 
     def createMimeDataFromSelection(self) -> QMimeData:  # noqa: N802 - Qt override
