@@ -3,7 +3,8 @@
 ``bytes``, ``str`` and ``QString`` cannot be wiped, and a growing ``bytearray``
 leaves stale copies behind, so decrypted audio goes into an anonymous ``mmap``
 that this object owns: ``mlock`` keeps it out of swap where the memlock limit
-allows (often only 8 MiB — we lock what fits and report it), ``MADV_DONTDUMP``
+allows (often only 8 MiB: a buffer that does not fit stays unlocked, and the log
+says so), ``MADV_DONTDUMP``
 keeps it out of core dumps, and :meth:`close` overwrites it with zeros before
 releasing it. Swap and hibernation can still defeat ``mlock``: the deployment
 docs ask for full-disk encryption.
@@ -114,7 +115,7 @@ class SecureBuffer:
         mm = self._mm
         if mm is None:
             return
-        if self._locker is not None:
+        if self._locker is not None and self._locker is not threading.current_thread():
             self._locker.join()  # never unmap under a running mlock
         self.zero()
         if self.locked and _LIBC is not None:

@@ -83,7 +83,11 @@ class RegionList:
         Marking inside an existing region splits it there instead.
         """
         frame = self._clamp(frame)
-        inside = [r for r in self._regions if r.start + self.min_frames <= frame < r.end]
+        inside = [
+            r
+            for r in self._regions
+            if r.start + self.min_frames <= frame <= r.end - self.min_frames
+        ]
         if inside:
             region = inside[-1]
             tail = Region(frame, region.end)
@@ -97,6 +101,14 @@ class RegionList:
         if start is None or frame - start < self.min_frames:
             return None
         return self.add(start, frame)
+
+    def neighbour(self, region_id: int, forward: bool) -> Region | None:
+        """The region after (or before) ``region_id`` in start order; overlaps included."""
+        ids = [r.region_id for r in self._regions]
+        if region_id not in ids:
+            return None
+        i = ids.index(region_id) + (1 if forward else -1)
+        return self._regions[i] if 0 <= i < len(ids) else None
 
     def next_after(self, frame: int) -> Region | None:
         starts = [r.start for r in self._regions]

@@ -190,7 +190,7 @@ class Controller(QObject):
                 task, self._ready_from_worker.emit, self.segment_progress.emit, cancel
             ),
             self._on_complete,
-            lambda exc: self._on_open_error(task, exc),
+            lambda exc: self._on_open_error(task, cancel, exc),
         )
         self._network.submit(
             f"label:{task.task_id}",
@@ -244,12 +244,12 @@ class Controller(QObject):
         else:
             opened.close()  # superseded or cancelled meanwhile
 
-    def _on_open_error(self, task: Task, exc: Exception) -> None:
-        if self._opening is not None and self._opening[0] is task:
+    def _on_open_error(self, task: Task, cancel: threading.Event, exc: Exception) -> None:
+        if self._opening is not None and self._opening[1] is cancel:  # this attempt, not a reopen
             self._opening = None
         if isinstance(exc, SegmentCancelledError):
             return
-        if self._opened is not None and self._opened.task is task:
+        if self._opened is not None and self._opened.task is task and not cancel.is_set():
             self.close_segment()  # failed after playback had started: nothing unverified stays
         if isinstance(exc, SegmentOpenError) and isinstance(
             exc.__cause__, api_errors.AuthenticationError
@@ -332,10 +332,11 @@ class Controller(QObject):
             self._last_state = state
             self.playback_changed.emit(*state)
         if self._engine.device_error is not None and self._opened is not None:
-            self._engine.unload()
+            # The engine reopens the device at the next load; keep the segment and
+            # its regions (they stay editable), stop trying to play into a dead stream.
             self._record(AccessAction.AUDIO_DEVICE_FAILED, Outcome.FAILED, "device_lost")
+            self._engine.unload()
             self.segment_failed.emit(AudioDeviceError.user_message)
-            self._engine.device_error = None
 
     def change_speed(self, delta: float) -> None:
         self.set_speed(round(self._engine.speed + delta, 2))
@@ -389,13 +390,17 @@ class Controller(QObject):
         """Select the next (or previous) region and play it from its start."""
         if self._regions is None:
             return
-        here = self._engine.position_frames
-        margin = self._engine.sample_rate // 3  # Shift+Tab just after a start goes back one
-        region = (
-            self._regions.next_after(here)
-            if forward
-            else self._regions.previous_before(max(0, here - margin))
-        )
+        selected = self.selected_region
+        if selected is not None:  # step from the selection: the playhead lags a seek
+            region = self._regions.neighbour(selected.region_id, forward)
+        else:
+            here = self._engine.position_frames
+            margin = self._rate() // 3  # Shift+Tab just after a start goes back one
+            region = (
+                self._regions.next_after(here)
+                if forward
+                else self._regions.previous_before(max(0, here - margin))
+            )
         if region is None:
             return
         self._selected = region.region_id
@@ -406,18 +411,22 @@ class Controller(QObject):
             self._record(AccessAction.PLAYBACK_STARTED)
         self._record(AccessAction.PLAYBACK_SEEKED)
 
+    def _rate(self) -> int:
+        """The open segment's sample rate (the engine's is 0 once it has unloaded)."""
+        return self._opened.audio.sample_rate if self._opened is not None else 0
+
     def select_region_at(self, seconds: float) -> None:
         if self._regions is None:
             return
-        frame = int(seconds * self._engine.sample_rate)
+        frame = int(seconds * self._rate())
         hits = self._regions.at(frame)
         self._selected = hits[-1].region_id if hits else None
         self._regions_changed()
 
     def move_region(self, region_id: int, start_s: float, end_s: float) -> None:
-        if self._regions is None or self._regions.get(region_id) is None:
+        if self._regions is None or self._regions.get(region_id) is None or not self._rate():
             return
-        rate = self._engine.sample_rate
+        rate = self._rate()
         self._regions.update(region_id, round(start_s * rate), round(end_s * rate))
         self._selected = region_id
         self._regions_changed()
@@ -507,7 +516,9 @@ class Controller(QObject):
         self.close_segment()
         if self._events.pending and self._api.signed_in:
             self._network.submit("events-final", self._uploader.flush)
-        stopped = self._downloads.stop() and self._network.stop()
+        downloads_stopped = self._downloads.stop()
+        network_stopped = self._network.stop()  # always: it carries the final events
+        stopped = downloads_stopped and network_stopped
         # Deliver results that finished meanwhile: a late segment is closed (zeroed) here.
         QCoreApplication.sendPostedEvents()
         self._engine.close()

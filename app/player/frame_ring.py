@@ -52,6 +52,11 @@ class FrameRing:
         self.write_index += n
         self.priming = False
 
+    def zero(self) -> None:
+        """Overwrite every prepared frame (call when no one reads or writes)."""
+        self.data.fill(0)
+        self.last_src.fill(0)
+
     def flush(self) -> None:
         """Drop everything written so far (applied by the consumer's next read)."""
         self._flush_to = self.write_index

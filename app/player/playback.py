@@ -191,7 +191,12 @@ class PlaybackEngine:
             self._ring.flush()
             self._bump()
         with self._work:
-            pass  # the producer has let go of the old audio; the caller may zero it
+            # The producer has let go of the old audio; zero what it prepared from it.
+            self._ring.zero()
+            if self._resampler is not None:
+                self._resampler.reset()
+            if self._stretcher is not None:
+                self._stretcher.reset()
 
     def close(self) -> None:
         """Stop the producer and the stream (application exit)."""
@@ -206,11 +211,13 @@ class PlaybackEngine:
 
     def _close_stream(self) -> None:
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.stop()
-            finally:
-                stream.close()
+        if stream is None:
+            return
+        try:
+            stream.stop()
+            stream.close()
+        except Exception as exc:  # noqa: BLE001 - a lost device may not close cleanly
+            logger.warning("closing the audio stream failed: %s", type(exc).__name__)
 
     def _bump(self) -> None:
         """Publish changed settings to the producer (call with the condition held)."""
@@ -308,6 +315,7 @@ class PlaybackEngine:
         with self._cond:
             if start is None or end is None or self._audio is None or end <= start:
                 self._settings.loop = None
+                self._settings.seek_to = self.position_frames  # go on from what is heard
             else:
                 start = max(0, min(start, self._audio.frames))
                 end = max(start + 1, min(end, self._audio.frames))
@@ -325,10 +333,8 @@ class PlaybackEngine:
             self._bump()
 
     def set_volume(self, volume: float) -> None:
-        with self._cond:
-            self._settings.volume = float(min(2.0, max(0.0, volume)))
-            self._settings.seek_to = self.position_frames
-            self._bump()
+        """Applied by the callback at its next period: no flush, no replayed audio."""
+        self._settings.volume = float(min(2.0, max(0.0, volume)))
 
     def set_channel_gains(self, gains: list[float]) -> None:
         """Per source channel: 1.0 audible, 0.0 muted (solo is every other channel muted)."""
@@ -358,8 +364,15 @@ class PlaybackEngine:
                         self._cond.wait(0.005)
             elif self._source_ended and self._ring.pending() == 0 and playing:
                 with self._cond:
-                    self._playing = False
-                    self._finished = True
+                    # Re-check: a seek or pause may have come in since the snapshot.
+                    if (
+                        self._playing
+                        and self._source_ended
+                        and self._applied == self._settings.generation
+                        and self._ring.pending() == 0
+                    ):
+                        self._playing = False
+                        self._finished = True
 
     def _has_work(self) -> bool:
         if self._stop or self._applied != self._settings.generation:
@@ -405,9 +418,6 @@ class PlaybackEngine:
         else:
             pick = np.minimum(np.arange(len(out)) * len(src) // len(out), len(src) - 1)
             out_src = src[pick]
-        volume = self._settings.volume
-        if volume != 1.0:
-            out = out * np.float32(volume)
         with self._cond:
             if self._applied != self._settings.generation:
                 return False  # a command arrived while preparing: this block is stale
@@ -460,6 +470,9 @@ class PlaybackEngine:
         if status and status.output_underflow:
             self.underflows += 1
         n = self._ring.read_into(outdata, frames)
+        volume = self._settings.volume
+        if volume != 1.0 and n:
+            outdata[:n] *= volume
         if n < frames:
             outdata[n:] = 0
             if self._playing and not self._source_ended and not self._ring.priming:

@@ -82,9 +82,11 @@ class BlockingReader(io.RawIOBase):
     libsndfile calls :meth:`readinto` from C, where an exception cannot
     propagate; an aborted download therefore reads as end of file and is kept
     in :attr:`aborted` for the decoder to report instead of "corrupt audio".
+    No timeout by default: a slow link is not an error, and a failed or
+    cancelled download wakes the reader through :meth:`ProgressiveBuffer.fail`.
     """
 
-    def __init__(self, source: ProgressiveBuffer, timeout: float = 60.0) -> None:
+    def __init__(self, source: ProgressiveBuffer, timeout: float | None = None) -> None:
         super().__init__()
         self._src = source
         self._pos = 0

@@ -45,7 +45,7 @@ class Resampler:
 
     def reset(self) -> None:
         """Forget the filter state (after a seek: the old signal must not ring into the new)."""
-        self._history[:] = 0
+        self._history.fill(0)
         self._pos = (TAPS - 1) * self.up
 
     def output_frames_for(self, input_frames: int) -> int:

@@ -123,8 +123,7 @@ class StreamDecoder:
             logger.warning("decoder delivered %d of %d promised frames", done, audio.frames)
             audio.truncate(done)
             for summary in self.summaries:
-                summary.length = done
-                summary.extend(done)
+                summary.truncate(done)
 
     def _publish(self, audio: DecodedAudio, scratch: np.ndarray, done: int, n: int) -> None:
         """Copy one decoded block out per channel; extend the pyramid; announce the first."""

@@ -42,7 +42,11 @@ class TimeStretcher:
         self.speed = float(min(MAX_SPEED, max(MIN_SPEED, speed)))
 
     def reset(self) -> None:
-        """Drop buffered input and overlap state (after a seek or a loop change)."""
+        """Drop buffered input and overlap state (after a seek or a loop change), zeroed."""
+        for old in ("_in", "_tail"):
+            buffer = getattr(self, old, None)
+            if buffer is not None:
+                buffer.fill(0)
         self._in = np.zeros((0, self.channels), dtype=np.float32)
         self._in_pos = np.zeros(0, dtype=np.int64)
         self._ana = float(self.tolerance)  # analysis position in self._in

@@ -47,6 +47,13 @@ class WaveformSummary:
             at += 2 * size
         self.extend(self.length if ready is None else ready)
 
+    def truncate(self, length: int) -> None:
+        """The decoder found fewer samples than promised: rebuild for ``length``."""
+        self.length = min(length, self.length)
+        self.filled = [0] * len(self.filled)
+        self.ready = 0
+        self.extend(self.length)
+
     def close(self) -> None:
         """Zero the pyramid; the summary then reads as silence."""
         self.filled = [0] * len(self.filled)

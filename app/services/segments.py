@@ -183,7 +183,11 @@ class _OpenRun:
         self._lock = threading.Lock()
 
     def execute(self) -> OpenedSegment:
+        if self.cancel.is_set():  # superseded while queued: do not even ask for a key
+            raise SegmentCancelledError
         data_key = self._grant()
+        if self.cancel.is_set():
+            raise SegmentCancelledError
         decryptor = SegmentDecryptor(
             data_key,
             project_id=self.task.project_id,

@@ -193,3 +193,45 @@ def test_impossible_device_settings_are_a_clear_error() -> None:
         engine.load(audio)
     engine.close()
     audio.close()
+
+
+def test_volume_scales_output_without_replaying(
+    engine_and_tap: tuple[PlaybackEngine, TappedOutput],
+) -> None:
+    engine, tap = engine_and_tap
+    audio = make_audio(30_000)
+    engine.load(audio)
+    engine.set_volume(0.5)
+    engine.play()
+    wait_for(lambda: engine.state is PlaybackState.FINISHED)
+    expected = (audio.channels[0].astype(np.float32) / 32768) * np.float32(0.5)
+    np.testing.assert_array_equal(audible(tap)[:, 0], expected)
+    audio.close()
+
+
+def test_unload_zeroes_what_was_prepared(
+    engine_and_tap: tuple[PlaybackEngine, TappedOutput],
+) -> None:
+    engine, _tap = engine_and_tap
+    audio = make_audio(200_000)
+    engine.load(audio)
+    engine.play()
+    wait_for(lambda: engine.frames_delivered > 10_000)
+    engine.unload()
+    assert not engine._ring.data.any()
+    audio.close()
+
+
+def test_a_lost_device_is_reopened_at_the_next_load(
+    engine_and_tap: tuple[PlaybackEngine, TappedOutput],
+) -> None:
+    engine, tap = engine_and_tap
+    audio = make_audio(20_000)
+    engine.load(audio)
+    engine._on_stream_finished()  # what PortAudio reports when the device goes away
+    assert engine.device_error is not None
+    engine.load(audio)
+    assert len(tap.opened) == 2 and engine.device_error is None
+    engine.play()
+    wait_for(lambda: engine.state is PlaybackState.FINISHED)
+    audio.close()

@@ -53,3 +53,19 @@ def test_moves_and_resizes_are_clamped_and_sorted() -> None:
     assert len(regions) == 1
     with pytest.raises(ValueError, match="too short"):
         regions.add(10, 20)
+
+
+def test_neighbours_include_regions_that_share_a_start() -> None:
+    regions = RegionList(100_000)
+    a = regions.add(1_000, 2_000)
+    b = regions.add(1_000, 3_000)  # two speakers starting together
+    assert regions.neighbour(a.region_id, forward=True) is b
+    assert regions.neighbour(b.region_id, forward=False) is a
+    assert regions.neighbour(b.region_id, forward=True) is None
+
+
+def test_a_boundary_near_a_region_end_does_not_leave_a_sliver() -> None:
+    regions = RegionList(100_000, min_frames=100)
+    regions.add(1_000, 9_000)
+    regions.mark_boundary(8_950)  # inside, but too close to the end to split
+    assert all(r.end - r.start >= 100 for r in regions)
