@@ -1,7 +1,9 @@
 """Real-time playback on a paced PulseAudio null sink while the waveform pans at 60 fps.
 
-A generous bound here (the machines are shared); the tight figures are in
-cordon-bench (B10).
+A generous bound here (the machines are shared, 2 cores for the GUI, the decoder, the
+producer, the callback and the sound server); the tight figures are in cordon-bench
+(B10). Measured here: 0-3 underflows a minute. A callback doing real work, or a producer
+that cannot keep up, shows as dozens to hundreds, which this still catches.
 """
 
 from __future__ import annotations
@@ -34,5 +36,5 @@ def test_no_underflow_for_a_minute_while_the_view_pans_and_another_segment_decod
     assert 0.75 * 60 * 48_000 <= probe["frames_delivered"] <= 1.1 * 60 * 48_000
     assert probe["redraws"] > 60 * 20  # the view kept panning
     assert probe["background_decodes"] >= 1
-    assert probe["underflows"] <= 2, probe
-    assert probe["starved_periods"] <= 2, probe
+    assert probe["underflows"] <= 10, probe
+    assert probe["starved_periods"] <= 10, probe
