@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devtools.processes import start, start_server, stop  # noqa: E402
+from devtools.pulse import null_sink  # noqa: E402
 from devtools.secret_service import private_secret_service  # noqa: E402
 
 
@@ -46,6 +47,17 @@ def _exit_on_sigterm() -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+
+
+def _has_sound_output() -> bool:
+    """A sound card, or a sound server the user already runs."""
+    if os.environ.get("PULSE_SERVER") or os.environ.get("PIPEWIRE_REMOTE"):
+        return True
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and (Path(runtime) / "pulse" / "native").exists():
+        return True
+    cards = Path("/proc/asound/cards")
+    return cards.exists() and "no soundcards" not in cards.read_text()
 
 
 def main() -> int:
@@ -75,17 +87,14 @@ def main() -> int:
             if _have_safe_keyring()
             else private_secret_service(keyring_state, password)
         )
+        client_env = dict(os.environ)
+        if not _has_sound_output():
+            print("No sound card: the demo plays into a silent PulseAudio null sink.")
+            client_env = stack.enter_context(null_sink(data_dir.parent / "pulse"))
+        ca_file = data_dir / "pki" / "ca.pem"
         client = start(
-            [
-                sys.executable,
-                "-m",
-                "app",
-                "--server",
-                url,
-                "--ca",
-                str(data_dir / "pki" / "ca.pem"),
-            ],
-            env=dict(os.environ),
+            [sys.executable, "-m", "app", "--server", url, "--ca", str(ca_file)],
+            env=client_env,
         )
         stack.callback(stop, client)
         return client.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 
@@ -38,6 +39,15 @@ class LoginPage(QWidget):
         server_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(server_label)
         self.sign_in_button.clicked.connect(self._request)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        """Enter signs in: the whole app is keyboard-first, sign-in included."""
+        enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+        if enter and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            if self.sign_in_button.isEnabled():
+                self._request()
+            return
+        super().keyPressEvent(event)
 
     def _request(self) -> None:
         account = self.account.currentText().strip()

@@ -39,7 +39,8 @@ class PlayerBar(QWidget):
         self.volume = QSlider(Qt.Orientation.Horizontal)
         self.volume.setRange(0, 200)
         self.volume.setValue(100)
-        self.volume.setMaximumWidth(120)
+        self.volume.setMinimumWidth(90)
+        self.volume.setMaximumWidth(140)
         self.volume.setToolTip("Volume")
         self.channel_buttons = [QPushButton(name) for name in CHANNEL_NAMES]
         for button in self.channel_buttons:

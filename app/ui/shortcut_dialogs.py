@@ -17,6 +17,12 @@ from PySide6.QtWidgets import (
 from app.ui.shortcuts import ACTIONS, Keymap
 
 
+def _fit(table: QTableWidget) -> None:
+    table.verticalHeader().hide()
+    table.resizeColumnsToContents()
+    table.horizontalHeader().setStretchLastSection(True)
+
+
 class ShortcutSheet(QDialog):
     """Every action and its key, read-only; 'Change keys…' opens the remap dialog."""
 
@@ -30,8 +36,9 @@ class ShortcutSheet(QDialog):
             self.table.setItem(row, 0, QTableWidgetItem(spec.title))
             key = keymap.key(spec.action_id).toString(QKeySequence.SequenceFormat.NativeText)
             self.table.setItem(row, 1, QTableWidgetItem(key))
-        self.table.resizeColumnsToContents()
+        _fit(self.table)
         layout.addWidget(self.table)
+        self.resize(520, 640)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.change_button = buttons.addButton(
             "Change keys…", QDialogButtonBox.ButtonRole.ActionRole
@@ -57,8 +64,9 @@ class ShortcutEditor(QDialog):
             edit.setMaximumSequenceLength(1)
             self.table.setCellWidget(row, 1, edit)
             self.editors[spec.action_id] = edit
-        self.table.resizeColumnsToContents()
+        _fit(self.table)
         layout.addWidget(self.table)
+        self.resize(560, 680)
         self.message = QLabel("")
         layout.addWidget(self.message)
         buttons = QDialogButtonBox(
