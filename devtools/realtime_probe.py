@@ -25,21 +25,12 @@ import soundfile as sf
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.player.decoded_audio import DecodedAudio
 from app.player.decoder import decode
 from app.player.playback import AUDIO_SWITCH_INTERVAL_S, PlaybackEngine, PlaybackState
 from app.player.waveform_summary import WaveformSummary
 from app.ui.transcript_editor import release_clipboard
 from app.ui.waveform_view import WaveformView
-from devtools.synthetic_audio import speech_like
-
-
-def _audio(seconds: float, rate: int, channels: int, seed: int) -> DecodedAudio:
-    samples = speech_like(seconds, rate, channels, seed)
-    audio = DecodedAudio(rate, len(samples), channels)
-    for c in range(channels):
-        audio.channels[c][:] = samples[:, c]
-    return audio
+from devtools.synthetic_audio import decoded_speech, speech_like
 
 
 def _background_decode(stop: threading.Event, done: list[int]) -> None:
@@ -53,12 +44,12 @@ def _background_decode(stop: threading.Event, done: list[int]) -> None:
 
 def run(seconds: float, speed: float, view_minutes: float, background: bool) -> dict[str, object]:
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    play = _audio(max(seconds * speed + 5, 10), 16000, 1, seed=1)
-    shown = _audio(view_minutes * 60, 48000, 2, seed=2)
+    play = decoded_speech(max(seconds * speed + 5, 10), 16000, 1, seed=1)
+    shown = decoded_speech(view_minutes * 60, 48000, 2, seed=2)
     view = WaveformView()
     view.resize(1920, 300)
     view.show()
-    view.set_audio([WaveformSummary(ch) for ch in shown.channels], shown.sample_rate)
+    view.setdecoded_speech([WaveformSummary(ch) for ch in shown.channels], shown.sample_rate)
     redraws: list[float] = []
     rng = np.random.default_rng(5)
     duration = shown.frames / shown.sample_rate
@@ -102,7 +93,7 @@ def run(seconds: float, speed: float, view_minutes: float, background: bool) -> 
     }
     stop.set()
     engine.close()
-    view.clear_audio()
+    view.cleardecoded_speech()
     view.close()
     view.deleteLater()
     app.processEvents()

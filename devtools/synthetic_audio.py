@@ -8,6 +8,8 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from app.player.decoded_audio import DecodedAudio
+
 Int16Array = npt.NDArray[np.int16]
 
 
@@ -45,3 +47,12 @@ def write_audio(path: Path, seconds: float, rate: int, channels: int = 1, seed: 
         for start in range(0, len(samples), 1 << 20):
             out.write(samples[start : start + (1 << 20)])
     return path
+
+
+def decoded_speech(seconds: float, rate: int, channels: int = 1, seed: int = 0) -> DecodedAudio:
+    """Speech-like audio already in the player's form (secure per-channel buffers)."""
+    samples = speech_like(seconds, rate, channels, seed)
+    audio = DecodedAudio(rate, len(samples), channels)
+    for c in range(channels):
+        audio.channels[c][:] = samples[:, c]
+    return audio

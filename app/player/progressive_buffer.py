@@ -10,10 +10,10 @@ A failed download wakes the reader with the error, so nothing waits forever.
 from __future__ import annotations
 
 import contextlib
-import io
 import threading
 
 from app.crypto.secure_buffer import SecureBuffer
+from app.player.memory_file import MemoryFile
 
 
 class DownloadAbortedError(Exception):
@@ -76,7 +76,7 @@ class ProgressiveBuffer:
         self._buf.close()
 
 
-class BlockingReader(io.RawIOBase):
+class BlockingReader(MemoryFile):
     """Seekable read-only file over a :class:`ProgressiveBuffer`; reads wait for data.
 
     libsndfile calls :meth:`readinto` from C, where an exception cannot
@@ -87,37 +87,18 @@ class BlockingReader(io.RawIOBase):
     """
 
     def __init__(self, source: ProgressiveBuffer, timeout: float | None = None) -> None:
-        super().__init__()
+        super().__init__(source.view)
         self._src = source
-        self._pos = 0
         self._timeout = timeout
         self.aborted: DownloadAbortedError | None = None
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._src.size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        out = memoryview(buffer).cast("B")
-        start = min(self._pos, self._src.size)
-        end = min(start + len(out), self._src.size)
+        start = min(self.tell(), self._src.size)
+        end = min(start + len(buffer), self._src.size)
         if end > start:
             try:
                 self._src.wait_for(end, self._timeout)
             except DownloadAbortedError as exc:
                 self.aborted = exc
                 return 0
-        n = end - start
-        out[:n] = self._src.view[start:end]
-        self._pos = end
-        return n
+        return super().readinto(buffer)

@@ -6,25 +6,16 @@ import time
 
 import numpy as np
 
-from app.player.decoded_audio import DecodedAudio
 from app.player.playback import PlaybackEngine
 from app.player.waveform_summary import WaveformSummary
 from app.ui.waveform_view import WaveformView
 from devtools.audio_tap import TappedOutput
 from devtools.bench.measure import percentile, ratio, thread_cpu_seconds
-from devtools.synthetic_audio import speech_like
-
-
-def make_audio(seconds: float, rate: int, channels: int, seed: int) -> DecodedAudio:
-    samples = speech_like(seconds, rate, channels, seed)
-    audio = DecodedAudio(rate, len(samples), channels)
-    for c in range(channels):
-        audio.channels[c][:] = samples[:, c]
-    return audio
+from devtools.synthetic_audio import decoded_speech
 
 
 def b5_redraw(minutes: float, frames: int = 300) -> dict[str, object]:
-    audio = make_audio(minutes * 60, 48000, 2, seed=9)
+    audio = decoded_speech(minutes * 60, 48000, 2, seed=9)
     t0 = time.perf_counter()
     summaries = [WaveformSummary(ch) for ch in audio.channels]
     pyramid_ms = (time.perf_counter() - t0) * 1000
@@ -76,7 +67,7 @@ def _wait(predicate: object, timeout: float = 10.0) -> bool:
 
 
 def b7_seek(engine: PlaybackEngine, seeks: int = 20) -> dict[str, object]:
-    audio = make_audio(60, 48000, 1, seed=3)
+    audio = decoded_speech(60, 48000, 1, seed=3)
     engine.load(audio)
     engine.play()
     _wait(lambda: engine.frames_delivered > 0)
@@ -105,7 +96,7 @@ def b7_seek(engine: PlaybackEngine, seeks: int = 20) -> dict[str, object]:
 def b8_loop(loops: int = 20) -> dict[str, object]:
     tap = TappedOutput()
     engine = PlaybackEngine(tap.factory)
-    audio = make_audio(10, 48000, 1, seed=4)
+    audio = decoded_speech(10, 48000, 1, seed=4)
     audio.channels[0][audio.channels[0] == 0] = 1  # no true zeros: silence is unambiguous
     start, end = 100_000, 100_000 + 12_345
     engine.load(audio)
@@ -129,7 +120,7 @@ def b8_loop(loops: int = 20) -> dict[str, object]:
 
 
 def b9_speed(engine: PlaybackEngine, seconds: float = 10.0) -> dict[str, object]:
-    audio = make_audio(60, 16000, 1, seed=5)
+    audio = decoded_speech(60, 16000, 1, seed=5)
     engine.load(audio)
     engine.play()
     _wait(lambda: engine.frames_delivered > 0)

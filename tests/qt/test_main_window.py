@@ -58,3 +58,11 @@ def test_login_page_asks_for_the_chosen_account(window: MainWindow, qtbot: QtBot
     window.login.show_error("Cannot reach the Cordon server.")
     assert window.login.sign_in_button.isEnabled()
     assert "Cannot reach" in window.login.message.text()
+
+
+def test_enter_signs_in_from_the_keyboard(window: MainWindow, qtbot: QtBot) -> None:
+    window.login.account.setCurrentText("annotator")
+    window.login.setFocus()
+    with qtbot.waitSignal(window.login.sign_in_requested, timeout=1000) as req:
+        qtbot.keyClick(window.login, Qt.Key.Key_Return)
+    assert req.args == ["annotator"]
