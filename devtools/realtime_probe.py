@@ -49,7 +49,7 @@ def run(seconds: float, speed: float, view_minutes: float, background: bool) -> 
     view = WaveformView()
     view.resize(1920, 300)
     view.show()
-    view.setdecoded_speech([WaveformSummary(ch) for ch in shown.channels], shown.sample_rate)
+    view.set_audio([WaveformSummary(ch) for ch in shown.channels], shown.sample_rate)
     redraws: list[float] = []
     rng = np.random.default_rng(5)
     duration = shown.frames / shown.sample_rate
@@ -93,7 +93,7 @@ def run(seconds: float, speed: float, view_minutes: float, background: bool) -> 
     }
     stop.set()
     engine.close()
-    view.cleardecoded_speech()
+    view.clear_audio()
     view.close()
     view.deleteLater()
     app.processEvents()
