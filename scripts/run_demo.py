@@ -3,7 +3,9 @@
 Started by ``scripts/demo.sh`` after set-up. Everything the demo starts is
 stopped by pid when the client window closes (or on Ctrl+C). Where no desktop
 keyring is running (a headless or minimal machine), a private Secret Service
-is started for the demo, its keyring kept under ``demo-data/``.
+is started for this run only: its unlock password never leaves memory and its
+keyring directory is deleted when the demo ends (the next run enrols a new
+demo device).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
@@ -80,8 +84,9 @@ def main() -> int:
         stack.callback(stop, server)
         print(f"Cordon demo server: {url}")
         print("Sign in as 'annotator' to transcribe, or 'reviewer' to replay submitted work.")
-        keyring_state = data_dir.parent / "keyring"
-        password = _keyring_password(data_dir.parent / "keyring-password")
+        keyring_state = Path(tempfile.mkdtemp(prefix="cordon-demo-keyring-"))
+        stack.callback(shutil.rmtree, keyring_state, True)
+        password = secrets.token_hex(16).encode()
         stack.enter_context(
             nullcontext()
             if _have_safe_keyring()
@@ -98,15 +103,6 @@ def main() -> int:
         )
         stack.callback(stop, client)
         return client.wait()
-
-
-def _keyring_password(path: Path) -> bytes:
-    """The demo keyring's unlock password: random, 0600, kept beside the demo data."""
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_hex(16).encode())
-    return path.read_bytes()
 
 
 if __name__ == "__main__":

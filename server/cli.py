@@ -79,6 +79,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         cmd_init(argparse.Namespace(data_dir=args.data_dir, name=[]))
     ctx = open_context(data, demo_login=True)
     ctx.grant_lifetime_s = args.grant_lifetime
+    # Demo workstations keep no keyring between runs (see scripts/run_demo.py), so each
+    # run enrols a fresh device; the production cap of three would stop the fourth run.
+    ctx.max_devices_per_user = 1000
     demo = setup_demo(ctx, Path(args.audio_dir))
     print(f"demo project {demo.project_id}: {len(demo.task_ids)} tasks; users: annotator, reviewer")  # noqa: T201
     from server.serve import serve  # noqa: PLC0415 - uvicorn only for serving
