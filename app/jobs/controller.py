@@ -501,10 +501,6 @@ class Controller(QObject):
         if isinstance(exc, api_errors.AuthenticationError):
             self._expire_session(exc)
 
-    @property
-    def pending_events(self) -> int:
-        return self._events.pending
-
     # -- shutdown -------------------------------------------------------------
     def shutdown(self) -> None:
         """Zero content, try a last event upload, stop the workers. Runs once."""

@@ -29,7 +29,6 @@ class FrameRing:
         self._flush_seen = 0  # consumer-owned
         #: Source positions of the frames the last read delivered (consumer-owned).
         self.last_src: npt.NDArray[np.int64] = np.zeros(max_period, dtype=np.int64)
-        self.last_count = 0
         #: True from a flush until the producer's first write after it: an empty ring
         #: then is start-up latency (play, seek), not a producer falling behind.
         self.priming = True
@@ -79,7 +78,6 @@ class FrameRing:
             out[first:n] = self.data[: n - first]
             self.last_src[first:n] = self.src[: n - first]
         self.read_index += n
-        self.last_count = n
         return n
 
     def pending(self) -> int:

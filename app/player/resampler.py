@@ -48,10 +48,6 @@ class Resampler:
         self._history.fill(0)
         self._pos = (TAPS - 1) * self.up
 
-    def output_frames_for(self, input_frames: int) -> int:
-        """About how many output frames ``input_frames`` produce (for sizing reads)."""
-        return input_frames * self.up // self.down
-
     def process(self, block: Float32Array) -> Float32Array:
         """Resample one block; output length varies by at most one frame between calls."""
         if self._bank is None:
