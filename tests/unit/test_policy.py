@@ -1,0 +1,273 @@
+"""Managed policy: schema checks, trust rules for the files, precedence, OS readers."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.lockdown import policy_macos
+from app.lockdown.policy import SCHEMA, Layer, Policy, PolicyError, validate_layer
+from app.lockdown.policy_sources import (
+    WINDOWS_POLICY_KEY,
+    load_policy,
+    read_json_policy,
+    read_windows_policy,
+    write_user_policy,
+)
+
+ME = os.getuid()
+
+
+def _policy_file(tmp_path: Path, content: str, mode: int = 0o644) -> Path:
+    folder = tmp_path / "cordon"
+    folder.mkdir(mode=0o755, exist_ok=True)
+    folder.chmod(0o755)
+    path = folder / "policy.json"
+    path.write_text(content)
+    path.chmod(mode)
+    return path
+
+
+def test_defaults_are_the_strict_ones_and_nothing_is_locked() -> None:
+    policy = Policy.defaults()
+    assert policy.choice("remote_session") == "refuse"
+    assert policy.flag("in_app_clipboard") is False
+    assert policy.flag("screen_reader") is False
+    assert policy.flag("curtain_on_focus_loss") is True
+    assert not any(policy.locked(key.name) for key in SCHEMA)
+
+
+def test_machine_beats_user_beats_default_and_locks() -> None:
+    policy = Policy.merge(
+        {"idle_lock_minutes": 3}, {"idle_lock_minutes": 30, "watermark_opacity": 5}
+    )
+    assert policy.number("idle_lock_minutes") == 3
+    assert policy.locked("idle_lock_minutes")
+    assert policy.number("watermark_opacity") == 5
+    assert policy.origins["watermark_opacity"] is Layer.USER
+    assert not policy.locked("watermark_opacity")
+    assert policy.origins["screen_reader"] is Layer.DEFAULT
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"idle_lock_minutes": "5"}, "must be int"),
+        ({"idle_lock_minutes": 0}, "between 1 and 240"),
+        ({"idle_lock_minutes": True}, "must be int"),
+        ({"screen_reader": 1}, "must be bool"),
+        ({"remote_session": "sometimes"}, "one of refuse, allow"),
+        ({"no_such_key": 1}, "unknown policy key"),
+    ],
+)
+def test_malformed_values_are_refused(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        validate_layer(raw, "test")
+
+
+def test_a_trusted_file_is_read(tmp_path: Path) -> None:
+    path = _policy_file(tmp_path, json.dumps({"watermark_opacity": 30}))
+    assert read_json_policy(path, ME, "machine policy") == {"watermark_opacity": 30}
+
+
+def test_a_missing_file_is_an_empty_layer(tmp_path: Path) -> None:
+    assert read_json_policy(tmp_path / "nowhere" / "policy.json", ME, "machine policy") == {}
+
+
+def test_world_writable_file_is_refused(tmp_path: Path) -> None:
+    path = _policy_file(tmp_path, json.dumps({"watermark_opacity": 30}), mode=0o666)
+    with pytest.raises(PolicyError, match="writable by group or others"):
+        read_json_policy(path, ME, "machine policy")
+
+
+def test_group_writable_directory_is_refused(tmp_path: Path) -> None:
+    path = _policy_file(tmp_path, "{}")
+    path.parent.chmod(0o775)
+    with pytest.raises(PolicyError, match="writable by group or others"):
+        read_json_policy(path, ME, "machine policy")
+
+
+def test_machine_policy_not_owned_by_root_is_refused(tmp_path: Path) -> None:
+    path = _policy_file(tmp_path, "{}")
+    if ME == 0:  # as root, hand the file to another user to see the refusal
+        os.chown(path, 65534, 65534)
+        path.parent.chmod(0o755)
+    with pytest.raises(PolicyError, match="not owned by uid 0"):
+        read_json_policy(path, 0, "machine policy")
+
+
+def test_symlinked_policy_is_refused(tmp_path: Path) -> None:
+    real = _policy_file(tmp_path, "{}")
+    link = real.parent / "link.json"
+    link.symlink_to(real)
+    with pytest.raises(PolicyError, match="cannot be opened safely"):
+        read_json_policy(link, ME, "machine policy")
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2]", '{"watermark_opacity": 99}'])
+def test_malformed_file_is_refused(tmp_path: Path, content: str) -> None:
+    path = _policy_file(tmp_path, content)
+    with pytest.raises(PolicyError):
+        read_json_policy(path, ME, "machine policy")
+
+
+def test_load_policy_merges_machine_and_the_saved_user_file(tmp_path: Path) -> None:
+    user = tmp_path / "user" / "policy.json"
+    write_user_policy({"watermark_opacity": 8, "idle_lock_minutes": 20}, user)
+    assert user.stat().st_mode & 0o777 == 0o600
+    policy = load_policy(lambda: {"idle_lock_minutes": 2}, user)
+    assert policy.number("idle_lock_minutes") == 2
+    assert policy.locked("idle_lock_minutes")
+    assert policy.number("watermark_opacity") == 8
+
+
+def test_writing_an_invalid_user_policy_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError):
+        write_user_policy({"watermark_opacity": -1}, tmp_path / "policy.json")
+    assert not (tmp_path / "policy.json").exists()
+
+
+class FakeWinReg:
+    """Just enough of winreg: records how the key was opened."""
+
+    HKEY_LOCAL_MACHINE = 0x80000002
+    KEY_READ = 0x20019
+    KEY_WOW64_64KEY = 0x0100
+    REG_SZ = 1
+    REG_DWORD = 4
+
+    def __init__(self, values: list[tuple[str, object, int]] | None) -> None:
+        self.values = values
+        self.opened: list[tuple[int, str, int]] = []
+        self.closed = 0
+
+    def OpenKey(self, key: int, sub_key: str, reserved: int, access: int) -> str:  # noqa: N802
+        if self.values is None:
+            raise FileNotFoundError(sub_key)
+        self.opened.append((key, sub_key, access))
+        return "handle"
+
+    def EnumValue(self, key: str, index: int) -> tuple[str, object, int]:  # noqa: N802
+        assert self.values is not None
+        if index >= len(self.values):
+            raise OSError("no more data")
+        return self.values[index]
+
+    def CloseKey(self, key: str) -> None:  # noqa: N802
+        self.closed += 1
+
+
+def test_windows_policy_reads_hklm_in_the_64_bit_view() -> None:
+    reg = FakeWinReg(
+        [("idle_lock_minutes", 3, 4), ("screen_reader", 1, 4), ("remote_session", "allow", 1)]
+    )
+    assert read_windows_policy(reg) == {
+        "idle_lock_minutes": 3,
+        "screen_reader": True,
+        "remote_session": "allow",
+    }
+    ((root, sub_key, access),) = reg.opened
+    assert root == reg.HKEY_LOCAL_MACHINE and sub_key == WINDOWS_POLICY_KEY
+    assert access & reg.KEY_WOW64_64KEY and access & reg.KEY_READ == reg.KEY_READ
+    assert reg.closed == 1
+
+
+def test_windows_policy_absent_key_is_empty() -> None:
+    assert read_windows_policy(FakeWinReg(None)) == {}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [("idle_lock_minutes", "3", 1), ("screen_reader", 2, 4), ("remote_session", 1, 4)],
+)
+def test_windows_policy_wrong_registry_type_is_refused(value: tuple[str, object, int]) -> None:
+    reg = FakeWinReg([value])
+    with pytest.raises(PolicyError):
+        read_windows_policy(reg)
+    assert reg.closed == 1
+
+
+class FakeCoreFoundation:
+    """CoreFoundation calls as Python functions: strings are bytes, refs are ints."""
+
+    BOOL, NUMBER, STRING = 21, 22, 7
+
+    def __init__(self, prefs: dict[str, tuple[object, bool]]) -> None:
+        self.prefs = prefs
+        self.objects: dict[int, object] = {}
+        self.released: list[int] = []
+
+    def _new(self, value: object) -> int:
+        ref = 1000 + len(self.objects)
+        self.objects[ref] = value
+        return ref
+
+    def CFStringCreateWithCString(self, alloc: Any, text: bytes, encoding: int) -> int:  # noqa: N802
+        return self._new(text.decode())
+
+    def CFPreferencesAppValueIsForced(self, key: int, app: int) -> bool:  # noqa: N802
+        assert self.objects[app] == policy_macos.MAC_DOMAIN
+        return self.prefs.get(str(self.objects[key]), (None, False))[1]
+
+    def CFPreferencesCopyAppValue(self, key: int, app: int) -> int | None:  # noqa: N802
+        entry = self.prefs.get(str(self.objects[key]))
+        return None if entry is None else self._new(entry[0])
+
+    def CFGetTypeID(self, ref: int) -> int:  # noqa: N802
+        value = self.objects[ref]
+        if isinstance(value, bool):
+            return self.BOOL
+        return self.NUMBER if isinstance(value, int) else self.STRING
+
+    def CFBooleanGetTypeID(self) -> int:  # noqa: N802
+        return self.BOOL
+
+    def CFNumberGetTypeID(self) -> int:  # noqa: N802
+        return self.NUMBER
+
+    def CFStringGetTypeID(self) -> int:  # noqa: N802
+        return self.STRING
+
+    def CFBooleanGetValue(self, ref: int) -> bool:  # noqa: N802
+        return bool(self.objects[ref])
+
+    def CFNumberGetValue(self, ref: int, kind: int, out: Any) -> bool:  # noqa: N802
+        ctypes.cast(out, ctypes.POINTER(ctypes.c_int64))[0] = int(self.objects[ref])  # type: ignore[call-overload]
+        return True
+
+    def CFStringGetCString(self, ref: int, buf: Any, size: int, encoding: int) -> bool:  # noqa: N802
+        data = str(self.objects[ref]).encode()
+        buf.value = data
+        return len(data) < size
+
+    def CFRelease(self, ref: int) -> None:  # noqa: N802
+        self.released.append(ref)
+
+
+def test_macos_reads_only_forced_values_and_releases_everything() -> None:
+    cf = FakeCoreFoundation(
+        {
+            "idle_lock_minutes": (4, True),
+            "screen_reader": (True, True),
+            "unprotected_capture": ("refuse", True),
+            "watermark_opacity": (50, False),  # set by the user, not forced: ignored
+        }
+    )
+    values = policy_macos.read_managed_policy(cf)
+    assert values == {
+        "idle_lock_minutes": 4,
+        "screen_reader": True,
+        "unprotected_capture": "refuse",
+    }
+    assert sorted(cf.released) == sorted(cf.objects)  # every created reference released
+
+
+def test_macos_forced_value_of_the_wrong_type_is_refused() -> None:
+    cf = FakeCoreFoundation({"idle_lock_minutes": ("soon", True)})
+    with pytest.raises(PolicyError, match="must be int"):
+        policy_macos.read_managed_policy(cf)
