@@ -13,13 +13,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
+from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.api.client import CordonApi
 from app.auth.demo_login import DemoAuthenticator
+from app.domain.models import User
 from app.domain.regions import RegionList
 from app.jobs.controller import Controller
+from app.jobs.lockdown import LockdownController
+from app.lockdown.capture_guard import CaptureGuard, guard_for
+from app.lockdown.hardening import harden_process
+from app.lockdown.policy import Policy, PolicyError
+from app.lockdown.policy_sources import load_policy
+from app.lockdown.startup import start_refusal
 from app.player.playback import (
     AUDIO_SWITCH_INTERVAL_S,
     PlaybackEngine,
@@ -36,8 +44,13 @@ from app.services.events import EventRecorder
 from app.services.labels import LabelService
 from app.services.segments import OpenedSegment, SegmentService
 from app.services.session import SessionService
+from app.ui.accessibility import install_redaction
+from app.ui.lockdown_filter import LockdownFilter
 from app.ui.main_window import MainWindow
-from app.ui.transcript_editor import release_clipboard
+from app.ui.policy_dialog import PolicyDialog
+from app.ui.task_list import TaskList
+from app.ui.transcript_editor import InAppClipboard, TranscriptEditor, release_clipboard
+from app.ui.waveform_view import WaveformView
 
 logger = logging.getLogger("cordon")
 
@@ -51,17 +64,47 @@ class ClientApp:
     window: MainWindow
     events: EventRecorder
     engine: PlaybackEngine
+    lockdown: LockdownController
+    lock_filter: LockdownFilter
 
     def shutdown(self) -> None:
+        self.lockdown.stop()
         self.controller.shutdown()
         self.window.close()
 
 
+_redaction_installed = False
+
+
+def _redact_accessibility() -> None:
+    """Screen readers see roles and names, never transcript or task text (once per process)."""
+    global _redaction_installed  # noqa: PLW0603 - Qt keeps the factory for the process
+    if not _redaction_installed:
+        install_redaction(
+            {
+                TranscriptEditor: (QAccessible.Role.EditableText, "Transcript"),
+                TaskList: (QAccessible.Role.List, "Tasks"),
+                WaveformView: (QAccessible.Role.Graphic, "Waveform"),
+            }
+        )
+        _redaction_installed = True
+
+
 def build(
-    server: str, ca_file: Path, stream_factory: StreamFactory = sounddevice_stream
+    server: str,
+    ca_file: Path,
+    stream_factory: StreamFactory = sounddevice_stream,
+    policy: Policy | None = None,
+    guard: CaptureGuard | None = None,
 ) -> ClientApp:
     """Build the client. Raises KeyringUnavailableError if the keyring is not safe."""
     check_backend()
+    policy = policy or Policy.defaults()
+    app = QApplication.instance()
+    platform_name = app.platformName() if isinstance(app, QApplication) else "offscreen"
+    guard = guard or guard_for(platform_name)
+    if not policy.flag("screen_reader"):
+        _redact_accessibility()
     api = CordonApi(server, ca_file)
     events = EventRecorder()
     session = SessionService(
@@ -76,9 +119,59 @@ def build(
         events,
         engine,
     )
-    window = MainWindow(controller.accounts, api.base_url)
+    window = MainWindow(
+        controller.accounts, api.base_url, watermark_opacity=policy.number("watermark_opacity")
+    )
+    lock_filter = LockdownFilter(guard, window)
+    lockdown = LockdownController(
+        controller, policy, guard, lock_filter.idle_seconds, window.editor.toPlainText, controller
+    )
     _wire(controller, window)
-    return ClientApp(api, controller, window, events, engine)
+    _wire_lockdown(controller, window, lockdown, lock_filter)
+    return ClientApp(api, controller, window, events, engine, lockdown, lock_filter)
+
+
+def _wire_lockdown(
+    c: Controller, w: MainWindow, lockdown: LockdownController, lock_filter: LockdownFilter
+) -> None:
+    """Clipboard policy, curtain, watermark identity, capture audit and idle lock."""
+    policy = lockdown.policy
+    in_app = InAppClipboard() if policy.flag("in_app_clipboard") else None
+    w.editor.in_app = in_app
+    w.editor.paste_policy = policy.choice("paste_into_editor")
+    w.editor.blocked.connect(lockdown.blocked)
+    w.tasks.blocked.connect(lockdown.blocked)
+    lock_filter.capture_key_pressed.connect(lockdown.capture_key_pressed)
+    lock_filter.protection_failed.connect(lockdown.protection_failed)
+    app = QApplication.instance()
+    if isinstance(app, QApplication):
+        app.applicationStateChanged.connect(
+            lambda state: lockdown.application_active(
+                state == Qt.ApplicationState.ApplicationActive, "focus"
+            )
+        )
+    w.minimized.connect(lambda: lockdown.application_active(False, "minimized"))
+    lockdown.curtain_changed.connect(
+        lambda covered: w.curtain.cover() if covered else w.curtain.lift()
+    )
+
+    def signed_in(user: User) -> None:
+        w.watermark.set_identity(user.username, c.session_id)
+        lockdown.signed_in()
+
+    def locked(message: str) -> None:
+        if in_app is not None:
+            in_app.clear()
+        w.show_locked(message)
+
+    def settings() -> None:
+        dialog = PolicyDialog(policy, w)
+        dialog.save_requested.connect(lockdown.save_user_policy)
+        dialog.open()
+
+    c.signed_in.connect(signed_in)
+    c.locked.connect(locked)
+    w.action_triggered.connect(lambda action: settings() if action == "security_settings" else None)
 
 
 def _wire(c: Controller, w: MainWindow) -> None:
@@ -180,22 +273,37 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    hardening = harden_process()  # before anything is decrypted
     args = parse_args(argv)
     sys.setswitchinterval(AUDIO_SWITCH_INTERVAL_S)  # the audio callback must get the GIL on time
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
     qt_app.setApplicationName("Cordon")
+    logger.info(
+        "hardening: core dumps off=%s, not dumpable=%s",
+        hardening.core_dumps_disabled,
+        hardening.not_dumpable,
+    )
     try:
-        client = build(args.server, Path(args.ca))
+        policy = load_policy()
+    except PolicyError as exc:
+        return _refuse(qt_app, f"The Cordon policy on this computer is not valid: {exc}", exc)
+    platform_name = qt_app.platformName() if isinstance(qt_app, QApplication) else "offscreen"
+    guard = guard_for(platform_name)
+    refusal = start_refusal(policy, guard)
+    if refusal is not None:
+        return _refuse(qt_app, refusal, RuntimeError("start refused by policy"))
+    try:
+        client = build(args.server, Path(args.ca), policy=policy, guard=guard)
     except KeyringUnavailableError as exc:
         return _refuse(qt_app, exc.user_message, exc)
     except ValueError as exc:
         return _refuse(qt_app, str(exc), exc)
-    client.window.close_requested.connect(client.controller.shutdown)
+    client.window.close_requested.connect(client.shutdown)
     client.window.show()
     _quit_on_signals(qt_app)
     QTimer.singleShot(0, lambda: logger.info("client ready for %s", client.api.base_url))
     code = qt_app.exec()
-    client.controller.shutdown()
+    client.shutdown()
     release_clipboard()
     return int(code)
 

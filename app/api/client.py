@@ -185,8 +185,10 @@ class CordonApi:
         label_id: str,
         transcript: str,
         regions: list[RegionSpan] | None = None,
+        *,
+        draft: bool = False,
     ) -> LabelAck:
-        body = LabelIn(label_id=label_id, transcript=transcript, regions=regions or [])
+        body = LabelIn(label_id=label_id, transcript=transcript, regions=regions or [], draft=draft)
         return self._json(LabelAck, "POST", f"/v1/tasks/{task_id}/labels", body)
 
     def latest_label(self, task_id: str) -> LabelOut | None:

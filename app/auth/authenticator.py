@@ -28,6 +28,7 @@ class Credentials:
     access_token: str
     expires_at: int
     user: User
+    session_id: str = ""  # public id of the sign-in (watermark, audit)
 
 
 class Authenticator(Protocol):

@@ -32,4 +32,4 @@ class DemoAuthenticator:
         except errors.ApiError as exc:
             raise AuthError(exc.user_message) from exc
         user = User(token.user.user_id, token.user.username, token.user.display_name)
-        return Credentials(token.access_token, token.expires_at, user)
+        return Credentials(token.access_token, token.expires_at, user, token.session_id)

@@ -69,6 +69,7 @@ class Controller(QObject):
     regions_changed = Signal(object, object)  # RegionList, selected region id or None
     player_settings_changed = Signal(float, float, bool)  # speed, volume, looping
     events_state_changed = Signal(int, bool)  # pending, server reachable
+    locked = Signal(str)  # why: the session was locked and content wiped
     _ready_from_worker = Signal(object)  # decoder thread -> GUI thread
 
     def __init__(
@@ -97,6 +98,7 @@ class Controller(QObject):
         self._regions: RegionList | None = None
         self._selected: int | None = None
         self._stored_regions: list[tuple[int, int]] = []
+        self._saved_text = ""  # the transcript as the server has it (to detect unsaved work)
         self._reachable = True
         self._flush_running = False
         self._shut_down = False
@@ -126,6 +128,15 @@ class Controller(QObject):
     def opened(self) -> OpenedSegment | None:
         return self._opened
 
+    @property
+    def is_signed_in(self) -> bool:
+        return self._session.user is not None
+
+    @property
+    def session_id(self) -> str:
+        credentials = self._session.credentials
+        return credentials.session_id if credentials else ""
+
     def sign_in(self, account: str) -> None:
         self._network.submit(
             "sign-in",
@@ -151,7 +162,7 @@ class Controller(QObject):
         """
         if self._engine.state is PlaybackState.PLAYING:
             self._engine.pause()
-            self._record(AccessAction.PLAYBACK_PAUSED)
+            self.record(AccessAction.PLAYBACK_PAUSED)
         self._session.sign_out()
         pending = self._events.pending
         note = f" {pending} access events are kept until then." if pending else ""
@@ -203,6 +214,7 @@ class Controller(QObject):
         if self._current_task_id() != task.task_id:  # a late reply for another task is dropped
             return
         text, spans = stored if stored else ("", [])
+        self._saved_text = text
         self._stored_regions = spans
         if self._regions is not None and not len(self._regions):
             self._load_regions(spans)
@@ -232,7 +244,7 @@ class Controller(QObject):
         try:
             self._engine.load(opened.audio)
         except AudioDeviceError as exc:
-            self._record(AccessAction.AUDIO_DEVICE_FAILED, Outcome.FAILED, "no_output")
+            self.record(AccessAction.AUDIO_DEVICE_FAILED, Outcome.FAILED, "no_output")
             self.segment_opened.emit(opened)
             self.segment_failed.emit(exc.user_message)
             return
@@ -273,7 +285,7 @@ class Controller(QObject):
         opened = self._opened
         if opened is None:
             return
-        self._record(AccessAction.SEGMENT_CLOSED)
+        self.record(AccessAction.SEGMENT_CLOSED)
         self._opened = None
         self._regions = None
         self._selected = None
@@ -287,9 +299,10 @@ class Controller(QObject):
         rate = self._engine.sample_rate
         return int(self._engine.position_frames * 1000 / rate) if rate else 0
 
-    def _record(
+    def record(
         self, action: AccessAction, outcome: Outcome = Outcome.OK, reason: str | None = None
     ) -> None:
+        """Record an access event about the open segment (if any): ids, never content."""
         task = self._opened.task if self._opened else None
         self._events.record(
             AccessEvent(
@@ -302,22 +315,54 @@ class Controller(QObject):
             )
         )
 
+    def pause(self) -> None:
+        """Pause if playing (the curtain came down, or the session is locking)."""
+        if self._engine.state is PlaybackState.PLAYING:
+            self._engine.pause()
+            self.record(AccessAction.PLAYBACK_PAUSED)
+
+    def lock(self, transcript: str, message: str) -> None:
+        """Idle lock: keep unsaved work on the server, wipe content here, sign out.
+
+        The unsaved transcript goes to the server as a draft (restored when the
+        task is reopened), the segment's decrypted audio is zeroed at once, and
+        the token is dropped after the queued uploads that still need it.
+        """
+        if not self.is_signed_in:
+            return
+        self.pause()
+        self.record(AccessAction.IDLE_LOCKED)
+        opened = self._opened
+        if opened is not None and transcript != self._saved_text:
+            task = opened.task
+            spans = [(r.start, r.end) for r in self._regions] if self._regions else []
+            label_id = new_label_id()
+            self._network.submit(
+                f"draft:{task.task_id}",
+                lambda: self._labels.submit(task, label_id, transcript, spans, draft=True),
+                on_error=lambda exc: logger.warning("draft not saved: %s", type(exc).__name__),
+            )
+        self.close_segment()
+        self._saved_text = ""
+        self._network.submit("events-before-lock", self._uploader.flush)
+        self._network.submit("sign-out", self._session.sign_out)
+        self.locked.emit(message)
+
     def toggle_playback(self) -> None:
         if not self._engine.loaded:
             return
         if self._engine.state is PlaybackState.PLAYING:
-            self._engine.pause()
-            self._record(AccessAction.PLAYBACK_PAUSED)
+            self.pause()
         else:
             self._engine.play()
-            self._record(AccessAction.PLAYBACK_STARTED)
+            self.record(AccessAction.PLAYBACK_STARTED)
         self._poll_playback()
 
     def seek_seconds(self, seconds: float) -> None:
         if not self._engine.loaded:
             return
         self._engine.seek(int(max(0.0, seconds) * self._engine.sample_rate))
-        self._record(AccessAction.PLAYBACK_SEEKED)
+        self.record(AccessAction.PLAYBACK_SEEKED)
         self._poll_playback()
 
     def skip_seconds(self, delta: float) -> None:
@@ -334,7 +379,7 @@ class Controller(QObject):
         if self._engine.device_error is not None and self._opened is not None:
             # The engine reopens the device at the next load; keep the segment and
             # its regions (they stay editable), stop trying to play into a dead stream.
-            self._record(AccessAction.AUDIO_DEVICE_FAILED, Outcome.FAILED, "device_lost")
+            self.record(AccessAction.AUDIO_DEVICE_FAILED, Outcome.FAILED, "device_lost")
             self._engine.unload()
             self.segment_failed.emit(AudioDeviceError.user_message)
 
@@ -408,8 +453,8 @@ class Controller(QObject):
         self._engine.seek(region.start)
         if self._engine.state is not PlaybackState.PLAYING:
             self._engine.play()
-            self._record(AccessAction.PLAYBACK_STARTED)
-        self._record(AccessAction.PLAYBACK_SEEKED)
+            self.record(AccessAction.PLAYBACK_STARTED)
+        self.record(AccessAction.PLAYBACK_SEEKED)
 
     def _rate(self) -> int:
         """The open segment's sample rate (the engine's is 0 once it has unloaded)."""
@@ -445,7 +490,7 @@ class Controller(QObject):
             self._engine.set_loop(region.start, region.end)
             if self._engine.state is not PlaybackState.PLAYING:
                 self._engine.play()
-                self._record(AccessAction.PLAYBACK_STARTED)
+                self.record(AccessAction.PLAYBACK_STARTED)
         self._emit_player_settings()
 
     # -- labels ---------------------------------------------------------------
@@ -461,6 +506,7 @@ class Controller(QObject):
 
         def done(ack: Any) -> None:
             self._label_id = None
+            self._saved_text = text
             self.label_submitted.emit(task.task_id, ack.revision)
             self.refresh_tasks()
 

@@ -23,16 +23,35 @@ class LabelService:
         self._events = events
 
     def submit(
-        self, task: Task, label_id: str, transcript: str, regions: list[tuple[int, int]]
+        self,
+        task: Task,
+        label_id: str,
+        transcript: str,
+        regions: list[tuple[int, int]],
+        *,
+        draft: bool = False,
     ) -> LabelAck:
-        """Send a transcript and its regions; raises ApiError (the caller keeps them)."""
+        """Send a transcript and its regions; raises ApiError (the caller keeps them).
+
+        A draft is kept on the server for the annotator (the idle lock saves one
+        instead of leaving the text on the workstation) without handing the task in.
+        """
         spans = [RegionSpan(start_frame=s, end_frame=e) for s, e in regions]
-        ack = self._api.submit_label(task.task_id, label_id, transcript, spans)
+        ack = self._api.submit_label(task.task_id, label_id, transcript, spans, draft=draft)
         self._events.record(
-            AccessEvent(AccessAction.LABEL_SUBMITTED, task.task_id, task.segment_id)
+            AccessEvent(
+                AccessAction.LABEL_SUBMITTED,
+                task.task_id,
+                task.segment_id,
+                reason="draft" if draft else None,
+            )
         )
         logger.info(
-            "label %s stored as revision %d of task %s", label_id, ack.revision, task.task_id
+            "label %s stored as revision %d of task %s%s",
+            label_id,
+            ack.revision,
+            task.task_id,
+            " (draft)" if draft else "",
         )
         return ack
 

@@ -8,7 +8,7 @@ changes only the view; everything else goes out as ``action_triggered``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -23,12 +23,14 @@ from PySide6.QtWidgets import (
 
 from app.domain.models import Task, User
 from app.player.waveform_summary import WaveformSummary
+from app.ui.curtain import Curtain
 from app.ui.login_page import LoginPage
 from app.ui.player_bar import PlayerBar
 from app.ui.shortcut_dialogs import ShortcutEditor, ShortcutSheet
 from app.ui.shortcuts import ACTIONS, Keymap
 from app.ui.task_list import TaskList
 from app.ui.transcript_editor import TranscriptEditor
+from app.ui.watermark import Watermark
 from app.ui.waveform_view import WaveformView
 
 _SKIPS = {
@@ -43,8 +45,15 @@ class MainWindow(QMainWindow):
     submit_requested = Signal(str)
     close_requested = Signal()
     action_triggered = Signal(str)  # an action id from app.ui.shortcuts
+    minimized = Signal()
 
-    def __init__(self, accounts: list[str], server: str, keymap: Keymap | None = None) -> None:
+    def __init__(
+        self,
+        accounts: list[str],
+        server: str,
+        keymap: Keymap | None = None,
+        watermark_opacity: int = 14,
+    ) -> None:
         super().__init__()
         self.keymap = keymap or Keymap()
         self.setWindowTitle("Cordon")
@@ -53,7 +62,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
         self.login = LoginPage(accounts, server)
         self.stack.addWidget(self.login)
-        self.stack.addWidget(self._build_work_page())
+        work = self._build_work_page()
+        self.stack.addWidget(work)
+        # Sensitive views: the work page carries the watermark; the curtain covers it all.
+        self.watermark = Watermark(work, watermark_opacity)
+        self.curtain = Curtain(self.stack)
 
         self.region_label = QLabel("")
         self.statusBar().addWidget(self.region_label)
@@ -159,6 +172,12 @@ class MainWindow(QMainWindow):
         self.waveform.zoom_to(start, end)
 
     # -- state shown --------------------------------------------------------
+    def show_locked(self, message: str) -> None:
+        """Idle lock: content is gone; back to sign-in."""
+        self.tasks.clear()
+        self.editor.clear_content()
+        self.show_session_expired(message)
+
     def show_signed_in(self, user: User) -> None:
         self.user_label.setText(f"Signed in as {user.display_name}")
         self.stack.setCurrentIndex(1)
@@ -236,6 +255,12 @@ class MainWindow(QMainWindow):
         self.submit_button.setEnabled(False)
         self.submit_requested.emit(self.editor.toPlainText())
 
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.WindowStateChange and self.isMinimized():
+            self.minimized.emit()
+        super().changeEvent(event)
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.close_requested.emit()
+        self.waveform.dispose()
         super().closeEvent(event)

@@ -42,6 +42,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_selection", "Zoom to the selected region", "Ctrl+E"),
     ActionSpec("submit", "Submit the transcript", "Ctrl+Return"),
     ActionSpec("shortcut_sheet", "Show this list", "F1"),
+    ActionSpec("security_settings", "Security settings", "Ctrl+,"),
 )
 BY_ID = {spec.action_id: spec for spec in ACTIONS}
 

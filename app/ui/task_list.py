@@ -1,20 +1,33 @@
-"""The annotator's task list."""
+"""The annotator's task list.
+
+Task titles can name a caller or an account, so the list exports nothing:
+Qt's item views copy the current item's text on Ctrl+C by default, which is
+intercepted here (and reported through ``blocked``); drags carry no data.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+from collections.abc import Sequence
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
 from app.domain.models import Task
 from app.ui.player_bar import format_time
+from app.ui.transcript_editor import copy_or_cut
 
 
 class TaskList(QListWidget):
     task_activated = Signal(object)  # Task
+    blocked = Signal(str, str)  # access action, reason
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("taskList")
+        self.setDragEnabled(False)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         self.itemActivated.connect(self._on_item)
         self.itemDoubleClicked.connect(self._on_item)
 
@@ -43,3 +56,15 @@ class TaskList(QListWidget):
 
     def _on_item(self, item: QListWidgetItem) -> None:
         self.task_activated.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        kind = copy_or_cut(event)
+        if kind is not None:
+            event.accept()
+            self.blocked.emit("clipboard_blocked", kind)
+            return
+        super().keyPressEvent(event)
+
+    def mimeData(self, items: Sequence[QListWidgetItem]) -> QMimeData:  # noqa: N802 - Qt override
+        """A drag out of the list carries nothing."""
+        return QMimeData()

@@ -36,7 +36,10 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         self._region_items: dict[int, pg.LinearRegionItem] = {}
         item = self.getPlotItem()
         item.hideButtons()
+        # pyqtgraph's menus offer "Export..." (images, CSV of the samples) to disk: none.
         item.setMenuEnabled(False)
+        self.scene().contextMenu = []
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         item.showGrid(x=True, y=False, alpha=0.2)
         item.getAxis("left").hide()
         item.setLabel("bottom", "time", units="s")
@@ -85,6 +88,22 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         self._traces = []
         self._summaries = []
         self.playhead.setValue(0.0)
+
+    def dispose(self) -> None:
+        """Zero the traces and tear the plot down (once; the view is unusable afterwards).
+
+        pyqtgraph's items must be removed while Python still holds them: leaving it
+        to Qt's scene teardown during the window's deletion crashed about one exit in six.
+        """
+        if self.plotItem is None:
+            return
+        self.clear_audio()
+        super().close()
+
+    def close(self) -> bool:
+        """Idempotent (pyqtgraph's own ``close`` fails the second time)."""
+        self.dispose()
+        return True
 
     def set_playhead(self, seconds: float) -> None:
         self.playhead.setValue(seconds)

@@ -71,6 +71,8 @@ class TokenOut(_Model):
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type name
     expires_at: int
     user: UserOut
+    #: Public id of this sign-in: shown in the watermark, recorded with the login.
+    session_id: Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
 
 
 class DeviceEnrollIn(_Model):
@@ -126,6 +128,8 @@ class LabelIn(_Model):
     label_id: Id
     transcript: Annotated[str, Field(max_length=MAX_TRANSCRIPT_CHARS)]
     regions: Annotated[list[RegionSpan], Field(max_length=MAX_REGIONS)] = []
+    #: Saved for the annotator (idle lock, sign-out), not handed in: the task stays open.
+    draft: bool = False
 
 
 class LabelAck(_Model):
@@ -144,6 +148,7 @@ class LabelOut(_Model):
     regions: list[RegionSpan] = []
     author_id: Id
     stored_at: int
+    draft: bool = False
 
 
 class AccessAction(StrEnum):
@@ -158,6 +163,15 @@ class AccessAction(StrEnum):
     DECRYPT_FAILED = "decrypt_failed"
     FETCH_FAILED = "fetch_failed"
     AUDIO_DEVICE_FAILED = "audio_device_failed"
+    # lockdown: what the client blocked, could not block, or hid
+    CLIPBOARD_BLOCKED = "clipboard_blocked"
+    PASTE_BLOCKED = "paste_blocked"
+    CAPTURE_ATTEMPT = "capture_attempt"
+    CAPTURE_UNPROTECTED = "capture_unprotected"
+    CAPTURE_GUARD_FAILED = "capture_guard_failed"
+    CURTAIN_SHOWN = "curtain_shown"
+    CURTAIN_LIFTED = "curtain_lifted"
+    IDLE_LOCKED = "idle_locked"
     # observed by the server itself
     LOGIN = "login"
     DEVICE_ENROLLED = "device_enrolled"
@@ -179,6 +193,14 @@ CLIENT_ACTIONS = frozenset(
         AccessAction.DECRYPT_FAILED,
         AccessAction.FETCH_FAILED,
         AccessAction.AUDIO_DEVICE_FAILED,
+        AccessAction.CLIPBOARD_BLOCKED,
+        AccessAction.PASTE_BLOCKED,
+        AccessAction.CAPTURE_ATTEMPT,
+        AccessAction.CAPTURE_UNPROTECTED,
+        AccessAction.CAPTURE_GUARD_FAILED,
+        AccessAction.CURTAIN_SHOWN,
+        AccessAction.CURTAIN_LIFTED,
+        AccessAction.IDLE_LOCKED,
     }
 )
 

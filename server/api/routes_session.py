@@ -56,10 +56,17 @@ def demo_login(body: DemoLoginIn, ctx: Ctx, request: Request) -> TokenOut:
         if row is None:
             raise ApiError(401, ErrorCode.UNAUTHENTICATED, "unknown demo user")
         token, claims = ctx.signer.issue(row.id)
-        audit.record(conn, audit.Actor(row.id, None, client_host), AccessAction.LOGIN)
+        session_id = claims.token_id[:12]
+        audit.record(
+            conn,
+            audit.Actor(row.id, None, client_host),
+            AccessAction.LOGIN,
+            reason=f"session_{session_id}",
+        )
     return TokenOut(
         access_token=token,
         expires_at=claims.expires_at,
+        session_id=session_id,
         user=UserOut(user_id=row.id, username=row.username, display_name=row.display_name),
     )
 

@@ -178,7 +178,11 @@ def _store_label(ctx: ServerContext, principal: Principal, task_id: str, body: L
                 duplicate=True,
             )
         document = json.dumps(
-            {"transcript": body.transcript, "regions": [r.model_dump() for r in body.regions]}
+            {
+                "transcript": body.transcript,
+                "regions": [r.model_dump() for r in body.regions],
+                "draft": body.draft,
+            }
         ).encode("utf-8")
         sealed = ctx.vault.seal_label(
             access.project_id, access.project.wrapped_key, body.label_id, task_id, document
@@ -204,11 +208,12 @@ def _store_label(ctx: ServerContext, principal: Principal, task_id: str, body: L
         revision = conn.execute(
             select(db.labels.c.revision).where(db.labels.c.id == body.label_id)
         ).scalar_one()
-        conn.execute(
-            update(db.tasks)
-            .where(db.tasks.c.id == task_id)
-            .values(status=TaskStatus.SUBMITTED.value)
-        )
+        if not body.draft:
+            conn.execute(
+                update(db.tasks)
+                .where(db.tasks.c.id == task_id)
+                .values(status=TaskStatus.SUBMITTED.value)
+            )
         access.record(conn, principal.actor(), AccessAction.LABEL_STORED)
     return LabelAck(
         label_id=body.label_id, task_id=task_id, revision=revision, stored_at=now, duplicate=False
@@ -242,4 +247,5 @@ def latest_label(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> LabelOu
         regions=[RegionSpan(**r) for r in document["regions"]],
         author_id=row.author_id,
         stored_at=row.created_at,
+        draft=bool(document.get("draft", False)),
     )
