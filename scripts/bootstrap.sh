@@ -14,6 +14,8 @@ APT_PACKAGES=(
     libasound2-plugins       # ALSA pulse plugin for the paced audio tests
     pulseaudio               # null sink for real-time playback
     xvfb xauth xclip xdotool # real X server for window/clipboard tests
+    x11-utils imagemagick    # another window to take focus; screenshots from outside
+    strace                   # the no-files-written session test
     libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1
     libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-shape0
     libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core

@@ -7,4 +7,11 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 "$ROOT/scripts/lint.sh"
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
-exec "$ROOT/.venv/bin/python" -m pytest "$@"
+PY="$ROOT/.venv/bin/python"
+if (($#)); then
+    exec "$PY" -m pytest "$@"
+fi
+"$PY" -m pytest
+# Clipboard, focus and screenshots need a real X server (a private Xvfb) and the
+# xcb platform: a second pytest process, since a process has one QApplication.
+CORDON_X11_TESTS=1 QT_QPA_PLATFORM=xcb "$PY" -m pytest tests/x11
