@@ -39,6 +39,7 @@ from app.services.device_store import (
     KeyringUnavailableError,
     check_backend,
     server_identity,
+    use_os_keyring,
 )
 from app.services.events import EventRecorder
 from app.services.labels import LabelService
@@ -293,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if refusal is not None:
         return _refuse(qt_app, refusal, RuntimeError("start refused by policy"))
     try:
+        use_os_keyring()
         client = build(args.server, Path(args.ca), policy=policy, guard=guard)
     except KeyringUnavailableError as exc:
         return _refuse(qt_app, exc.user_message, exc)

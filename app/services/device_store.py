@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,27 @@ def _leaves(backend: Any) -> list[Any]:
     if inner is None:
         return [backend]
     return [leaf for b in inner for leaf in _leaves(b)]
+
+
+def use_os_keyring(platform: str = sys.platform) -> None:
+    """Select this OS's keyring directly instead of letting keyring discover backends.
+
+    Discovery imports every backend, and on Linux the macOS one asks
+    ``ctypes.util.find_library`` for Apple frameworks, which falls back to running
+    gcc and ld with temporary files in TMPDIR at every start.
+    """
+    if platform == "win32":
+        from keyring.backends import Windows  # noqa: PLC0415 - per OS
+
+        keyring.set_keyring(Windows.WinVaultKeyring())  # type: ignore[no-untyped-call]
+    elif platform == "darwin":
+        from keyring.backends import macOS  # noqa: PLC0415 - per OS
+
+        keyring.set_keyring(macOS.Keyring())  # type: ignore[no-untyped-call]
+    else:
+        from keyring.backends import SecretService  # noqa: PLC0415 - per OS
+
+        keyring.set_keyring(SecretService.Keyring())  # type: ignore[no-untyped-call]
 
 
 def check_backend(backend: Any | None = None) -> str:
