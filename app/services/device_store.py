@@ -58,20 +58,28 @@ def use_os_keyring(platform: str = sys.platform) -> None:
 
     Discovery imports every backend, and on Linux the macOS one asks
     ``ctypes.util.find_library`` for Apple frameworks, which falls back to running
-    gcc and ld with temporary files in TMPDIR at every start.
+    gcc and ld with temporary files in TMPDIR at every start. Raises
+    :class:`KeyringUnavailableError` if the OS keyring cannot be reached (keyring's
+    ``priority`` check: no D-Bus session, no Secret Service, wrong OS).
     """
+    backend_class: Any
     if platform == "win32":
         from keyring.backends import Windows  # noqa: PLC0415 - per OS
 
-        keyring.set_keyring(Windows.WinVaultKeyring())  # type: ignore[no-untyped-call]
+        backend_class = Windows.WinVaultKeyring
     elif platform == "darwin":
         from keyring.backends import macOS  # noqa: PLC0415 - per OS
 
-        keyring.set_keyring(macOS.Keyring())  # type: ignore[no-untyped-call]
+        backend_class = macOS.Keyring
     else:
         from keyring.backends import SecretService  # noqa: PLC0415 - per OS
 
-        keyring.set_keyring(SecretService.Keyring())  # type: ignore[no-untyped-call]
+        backend_class = SecretService.Keyring
+    try:
+        backend_class.priority  # noqa: B018 - keyring raises here when the backend is unusable
+    except Exception as exc:  # keyring raises RuntimeError, ImportError, OSError…
+        raise KeyringUnavailableError(f"{backend_class.__name__}: {exc}") from exc
+    keyring.set_keyring(backend_class())
 
 
 def check_backend(backend: Any | None = None) -> str:
