@@ -19,8 +19,9 @@ from app.api import errors as api_errors
 from app.api.client import CordonApi
 from app.auth.authenticator import AuthError
 from app.domain.models import AccessEvent, Task, User
-from app.domain.regions import Region, RegionList
+from app.domain.regions import RegionList
 from app.jobs.job_queue import JobQueue
+from app.jobs.region_ops import RegionOps
 from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
 from app.services.device_store import KeyringUnavailableError
 from app.services.events import EventRecorder, EventUploader
@@ -49,7 +50,7 @@ def user_message(exc: Exception) -> str:
     return "Something went wrong. The problem was recorded."
 
 
-class Controller(QObject):
+class Controller(RegionOps, QObject):
     signed_in = Signal(object)  # User
     sign_in_failed = Signal(str)
     session_expired = Signal(str)
@@ -400,98 +401,6 @@ class Controller(QObject):
     def _emit_player_settings(self) -> None:
         looping = self._engine.loop is not None
         self.player_settings_changed.emit(self._engine.speed, self._engine.volume, looping)
-
-    # -- regions ----------------------------------------------------------------
-    @property
-    def regions(self) -> RegionList | None:
-        return self._regions
-
-    @property
-    def selected_region(self) -> Region | None:
-        if self._regions is None or self._selected is None:
-            return None
-        return self._regions.get(self._selected)
-
-    def _regions_changed(self) -> None:
-        region = self.selected_region
-        if self._engine.loop is not None:
-            if region is None:
-                self._engine.set_loop(None, None)
-            elif self._engine.loop != (region.start, region.end):
-                self._engine.set_loop(region.start, region.end)
-        self.regions_changed.emit(self._regions, self._selected)
-        self._emit_player_settings()
-
-    def mark_boundary(self) -> None:
-        """ELAN-style: Alt+Enter while listening closes a region at the playhead."""
-        if self._regions is None:
-            return
-        region = self._regions.mark_boundary(self._engine.position_frames)
-        if region is not None:
-            self._selected = region.region_id
-        self._regions_changed()
-
-    def step_region(self, forward: bool) -> None:
-        """Select the next (or previous) region and play it from its start."""
-        if self._regions is None:
-            return
-        selected = self.selected_region
-        if selected is not None:  # step from the selection: the playhead lags a seek
-            region = self._regions.neighbour(selected.region_id, forward)
-        else:
-            here = self._engine.position_frames
-            margin = self._rate() // 3  # Shift+Tab just after a start goes back one
-            region = (
-                self._regions.next_after(here)
-                if forward
-                else self._regions.previous_before(max(0, here - margin))
-            )
-        if region is None:
-            return
-        self._selected = region.region_id
-        self._regions_changed()
-        self._engine.seek(region.start)
-        if self._engine.state is not PlaybackState.PLAYING:
-            self._engine.play()
-            self.record(AccessAction.PLAYBACK_STARTED)
-        self.record(AccessAction.PLAYBACK_SEEKED)
-
-    def _rate(self) -> int:
-        """The open segment's sample rate (the engine's is 0 once it has unloaded)."""
-        return self._opened.audio.sample_rate if self._opened is not None else 0
-
-    def select_region_at(self, seconds: float) -> None:
-        if self._regions is None:
-            return
-        frame = int(seconds * self._rate())
-        hits = self._regions.at(frame)
-        self._selected = hits[-1].region_id if hits else None
-        self._regions_changed()
-
-    def move_region(self, region_id: int, start_s: float, end_s: float) -> None:
-        if self._regions is None or self._regions.get(region_id) is None or not self._rate():
-            return
-        rate = self._rate()
-        self._regions.update(region_id, round(start_s * rate), round(end_s * rate))
-        self._selected = region_id
-        self._regions_changed()
-
-    def delete_selected_region(self) -> None:
-        if self._regions is not None and self._selected is not None:
-            self._regions.remove(self._selected)
-            self._selected = None
-            self._regions_changed()
-
-    def toggle_loop(self) -> None:
-        region = self.selected_region
-        if self._engine.loop is not None or region is None:
-            self._engine.set_loop(None, None)
-        else:
-            self._engine.set_loop(region.start, region.end)
-            if self._engine.state is not PlaybackState.PLAYING:
-                self._engine.play()
-                self.record(AccessAction.PLAYBACK_STARTED)
-        self._emit_player_settings()
 
     # -- labels ---------------------------------------------------------------
     def submit_transcript(self, text: str) -> None:
