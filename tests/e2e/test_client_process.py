@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,26 @@ def test_sigterm_quits_through_the_normal_shutdown(server: LiveServer) -> None:
         assert proc.wait(20) == 0
     finally:
         stop(proc)
+
+
+@pytest.mark.parametrize(
+    ("policy", "words"),
+    [
+        ('{"idle_lock_minutes": "soon"}', b"policy on this computer is not valid"),
+        ('{"unprotected_capture": "refuse"}', b"cannot keep its window out of screenshots"),
+    ],
+)
+@pytest.mark.usefixtures("secret_service")
+def test_policy_can_refuse_the_start(
+    server: LiveServer, tmp_path: Path, policy: str, words: bytes
+) -> None:
+    config = tmp_path / "config"
+    (config / "cordon").mkdir(parents=True, mode=0o700)
+    (config / "cordon" / "policy.json").write_text(policy)
+    (config / "cordon" / "policy.json").chmod(0o600)
+    env = {**os.environ, "XDG_CONFIG_HOME": str(config), "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        client_cmd(server), env=env, capture_output=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert words in result.stderr
