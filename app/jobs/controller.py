@@ -100,6 +100,7 @@ class Controller(RegionOps, QObject):
         self._selected: int | None = None
         self._stored_regions: list[tuple[int, int]] = []
         self._saved_text = ""  # the transcript as the server has it (to detect unsaved work)
+        self._locked = False  # locked; the worker drops the token after the queued uploads
         self._reachable = True
         self._flush_running = False
         self._shut_down = False
@@ -131,7 +132,7 @@ class Controller(RegionOps, QObject):
 
     @property
     def is_signed_in(self) -> bool:
-        return self._session.user is not None
+        return self._session.user is not None and not self._locked
 
     @property
     def session_id(self) -> str:
@@ -147,6 +148,7 @@ class Controller(RegionOps, QObject):
         )
 
     def _on_signed_in(self, user: User) -> None:
+        self._locked = False
         self.signed_in.emit(user)
         self.refresh_tasks()
 
@@ -345,6 +347,7 @@ class Controller(RegionOps, QObject):
             )
         self.close_segment()
         self._saved_text = ""
+        self._locked = True  # signed out from now on, though the token outlives the queue
         self._network.submit("events-before-lock", self._uploader.flush)
         self._network.submit("sign-out", self._session.sign_out)
         self.locked.emit(message)
