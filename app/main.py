@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import signal
 import sys
@@ -74,21 +75,25 @@ class ClientApp:
         self.window.close()
 
 
-_redaction_installed = False
-
-
+@functools.cache
 def _redact_accessibility() -> None:
-    """Screen readers see roles and names, never transcript or task text (once per process)."""
-    global _redaction_installed  # noqa: PLW0603 - Qt keeps the factory for the process
-    if not _redaction_installed:
-        install_redaction(
-            {
-                TranscriptEditor: (QAccessible.Role.EditableText, "Transcript"),
-                TaskList: (QAccessible.Role.List, "Tasks"),
-                WaveformView: (QAccessible.Role.Graphic, "Waveform"),
-            }
-        )
-        _redaction_installed = True
+    """Screen readers see roles and names, never transcript or task text.
+
+    Cached: Qt keeps an installed factory for the life of the process.
+    """
+    install_redaction(
+        {
+            TranscriptEditor: (QAccessible.Role.EditableText, "Transcript"),
+            TaskList: (QAccessible.Role.List, "Tasks"),
+            WaveformView: (QAccessible.Role.Graphic, "Waveform"),
+        }
+    )
+
+
+def _platform_name() -> str:
+    """Qt's platform plugin (``xcb``, ``wayland``, ``windows``…): what capture guard applies."""
+    app = QApplication.instance()
+    return app.platformName() if isinstance(app, QApplication) else "offscreen"
 
 
 def build(
@@ -101,9 +106,7 @@ def build(
     """Build the client. Raises KeyringUnavailableError if the keyring is not safe."""
     check_backend()
     policy = policy or Policy.defaults()
-    app = QApplication.instance()
-    platform_name = app.platformName() if isinstance(app, QApplication) else "offscreen"
-    guard = guard or guard_for(platform_name)
+    guard = guard or guard_for(_platform_name())
     if not policy.flag("screen_reader"):
         _redact_accessibility()
     api = CordonApi(server, ca_file)
@@ -288,8 +291,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         policy = load_policy()
     except PolicyError as exc:
         return _refuse(qt_app, f"The Cordon policy on this computer is not valid: {exc}", exc)
-    platform_name = qt_app.platformName() if isinstance(qt_app, QApplication) else "offscreen"
-    guard = guard_for(platform_name)
+    guard = guard_for(_platform_name())
     refusal = start_refusal(policy, guard)
     if refusal is not None:
         return _refuse(qt_app, refusal, RuntimeError("start refused by policy"))

@@ -90,7 +90,6 @@ def test_windows_failure_is_reported_with_the_error_code() -> None:
 
 def test_windows_affinity_that_does_not_read_back_is_a_failure() -> None:
     user32 = FakeUser32()
-    guard = WindowsCaptureGuard(user32)
     user32.GetWindowDisplayAffinity = GET_PROTO(lambda hwnd, out: 0)  # the read fails
     guard = WindowsCaptureGuard(user32)
     assert guard.protect(3) is Protection.FAILED
