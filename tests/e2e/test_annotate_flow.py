@@ -26,11 +26,12 @@ from tests.e2e.conftest import LiveServer
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("secret_service")]
 
 
-def files_containing(roots: list[Path], needles: list[bytes], skip: Path) -> list[str]:
+def files_containing(roots: list[Path], needles: list[bytes], skip: list[Path]) -> list[str]:
+    """Files under ``roots`` (outside the ``skip`` directories) holding any needle."""
     found = []
     for root in roots:
         for path in root.rglob("*"):
-            if skip in path.parents or not path.is_file() or path.is_symlink():
+            if any(s in path.parents for s in skip) or not path.is_file() or path.is_symlink():
                 continue
             try:
                 data = path.read_bytes()
@@ -132,7 +133,11 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
         marker.encode("utf-16-le"),
         *(raw[i : i + 64] for i in (1000, len(raw) // 2, len(raw) - 200)),
     ]
-    leaks = files_containing([server.data_dir, run_root], needles, skip=server.audio_dir)
+    # Every test's plaintext ingest input is skipped: other tests write the same
+    # synthetic audio (same seeds) under this run's root.
+    inputs = [d for d in run_root.rglob("source-audio") if d.is_dir()]
+    assert server.audio_dir in inputs
+    leaks = files_containing([server.data_dir, run_root], needles, skip=inputs)
     assert leaks == []
     # The scan can see a leak: the plaintext input itself holds every audio needle.
-    assert len(files_containing([server.audio_dir], needles[2:], skip=Path("/-"))) == 3
+    assert len(files_containing([server.audio_dir], needles[2:], skip=[])) == 3

@@ -90,5 +90,5 @@ def test_annotate_session_writes_nothing_outside_the_allowlist(
 
     existing = [Path(p) for p in paths if Path(p).is_file()]
     roots = [home, Path(os.environ["TMPDIR"]), *existing]
-    leaks = files_containing(roots, [marker.encode()], skip=tmp_path)
+    leaks = files_containing(roots, [marker.encode()], skip=[tmp_path])
     assert leaks == []
