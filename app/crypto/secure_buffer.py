@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 _PAGE = mmap.PAGESIZE
 _HUGE_MIN = 4 << 20
 _ASYNC_LOCK_MIN = 4 << 20
+#: ``mlock2`` flag: lock each page when it is first touched instead of faulting
+#: in the whole range at once (Linux 4.4+).
+MLOCK_ONFAULT = 1
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -39,6 +42,9 @@ def _libc() -> ctypes.CDLL | None:
     lib.mlock.restype = ctypes.c_int
     lib.munlock.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
     lib.munlock.restype = ctypes.c_int
+    if hasattr(lib, "mlock2"):
+        lib.mlock2.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        lib.mlock2.restype = ctypes.c_int
     return lib
 
 
@@ -78,13 +84,33 @@ class SecureBuffer:
                 logger.warning("MADV_DONTDUMP refused for a %d-byte buffer", self._mapped)
         if _LIBC is None:
             return
+        if self._lock_on_fault():
+            return
         if self._mapped < _ASYNC_LOCK_MIN:
             self._lock_pages()
         else:
-            # mlock faults in every page: ~0.8 ms per MB. Done on a helper thread (ctypes
-            # releases the GIL) so a large segment starts playing without waiting for it.
+            # Plain mlock faults in every page (~0.8 ms per MB) while holding the
+            # process's memory-map lock: on a helper thread (ctypes releases the GIL)
+            # so at least the caller does not wait for it.
             self._locker = threading.Thread(target=self._lock_pages, name="cordon-mlock")
             self._locker.start()
+
+    def _lock_on_fault(self) -> bool:
+        """Lock pages as they are first written; True if the kernel took it.
+
+        Locking a 100 MB buffer up front populates every page under the process's
+        memory-map lock; every other thread that maps memory meanwhile (numpy
+        allocating, PortAudio, the decoder) stalls behind it, and playback of a
+        1 h call could not start until the whole call had decoded. With
+        ``MLOCK_ONFAULT`` the call returns at once and each page is locked when
+        the decoder first writes it, so nothing unlocked ever holds plaintext.
+        """
+        if _LIBC is None or not hasattr(_LIBC, "mlock2"):
+            return False
+        if _LIBC.mlock2(self._address, self._mapped, MLOCK_ONFAULT) != 0:
+            return False  # ENOSYS, EINVAL (old kernel) or the memlock limit: fall back
+        self.locked = True
+        return True
 
     def _lock_pages(self) -> None:
         if _LIBC is not None and _LIBC.mlock(self._address, self._mapped) == 0:
