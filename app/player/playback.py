@@ -380,13 +380,20 @@ class PlaybackEngine:
         return self._playing and not self._source_ended and self._ring.pending() < FILL_TARGET
 
     def _apply_settings(self) -> None:
+        """Take new settings (condition held). The order matters to :attr:`position_frames`.
+
+        It reads without the lock: while ``seek_to`` is set and not yet applied it
+        reports ``seek_to``; so the playhead (``_period_first``) moves before
+        ``seek_to`` is cleared, and the generation is marked applied last.
+        Otherwise a reader in between saw the position from before the seek.
+        """
         s = self._settings
         if self._applied == s.generation:
             return
-        self._applied = s.generation
         if s.seek_to is not None:
             self._read_pos = s.seek_to
-            s.seek_to = None
+        self._period_first = self._read_pos
+        s.seek_to = None
         self._ring.flush()
         self._source_ended = False
         if self._resampler is not None:
@@ -394,7 +401,7 @@ class PlaybackEngine:
         if self._stretcher is not None:
             self._stretcher.reset()
             self._stretcher.set_speed(s.speed)
-        self._period_first = self._read_pos
+        self._applied = s.generation
 
     def _produce(self, audio: DecodedAudio) -> bool:
         """Prepare one block into the ring; False if nothing could be prepared."""
