@@ -192,8 +192,8 @@ def _wire(c: Controller, w: MainWindow) -> None:
         w.show_segment(seg.task, seg.summaries, seg.audio.sample_rate)
 
     c.segment_opened.connect(opened)
-    c.segment_decoding.connect(lambda _seg: w.waveform.refresh())
-    c.segment_complete.connect(lambda _seg: w.waveform.refresh())
+    c.segment_decoding.connect(lambda _seg: w.refresh_audio())
+    c.segment_complete.connect(lambda _seg: w.refresh_audio())
     c.session_expired.connect(w.show_session_expired)
     c.segment_failed.connect(w.show_banner)
     c.segment_closed.connect(w.show_closed)
@@ -218,6 +218,7 @@ def _wire_player(c: Controller, w: MainWindow) -> None:
     c.player_settings_changed.connect(w.player.show_settings)
     w.waveform.seek_requested.connect(c.select_region_at)
     w.waveform.region_moved.connect(c.move_region)
+    w.waveform.region_drawn.connect(c.create_region)
 
     def show_regions(regions: RegionList | None, selected: int | None) -> None:
         rate = c.opened.audio.sample_rate if c.opened else 1

@@ -105,6 +105,18 @@ class RegionOps:
         self._selected = region_id
         self._regions_changed()
 
+    def create_region(self, start_s: float, end_s: float) -> None:
+        """A region drawn with the mouse; it becomes the selection (too short: ignored)."""
+        if self._regions is None or not self._rate():
+            return
+        rate = self._rate()
+        try:
+            region = self._regions.add(round(start_s * rate), round(end_s * rate))
+        except ValueError:
+            return  # shorter than a region may be: a slip of the mouse, not an error
+        self._selected = region.region_id
+        self._regions_changed()
+
     def delete_selected_region(self) -> None:
         if self._regions is not None and self._selected is not None:
             self._regions.remove(self._selected)

@@ -60,6 +60,10 @@ class WaveformSummary:
         self.ready = 0
         self._buffer.close()
 
+    def decoded(self) -> Int16Array:
+        """The channel's samples decoded so far (a view: for the spectrogram, read-only)."""
+        return self._samples[: self.ready]
+
     @property
     def complete(self) -> bool:
         return self.ready >= self.length

@@ -25,6 +25,7 @@ from app.domain.models import Task, User
 from app.player.waveform_summary import WaveformSummary
 from app.ui.curtain import Curtain
 from app.ui.login_page import LoginPage
+from app.ui.overview_view import OverviewView
 from app.ui.player_bar import PlayerBar
 from app.ui.shortcut_dialogs import ShortcutEditor, ShortcutSheet
 from app.ui.shortcuts import ACTIONS, Keymap
@@ -100,6 +101,11 @@ class MainWindow(QMainWindow):
         col.addWidget(self.task_title)
         self.waveform = WaveformView()
         col.addWidget(self.waveform, 3)
+        self.overview = OverviewView()
+        col.addWidget(self.overview)
+        self.waveform.visible_changed.connect(self.overview.set_window)
+        self.overview.window_moved.connect(self._show_window)
+        self.overview.centre_requested.connect(self._centre_on)
         self.player = PlayerBar()
         col.addWidget(self.player)
         self.editor = TranscriptEditor()
@@ -146,6 +152,8 @@ class MainWindow(QMainWindow):
             view.zoom(2.0, view.playhead.value())
         elif action_id == "zoom_fit":
             view.zoom_fit()
+        elif action_id == "toggle_spectrogram":
+            view.set_spectrogram(not view.spectrogram_shown)
         elif action_id == "submit":
             self._request_submit()
         elif action_id == "shortcut_sheet":
@@ -164,8 +172,17 @@ class MainWindow(QMainWindow):
         editor.accepted.connect(self.apply_keymap)
         editor.open()
 
+    def _show_window(self, start: float, end: float) -> None:
+        if end > start:
+            self.waveform.setXRange(start, end, padding=0)
+
+    def _centre_on(self, seconds: float) -> None:
+        x0, x1 = self.waveform.visible_seconds()
+        self._show_window(seconds - (x1 - x0) / 2, seconds + (x1 - x0) / 2)
+
     def show_regions(self, spans: list[tuple[int, float, float]], selected: int | None) -> None:
         self.waveform.set_regions(spans, selected)
+        self.overview.set_regions([(start, end) for _id, start, end in spans])
         self.region_label.setText(f"{len(spans)} regions" if spans else "")
 
     def zoom_to_region(self, start: float, end: float) -> None:
@@ -204,6 +221,7 @@ class MainWindow(QMainWindow):
 
     def show_segment(self, task: Task, summaries: list[WaveformSummary], sample_rate: int) -> None:
         self.task_title.setText(f"{task.title} — {task.project_name}")
+        self.overview.set_audio(summaries, sample_rate)
         self.waveform.set_audio(summaries, sample_rate)
         self.player.set_duration(summaries[0].length / sample_rate if summaries else 0.0)
         self.player.set_channels(len(summaries))
@@ -212,12 +230,18 @@ class MainWindow(QMainWindow):
         self.submit_button.setEnabled(True)
         self.editor.setFocus()
 
+    def refresh_audio(self) -> None:
+        """More of the segment has been decoded: redraw both views."""
+        self.waveform.refresh()
+        self.overview.refresh()
+
     def show_transcript(self, text: str) -> None:
         if not self.editor.toPlainText():
             self.editor.setPlainText(text)
 
     def show_closed(self) -> None:
         self.waveform.clear_audio()
+        self.overview.clear_audio()
         self.editor.clear_content()
         self.editor.setEnabled(False)
         self.submit_button.setEnabled(False)
@@ -227,6 +251,7 @@ class MainWindow(QMainWindow):
     def show_playback(self, state: str, position: float) -> None:
         self.player.show_state(state, position)
         self.waveform.set_playhead(position)
+        self.overview.set_playhead(position)
 
     def show_submitted(self, revision: int) -> None:
         self.submit_button.setEnabled(True)
@@ -263,4 +288,5 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.close_requested.emit()
         self.waveform.dispose()
+        self.overview.dispose()
         super().closeEvent(event)

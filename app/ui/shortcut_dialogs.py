@@ -23,6 +23,13 @@ def _fit(table: QTableWidget) -> None:
     table.horizontalHeader().setStretchLastSection(True)
 
 
+MOUSE_HELP = (
+    "Mouse on the waveform: click to seek, drag to draw a region, drag a region's body "
+    "or edges to move or resize it, Ctrl+drag or middle-drag to pan, wheel to zoom. "
+    "On the overview below it: drag the window to pan, its edges to zoom, click to jump."
+)
+
+
 class ShortcutSheet(QDialog):
     """Every action and its key, read-only; 'Change keys…' opens the remap dialog."""
 
@@ -38,7 +45,10 @@ class ShortcutSheet(QDialog):
             self.table.setItem(row, 1, QTableWidgetItem(key))
         _fit(self.table)
         layout.addWidget(self.table)
-        self.resize(520, 640)
+        self.mouse_help = QLabel(MOUSE_HELP)
+        self.mouse_help.setWordWrap(True)
+        layout.addWidget(self.mouse_help)
+        self.resize(520, 680)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.change_button = buttons.addButton(
             "Change keys…", QDialogButtonBox.ButtonRole.ActionRole

@@ -40,6 +40,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("zoom_out", "Zoom out", "Ctrl+-"),
     ActionSpec("zoom_fit", "Show the whole segment", "Ctrl+0"),
     ActionSpec("zoom_selection", "Zoom to the selected region", "Ctrl+E"),
+    ActionSpec("toggle_spectrogram", "Waveform / spectrogram", "Ctrl+G"),
     ActionSpec("submit", "Submit the transcript", "Ctrl+Return"),
     ActionSpec("shortcut_sheet", "Show this list", "F1"),
     ActionSpec("security_settings", "Security settings", "Ctrl+,"),

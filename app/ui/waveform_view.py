@@ -1,45 +1,82 @@
-"""Waveform view: one min/max trace per channel, a playhead, click to seek.
+"""Waveform view: one min/max trace (or spectrogram) per channel, a playhead, regions.
+
+Mouse: click seeks, drag draws a new region (as in Label Studio), Ctrl+drag
+or middle-drag pans, the wheel zooms; regions move and resize by their body
+and edges. The overview (:mod:`app.ui.overview_view`) pans across long calls.
 
 Draws from :class:`~app.player.waveform_summary.WaveformSummary` — two points
 per pixel column, recomputed for the visible range on every zoom or pan —
-never from raw samples, so redraw cost is independent of the call's length.
+never from raw samples, so redraw cost is independent of the call's length; the
+spectrogram likewise computes one FFT per column (:mod:`app.player.spectrogram`).
 The arrays handed to pyqtgraph are audio-derived (raw samples when zoomed in
 below 256 samples a column); :meth:`clear_audio` zeroes ours, but pyqtgraph's
-painter paths are ordinary memory until Qt frees them.
+painter paths and images are ordinary memory until Qt frees them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
+from app.player.spectrogram import spectrogram_columns
 from app.player.waveform_summary import WaveformSummary
+from app.ui.plot_setup import BACKGROUND, channel_pen, lock_down_plot, set_min_max_traces
 
-_COLOURS = ("#3b82f6", "#f97316", "#22c55e", "#a855f7")
+#: A drag shorter than this many pixels is a click (seek), not a new region.
+MIN_DRAG_PX = 4
+
+
+class _DrawingViewBox(pg.ViewBox):  # type: ignore[misc]
+    """Left-drag draws a region; Ctrl+left-drag and middle-drag pan as usual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_draw: Callable[[float, float, bool], None] | None = None
+
+    def mouseDragEvent(self, ev: Any, axis: int | None = None) -> None:  # noqa: N802 - Qt
+        modifiers = ev.modifiers()
+        if (
+            ev.button() != Qt.MouseButton.LeftButton
+            or modifiers & Qt.KeyboardModifier.ControlModifier
+            or self.on_draw is None
+        ):
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        if (ev.pos() - ev.buttonDownPos()).manhattanLength() < MIN_DRAG_PX and not ev.isFinish():
+            return
+        start = float(self.mapToView(ev.buttonDownPos()).x())
+        end = float(self.mapToView(ev.pos()).x())
+        self.on_draw(min(start, end), max(start, end), bool(ev.isFinish()))
 
 
 class WaveformView(pg.PlotWidget):  # type: ignore[misc]
     seek_requested = Signal(float)  # seconds
     region_moved = Signal(int, float, float)  # region id, start s, end s
+    region_drawn = Signal(float, float)  # start s, end s of a new region
+    visible_changed = Signal(float, float)  # start s, end s now on screen
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent=parent, background="#111827")
+        self._viewbox = _DrawingViewBox()
+        super().__init__(parent=parent, background=BACKGROUND, viewBox=self._viewbox)
         self.setObjectName("waveformView")
         self._summaries: list[WaveformSummary] = []
         self._rate = 1
         self._curves: list[pg.PlotCurveItem] = []
         self._traces: list[np.ndarray[Any, np.dtype[np.float64]]] = []
         self._region_items: dict[int, pg.LinearRegionItem] = {}
-        item = self.getPlotItem()
-        item.hideButtons()
-        # pyqtgraph's menus offer "Export..." (images, CSV of the samples) to disk: none.
-        item.setMenuEnabled(False)
-        self.scene().contextMenu = []
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        self._spectrogram = False
+        self._images: list[pg.ImageItem] = []
+        self._spectra: list[np.ndarray[Any, np.dtype[np.uint8]]] = []
+        self._lut = pg.colormap.get("inferno").getLookupTable(nPts=256)
+        self._draft: pg.LinearRegionItem | None = None
+        self._viewbox.on_draw = self._on_draw
+        item = lock_down_plot(self)
         item.showGrid(x=True, y=False, alpha=0.2)
         item.getAxis("left").hide()
         item.setLabel("bottom", "time", units="s")
@@ -61,11 +98,15 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         self._rate = max(1, sample_rate)
         lanes = len(summaries)
         for i in range(lanes):
-            curve = pg.PlotCurveItem(
-                pen=pg.mkPen(_COLOURS[i % len(_COLOURS)]), connect="pairs", skipFiniteCheck=True
-            )
+            curve = pg.PlotCurveItem(pen=channel_pen(i), connect="pairs", skipFiniteCheck=True)
+            curve.setVisible(not self._spectrogram)
             self.addItem(curve)
             self._curves.append(curve)
+            image = pg.ImageItem(axisOrder="col-major")
+            image.setLookupTable(self._lut)
+            image.setVisible(self._spectrogram)
+            self.addItem(image)
+            self._images.append(image)
         duration = summaries[0].length / self._rate if summaries else 0.0
         vb = self.getPlotItem().getViewBox()
         vb.setLimits(xMin=0.0, xMax=max(duration, 0.001))
@@ -79,15 +120,34 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
 
     def clear_audio(self) -> None:
         self.set_regions([], None)
+        self._on_draw(0.0, 0.0, True)  # drop a half-drawn region
         for trace in self._traces:
             trace.fill(0.0)
+        for spectrum in self._spectra:
+            spectrum.fill(0)
         for curve in self._curves:
             curve.setData([], [])
             self.removeItem(curve)
-        self._curves = []
-        self._traces = []
+        for image in self._images:
+            image.clear()
+            self.removeItem(image)
+        self._curves, self._traces, self._images, self._spectra = [], [], [], []
         self._summaries = []
         self.playhead.setValue(0.0)
+
+    # -- spectrogram ------------------------------------------------------------
+    @property
+    def spectrogram_shown(self) -> bool:
+        return self._spectrogram
+
+    def set_spectrogram(self, shown: bool) -> None:
+        """Show a spectrogram per channel instead of the waveform (and back)."""
+        self._spectrogram = shown
+        for curve in self._curves:
+            curve.setVisible(not shown)
+        for image in self._images:
+            image.setVisible(shown)
+        self._redraw()
 
     def dispose(self) -> None:
         """Zero the traces and tear the plot down (once; the view is unusable afterwards).
@@ -163,25 +223,50 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         if not self._summaries:
             return
         x0, x1 = self.visible_seconds()
+        self.visible_changed.emit(x0, x1)
         width = max(64, int(self.width()))
         start, end = max(0, int(x0 * self._rate)), int(np.ceil(x1 * self._rate))
         end = min(end, self._summaries[0].length)
         if end <= start:
             return
-        xs = np.repeat(np.linspace(start, end, width, endpoint=False) / self._rate, 2)
+        if self._spectrogram:
+            self._draw_spectra(start, end, width)
+            return
         for trace in self._traces:
             trace.fill(0.0)
-        self._traces = []
-        for lane, (summary, curve) in enumerate(zip(self._summaries, self._curves, strict=True)):
-            lo, hi = summary.columns(start, end, width)
-            ys = np.empty(width * 2, dtype=np.float64)
-            ys[0::2] = lo / 32768.0
-            ys[1::2] = hi / 32768.0
-            ys -= lane * 2
-            lo.fill(0)
-            hi.fill(0)
-            self._traces.append(ys)
-            curve.setData(xs, ys)
+        self._traces = set_min_max_traces(
+            self._curves, self._summaries, (start, end), width, self._rate
+        )
+
+    def _draw_spectra(self, start: int, end: int, width: int) -> None:
+        for spectrum in self._spectra:
+            spectrum.fill(0)
+        self._spectra = []
+        rect_x, rect_w = start / self._rate, (end - start) / self._rate
+        for lane, (summary, image) in enumerate(zip(self._summaries, self._images, strict=True)):
+            spectrum = spectrogram_columns(summary.decoded(), summary.ready, start, end, width)
+            image.setImage(spectrum, autoLevels=False, levels=(0, 255))
+            image.setRect(QRectF(rect_x, -lane * 2 - 1, rect_w, 2))
+            self._spectra.append(spectrum)
+
+    def _on_draw(self, start: float, end: float, finished: bool) -> None:
+        """Track a region being drawn; on release, ask for it (if it has a length)."""
+        if self._draft is None and not finished:
+            self._draft = pg.LinearRegionItem(values=(start, end), movable=False)
+            self._draft.setBrush(pg.mkBrush(250, 204, 21, 60))
+            self._draft.setZValue(6)
+            self.addItem(self._draft)
+        if self._draft is not None:
+            self._draft.setRegion((start, end))
+        if not finished:
+            return
+        if self._draft is not None:
+            self.removeItem(self._draft)
+            self._draft = None
+        duration = self._summaries[0].length / self._rate if self._summaries else 0.0
+        start, end = max(0.0, start), min(end, duration)
+        if end > start:
+            self.region_drawn.emit(start, end)
 
     def _on_click(self, event: Any) -> None:
         if event.button() != Qt.MouseButton.LeftButton or not self._summaries:

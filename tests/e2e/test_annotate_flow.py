@@ -22,6 +22,7 @@ from server.datadir import read_secret
 from server.vault import KeyVault
 from tests.e2e.client_driver import LONG, open_row, running_client, sign_in
 from tests.e2e.conftest import LiveServer
+from tests.gestures import drag, point_at
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("secret_service")]
 
@@ -93,6 +94,19 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
         regions = client.controller.regions
         assert regions is not None
         assert [(r.start, r.end) for r in regions] == [(24_000, 72_000)]
+        # A second region drawn with the mouse, overlapping the first (two speakers at
+        # once). The drag starts outside the first region: inside, it would move it.
+        view = client.window.waveform
+        view.zoom_fit()
+        qtbot.wait(50)  # let the view apply the new range before mapping times to pixels
+        drag(qtbot, view.viewport(), point_at(view, 3.0), point_at(view, 1.25))
+        drawn = [r for r in regions if r.start != 24_000]
+        pixel = len(pcm) / view.width()
+        assert len(drawn) == 1
+        new = drawn[0]
+        assert abs(new.start - 60_000) < 2 * pixel and abs(new.end - 144_000) < 2 * pixel
+        assert client.controller.selected_region is new
+        spans = sorted((r.start, r.end) for r in regions)
         qtbot.keyClicks(editor, f"Caller confirms date of birth {marker}")
         with qtbot.waitSignal(client.controller.label_submitted, timeout=LONG) as stored:
             qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
@@ -105,7 +119,7 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
     assert [lb["document"] for lb in labels] == [
         {
             "transcript": f"Caller confirms date of birth {marker}",
-            "regions": [{"start_frame": 24_000, "end_frame": 72_000}],
+            "regions": [{"start_frame": a, "end_frame": b} for a, b in spans],
             "draft": False,
         }
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from pytestqt.qtbot import QtBot
@@ -11,6 +12,7 @@ from app.player.waveform_summary import WaveformSummary
 from app.ui.main_window import MainWindow
 from app.ui.shortcut_dialogs import ShortcutEditor, ShortcutSheet
 from app.ui.shortcuts import ACTIONS, Keymap
+from tests.gestures import point_at
 
 ALT = Qt.KeyboardModifier.AltModifier
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -96,3 +98,25 @@ def test_regions_are_drawn_selected_and_dragged(window: MainWindow, qtbot: QtBot
     assert moved.args == [1, 1.5, 3.0]
     window.show_regions([(2, 2.0, 4.0)], selected=None)
     assert window.waveform.region_ids() == [2]
+
+
+def test_spectrogram_key_and_overview_in_the_window(window: MainWindow, qtbot: QtBot) -> None:
+    ready(window, qtbot)
+    window.overview.set_audio(window.waveform._summaries, 16000)
+    assert not window.waveform.spectrogram_shown
+    qtbot.keyClick(window.editor, Qt.Key.Key_G, CTRL)  # while typing, as every player key
+    assert window.waveform.spectrogram_shown
+    qtbot.keyClick(window.editor, Qt.Key.Key_G, CTRL)
+    assert not window.waveform.spectrogram_shown
+    # The overview's window tracks the view; clicking the overview centres the view there.
+    window.waveform.setXRange(10.0, 20.0, padding=0)
+    assert window.overview.window.getRegion() == pytest.approx((10.0, 20.0))
+    at = point_at(window.overview, 40.0).toPoint()
+    qtbot.mouseClick(window.overview.viewport(), Qt.MouseButton.LeftButton, pos=at)
+    x0, x1 = window.waveform.visible_seconds()
+    pixel = 60.0 / window.overview.width()
+    assert abs((x0 + x1) / 2 - 40.0) < 2 * pixel and x1 - x0 == pytest.approx(10.0)
+    window.show_regions([(1, 1.0, 2.5)], selected=1)
+    assert len(window.overview._regions) == 1
+    window.show_closed()
+    assert window.overview._curves == []

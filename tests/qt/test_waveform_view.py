@@ -1,13 +1,19 @@
-"""Waveform view: drawn from the summary (two points per column), click to seek."""
+"""Waveform view: drawn from the summary (two points per column), click to seek, drag to draw.
+
+Also the spectrogram mode and the overview that pans the view.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from pytestqt.qtbot import QtBot
 
 from app.player.waveform_summary import WaveformSummary
+from app.ui.overview_view import OverviewView
 from app.ui.waveform_view import WaveformView
+from tests.gestures import drag, point_at
 
 
 def make_view(qtbot: QtBot, channels: int = 2, seconds: float = 600.0) -> WaveformView:
@@ -60,3 +66,69 @@ def test_playhead_moves(qtbot: QtBot) -> None:
     assert view.playhead.value() == 4.25
     view.clear_audio()
     assert view.channel_count == 0
+
+
+def test_dragging_draws_a_region_over_the_dragged_time(qtbot: QtBot) -> None:
+    view = make_view(qtbot, channels=1, seconds=60)
+    drawn: list[tuple[float, float]] = []
+    view.region_drawn.connect(lambda s, e: drawn.append((s, e)))
+    before = view.visible_seconds()
+    drag(qtbot, view.viewport(), point_at(view, 40.0), point_at(view, 20.0))  # right to left
+    assert len(drawn) == 1
+    start, end = drawn[0]
+    pixel = 60.0 / view.width()
+    assert abs(start - 20.0) < 2 * pixel and abs(end - 40.0) < 2 * pixel
+    assert view.visible_seconds() == before  # a plain drag does not pan
+    assert view._draft is None  # the rubber band is gone
+
+
+def test_ctrl_drag_pans_instead_of_drawing(qtbot: QtBot) -> None:
+    view = make_view(qtbot, channels=1, seconds=60)
+    view.setXRange(20.0, 30.0, padding=0)
+    drawn: list[tuple[float, float]] = []
+    view.region_drawn.connect(lambda s, e: drawn.append((s, e)))
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    drag(qtbot, view.viewport(), point_at(view, 28.0), point_at(view, 22.0), modifiers=ctrl)
+    assert drawn == []
+    x0, x1 = view.visible_seconds()
+    assert x0 > 24.0 and abs((x1 - x0) - 10.0) < 0.01  # panned right by ~6 s, same zoom
+
+
+def test_spectrogram_shows_a_tone_at_its_frequency_and_is_zeroed_on_clear(qtbot: QtBot) -> None:
+    view = make_view(qtbot, channels=1, seconds=10)
+    rate = 16000
+    t = np.arange(rate * 10) / rate
+    tone = (np.sin(2 * np.pi * 1000.0 * t) * 20000).astype(np.int16)
+    view.set_audio([WaveformSummary(tone)], rate)
+    view.set_spectrogram(True)
+    assert not view._curves[0].isVisible() and view._images[0].isVisible()
+    spectrum = view._spectra[0]
+    assert spectrum.shape == (view.width(), 257)  # a column per pixel, never per sample
+    peak_bins = spectrum.argmax(axis=1)
+    assert np.all(np.abs(peak_bins - 1000 / (rate / 512)) <= 1)  # bin 32 = 1 kHz
+    view.set_spectrogram(False)
+    assert view._curves[0].isVisible() and not view._images[0].isVisible()
+    view.set_spectrogram(True)
+    kept = view._spectra[0]
+    view.clear_audio()
+    assert not kept.any()
+
+
+def test_overview_follows_the_view_and_pans_it(qtbot: QtBot) -> None:
+    overview = OverviewView()
+    view = make_view(qtbot, channels=2, seconds=600)
+    qtbot.addWidget(overview)
+    overview.resize(800, 64)
+    overview.show()
+    view.visible_changed.connect(overview.set_window)
+    overview.window_moved.connect(lambda s, e: view.setXRange(s, e, padding=0))
+    overview.set_audio(view._summaries, 16000)
+    assert len(overview._curves) == 2
+    xs, _ys = overview._curves[0].getData()
+    assert xs.max() > 590  # the whole segment
+    view.setXRange(100.0, 160.0, padding=0)
+    assert overview.window.getRegion() == pytest.approx((100.0, 160.0))
+    overview.window.setRegion((300.0, 360.0))  # as a drag of the window does
+    assert view.visible_seconds() == pytest.approx((300.0, 360.0))
+    overview.clear_audio()
+    assert overview._curves == [] and overview._traces == []

@@ -1,0 +1,137 @@
+"""Overview (minimap): the whole segment at a glance, with the main view's window on it.
+
+On an hour-long call the main waveform shows seconds; the overview shows where
+those seconds are, where the regions lie, and where the playhead is. Dragging
+the window pans the main view, dragging its edges zooms it, and a click
+centres it there. It draws from the same min/max pyramid as the main view (its
+coarsest levels), so it costs the same whatever the length, and it fills in
+as decoding advances.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QWidget
+
+from app.player.waveform_summary import WaveformSummary
+from app.ui.plot_setup import BACKGROUND, channel_pen, lock_down_plot, set_min_max_traces
+
+HEIGHT = 64
+
+
+class OverviewView(pg.PlotWidget):  # type: ignore[misc]
+    window_moved = Signal(float, float)  # start s, end s the main view should show
+    centre_requested = Signal(float)  # seconds
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent=parent, background=BACKGROUND)
+        self.setObjectName("overviewView")
+        self.setFixedHeight(HEIGHT)
+        item = lock_down_plot(self)
+        item.getAxis("left").hide()
+        item.getAxis("bottom").hide()
+        item.setContentsMargins(0, 0, 0, 0)
+        self.setMouseEnabled(x=False, y=False)
+        self._summaries: list[WaveformSummary] = []
+        self._rate = 1
+        self._duration = 0.0
+        self._curves: list[pg.PlotCurveItem] = []
+        self._traces: list[np.ndarray[Any, np.dtype[np.float64]]] = []
+        self._regions: list[pg.LinearRegionItem] = []
+        self.window = pg.LinearRegionItem(values=(0.0, 1.0), movable=True, swapMode="sort")
+        self.window.setBrush(pg.mkBrush(255, 255, 255, 40))
+        self.window.setZValue(10)
+        self.window.sigRegionChanged.connect(self._on_window_dragged)
+        self.addItem(self.window)
+        self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#f43f5e", width=1))
+        self.playhead.setZValue(11)
+        self.addItem(self.playhead)
+        self._updating = False
+        self.scene().sigMouseClicked.connect(self._on_click)
+
+    def set_audio(self, summaries: list[WaveformSummary], sample_rate: int) -> None:
+        self.clear_audio()
+        self._summaries = summaries
+        self._rate = max(1, sample_rate)
+        self._duration = max(summaries[0].length / self._rate if summaries else 0.0, 0.001)
+        for lane in range(len(summaries)):
+            curve = pg.PlotCurveItem(pen=channel_pen(lane), connect="pairs", skipFiniteCheck=True)
+            self.addItem(curve)
+            self._curves.append(curve)
+        self.getPlotItem().getViewBox().setLimits(xMin=0.0, xMax=self._duration)
+        self.setXRange(0.0, self._duration, padding=0)
+        self.setYRange(-len(summaries) * 2 + 1, 1, padding=0.02)
+        self.set_window(0.0, self._duration)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw the whole segment (more of it has been decoded)."""
+        if not self._summaries:
+            return
+        width = max(64, int(self.width()))
+        for trace in self._traces:
+            trace.fill(0.0)
+        span = (0, self._summaries[0].length)
+        self._traces = set_min_max_traces(self._curves, self._summaries, span, width, self._rate)
+
+    def clear_audio(self) -> None:
+        for trace in self._traces:
+            trace.fill(0.0)
+        for curve in self._curves:
+            curve.setData([], [])
+            self.removeItem(curve)
+        self._curves, self._traces, self._summaries = [], [], []
+        self.set_regions([])
+        self.playhead.setValue(0.0)
+
+    def dispose(self) -> None:
+        """Zero and tear down while Python still holds the items (see WaveformView)."""
+        if self.plotItem is None:
+            return
+        self.clear_audio()
+        super().close()
+
+    def close(self) -> bool:
+        self.dispose()
+        return True
+
+    def set_window(self, start: float, end: float) -> None:
+        """Show the main view's visible range (does not echo back as a move)."""
+        self._updating = True
+        try:
+            self.window.setRegion((start, end))
+        finally:
+            self._updating = False
+
+    def set_playhead(self, seconds: float) -> None:
+        self.playhead.setValue(seconds)
+
+    def set_regions(self, spans: list[tuple[float, float]]) -> None:
+        """Regions as thin, non-interactive bands (they are edited in the main view)."""
+        for item in self._regions:
+            self.removeItem(item)
+        self._regions = []
+        for start, end in spans:
+            band = pg.LinearRegionItem(values=(start, end), movable=False)
+            band.setBrush(pg.mkBrush(250, 204, 21, 50))
+            for line in band.lines:
+                line.setPen(pg.mkPen(None))
+            band.setZValue(5)
+            self.addItem(band)
+            self._regions.append(band)
+
+    def _on_window_dragged(self) -> None:
+        if self._updating or not self._summaries:
+            return
+        start, end = self.window.getRegion()
+        self.window_moved.emit(float(start), float(end))
+
+    def _on_click(self, event: Any) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or not self._summaries:
+            return
+        point = self.getPlotItem().getViewBox().mapSceneToView(event.scenePos())
+        self.centre_requested.emit(min(max(0.0, float(point.x())), self._duration))
