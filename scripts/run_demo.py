@@ -6,6 +6,10 @@ keyring is running (a headless or minimal machine), a private Secret Service
 is started for this run only: its unlock password never leaves memory and its
 keyring directory is deleted when the demo ends (the next run enrols a new
 demo device).
+
+Besides the short recordings in ``resources/demo``, the demo project has a
+two-hour stereo call, generated on the first run (synthetic speech-like
+audio, about 160 MB), to show that a long call opens and plays at once.
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ sys.path.insert(0, str(ROOT))
 from devtools.processes import start, start_server, stop  # noqa: E402
 from devtools.pulse import null_sink  # noqa: E402
 from devtools.secret_service import private_secret_service  # noqa: E402
+from devtools.synthetic_audio import write_audio  # noqa: E402
+
+SHIPPED_AUDIO = ROOT / "resources" / "demo"
+LONG_CALL = "long-call-2h-stereo.flac"
 
 
 def _have_safe_keyring() -> bool:
@@ -64,6 +72,24 @@ def _has_sound_output() -> bool:
     return cards.exists() and "no soundcards" not in cards.read_text()
 
 
+def _demo_audio(audio_dir: Path) -> Path:
+    """The shipped recordings plus the two-hour stereo call (made once, then reused)."""
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    for source in SHIPPED_AUDIO.glob("*.flac"):
+        target = audio_dir / source.name
+        if not target.exists():
+            shutil.copyfile(source, target)
+    long_call = audio_dir / LONG_CALL
+    if not long_call.exists():
+        print("First run: making a two-hour stereo demo call (about 10 s)…")
+        scratch = Path(tempfile.mkdtemp(dir=audio_dir.parent, prefix=".demo-audio-"))
+        try:  # made aside and moved in whole: an interrupted run leaves no half a call
+            write_audio(scratch / LONG_CALL, 2 * 3600, 8000, 2, seed=2024).rename(long_call)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return audio_dir
+
+
 def main() -> int:
     _exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__)
@@ -80,7 +106,8 @@ def main() -> int:
     data_dir = Path(args.data_dir)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        server, url = start_server(data_dir, command="demo")
+        audio_dir = _demo_audio(data_dir.parent / "audio")
+        server, url = start_server(data_dir, "--audio-dir", str(audio_dir), command="demo")
         stack.callback(stop, server)
         print(f"Cordon demo server: {url}")
         print("Sign in as 'annotator' to transcribe, or 'reviewer' to replay submitted work.")

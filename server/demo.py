@@ -1,7 +1,8 @@
 """The demo project: two demo users, a project and the shipped speech recordings.
 
 Idempotent: running ``cordon-server demo`` again on the same data directory
-reuses what is there instead of ingesting the recordings twice.
+reuses what is there; a recording is ingested once (by its title), so a
+recording added to the audio directory later is picked up on the next run.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.wire.schemas import Role
 from server import db, provision
@@ -40,14 +41,17 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
     provision.set_membership(engine, annotator, project_id, Role.ANNOTATOR)
     provision.set_membership(engine, reviewer, project_id, Role.REVIEWER)
     with engine.connect() as conn:
-        existing = conn.execute(
-            select(func.count()).select_from(db.tasks).where(db.tasks.c.project_id == project_id)
-        ).scalar_one()
-    if existing == 0:
-        files = sorted(p for p in audio_dir.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
-        for path in files:
-            seg = ingest_file(ctx.data, engine, ctx.vault, project_id, path)
-            provision.assign_task(engine, seg.segment_id, annotator)
+        ingested = set(
+            conn.execute(
+                select(db.segments.c.title).where(db.segments.c.project_id == project_id)
+            ).scalars()
+        )
+    files = sorted(p for p in audio_dir.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    for path in files:
+        if path.stem[:256] in ingested:
+            continue  # ingested by an earlier run
+        seg = ingest_file(ctx.data, engine, ctx.vault, project_id, path)
+        provision.assign_task(engine, seg.segment_id, annotator)
     with engine.connect() as conn:
         task_ids = list(
             conn.execute(

@@ -71,6 +71,9 @@ class MainWindow(QMainWindow):
 
         self.region_label = QLabel("")
         self.statusBar().addWidget(self.region_label)
+        self.progress_label = QLabel("")
+        self.progress_label.setObjectName("progressLabel")
+        self.statusBar().addWidget(self.progress_label)
         self.user_label = QLabel("")
         self.sync_label = QLabel("")
         self.sync_label.setObjectName("syncLabel")
@@ -216,8 +219,10 @@ class MainWindow(QMainWindow):
         self.player.set_enabled(False)
 
     def show_progress(self, received: int, total: int) -> None:
+        """Download progress in the status bar: the title names the task as soon as it plays."""
         if total:
-            self.task_title.setText(f"Downloading… {100 * received // total} %")
+            done = received >= total
+            self.progress_label.setText("" if done else f"Receiving… {100 * received // total} %")
 
     def show_segment(self, task: Task, summaries: list[WaveformSummary], sample_rate: int) -> None:
         self.task_title.setText(f"{task.title} — {task.project_name}")
@@ -240,6 +245,7 @@ class MainWindow(QMainWindow):
             self.editor.setPlainText(text)
 
     def show_closed(self) -> None:
+        self.progress_label.setText("")
         self.waveform.clear_audio()
         self.overview.clear_audio()
         self.editor.clear_content()
@@ -250,7 +256,7 @@ class MainWindow(QMainWindow):
 
     def show_playback(self, state: str, position: float) -> None:
         self.player.show_state(state, position)
-        self.waveform.set_playhead(position)
+        self.waveform.set_playhead(position, follow=state == "playing")
         self.overview.set_playhead(position)
 
     def show_submitted(self, revision: int) -> None:

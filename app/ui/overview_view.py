@@ -46,6 +46,7 @@ class OverviewView(pg.PlotWidget):  # type: ignore[misc]
         self.window.setBrush(pg.mkBrush(255, 255, 255, 40))
         self.window.setZValue(10)
         self.window.sigRegionChanged.connect(self._on_window_dragged)
+        self.window.setVisible(False)
         self.addItem(self.window)
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#f43f5e", width=1))
         self.playhead.setZValue(11)
@@ -66,6 +67,7 @@ class OverviewView(pg.PlotWidget):  # type: ignore[misc]
         self.setXRange(0.0, self._duration, padding=0)
         self.setYRange(-len(summaries) * 2 + 1, 1, padding=0.02)
         self.set_window(0.0, self._duration)
+        self.window.setVisible(True)
         self.refresh()
 
     def refresh(self) -> None:
@@ -86,6 +88,7 @@ class OverviewView(pg.PlotWidget):  # type: ignore[misc]
             self.removeItem(curve)
         self._curves, self._traces, self._summaries = [], [], []
         self.set_regions([])
+        self.window.setVisible(False)
         self.playhead.setValue(0.0)
 
     def dispose(self) -> None:

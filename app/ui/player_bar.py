@@ -9,9 +9,13 @@ CHANNEL_NAMES = ("Left", "Right")
 
 
 def format_time(seconds: float) -> str:
+    """``mm:ss.cc``, or ``h:mm:ss.cc`` from an hour on (as ELAN and Praat show time)."""
     seconds = max(0.0, seconds)
     minutes, secs = divmod(seconds, 60.0)
-    return f"{int(minutes):02d}:{secs:05.2f}"
+    hours, minutes = divmod(int(minutes), 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:05.2f}"
+    return f"{minutes:02d}:{secs:05.2f}"
 
 
 class PlayerBar(QWidget):

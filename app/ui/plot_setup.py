@@ -28,6 +28,35 @@ def lock_down_plot(widget: pg.PlotWidget) -> pg.PlotItem:
     return item
 
 
+class TimeAxis(pg.AxisItem):  # type: ignore[misc]
+    """A time ruler in ``m:ss`` / ``h:mm:ss`` (with fractions when zoomed in), not "ks" or "ms".
+
+    pyqtgraph's default axis scales seconds with SI prefixes, which reads "7 ks"
+    for a two-hour call; transcribers read clock time.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(orientation="bottom")
+        self.enableAutoSIPrefix(False)
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        return [clock_label(v, spacing) for v in values]
+
+
+def clock_label(seconds: float, spacing: float) -> str:
+    """``seconds`` as clock time with as many decimals as the tick ``spacing`` needs."""
+    decimals = 0 if spacing >= 1 else 1 if spacing >= 0.1 else 2 if spacing >= 0.01 else 3
+    sign = "-" if seconds < 0 else ""
+    units = 10**decimals
+    whole, part = divmod(round(abs(seconds) * units), units)  # integers: no "1:05.10" slips
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    fraction = f".{part:0{decimals}d}" if decimals else ""
+    if hours:
+        return f"{sign}{hours}:{minutes:02d}:{secs:02d}{fraction}"
+    return f"{sign}{minutes}:{secs:02d}{fraction}"
+
+
 def channel_pen(lane: int) -> object:
     """The pen for channel ``lane`` (the same colour in every view)."""
     return pg.mkPen(CHANNEL_COLOURS[lane % len(CHANNEL_COLOURS)])

@@ -25,7 +25,13 @@ from PySide6.QtWidgets import QWidget
 
 from app.player.spectrogram import spectrogram_columns
 from app.player.waveform_summary import WaveformSummary
-from app.ui.plot_setup import BACKGROUND, channel_pen, lock_down_plot, set_min_max_traces
+from app.ui.plot_setup import (
+    BACKGROUND,
+    TimeAxis,
+    channel_pen,
+    lock_down_plot,
+    set_min_max_traces,
+)
 
 #: A drag shorter than this many pixels is a click (seek), not a new region.
 MIN_DRAG_PX = 4
@@ -63,7 +69,12 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
 
     def __init__(self, parent: QWidget | None = None) -> None:
         self._viewbox = _DrawingViewBox()
-        super().__init__(parent=parent, background=BACKGROUND, viewBox=self._viewbox)
+        super().__init__(
+            parent=parent,
+            background=BACKGROUND,
+            viewBox=self._viewbox,
+            axisItems={"bottom": TimeAxis()},
+        )
         self.setObjectName("waveformView")
         self._summaries: list[WaveformSummary] = []
         self._rate = 1
@@ -79,7 +90,6 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         item = lock_down_plot(self)
         item.showGrid(x=True, y=False, alpha=0.2)
         item.getAxis("left").hide()
-        item.setLabel("bottom", "time", units="s")
         self.setMouseEnabled(x=True, y=False)
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#f43f5e", width=2))
         self.playhead.setZValue(10)
@@ -165,8 +175,18 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         self.dispose()
         return True
 
-    def set_playhead(self, seconds: float) -> None:
+    def set_playhead(self, seconds: float, *, follow: bool = False) -> None:
+        """Move the playhead; with ``follow`` (playing), page the view along with it.
+
+        ELAN-style paging: when the playhead leaves the visible range the view
+        jumps one screen on, keeping the zoom, so the transcriber sees what is heard.
+        """
         self.playhead.setValue(seconds)
+        if not follow or not self._summaries:
+            return
+        x0, x1 = self.visible_seconds()
+        if not x0 <= seconds <= x1:
+            self.setXRange(seconds, seconds + (x1 - x0), padding=0)
 
     # -- regions --------------------------------------------------------------
     def set_regions(self, spans: list[tuple[int, float, float]], selected: int | None) -> None:

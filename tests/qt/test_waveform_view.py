@@ -12,6 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from app.player.waveform_summary import WaveformSummary
 from app.ui.overview_view import OverviewView
+from app.ui.player_bar import format_time
+from app.ui.plot_setup import clock_label
 from app.ui.waveform_view import WaveformView
 from tests.gestures import drag, point_at
 
@@ -132,3 +134,24 @@ def test_overview_follows_the_view_and_pans_it(qtbot: QtBot) -> None:
     assert view.visible_seconds() == pytest.approx((300.0, 360.0))
     overview.clear_audio()
     assert overview._curves == [] and overview._traces == []
+
+
+def test_playing_pages_the_view_along_with_the_playhead(qtbot: QtBot) -> None:
+    view = make_view(qtbot, channels=1, seconds=600)
+    view.setXRange(100.0, 130.0, padding=0)
+    view.set_playhead(140.0)  # paused (a seek): the view stays where the user put it
+    assert view.visible_seconds() == pytest.approx((100.0, 130.0))
+    view.set_playhead(129.0, follow=True)  # playing, still in view
+    assert view.visible_seconds() == pytest.approx((100.0, 130.0))
+    view.set_playhead(130.5, follow=True)  # playing past the right edge: next page
+    assert view.visible_seconds() == pytest.approx((130.5, 160.5))
+
+
+def test_time_ruler_reads_clock_time() -> None:
+    assert clock_label(7199.0, 600) == "1:59:59"
+    assert clock_label(65.0, 5) == "1:05"
+    assert clock_label(65.25, 0.25) == "1:05.2"  # one decimal at 0.1-1 s spacing
+    assert clock_label(65.25, 0.05) == "1:05.25"
+    assert clock_label(0.0005, 0.001) == "0:00.000"  # half-even: 0.5 ms rounds down
+    assert clock_label(59.96, 0.5) == "1:00.0"  # carries into the minute
+    assert format_time(7200.0) == "2:00:00.00" and format_time(61.5) == "01:01.50"

@@ -15,7 +15,9 @@ from sqlalchemy import select, update
 from app.crypto.device_keys import DeviceKeyPair
 from app.crypto.key_grant import GrantBinding, open_grant
 from app.crypto.segment_format import SegmentDecryptor
+from devtools.synthetic_audio import write_audio
 from server import db
+from server.demo import setup_demo
 from server.ingest import IngestError, ingest_file
 from tests.fixtures import DemoServer, demo_server, enroll, login
 
@@ -324,3 +326,12 @@ def test_ingest_refuses_what_it_cannot_decode(srv: DemoServer, tmp_path: Path) -
 def test_openapi_is_served(client: TestClient) -> None:
     spec = client.get("/v1/openapi.json").json()
     assert "/v1/tasks/{task_id}/key-grant" in spec["paths"]
+
+
+def test_demo_setup_ingests_each_recording_once_and_picks_up_new_ones(srv: DemoServer) -> None:
+    again = setup_demo(srv.ctx, srv.audio_dir)
+    assert again.task_ids == srv.demo.task_ids  # a second run ingests nothing twice
+    write_audio(srv.audio_dir / "call-c.flac", 1.0, 8000, 2, seed=9)
+    third = setup_demo(srv.ctx, srv.audio_dir)
+    assert len(third.task_ids) == len(srv.demo.task_ids) + 1
+    assert set(srv.demo.task_ids) < set(third.task_ids)
