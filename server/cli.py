@@ -1,4 +1,4 @@
-"""``cordon-server``: init, serve, ingest, users and the demo."""
+"""``cordon-server``: init, serve, ingest, users, the demo, and audit verify/export."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from app.wire.schemas import Role
 from server import db, provision
+from server.auditlog import commands as audit_commands
 from server.context import DEFAULT_GRANT_LIFETIME_S, open_context
 from server.datadir import DataDir, DataDirError, ensure_secret
 from server.demo import DEFAULT_AUDIO_DIR, setup_demo
@@ -127,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--username", required=True)
     p.add_argument("--display-name")
     p.add_argument("--project")
-    p.add_argument("--role", choices=["annotator", "reviewer"], default="annotator")
+    p.add_argument("--role", choices=[r.value for r in Role], default="annotator")
     p.set_defaults(func=cmd_user)
+    audit_commands.add_parser(sub, with_data)
     return parser
 
 

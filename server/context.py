@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from server import db
+from server.auditlog.checkpoints import Checkpointer, load_signer, publish_verifier_key
 from server.datadir import DataDir, ensure_secret
 from server.tokens import TokenSigner
 from server.vault import KeyVault
@@ -21,6 +22,7 @@ class ServerContext:
     engine: Engine
     vault: KeyVault
     signer: TokenSigner
+    checkpointer: Checkpointer
     demo_login: bool = False
     grant_lifetime_s: int = DEFAULT_GRANT_LIFETIME_S
     max_json_body: int = MAX_JSON_BODY
@@ -32,10 +34,13 @@ def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:
     data.require_initialised()
     engine = db.make_engine(data.db_path)
     db.create_schema(engine)
+    audit_signer = load_signer(data)
+    publish_verifier_key(data, audit_signer)
     return ServerContext(
         data=data,
         engine=engine,
         vault=KeyVault(ensure_secret(data.root_key_path)),
         signer=TokenSigner(ensure_secret(data.token_key_path)),
+        checkpointer=Checkpointer(data, engine, audit_signer),
         demo_login=demo_login,
     )

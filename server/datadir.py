@@ -63,6 +63,16 @@ class DataDir:
     def token_key_path(self) -> Path:
         return self.root / "keys" / "token.key"
 
+    @property
+    def audit_key_path(self) -> Path:
+        """Ed25519 seed that signs audit checkpoints."""
+        return self.root / "keys" / "audit-signing.key"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where signed checkpoints are exported: files are created once, never rewritten."""
+        return self.root / "audit-checkpoints"
+
     def create_dirs(self) -> None:
         """Create the directory tree, private to the server's user."""
         for path in (self.root, self.blob_dir, self.pki_dir, self.root_key_path.parent):

@@ -157,5 +157,7 @@ def make_engine(db_path: Path) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet."""
+    """Create every table that does not exist yet (the audit log's tables included)."""
+    import server.auditlog.store  # noqa: F401, PLC0415 - registers its tables on ``metadata``
+
     metadata.create_all(engine)

@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
+    AUDIT_UNAVAILABLE = "audit_unavailable"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -54,6 +55,7 @@ class ErrorBody(_Model):
 class Role(StrEnum):
     ANNOTATOR = "annotator"
     REVIEWER = "reviewer"
+    AUDITOR = "auditor"  # reads the project's audit log and its proofs; never content
 
 
 class DemoLoginIn(_Model):
@@ -236,3 +238,22 @@ class EventBatchAck(_Model):
 class HealthOut(_Model):
     status: str
     version: str
+
+
+class AuditCheckpointOut(_Model):
+    """The latest signed checkpoint of a project's audit log (C2SP signed note text)."""
+
+    log_id: str
+    size: int
+    note: str
+
+
+class AuditProofOut(_Model):
+    """An RFC 9162 inclusion or consistency proof; hashes in standard base64."""
+
+    log_id: str
+    leaf_index: int | None = None
+    leaf_hash: str | None = None
+    first_size: int | None = None
+    tree_size: int
+    hashes: list[str]

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.wire.schemas import ErrorBody, ErrorCode, ErrorDetail
+from server.audit import AuditUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +75,13 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(413, ErrorCode.PAYLOAD_TOO_LARGE, "request body too large")
         code = _STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
         return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(AuditUnavailableError)
+    async def _audit(_request: Request, _exc: AuditUnavailableError) -> JSONResponse:
+        # Vault's rule: what cannot be audited is not done (the transaction rolled back).
+        return error_response(
+            503, ErrorCode.AUDIT_UNAVAILABLE, "the audit log cannot be written; nothing was done"
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

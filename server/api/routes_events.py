@@ -11,10 +11,9 @@ import time
 
 from fastapi import APIRouter
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.wire.schemas import CLIENT_ACTIONS, ErrorCode, EventBatchAck, EventBatchIn
-from server import db
+from server import audit, db
 from server.api.errors import ApiError
 from server.api.principal import (
     Ctx,
@@ -24,6 +23,7 @@ from server.api.principal import (
     membership_role,
 )
 from server.api.task_access import may_access
+from server.auditlog.checkpoints import EVERY_ENTRIES
 
 router = APIRouter(prefix="/v1")
 
@@ -34,6 +34,7 @@ def post_events(body: EventBatchIn, principal: CurrentPrincipal, ctx: Ctx) -> Ev
         raise ApiError(422, ErrorCode.INVALID_REQUEST, "server-side actions cannot be reported")
     now = time.time()
     accepted = 0
+    boundary = False
     with ctx.engine.begin() as conn:
         device_id = principal.device_header
         if device_id is not None:
@@ -53,28 +54,31 @@ def post_events(body: EventBatchIn, principal: CurrentPrincipal, ctx: Ctx) -> Ev
                 if found is not None:
                     project_id, segment_id = found
                     verified = event.segment_id in (None, segment_id)
-            result = conn.execute(
-                sqlite_insert(db.access_events)
-                .values(
-                    event_id=event.event_id,
-                    source="client",
-                    action=event.action.value,
-                    outcome=event.outcome.value,
-                    reason=event.reason,
-                    user_id=principal.user_id,
-                    device_id=device_id,
-                    project_id=project_id,
-                    task_id=event.task_id,
-                    segment_id=event.segment_id,
-                    position_ms=event.position_ms,
-                    verified=verified,
-                    client_time=event.client_time,
-                    server_time=now,
-                    remote_addr=principal.remote_addr,
-                )
-                .on_conflict_do_nothing(index_elements=["event_id"])
+            inserted = audit.insert_event(
+                conn,
+                {
+                    "event_id": event.event_id,
+                    "source": "client",
+                    "action": event.action.value,
+                    "outcome": event.outcome.value,
+                    "reason": event.reason,
+                    "user_id": principal.user_id,
+                    "device_id": device_id,
+                    "project_id": project_id,
+                    "task_id": event.task_id,
+                    "segment_id": event.segment_id,
+                    "position_ms": event.position_ms,
+                    "verified": verified,
+                    "client_time": event.client_time,
+                    "server_time": now,
+                    "remote_addr": principal.remote_addr,
+                },
             )
-            accepted += result.rowcount
+            if inserted is not None:
+                accepted += 1
+                boundary |= (inserted[1] + 1) % EVERY_ENTRIES == 0
+    if boundary:
+        ctx.checkpointer.run_once()  # committed above: sign and export the new sizes
     return EventBatchAck(accepted=accepted, duplicates=len(body.events) - accepted)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.player.playback import PlaybackState
 from devtools.audio_tap import TappedOutput
 from server import db
+from server.cli import main as server_main
 from server.datadir import read_secret
 from server.vault import KeyVault
 from tests.e2e.client_driver import LONG, open_row, running_client, sign_in
@@ -59,7 +60,7 @@ def server_rows(server: LiveServer) -> tuple[list[dict[str, object]], list[dict[
 
 
 def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
-    qtbot: QtBot, server: LiveServer, run_root: Path
+    qtbot: QtBot, server: LiveServer, run_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     marker = f"MARKER-{uuid.uuid4().hex}"
     source = server.audio_dir / "a-call-mono.wav"
@@ -140,6 +141,13 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
     assert about_task and all(e["task_id"] == tasks[0].task_id for e in about_task)
     assert all(e["project_id"] == tasks[0].project_id for e in about_task)
     server.stop()
+    # The real server made and exported its checkpoints (the last one on shutdown),
+    # and the log it wrote verifies; the marker is in no leaf.
+    exported = list((server.data_dir / "audit-checkpoints" / tasks[0].project_id).iterdir())
+    assert exported, "no checkpoint exported for the project"
+    assert server_main(["audit", "verify", "--data-dir", str(server.data_dir)]) == 0
+    assert server_main(["audit", "export", "--data-dir", str(server.data_dir)]) == 0
+    assert marker not in capsys.readouterr().out
 
     raw = source.read_bytes()
     needles = [

@@ -1,0 +1,151 @@
+"""The audit log's tables, and appending one access event to its project's log.
+
+One RFC 9162 log per project (events about no project, such as sign-ins, go to
+the ``server`` log). Every access event row gets exactly one leaf, appended in
+the same transaction that records the access: if the leaf cannot be written,
+the access is rolled back with it (fail closed).
+
+A leaf is the canonical JSON of the event's fields (who, what, when, where,
+which, outcome), never content. The client's address is personal data, so the
+leaf holds only a salted hash of it: deleting the address and its salt later
+(erasure) leaves every leaf, and so every tree hash, intact.
+
+``audit_heads`` keeps each log's compact frontier, so the current root is known
+in O(log n) without reading the leaves back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    insert,
+    select,
+    update,
+)
+
+from server import db
+from server.auditlog.merkle import HASH_SIZE, CompactTree, leaf_hash
+
+SERVER_LOG = "server"
+LEAF_VERSION = 1
+#: Access-event columns a leaf commits to (``remote_addr`` only as a salted hash).
+LEAF_FIELDS = (
+    "event_id", "source", "action", "outcome", "reason", "user_id", "device_id",
+    "project_id", "task_id", "segment_id", "position_ms", "verified", "client_time",
+    "server_time",
+)  # fmt: skip
+
+audit_leaves = Table(
+    "audit_leaves",
+    db.metadata,
+    Column("log_id", String(64), primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("event_seq", Integer, ForeignKey("access_events.seq"), nullable=False, unique=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("addr_salt", LargeBinary, nullable=True),  # deleted on erasure, with the address
+)
+
+audit_heads = Table(
+    "audit_heads",
+    db.metadata,
+    Column("log_id", String(64), primary_key=True),
+    Column("size", Integer, nullable=False),
+    Column("frontier", LargeBinary, nullable=False),  # concatenated 32-byte hashes
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    db.metadata,
+    Column("log_id", String(64), primary_key=True),
+    Column("size", Integer, primary_key=True),
+    Column("root", LargeBinary, nullable=False),
+    Column("note", String(4096), nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
+
+def log_for(project_id: str | None) -> str:
+    """The log an event belongs to: its project's, or the server's."""
+    return project_id or SERVER_LOG
+
+
+def address_commitment(salt: bytes | None, address: str | None) -> str | None:
+    """Salted SHA-256 of the client address: provable if kept, forgettable if erased."""
+    if salt is None or address is None:
+        return None
+    return hashlib.sha256(salt + address.encode()).hexdigest()
+
+
+def leaf_data(event: Mapping[str, Any], addr_salt: bytes | None) -> bytes:
+    """Canonical JSON of an access event (sorted keys, no spaces): the leaf's input."""
+    record: dict[str, Any] = {name: event.get(name) for name in LEAF_FIELDS}
+    record["v"] = LEAF_VERSION
+    record["addr"] = address_commitment(addr_salt, event.get("remote_addr"))
+    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _load_head(conn: Connection, log_id: str) -> CompactTree:
+    row = conn.execute(select(audit_heads).where(audit_heads.c.log_id == log_id)).first()
+    if row is None:
+        return CompactTree()
+    blob = bytes(row.frontier)
+    frontier = [blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)]
+    return CompactTree.restore(int(row.size), frontier)
+
+
+def append(conn: Connection, event_seq: int, event: Mapping[str, Any]) -> tuple[str, int]:
+    """Append the leaf for access event ``event_seq`` (inside the caller's transaction).
+
+    Returns ``(log_id, index)``. The caller has already written the event row,
+    which holds SQLite's write lock, so reading the head here cannot race
+    another writer.
+    """
+    log_id = log_for(event.get("project_id"))
+    tree = _load_head(conn, log_id)
+    salt = secrets.token_bytes(16) if event.get("remote_addr") else None
+    data = leaf_data(event, salt)
+    index = tree.size
+    conn.execute(
+        insert(audit_leaves).values(
+            log_id=log_id, idx=index, event_seq=event_seq, data=data, addr_salt=salt
+        )
+    )
+    tree.append(leaf_hash(data))
+    frontier = b"".join(tree.frontier())
+    if index == 0:
+        conn.execute(insert(audit_heads).values(log_id=log_id, size=tree.size, frontier=frontier))
+    else:
+        conn.execute(
+            update(audit_heads)
+            .where(audit_heads.c.log_id == log_id)
+            .values(size=tree.size, frontier=frontier)
+        )
+    return log_id, index
+
+
+def head(conn: Connection, log_id: str) -> tuple[int, bytes]:
+    """``(size, root)`` of a log now."""
+    tree = _load_head(conn, log_id)
+    return tree.size, tree.root()
+
+
+def leaf_hashes(conn: Connection, log_id: str, size: int) -> list[bytes]:
+    """The first ``size`` leaf hashes of a log, recomputed from the stored leaves."""
+    rows = conn.execute(
+        select(audit_leaves.c.data)
+        .where(audit_leaves.c.log_id == log_id, audit_leaves.c.idx < size)
+        .order_by(audit_leaves.c.idx)
+    ).scalars()
+    return [leaf_hash(bytes(data)) for data in rows]

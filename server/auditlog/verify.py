@@ -1,0 +1,203 @@
+"""``cordon-server audit verify``: recompute every tree and check every checkpoint.
+
+Read-only. For each log it checks that
+
+- leaf indices run 0, 1, 2, … with none missing, repeated or out of place;
+- every leaf is the canonical encoding of the access event it names, and every
+  access event has exactly one leaf, in its project's log;
+- the stored head equals the tree recomputed from the leaves;
+- every checkpoint (in the database and every exported file) carries a valid
+  signature by the pinned audit key, names this log, and commits to the root
+  recomputed from the stored leaves at its size.
+
+Each failure is reported with the log and the leaf index or checkpoint size
+where it was found. What a passing verify proves, and what it cannot, is in
+``docs/security.md``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from server import db
+from server.auditlog import store
+from server.auditlog.checkpoint import CheckpointError, NoteVerifier, open_checkpoint
+from server.auditlog.checkpoints import origin
+from server.auditlog.merkle import HASH_SIZE, CompactTree, leaf_hash
+from server.datadir import DataDir
+
+
+@dataclass
+class Report:
+    logs: int = 0
+    leaves: int = 0
+    checkpoints: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _exported(data: DataDir, log_id: str) -> dict[int, str]:
+    folder = data.checkpoint_dir / log_id
+    if not folder.is_dir():
+        return {}
+    found = {}
+    for path in sorted(folder.glob("*.checkpoint")):
+        try:
+            found[int(path.stem)] = path.read_text()
+        except (ValueError, UnicodeDecodeError):
+            found[-1] = ""  # reported as malformed below
+    return found
+
+
+def _log_ids(conn: Connection, data: DataDir) -> list[str]:
+    ids = set(conn.execute(select(store.audit_leaves.c.log_id).distinct()).scalars())
+    ids |= set(conn.execute(select(store.audit_heads.c.log_id)).scalars())
+    ids |= set(conn.execute(select(store.audit_checkpoints.c.log_id)).scalars())
+    if data.checkpoint_dir.is_dir():
+        ids |= {p.name for p in data.checkpoint_dir.iterdir() if p.is_dir()}
+    return sorted(ids)
+
+
+def _leaf_matches_event(data: bytes, salt: bytes | None, event: dict[str, Any]) -> bool:
+    expected = store.leaf_data(event, salt)
+    if salt is None and event.get("remote_addr") is None:
+        # Erased address: the leaf keeps its commitment; compare everything else.
+        stored = json.loads(data)
+        stored.pop("addr", None)
+        wanted = json.loads(expected)
+        wanted.pop("addr", None)
+        return bool(stored == wanted)
+    return hmac.compare_digest(expected, data)
+
+
+class _LogCheck:
+    """One log: walk its leaves once, recording roots at every checkpoint size."""
+
+    def __init__(self, conn: Connection, data: DataDir, log_id: str, report: Report) -> None:
+        self.conn, self.data, self.log_id, self.report = conn, data, log_id, report
+        self.roots: dict[int, bytes] = {0: CompactTree().root()}
+        self.size = 0
+
+    def problem(self, text: str) -> None:
+        self.report.problems.append(f"log {self.log_id}: {text}")
+
+    def run(self, verifier: NoteVerifier) -> None:
+        stored = dict(
+            self.conn.execute(
+                select(store.audit_checkpoints.c.size, store.audit_checkpoints.c.note).where(
+                    store.audit_checkpoints.c.log_id == self.log_id
+                )
+            ).all()
+        )
+        exported = _exported(self.data, self.log_id)
+        wanted = set(stored) | set(exported)
+        tree = self._walk_leaves(wanted)
+        self.size = tree.size
+        self._check_head(tree)
+        for size, note in sorted(stored.items()):
+            self._check_checkpoint(f"checkpoint {size} (database)", size, note, verifier)
+        for size, note in sorted(exported.items()):
+            self._check_checkpoint(f"checkpoint {size} (exported file)", size, note, verifier)
+            if size in stored and stored[size] != note:
+                self.problem(f"checkpoint {size}: exported file differs from the database")
+
+    def _leaves(self) -> Iterator[Any]:
+        leaves = store.audit_leaves
+        events = db.access_events
+        query = (
+            select(leaves, events)
+            .join(events, events.c.seq == leaves.c.event_seq, isouter=True)
+            .where(leaves.c.log_id == self.log_id)
+            .order_by(leaves.c.idx)
+        )
+        yield from self.conn.execute(query).mappings()
+
+    def _walk_leaves(self, wanted: set[int]) -> CompactTree:
+        tree = CompactTree()
+        last_seq = 0
+        for row in self._leaves():
+            if row["idx"] != tree.size:
+                self.problem(f"leaf {tree.size} is missing (next stored leaf is {row['idx']})")
+                break
+            if row["event_seq"] <= last_seq:  # appended under the write lock: seq only grows
+                self.problem(f"leaf {tree.size} is out of order (event {row['event_seq']})")
+            last_seq = max(last_seq, row["event_seq"])
+            data = bytes(row["data"])
+            salt = None if row["addr_salt"] is None else bytes(row["addr_salt"])
+            if row["seq"] is None:
+                self.problem(f"leaf {tree.size} names access event {row['event_seq']}, not found")
+            elif store.log_for(row["project_id"]) != self.log_id:
+                self.problem(f"leaf {tree.size} holds an event of log {row['project_id']}")
+            elif not _leaf_matches_event(data, salt, dict(row)):
+                self.problem(f"leaf {tree.size} does not match access event {row['event_seq']}")
+            tree.append(leaf_hash(data))
+            self.report.leaves += 1
+            if tree.size in wanted:
+                self.roots[tree.size] = tree.root()
+        return tree
+
+    def _check_head(self, tree: CompactTree) -> None:
+        row = self.conn.execute(
+            select(store.audit_heads).where(store.audit_heads.c.log_id == self.log_id)
+        ).first()
+        if row is None:
+            if tree.size:
+                self.problem("has leaves but no head")
+            return
+        blob = bytes(row.frontier)
+        frontier = [blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE)]
+        if row.size != tree.size or frontier != tree.frontier():
+            self.problem(f"head (size {row.size}) does not match the {tree.size} stored leaves")
+
+    def _check_checkpoint(self, what: str, size: int, note: str, verifier: NoteVerifier) -> None:
+        self.report.checkpoints += 1
+        try:
+            checkpoint = open_checkpoint(note, verifier, origin(self.log_id))
+        except CheckpointError as exc:
+            self.problem(f"{what}: {exc}")
+            return
+        if checkpoint.size != size:
+            self.problem(f"{what}: says size {checkpoint.size}")
+        elif size not in self.roots:
+            self.problem(f"{what}: the log has only {self.size} leaves")
+        elif not hmac.compare_digest(self.roots[size], checkpoint.root_hash):
+            self.problem(f"{what}: root does not match the stored leaves")
+
+
+def _orphan_events(conn: Connection, report: Report) -> None:
+    """Every access event must have a leaf (none recorded outside the log)."""
+    events, leaves = db.access_events, store.audit_leaves
+    missing = conn.execute(
+        select(events.c.seq)
+        .join(leaves, leaves.c.event_seq == events.c.seq, isouter=True)
+        .where(leaves.c.event_seq.is_(None))
+        .order_by(events.c.seq)
+        .limit(20)
+    ).scalars()
+    for seq in missing:
+        report.problems.append(f"access event {seq} has no audit leaf")
+
+
+def verify(data: DataDir, engine: Engine, verifier: NoteVerifier) -> Report:
+    """Check every log in ``data``; see the module docstring for what is checked."""
+    report = Report()
+    with engine.connect() as conn:
+        for log_id in _log_ids(conn, data):
+            report.logs += 1
+            _LogCheck(conn, data, log_id, report).run(verifier)
+        _orphan_events(conn, report)
+    return report
+
+
+def default_vkey_path(data: DataDir) -> Path:
+    return data.checkpoint_dir / "verifier.vkey"
