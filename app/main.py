@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, Qt, QTimer
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -147,13 +147,9 @@ def _wire_lockdown(
     w.tasks.blocked.connect(lockdown.blocked)
     lock_filter.capture_key_pressed.connect(lockdown.capture_key_pressed)
     lock_filter.protection_failed.connect(lockdown.protection_failed)
-    app = QApplication.instance()
-    if isinstance(app, QApplication):
-        app.applicationStateChanged.connect(
-            lambda state: lockdown.application_active(
-                state == Qt.ApplicationState.ApplicationActive, "focus"
-            )
-        )
+    lock_filter.application_active.connect(
+        lambda active: lockdown.application_active(active, "focus")
+    )
     w.minimized.connect(lambda: lockdown.application_active(False, "minimized"))
     lockdown.curtain_changed.connect(
         lambda covered: w.curtain.cover() if covered else w.curtain.lift()

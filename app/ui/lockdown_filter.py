@@ -36,6 +36,8 @@ class LockdownFilter(QObject):
     capture_key_pressed = Signal()
     #: A window the guard could not protect: (window class name, reason code).
     protection_failed = Signal(str, str)
+    #: The application became active (True) or lost the focus to another program (False).
+    application_active = Signal(bool)
 
     def __init__(self, guard: CaptureGuard, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -47,6 +49,9 @@ class LockdownFilter(QObject):
         if isinstance(app, QGuiApplication):
             app.installEventFilter(self)
             app.focusWindowChanged.connect(self._on_focus_window)
+            # Through this object (owned by the window), not a lambda on the application:
+            # a lambda would outlive the window and reach its deleted curtain.
+            app.applicationStateChanged.connect(self._on_application_state)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         kind = event.type()
@@ -82,6 +87,9 @@ class LockdownFilter(QObject):
 
     def _on_focus_window(self, _window: QWindow | None) -> None:
         self.protect_all_visible()
+
+    def _on_application_state(self, state: Qt.ApplicationState) -> None:
+        self.application_active.emit(state == Qt.ApplicationState.ApplicationActive)
 
     def idle_seconds(self) -> float:
         return time.monotonic() - self.last_activity
