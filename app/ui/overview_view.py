@@ -18,12 +18,18 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QWidget
 
 from app.player.waveform_summary import WaveformSummary
-from app.ui.plot_setup import BACKGROUND, channel_pen, lock_down_plot, set_min_max_traces
+from app.ui.plot_setup import (
+    BACKGROUND,
+    AudioPlot,
+    channel_pen,
+    lock_down_plot,
+    set_min_max_traces,
+)
 
 HEIGHT = 64
 
 
-class OverviewView(pg.PlotWidget):  # type: ignore[misc]
+class OverviewView(AudioPlot):
     window_moved = Signal(float, float)  # start s, end s the main view should show
     centre_requested = Signal(float)  # seconds
 
@@ -90,17 +96,6 @@ class OverviewView(pg.PlotWidget):  # type: ignore[misc]
         self.set_regions([])
         self.window.setVisible(False)
         self.playhead.setValue(0.0)
-
-    def dispose(self) -> None:
-        """Zero and tear down while Python still holds the items (see WaveformView)."""
-        if self.plotItem is None:
-            return
-        self.clear_audio()
-        super().close()
-
-    def close(self) -> bool:
-        self.dispose()
-        return True
 
     def set_window(self, start: float, end: float) -> None:
         """Show the main view's visible range (does not echo back as a move)."""

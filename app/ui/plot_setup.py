@@ -18,6 +18,29 @@ BACKGROUND = "#111827"
 CHANNEL_COLOURS = ("#3b82f6", "#f97316", "#22c55e", "#a855f7")
 
 
+class AudioPlot(pg.PlotWidget):  # type: ignore[misc]
+    """A plot of audio-derived data: :meth:`clear_audio` zeroes it, :meth:`dispose` ends it."""
+
+    def clear_audio(self) -> None:
+        raise NotImplementedError
+
+    def dispose(self) -> None:
+        """Zero the data and tear the plot down (once; the view is unusable afterwards).
+
+        pyqtgraph's items must be removed while Python still holds them: leaving it
+        to Qt's scene teardown during the window's deletion crashed about one exit in six.
+        """
+        if self.plotItem is None:
+            return
+        self.clear_audio()
+        super().close()
+
+    def close(self) -> bool:
+        """Idempotent (pyqtgraph's own ``close`` fails the second time)."""
+        self.dispose()
+        return True
+
+
 def lock_down_plot(widget: pg.PlotWidget) -> pg.PlotItem:
     """Remove menus, export and auto-range buttons; return the plot item."""
     item = widget.getPlotItem()

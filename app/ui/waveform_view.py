@@ -27,6 +27,7 @@ from app.player.spectrogram import spectrogram_columns
 from app.player.waveform_summary import WaveformSummary
 from app.ui.plot_setup import (
     BACKGROUND,
+    AudioPlot,
     TimeAxis,
     channel_pen,
     lock_down_plot,
@@ -61,7 +62,7 @@ class _DrawingViewBox(pg.ViewBox):  # type: ignore[misc]
         self.on_draw(min(start, end), max(start, end), bool(ev.isFinish()))
 
 
-class WaveformView(pg.PlotWidget):  # type: ignore[misc]
+class WaveformView(AudioPlot):
     seek_requested = Signal(float)  # seconds
     region_moved = Signal(int, float, float)  # region id, start s, end s
     region_drawn = Signal(float, float)  # start s, end s of a new region
@@ -158,22 +159,6 @@ class WaveformView(pg.PlotWidget):  # type: ignore[misc]
         for image in self._images:
             image.setVisible(shown)
         self._redraw()
-
-    def dispose(self) -> None:
-        """Zero the traces and tear the plot down (once; the view is unusable afterwards).
-
-        pyqtgraph's items must be removed while Python still holds them: leaving it
-        to Qt's scene teardown during the window's deletion crashed about one exit in six.
-        """
-        if self.plotItem is None:
-            return
-        self.clear_audio()
-        super().close()
-
-    def close(self) -> bool:
-        """Idempotent (pyqtgraph's own ``close`` fails the second time)."""
-        self.dispose()
-        return True
 
     def set_playhead(self, seconds: float, *, follow: bool = False) -> None:
         """Move the playhead; with ``follow`` (playing), page the view along with it.
