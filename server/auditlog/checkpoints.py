@@ -15,7 +15,6 @@ reaches the boundary, and every few seconds by the server's checkpoint thread.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -107,20 +106,23 @@ class Checkpointer:
         return made
 
     def _checkpoint(self, log_id: str, last: int) -> list[tuple[str, int]]:
-        with self.engine.begin() as conn:
+        # The head need not be read in the insert's transaction: the log only grows,
+        # so (size, root) read here stays the true root at that size.
+        with self.engine.connect() as conn:
             size, root = store.head(conn, log_id)
-            if size <= last:
-                self._export_latest(log_id, last)
-                return []
-            note = self.signer.sign(Checkpoint(origin(log_id), size, root))
-            try:
+        if size <= last:
+            self._export_latest(log_id, last)
+            return []
+        note = self.signer.sign(Checkpoint(origin(log_id), size, root))
+        try:
+            with self.engine.begin() as conn:
                 conn.execute(
                     insert(store.audit_checkpoints).values(
                         log_id=log_id, size=size, root=root, note=note, created_at=int(time.time())
                     )
                 )
-            except IntegrityError:
-                return []  # another thread made this very checkpoint
+        except IntegrityError:
+            return []  # another thread made this very checkpoint
         _export(self.data, log_id, size, note)  # only once it is committed
         return [(log_id, size)]
 
@@ -153,12 +155,14 @@ class CheckpointThread:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(10)
-        with contextlib.suppress(Exception):
-            self._checkpointer.run_once()  # a last checkpoint on the way out
+        self._run_once()  # a last checkpoint on the way out
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):
-            try:
-                self._checkpointer.run_once()
-            except Exception as exc:  # noqa: BLE001 - the thread must outlive one failure
-                logger.error("checkpoint failed: %s", type(exc).__name__)
+            self._run_once()
+
+    def _run_once(self) -> None:
+        try:
+            self._checkpointer.run_once()
+        except Exception as exc:  # noqa: BLE001 - the thread must outlive one failure
+            logger.error("checkpoint failed: %s", type(exc).__name__)
