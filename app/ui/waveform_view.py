@@ -131,7 +131,7 @@ class WaveformView(AudioPlot):
 
     def clear_audio(self) -> None:
         self.set_regions([], None)
-        self._on_draw(0.0, 0.0, True)  # drop a half-drawn region
+        self._drop_draft()
         for trace in self._traces:
             trace.fill(0.0)
         for spectrum in self._spectra:
@@ -254,6 +254,12 @@ class WaveformView(AudioPlot):
             image.setRect(QRectF(rect_x, -lane * 2 - 1, rect_w, 2))
             self._spectra.append(spectrum)
 
+    def _drop_draft(self) -> None:
+        """Remove the rubber band of a region being drawn, if any."""
+        if self._draft is not None:
+            self.removeItem(self._draft)
+            self._draft = None
+
     def _on_draw(self, start: float, end: float, finished: bool) -> None:
         """Track a region being drawn; on release, ask for it (if it has a length)."""
         if self._draft is None and not finished:
@@ -265,9 +271,7 @@ class WaveformView(AudioPlot):
             self._draft.setRegion((start, end))
         if not finished:
             return
-        if self._draft is not None:
-            self.removeItem(self._draft)
-            self._draft = None
+        self._drop_draft()
         duration = self._summaries[0].length / self._rate if self._summaries else 0.0
         start, end = max(0.0, start), min(end, duration)
         if end > start:
