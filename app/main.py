@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.api.client import CordonApi
 from app.auth.demo_login import DemoAuthenticator
-from app.domain.models import User
+from app.domain.models import AccessEvent, User
 from app.domain.regions import RegionList
 from app.jobs.controller import Controller
 from app.jobs.lockdown import LockdownController
@@ -38,12 +38,15 @@ from app.player.playback import (
 from app.services.device_store import (
     DeviceStore,
     KeyringUnavailableError,
+    OutboxKeyStore,
     check_backend,
     server_identity,
+    state_dir,
     use_os_keyring,
 )
 from app.services.events import EventRecorder
 from app.services.labels import LabelService
+from app.services.outbox import Outbox
 from app.services.segments import OpenedSegment, SegmentService
 from app.services.session import SessionService
 from app.ui.accessibility import install_redaction
@@ -53,6 +56,7 @@ from app.ui.policy_dialog import PolicyDialog
 from app.ui.task_list import TaskList
 from app.ui.transcript_editor import InAppClipboard, TranscriptEditor, release_clipboard
 from app.ui.waveform_view import WaveformView
+from app.wire.schemas import AccessAction, Outcome
 
 logger = logging.getLogger("cordon")
 
@@ -65,6 +69,7 @@ class ClientApp:
     controller: Controller
     window: MainWindow
     events: EventRecorder
+    outbox: Outbox
     engine: PlaybackEngine
     lockdown: LockdownController
     lock_filter: LockdownFilter
@@ -72,6 +77,7 @@ class ClientApp:
     def shutdown(self) -> None:
         self.lockdown.stop()
         self.controller.shutdown()
+        self.window.quit_without_asking()  # the outbox is closed: nothing left to lose
         self.window.close()
 
 
@@ -102,26 +108,38 @@ def build(
     stream_factory: StreamFactory = sounddevice_stream,
     policy: Policy | None = None,
     guard: CaptureGuard | None = None,
+    outbox_root: Path | None = None,
 ) -> ClientApp:
-    """Build the client. Raises KeyringUnavailableError if the keyring is not safe."""
+    """Build the client. Raises KeyringUnavailableError if the keyring is not safe.
+
+    ``outbox_root`` defaults to ``$XDG_STATE_HOME/cordon/outbox``; each server
+    (URL and pinned CA) gets its own outbox there.
+    """
     check_backend()
     policy = policy or Policy.defaults()
     guard = guard or guard_for(_platform_name())
     if not policy.flag("screen_reader"):
         _redact_accessibility()
     api = CordonApi(server, ca_file)
-    events = EventRecorder()
-    session = SessionService(
-        api, DemoAuthenticator(api), DeviceStore(server_identity(api.base_url, ca_file))
+    server_id = server_identity(api.base_url, ca_file)
+    outbox = Outbox(
+        (outbox_root or state_dir() / "outbox") / server_id,
+        OutboxKeyStore(server_id).load_or_create(),
     )
+    events = EventRecorder(outbox)
+    for name in outbox.damaged:
+        logger.error("outbox file %s could not be read; its entries are lost", name)
+        events.record(AccessEvent(AccessAction.OUTBOX_DAMAGED, outcome=Outcome.FAILED))
+    session = SessionService(api, DemoAuthenticator(api), DeviceStore(server_id))
     engine = PlaybackEngine(stream_factory)
     controller = Controller(
         api,
         session,
         SegmentService(api, lambda: session.device, events),
-        LabelService(api, events),
+        LabelService(api, outbox, events),
         events,
         engine,
+        outbox,
     )
     window = MainWindow(
         controller.accounts, api.base_url, watermark_opacity=policy.number("watermark_opacity")
@@ -132,7 +150,7 @@ def build(
     )
     _wire(controller, window)
     _wire_lockdown(controller, window, lockdown, lock_filter)
-    return ClientApp(api, controller, window, events, engine, lockdown, lock_filter)
+    return ClientApp(api, controller, window, events, outbox, engine, lockdown, lock_filter)
 
 
 def _wire_lockdown(
@@ -200,9 +218,10 @@ def _wire(c: Controller, w: MainWindow) -> None:
     c.playback_changed.connect(w.show_playback)
     w.submit_requested.connect(c.submit_transcript)
     w.editor.textChanged.connect(c.transcript_edited)
+    c.label_saved.connect(lambda _task_id: w.show_saved())
     c.label_submitted.connect(lambda _task_id, rev: w.show_submitted(rev))
     c.label_failed.connect(w.show_submit_error)
-    c.events_state_changed.connect(w.show_sync)
+    c.delivery_changed.connect(w.show_sync)
     _wire_player(c, w)
 
 

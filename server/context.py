@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from server import db
 from server.auditlog.checkpoints import Checkpointer, load_signer, publish_verifier_key
 from server.datadir import DataDir, ensure_secret
+from server.group_commit import GroupCommitter
 from server.tokens import TokenSigner
 from server.vault import KeyVault
 
@@ -23,10 +24,14 @@ class ServerContext:
     vault: KeyVault
     signer: TokenSigner
     checkpointer: Checkpointer
+    committer: GroupCommitter = field(init=False)
     demo_login: bool = False
     grant_lifetime_s: int = DEFAULT_GRANT_LIFETIME_S
     max_json_body: int = MAX_JSON_BODY
     max_devices_per_user: int = 3
+
+    def __post_init__(self) -> None:
+        self.committer = GroupCommitter(db.make_writer_engine(self.data.db_path))
 
 
 def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:

@@ -1,7 +1,10 @@
 """SQLite schema and engine (SQLAlchemy 2 Core).
 
 WAL with ``synchronous=FULL``: a commit is on disk before the server answers,
-which the audit rules (fail closed) depend on. Foreign keys are on. Content is
+which the audit rules (fail closed) depend on. Foreign keys are on.
+The event ingest has its own engine (:func:`make_writer_engine`): it commits
+many requests in one transaction, each inside its own SAVEPOINT, which needs
+transactions begun by SQLAlchemy rather than by the sqlite3 module. Content is
 never stored in clear here: labels are sealed under the project key, segment
 audio lives in encrypted blobs, and access events hold ids only.
 """
@@ -140,6 +143,27 @@ access_events = Table(
 )
 
 
+#: Answers to requests sent with an ``Idempotency-Key`` (server.api.idempotency).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("endpoint", String(128), nullable=False),
+    Column("request_hash", LargeBinary, nullable=False),
+    Column("response", String, nullable=True),  # the JSON answered: ids and counts only
+    Column("created_at", Integer, nullable=False),
+)
+
+#: The last outbox sequence number accepted from each device (server.sequences).
+device_sequences = Table(
+    "device_sequences",
+    metadata,
+    Column("device_id", String(64), ForeignKey("devices.id"), primary_key=True),
+    Column("high_seq", Integer, nullable=False),
+)
+
+
 def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -154,6 +178,27 @@ def make_engine(db_path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{db_path}")
     event.listen(engine, "connect", _on_connect)
     return engine
+
+
+def make_writer_engine(db_path: Path) -> Engine:
+    """Engine whose transactions start with ``BEGIN IMMEDIATE`` and support SAVEPOINT.
+
+    Immediate: the write lock is taken before the first read, so a transaction
+    that reads then writes never fails on a snapshot another writer moved.
+    """
+    engine = create_engine(f"sqlite:///{db_path}")
+    event.listen(engine, "connect", _on_connect_writer)
+    event.listen(engine, "begin", _on_begin_immediate)
+    return engine
+
+
+def _on_connect_writer(dbapi_conn: Any, record: Any) -> None:
+    _on_connect(dbapi_conn, record)
+    dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (_on_begin_immediate)
+
+
+def _on_begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_schema(engine: Engine) -> None:

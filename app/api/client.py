@@ -109,9 +109,17 @@ class CordonApi:
 
     # -- transport ----------------------------------------------------------
     def _send(
-        self, method: str, path: str, body: BaseModel | None = None, *, stream: bool = False
+        self,
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        *,
+        stream: bool = False,
+        idempotency_key: str | None = None,
     ) -> requests.Response:
         headers = self._headers()
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -137,8 +145,15 @@ class CordonApi:
                 response.close()
         return response
 
-    def _json(self, model: type[M], method: str, path: str, body: BaseModel | None = None) -> M:
-        response = self._send(method, path, body)
+    def _json(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        body: BaseModel | None = None,
+        idempotency_key: str | None = None,
+    ) -> M:
+        response = self._send(method, path, body, idempotency_key=idempotency_key)
         try:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
@@ -187,9 +202,14 @@ class CordonApi:
         regions: list[RegionSpan] | None = None,
         *,
         draft: bool = False,
+        seq: int | None = None,
     ) -> LabelAck:
-        body = LabelIn(label_id=label_id, transcript=transcript, regions=regions or [], draft=draft)
-        return self._json(LabelAck, "POST", f"/v1/tasks/{task_id}/labels", body)
+        """Store a transcript; the label id doubles as the idempotency key (a retry is safe)."""
+        body = LabelIn(
+            label_id=label_id, transcript=transcript, regions=regions or [], draft=draft, seq=seq
+        )
+        path = f"/v1/tasks/{task_id}/labels"
+        return self._json(LabelAck, "POST", path, body, idempotency_key=label_id)
 
     def latest_label(self, task_id: str) -> LabelOut | None:
         try:
@@ -199,8 +219,8 @@ class CordonApi:
                 return None
             raise
 
-    def post_events(self, batch: EventBatchIn) -> EventBatchAck:
-        return self._json(EventBatchAck, "POST", "/v1/events", batch)
+    def post_events(self, batch: EventBatchIn, idempotency_key: str | None = None) -> EventBatchAck:
+        return self._json(EventBatchAck, "POST", "/v1/events", batch, idempotency_key)
 
 
 class _RefuseAdapter(HTTPAdapter):

@@ -1,8 +1,9 @@
 """The controller: the one object widgets talk to.
 
 It owns the services, the playback engine and two job queues — ``network`` for
-small API calls (sign-in, task list, labels, events) and ``downloads`` for
-segment fetch + decrypt + decode, so a label never waits behind a download.
+small API calls (sign-in, task list, stored transcripts) and ``downloads`` for
+segment fetch + decrypt + decode. Labels and access events do not use either:
+they go into the encrypted outbox and the delivery thread uploads them.
 Results come back as signals on the GUI thread. The controller never holds a
 widget; ``app.main`` wires widgets to these signals and slots.
 """
@@ -23,9 +24,11 @@ from app.domain.regions import RegionList
 from app.jobs.job_queue import JobQueue
 from app.jobs.region_ops import RegionOps
 from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
+from app.services.delivery import Delivery, DeliveryState, LabelResult
 from app.services.device_store import KeyringUnavailableError
-from app.services.events import EventRecorder, EventUploader
+from app.services.events import EventRecorder
 from app.services.labels import LabelService, new_label_id
+from app.services.outbox import Outbox, OutboxWriteError
 from app.services.segments import (
     OpenedSegment,
     SegmentCancelledError,
@@ -37,7 +40,7 @@ from app.wire.schemas import AccessAction, Outcome
 
 logger = logging.getLogger(__name__)
 
-EVENT_FLUSH_MS = 200
+DRAIN_ON_EXIT_S = 3.0
 PLAYHEAD_MS = 16
 DECODE_REDRAW_MS = 100
 
@@ -64,14 +67,19 @@ class Controller(RegionOps, QObject):
     segment_failed = Signal(str)
     segment_closed = Signal()
     playback_changed = Signal(str, float)  # state, position seconds
-    label_submitted = Signal(str, int)  # task id, revision
+    label_saved = Signal(str)  # task id: on this workstation's disk, upload pending
+    label_submitted = Signal(str, int)  # task id, revision: stored by the server
     label_failed = Signal(str)
     transcript_loaded = Signal(str, str)  # task id, text
     regions_changed = Signal(object, object)  # RegionList, selected region id or None
     player_settings_changed = Signal(float, float, bool)  # speed, volume, looping
-    events_state_changed = Signal(int, bool)  # pending, server reachable
+    delivery_changed = Signal(int, int, str)  # events, labels pending; link (delivery.Link)
     locked = Signal(str)  # why: the session was locked and content wiped
     _ready_from_worker = Signal(object)  # decoder thread -> GUI thread
+    _delivery_from_worker = Signal(object)  # DeliveryState, delivery thread -> GUI thread
+    _label_from_worker = Signal(object)  # LabelResult, delivery thread -> GUI thread
+    _saved_from_worker = Signal(str, str, object)  # task, text, OutboxWriteError | None
+    _auth_from_worker = Signal(object)  # AuthenticationError from the delivery thread
 
     def __init__(
         self,
@@ -81,6 +89,7 @@ class Controller(RegionOps, QObject):
         labels: LabelService,
         events: EventRecorder,
         engine: PlaybackEngine,
+        outbox: Outbox,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -89,7 +98,14 @@ class Controller(RegionOps, QObject):
         self._segments = segments
         self._labels = labels
         self._events = events
-        self._uploader = EventUploader(api, events)
+        self._outbox = outbox
+        self._delivery = Delivery(
+            outbox,
+            api,
+            on_state=self._delivery_from_worker.emit,
+            on_label=self._label_from_worker.emit,
+            on_auth_error=self._auth_from_worker.emit,
+        )
         self._engine = engine
         self._network = JobQueue("cordon-network", api.close, self)
         self._downloads = JobQueue("cordon-downloads", api.close, self)
@@ -101,12 +117,14 @@ class Controller(RegionOps, QObject):
         self._stored_regions: list[tuple[int, int]] = []
         self._saved_text = ""  # the transcript as the server has it (to detect unsaved work)
         self._locked = False  # locked; the worker drops the token after the queued uploads
-        self._reachable = True
-        self._flush_running = False
         self._shut_down = False
         self._last_state: tuple[str, float] = ("stopped", 0.0)
         self._ready_from_worker.connect(self._on_ready)
-        self._flush_timer = self._timer(EVENT_FLUSH_MS, self.flush_events)
+        self._delivery_from_worker.connect(self._on_delivery_state)
+        self._label_from_worker.connect(self._on_label_result)
+        self._saved_from_worker.connect(self._on_label_saved)
+        self._auth_from_worker.connect(self._expire_session)
+        self._delivery.start()
         self._playhead_timer = self._timer(PLAYHEAD_MS, self._poll_playback)
         self._decode_timer = self._timer(DECODE_REDRAW_MS, self._poll_decoding)
 
@@ -149,6 +167,7 @@ class Controller(RegionOps, QObject):
 
     def _on_signed_in(self, user: User) -> None:
         self._locked = False
+        self._delivery.signed_in()
         self.signed_in.emit(user)
         self.refresh_tasks()
 
@@ -167,9 +186,14 @@ class Controller(RegionOps, QObject):
             self._engine.pause()
             self.record(AccessAction.PLAYBACK_PAUSED)
         self._session.sign_out()
-        pending = self._events.pending
-        note = f" {pending} access events are kept until then." if pending else ""
+        events, labels = self._outbox.counts()
+        note = (
+            f" {labels} transcripts and {events} access events are kept, encrypted, until then."
+            if events or labels
+            else ""
+        )
         self.session_expired.emit(user_message(exc) + note)
+        self._on_delivery_state(self._delivery.state())
 
     def refresh_tasks(self) -> None:
         self._network.submit(
@@ -325,11 +349,12 @@ class Controller(RegionOps, QObject):
             self.record(AccessAction.PLAYBACK_PAUSED)
 
     def lock(self, transcript: str, message: str) -> None:
-        """Idle lock: keep unsaved work on the server, wipe content here, sign out.
+        """Idle lock: keep unsaved work, wipe content here, sign out.
 
-        The unsaved transcript goes to the server as a draft (restored when the
-        task is reopened), the segment's decrypted audio is zeroed at once, and
-        the token is dropped after the queued uploads that still need it.
+        The unsaved transcript goes into the encrypted outbox as a draft (the
+        server restores it when the task is reopened), the segment's decrypted
+        audio is zeroed at once, and the token is dropped once the outbox has
+        drained — or after a few seconds; what is left uploads at the next sign-in.
         """
         if not self.is_signed_in:
             return
@@ -339,17 +364,16 @@ class Controller(RegionOps, QObject):
         if opened is not None and transcript != self._saved_text:
             task = opened.task
             spans = [(r.start, r.end) for r in self._regions] if self._regions else []
-            label_id = new_label_id()
-            self._network.submit(
-                f"draft:{task.task_id}",
-                lambda: self._labels.submit(task, label_id, transcript, spans, draft=True),
-                on_error=lambda exc: logger.warning("draft not saved: %s", type(exc).__name__),
-            )
+            self._labels.save(task, new_label_id(), transcript, spans, draft=True)
         self.close_segment()
         self._saved_text = ""
-        self._locked = True  # signed out from now on, though the token outlives the queue
-        self._network.submit("events-before-lock", self._uploader.flush)
-        self._network.submit("sign-out", self._session.sign_out)
+        self._locked = True  # signed out from now on, though the token outlives the drain
+
+        def drain_then_sign_out() -> None:
+            self._delivery.drain(DRAIN_ON_EXIT_S)
+            self._session.sign_out()
+
+        self._network.submit("sign-out", drain_then_sign_out)
         self.locked.emit(message)
 
     def toggle_playback(self) -> None:
@@ -416,62 +440,65 @@ class Controller(RegionOps, QObject):
         self._label_id = label_id
         spans = [(r.start, r.end) for r in self._regions] if self._regions is not None else []
 
-        def done(ack: Any) -> None:
-            self._label_id = None
+        ticket = self._labels.save(task, label_id, text, spans)
+        ticket.add_done_callback(
+            lambda error: self._saved_from_worker.emit(task.task_id, text, error)
+        )
+
+    def _on_label_saved(self, task_id: str, text: str, error: OutboxWriteError | None) -> None:
+        if error is not None:
+            self.label_failed.emit(error.user_message + " The transcript is still in the editor.")
+            return
+        self._label_id = None
+        if self._current_task_id() == task_id:
             self._saved_text = text
-            self.label_submitted.emit(task.task_id, ack.revision)
-            self.refresh_tasks()
+        self.label_saved.emit(task_id)
 
-        def failed(exc: Exception) -> None:
-            self.label_failed.emit(user_message(exc) + " The transcript is still in the editor.")
-            if isinstance(exc, api_errors.AuthenticationError):
-                self._expire_session(exc)
-
-        self._network.submit(
-            f"submit:{task.task_id}",
-            lambda: self._labels.submit(task, label_id, text, spans),
-            done,
-            failed,
+    def _on_label_result(self, result: LabelResult) -> None:
+        if result.ack is not None:
+            if not result.draft:
+                self.label_submitted.emit(result.task_id, result.ack.revision)
+                self.refresh_tasks()
+            return
+        refusal = result.refusal
+        message = user_message(refusal) if refusal is not None else user_message(Exception())
+        self.label_failed.emit(
+            f"The server refused a transcript ({message}). "
+            "It is still in the editor if the task is open."
         )
 
     def transcript_edited(self) -> None:
         """A new edit after a failed submit is a new label, not a retry of the old one."""
         self._label_id = None
 
-    # -- events ---------------------------------------------------------------
-    def flush_events(self) -> None:
-        if self._flush_running or not self._events.pending or not self._api.signed_in:
-            self.events_state_changed.emit(self._events.pending, self._reachable)
-            return
-        self._flush_running = True
-        self._network.submit("events", self._uploader.flush, self._on_flushed, self._on_flush_error)
+    # -- delivery -------------------------------------------------------------
+    def _on_delivery_state(self, state: DeliveryState) -> None:
+        self.delivery_changed.emit(state.events, state.labels, state.link.value)
 
-    def _on_flushed(self, _sent: int) -> None:
-        self._flush_running = False
-        self._reachable = True
-        self.events_state_changed.emit(self._events.pending, True)
+    def retry_delivery(self) -> None:
+        """Try the server now instead of waiting out the backoff (it may be back)."""
+        self._delivery.wake()
 
-    def _on_flush_error(self, exc: Exception) -> None:
-        self._flush_running = False
-        self._reachable = not isinstance(exc, api_errors.NetworkError)
-        logger.info("event upload deferred: %s", type(exc).__name__)
-        self.events_state_changed.emit(self._events.pending, self._reachable)
-        if isinstance(exc, api_errors.AuthenticationError):
-            self._expire_session(exc)
+    @property
+    def pending_labels(self) -> int:
+        """Transcripts saved here but not yet stored by the server."""
+        return self._outbox.counts()[1]
 
     # -- shutdown -------------------------------------------------------------
     def shutdown(self) -> None:
-        """Zero content, try a last event upload, stop the workers. Runs once."""
+        """Zero content, try a last upload, stop the workers, close the outbox. Runs once."""
         if self._shut_down:
             return
         self._shut_down = True
-        for timer in (self._flush_timer, self._playhead_timer, self._decode_timer):
+        for timer in (self._playhead_timer, self._decode_timer):
             timer.stop()
         self.close_segment()
-        if self._events.pending and self._api.signed_in:
-            self._network.submit("events-final", self._uploader.flush)
+        if self._api.signed_in and not self._locked:
+            self._delivery.drain(DRAIN_ON_EXIT_S)  # what is left waits, encrypted, for next time
+        self._delivery.stop()
         downloads_stopped = self._downloads.stop()
-        network_stopped = self._network.stop()  # always: it carries the final events
+        network_stopped = self._network.stop()
+        self._outbox.close()
         stopped = downloads_stopped and network_stopped
         # Deliver results that finished meanwhile: a late segment is closed (zeroed) here.
         QCoreApplication.sendPostedEvents()

@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -131,3 +133,32 @@ class DeviceStore:
             self.save(pair)
             logger.info("created a new device key pair")
         return pair
+
+
+class OutboxKeyStore:
+    """The outbox's AES-256 key for one server, kept only in the OS keyring.
+
+    Losing it (a wiped keyring) makes the outbox unreadable: its files are set
+    aside and the server sees the gap in the device's sequence numbers.
+    """
+
+    def __init__(self, server_id: str) -> None:
+        self._entry = f"outbox-key:{server_id}"
+
+    def load_or_create(self) -> bytes:
+        try:
+            stored = keyring.get_password(SERVICE, self._entry)
+            if stored is not None:
+                return base64.b64decode(stored)
+            key = secrets.token_bytes(32)
+            keyring.set_password(SERVICE, self._entry, base64.b64encode(key).decode("ascii"))
+        except keyring.errors.KeyringError as exc:
+            raise KeyringUnavailableError(type(exc).__name__) from exc
+        logger.info("created a new outbox key")
+        return key
+
+
+def state_dir() -> Path:
+    """Where Cordon keeps its (encrypted) state: ``$XDG_STATE_HOME/cordon``."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "cordon"

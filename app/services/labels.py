@@ -1,4 +1,7 @@
-"""Submitting transcripts. The label id is fixed per submission so a retry is idempotent."""
+"""Submitting transcripts: into the outbox first, then to the server.
+
+The label id is fixed per submission so a retry is idempotent.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import uuid
 from app.api.client import CordonApi
 from app.domain.models import AccessEvent, Task
 from app.services.events import EventRecorder
-from app.wire.schemas import AccessAction, LabelAck, RegionSpan
+from app.services.outbox import Outbox, Ticket
+from app.wire.schemas import AccessAction
 
 logger = logging.getLogger(__name__)
 
@@ -18,11 +22,12 @@ def new_label_id() -> str:
 
 
 class LabelService:
-    def __init__(self, api: CordonApi, events: EventRecorder) -> None:
+    def __init__(self, api: CordonApi, outbox: Outbox, events: EventRecorder) -> None:
         self._api = api
+        self._outbox = outbox
         self._events = events
 
-    def submit(
+    def save(
         self,
         task: Task,
         label_id: str,
@@ -30,14 +35,23 @@ class LabelService:
         regions: list[tuple[int, int]],
         *,
         draft: bool = False,
-    ) -> LabelAck:
-        """Send a transcript and its regions; raises ApiError (the caller keeps them).
+    ) -> Ticket:
+        """Queue a transcript and its regions in the outbox; the ticket says when it is on disk.
 
-        A draft is kept on the server for the annotator (the idle lock saves one
-        instead of leaving the text on the workstation) without handing the task in.
+        The uploader sends it (idempotent by ``label_id``). A draft is kept on
+        the server for the annotator (the idle lock saves one instead of leaving
+        the text readable on the workstation) without handing the task in.
         """
-        spans = [RegionSpan(start_frame=s, end_frame=e) for s, e in regions]
-        ack = self._api.submit_label(task.task_id, label_id, transcript, spans, draft=draft)
+        ticket = self._outbox.append(
+            "label",
+            {
+                "task_id": task.task_id,
+                "label_id": label_id,
+                "transcript": transcript,
+                "regions": [list(span) for span in regions],
+                "draft": draft,
+            },
+        )
         self._events.record(
             AccessEvent(
                 AccessAction.LABEL_SUBMITTED,
@@ -47,16 +61,22 @@ class LabelService:
             )
         )
         logger.info(
-            "label %s stored as revision %d of task %s%s",
-            label_id,
-            ack.revision,
-            task.task_id,
-            " (draft)" if draft else "",
+            "label %s of task %s queued%s", label_id, task.task_id, " (draft)" if draft else ""
         )
-        return ack
+        return ticket
+
+    def pending_transcript(self, task_id: str) -> tuple[str, list[tuple[int, int]]] | None:
+        """The newest queued, not yet uploaded label of ``task_id`` (it beats the server's)."""
+        for entry in reversed(self._outbox.pending()):
+            if entry.kind == "label" and entry.body["task_id"] == task_id:
+                return entry.body["transcript"], [(s, e) for s, e in entry.body["regions"]]
+        return None
 
     def latest(self, task: Task) -> tuple[str, list[tuple[int, int]]] | None:
-        """The newest stored transcript and regions of ``task`` (to resume, or for review)."""
+        """The newest transcript and regions of ``task``: queued here first, else the server's."""
+        queued = self.pending_transcript(task.task_id)
+        if queued is not None:
+            return queued
         label = self._api.latest_label(task.task_id)
         if label is None:
             return None

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -84,6 +85,8 @@ class MainWindow(QMainWindow):
         self.player.loop_toggled.connect(lambda: self.action_triggered.emit("loop"))
         self._shortcuts: dict[str, QShortcut] = {}
         self.apply_keymap()
+        self._pending_labels = 0
+        self._quit_confirmed = False
 
     def _build_work_page(self) -> QWidget:
         work = QWidget()
@@ -263,9 +266,29 @@ class MainWindow(QMainWindow):
         self.submit_button.setEnabled(True)
         self.show_banner(f"Transcript saved on the server (revision {revision}).", error=False)
 
-    def show_sync(self, pending: int, reachable: bool) -> None:
-        state = "online" if reachable else "offline — retrying"
-        self.sync_label.setText(f"Server {state} · {pending} events pending")
+    def show_saved(self) -> None:
+        self.submit_button.setEnabled(True)
+        self.show_banner(
+            "Transcript saved on this workstation (encrypted); uploading…", error=False
+        )
+
+    def show_sync(self, events: int, labels: int, link: str) -> None:
+        """Connection state and what waits in the outbox; remembered for the quit warning."""
+        self._pending_labels = labels
+        state = {
+            "online": "Server online",
+            "offline": "Server offline — retrying",
+            "signed_out": "Signed out",
+        }.get(link, link)
+        waiting = [f"{labels} transcripts"] if labels else []
+        waiting += [f"{events} events"] if events else []
+        self.sync_label.setText(
+            f"{state} · {' and '.join(waiting)} pending" if waiting else f"{state} · all delivered"
+        )
+
+    def quit_without_asking(self) -> None:
+        """The next close skips the pending-transcripts question (SIGTERM, shutdown)."""
+        self._quit_confirmed = True
 
     def show_banner(self, text: str, *, error: bool = True) -> None:
         colour = "#b91c1c" if error else "#15803d"
@@ -292,7 +315,34 @@ class MainWindow(QMainWindow):
         super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self._pending_labels and not self._quit_confirmed:
+            event.ignore()  # ask first; the answer closes again or not
+            self._ask_to_quit()
+            return
         self.close_requested.emit()
         self.waveform.dispose()
         self.overview.dispose()
         super().closeEvent(event)
+
+    def _ask_to_quit(self) -> None:
+        """Transcripts not yet on the server: say where they are before quitting."""
+        n = self._pending_labels
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Quit Cordon?",
+            f"{n} transcript{'s' if n != 1 else ''} not on the server yet. "
+            "They stay encrypted on this workstation and upload at your next sign-in.",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("quitWarning")
+        quit_button = box.addButton("Quit anyway", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+
+        def answered() -> None:
+            if box.clickedButton() is quit_button:
+                self._quit_confirmed = True
+                self.close()
+
+        box.finished.connect(answered)
+        box.open()

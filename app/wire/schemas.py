@@ -37,6 +37,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     AUDIT_UNAVAILABLE = "audit_unavailable"
     INTERNAL_ERROR = "internal_error"
 
@@ -132,6 +133,8 @@ class LabelIn(_Model):
     regions: Annotated[list[RegionSpan], Field(max_length=MAX_REGIONS)] = []
     #: Saved for the annotator (idle lock, sign-out), not handed in: the task stays open.
     draft: bool = False
+    #: The device's outbox sequence number (labels and events share one sequence).
+    seq: Annotated[int, Field(ge=1)] | None = None
 
 
 class LabelAck(_Model):
@@ -174,6 +177,7 @@ class AccessAction(StrEnum):
     CURTAIN_SHOWN = "curtain_shown"
     CURTAIN_LIFTED = "curtain_lifted"
     IDLE_LOCKED = "idle_locked"
+    OUTBOX_DAMAGED = "outbox_damaged"  # an outbox file failed to authenticate; set aside
     # observed by the server itself
     LOGIN = "login"
     DEVICE_ENROLLED = "device_enrolled"
@@ -182,6 +186,9 @@ class AccessAction(StrEnum):
     LABEL_STORED = "label_stored"
     LABEL_READ = "label_read"
     ACCESS_REFUSED = "access_refused"
+    #: A device's event sequence skipped numbers (reason ``missing_<n>``) or went
+    #: backwards (``sequence_reset``): events were lost or an outbox was wiped.
+    SEQUENCE_ALERT = "sequence_alert"
 
 
 CLIENT_ACTIONS = frozenset(
@@ -203,6 +210,7 @@ CLIENT_ACTIONS = frozenset(
         AccessAction.CURTAIN_SHOWN,
         AccessAction.CURTAIN_LIFTED,
         AccessAction.IDLE_LOCKED,
+        AccessAction.OUTBOX_DAMAGED,
     }
 )
 
@@ -214,9 +222,14 @@ class Outcome(StrEnum):
 
 
 class AccessEventIn(_Model):
-    """One client-side access event. Never content: ids, an action, a position, an outcome."""
+    """One client-side access event. Never content: ids, an action, a position, an outcome.
+
+    ``seq`` is the device's outbox sequence number: it only grows, so the server
+    can tell when events went missing between the workstation and the log.
+    """
 
     event_id: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
+    seq: Annotated[int, Field(ge=1)]
     action: AccessAction
     client_time: float
     task_id: Id | None = None
@@ -230,9 +243,21 @@ class EventBatchIn(_Model):
     events: Annotated[list[AccessEventIn], Field(min_length=1, max_length=MAX_EVENTS_PER_BATCH)]
 
 
+class LogRange(_Model):
+    """Leaves ``first_index`` … ``first_index + count - 1`` of one audit log."""
+
+    log_id: str
+    first_index: int
+    count: int
+
+
 class EventBatchAck(_Model):
+    """Sent only after the batch and its audit leaves committed (``synchronous=FULL``)."""
+
     accepted: int
     duplicates: int
+    #: Where the accepted events' leaves went (per log, contiguous within a batch).
+    logs: list[LogRange] = []
 
 
 class HealthOut(_Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import statistics
 import sys
 import threading
@@ -16,6 +17,7 @@ from app.auth.demo_login import DemoAuthenticator
 from app.player.playback import PlaybackEngine
 from app.services.device_store import DeviceStore
 from app.services.events import EventRecorder
+from app.services.outbox import Outbox
 from app.services.segments import OpenedSegment, SegmentService
 from app.services.session import SessionService
 from devtools.bench.measure import peak_rss_bytes, ratio, reset_peak_rss, rss_bytes
@@ -27,12 +29,13 @@ RUNS = 5
 
 
 class _Client:
-    def __init__(self, url: str, ca: Path) -> None:
+    def __init__(self, url: str, ca: Path, outbox_dir: Path) -> None:
         keyring.set_keyring(MemoryKeyring())
         self.api = CordonApi(url, ca)
         self.session = SessionService(self.api, DemoAuthenticator(self.api), DeviceStore("bench"))
         self.session.sign_in("annotator")
-        self.events = EventRecorder()
+        self.outbox = Outbox(outbox_dir, secrets.token_bytes(32))
+        self.events = EventRecorder(self.outbox)
         self.segments = SegmentService(self.api, lambda: self.session.device, self.events)
         self.tasks = {t.title: t for t in self.session.tasks()}
 
@@ -82,8 +85,9 @@ def b3_b4_b6(work: Path, audio_dir: Path, engine: PlaybackEngine) -> dict[str, o
         server_main(["init", "--data-dir", str(data_dir)])
     proc, url = start_server(data_dir, "--audio-dir", str(audio_dir), command="demo")
     try:
-        client = _Client(url, data_dir / "pki" / "ca.pem")
+        client = _Client(url, data_dir / "pki" / "ca.pem", work / "outbox")
         runs = {t: [_first_audio(client, engine, t) for _ in range(RUNS)] for t in client.tasks}
+        client.outbox.close()
     finally:
         stop(proc)
 

@@ -27,9 +27,12 @@ def create_app(ctx: ServerContext) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         checkpoints = CheckpointThread(ctx.checkpointer)
         checkpoints.start()
+        ctx.committer.after_commit = checkpoints.nudge
         try:
             yield
         finally:
+            ctx.committer.stop()  # answers what is queued, then the last checkpoint
+            ctx.committer.after_commit = None
             checkpoints.stop()
 
     app = FastAPI(

@@ -7,10 +7,11 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import Connection, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.crypto.key_grant import GrantBinding, seal_grant
@@ -27,8 +28,10 @@ from app.wire.schemas import (
     TaskOut,
     TaskStatus,
 )
-from server import db
+from server import db, sequences
+from server.api import idempotency
 from server.api.errors import ApiError
+from server.api.event_batch import device_of
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal
 from server.api.task_access import active_device, load_task, may_access, refuse
 from server.context import ServerContext
@@ -143,78 +146,99 @@ def segment(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> StreamingRes
 
 
 @router.post("/tasks/{task_id}/labels", dependencies=[JsonBody])
-def submit_label(task_id: str, body: LabelIn, principal: CurrentPrincipal, ctx: Ctx) -> LabelAck:
+def submit_label(
+    task_id: str,
+    body: LabelIn,
+    principal: CurrentPrincipal,
+    ctx: Ctx,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> LabelAck:
     """Store a transcript sealed under the project key. Idempotent by ``label_id``.
 
     Two submits racing for the next revision number collide on the unique
     (task, revision) index; the loser simply tries again with the next number.
+    With an ``Idempotency-Key``, a retry gets the first attempt's answer.
     """
+    key = idempotency.check_key(idempotency_key)
+    endpoint = f"POST /v1/tasks/{task_id}/labels"
+    digest = idempotency.request_hash(endpoint, body) if key else b""
     for _attempt in range(5):
         try:
-            return _store_label(ctx, principal, task_id, body)
+            with ctx.engine.begin() as conn:
+                if key is not None:
+                    stored = idempotency.claim(conn, principal.user_id, key, endpoint, digest)
+                    if stored is not None:
+                        return LabelAck.model_validate_json(stored)
+                ack = _store_label(ctx, conn, principal, task_id, body)
+                if key is not None:
+                    idempotency.remember(conn, principal.user_id, key, ack)
+                return ack
         except IntegrityError:
             continue
     raise ApiError(409, ErrorCode.CONFLICT, "too many concurrent submits; retry")
 
 
-def _store_label(ctx: ServerContext, principal: Principal, task_id: str, body: LabelIn) -> LabelAck:
+def _store_label(
+    ctx: ServerContext, conn: Connection, principal: Principal, task_id: str, body: LabelIn
+) -> LabelAck:
     now = int(time.time())
-    with ctx.engine.begin() as conn:
-        access = load_task(ctx, principal, task_id, "label_submit", conn)
-        if access.role is not Role.ANNOTATOR:
-            refuse(
-                ctx, principal, 403, ErrorCode.FORBIDDEN,
-                "only the assigned annotator submits labels", "role_cannot_label", task_id,
-            )  # fmt: skip
-        existing = conn.execute(select(db.labels).where(db.labels.c.id == body.label_id)).first()
-        if existing is not None:
-            if existing.task_id != task_id or existing.author_id != principal.user_id:
-                raise ApiError(409, ErrorCode.CONFLICT, "label id already used")
-            return LabelAck(
-                label_id=existing.id,
-                task_id=task_id,
-                revision=existing.revision,
-                stored_at=existing.created_at,
-                duplicate=True,
-            )
-        document = json.dumps(
-            {
-                "transcript": body.transcript,
-                "regions": [r.model_dump() for r in body.regions],
-                "draft": body.draft,
-            }
-        ).encode("utf-8")
-        sealed = ctx.vault.seal_label(
-            access.project_id, access.project.wrapped_key, body.label_id, task_id, document
-        )
-        # The next revision is computed inside the INSERT itself: one statement, so
-        # SQLite's write lock makes it atomic against concurrent submits.
-        next_revision = select(
-            literal(body.label_id),
-            literal(task_id),
-            literal(access.project_id),
-            literal(principal.user_id),
-            func.coalesce(func.max(db.labels.c.revision), 0) + 1,
-            literal(sealed),
-            literal(now),
-        ).where(db.labels.c.task_id == task_id)
-        conn.execute(
-            insert(db.labels).from_select(
-                ["id", "task_id", "project_id", "author_id", "revision",
-                 "sealed_transcript", "created_at"],
-                next_revision,
-            )
+    access = load_task(ctx, principal, task_id, "label_submit", conn)
+    if access.role is not Role.ANNOTATOR:
+        refuse(
+            ctx, principal, 403, ErrorCode.FORBIDDEN,
+            "only the assigned annotator submits labels", "role_cannot_label", task_id,
         )  # fmt: skip
-        revision = conn.execute(
-            select(db.labels.c.revision).where(db.labels.c.id == body.label_id)
-        ).scalar_one()
-        if not body.draft:
-            conn.execute(
-                update(db.tasks)
-                .where(db.tasks.c.id == task_id)
-                .values(status=TaskStatus.SUBMITTED.value)
-            )
-        access.record(conn, principal.actor(), AccessAction.LABEL_STORED)
+    existing = conn.execute(select(db.labels).where(db.labels.c.id == body.label_id)).first()
+    if existing is not None:
+        if existing.task_id != task_id or existing.author_id != principal.user_id:
+            raise ApiError(409, ErrorCode.CONFLICT, "label id already used")
+        return LabelAck(
+            label_id=existing.id,
+            task_id=task_id,
+            revision=existing.revision,
+            stored_at=existing.created_at,
+            duplicate=True,
+        )
+    document = json.dumps(
+        {
+            "transcript": body.transcript,
+            "regions": [r.model_dump() for r in body.regions],
+            "draft": body.draft,
+        }
+    ).encode("utf-8")
+    sealed = ctx.vault.seal_label(
+        access.project_id, access.project.wrapped_key, body.label_id, task_id, document
+    )
+    # The next revision is computed inside the INSERT itself: one statement, so
+    # SQLite's write lock makes it atomic against concurrent submits.
+    next_revision = select(
+        literal(body.label_id),
+        literal(task_id),
+        literal(access.project_id),
+        literal(principal.user_id),
+        func.coalesce(func.max(db.labels.c.revision), 0) + 1,
+        literal(sealed),
+        literal(now),
+    ).where(db.labels.c.task_id == task_id)
+    conn.execute(
+        insert(db.labels).from_select(
+            ["id", "task_id", "project_id", "author_id", "revision",
+             "sealed_transcript", "created_at"],
+            next_revision,
+        )
+    )  # fmt: skip
+    revision = conn.execute(
+        select(db.labels.c.revision).where(db.labels.c.id == body.label_id)
+    ).scalar_one()
+    if not body.draft:
+        conn.execute(
+            update(db.tasks)
+            .where(db.tasks.c.id == task_id)
+            .values(status=TaskStatus.SUBMITTED.value)
+        )
+    access.record(conn, principal.actor(), AccessAction.LABEL_STORED)
+    if body.seq is not None:
+        sequences.observe(conn, principal.actor(device_of(conn, principal)), [body.seq])
     return LabelAck(
         label_id=body.label_id, task_id=task_id, revision=revision, stored_at=now, duplicate=False
     )

@@ -9,8 +9,10 @@ operator ships that directory to storage the server cannot rewrite (an
 append-only mount, a WORM bucket); on Linux ``chattr +a`` on the directory
 keeps even the server's own user from replacing a file.
 
-Checkpoints are made every :data:`EVERY_ENTRIES` entries by the request that
-reaches the boundary, and every few seconds by the server's checkpoint thread.
+The checkpoint thread makes one for a log that grew by :data:`EVERY_ENTRIES`
+entries (it is nudged after every ingest commit) and, every few seconds, for
+any log that grew at all. Signing never runs inside a request: under load one
+checkpoint simply covers everything committed since the last.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from server.datadir import DataDir, ensure_secret
 logger = logging.getLogger(__name__)
 
 KEY_NAME = "cordon-audit"
-EVERY_ENTRIES = 256
+EVERY_ENTRIES = 1024
 EVERY_SECONDS = 10.0
 
 
@@ -89,8 +91,8 @@ class Checkpointer:
     engine: Engine
     signer: NoteSigner
 
-    def run_once(self) -> list[tuple[str, int]]:
-        """Checkpoint every log with new entries; return ``(log_id, size)`` made."""
+    def run_once(self, min_growth: int = 1) -> list[tuple[str, int]]:
+        """Checkpoint every log grown by ``min_growth``; return ``(log_id, size)`` made."""
         made = []
         with self.engine.connect() as conn:
             heads = conn.execute(select(store.audit_heads.c.log_id)).scalars().all()
@@ -102,15 +104,15 @@ class Checkpointer:
                 ).all()
             )
         for log_id in heads:
-            made.extend(self._checkpoint(log_id, done.get(log_id, 0)))
+            made.extend(self._checkpoint(log_id, done.get(log_id, 0), min_growth))
         return made
 
-    def _checkpoint(self, log_id: str, last: int) -> list[tuple[str, int]]:
+    def _checkpoint(self, log_id: str, last: int, min_growth: int) -> list[tuple[str, int]]:
         # The head need not be read in the insert's transaction: the log only grows,
         # so (size, root) read here stays the true root at that size.
         with self.engine.connect() as conn:
             size, root = store.head(conn, log_id)
-        if size <= last:
+        if size < last + min_growth:
             self._export_latest(log_id, last)
             return []
         note = self.signer.sign(Checkpoint(origin(log_id), size, root))
@@ -141,28 +143,43 @@ class Checkpointer:
 
 
 class CheckpointThread:
-    """Runs :meth:`Checkpointer.run_once` every few seconds until stopped."""
+    """Checkpoints grown logs when nudged, every log every few seconds, until stopped."""
 
     def __init__(self, checkpointer: Checkpointer, every_s: float = EVERY_SECONDS) -> None:
         self._checkpointer = checkpointer
         self._every = every_s
         self._stop = threading.Event()
+        self._nudged = threading.Event()
         self._thread = threading.Thread(target=self._run, name="cordon-checkpoints", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def nudge(self) -> None:
+        """New entries committed: checkpoint any log that crossed :data:`EVERY_ENTRIES`."""
+        self._nudged.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._nudged.set()
         self._thread.join(10)
-        self._run_once()  # a last checkpoint on the way out
+        self._run_once(1)  # a last checkpoint on the way out
 
     def _run(self) -> None:
-        while not self._stop.wait(self._every):
-            self._run_once()
+        deadline = time.monotonic() + self._every
+        while not self._stop.is_set():
+            nudged = self._nudged.wait(max(0.0, deadline - time.monotonic()))
+            self._nudged.clear()
+            if self._stop.is_set():
+                return
+            if time.monotonic() >= deadline:
+                self._run_once(1)
+                deadline = time.monotonic() + self._every
+            elif nudged:
+                self._run_once(EVERY_ENTRIES)
 
-    def _run_once(self) -> None:
+    def _run_once(self, min_growth: int) -> None:
         try:
-            self._checkpointer.run_once()
+            self._checkpointer.run_once(min_growth)
         except Exception as exc:  # noqa: BLE001 - the thread must outlive one failure
             logger.error("checkpoint failed: %s", type(exc).__name__)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -106,33 +106,51 @@ def _load_head(conn: Connection, log_id: str) -> CompactTree:
 
 
 def append(conn: Connection, event_seq: int, event: Mapping[str, Any]) -> tuple[str, int]:
-    """Append the leaf for access event ``event_seq`` (inside the caller's transaction).
+    """Append the leaf for access event ``event_seq``; return ``(log_id, index)``."""
+    ((log_id, first, _count),) = append_many(conn, [(event_seq, event)])
+    return log_id, first
 
-    Returns ``(log_id, index)``. The caller has already written the event row,
-    which holds SQLite's write lock, so reading the head here cannot race
-    another writer.
+
+def append_many(
+    conn: Connection, events: Sequence[tuple[int, Mapping[str, Any]]]
+) -> list[tuple[str, int, int]]:
+    """Append one leaf per ``(event_seq, event)``, in order, inside the caller's transaction.
+
+    Returns ``(log_id, first index, count)`` per log touched. The caller has
+    already written the event rows, which holds SQLite's write lock, so reading
+    the heads here cannot race another writer, and each log's new leaves are
+    contiguous. One head read and one head write per log, however many events.
     """
-    log_id = log_for(event.get("project_id"))
-    tree = _load_head(conn, log_id)
-    salt = secrets.token_bytes(16) if event.get("remote_addr") else None
-    data = leaf_data(event, salt)
-    index = tree.size
-    conn.execute(
-        insert(audit_leaves).values(
-            log_id=log_id, idx=index, event_seq=event_seq, data=data, addr_salt=salt
-        )
-    )
-    tree.append(leaf_hash(data))
-    frontier = b"".join(tree.frontier())
-    if index == 0:
-        conn.execute(insert(audit_heads).values(log_id=log_id, size=tree.size, frontier=frontier))
-    else:
-        conn.execute(
-            update(audit_heads)
-            .where(audit_heads.c.log_id == log_id)
-            .values(size=tree.size, frontier=frontier)
-        )
-    return log_id, index
+    by_log: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+    for event_seq, event in events:
+        by_log.setdefault(log_for(event.get("project_id")), []).append((event_seq, event))
+    ranges = []
+    for log_id, items in by_log.items():
+        tree = _load_head(conn, log_id)
+        first = tree.size
+        rows = []
+        for event_seq, event in items:
+            salt = secrets.token_bytes(16) if event.get("remote_addr") else None
+            data = leaf_data(event, salt)
+            rows.append(
+                {"log_id": log_id, "idx": tree.size, "event_seq": event_seq,
+                 "data": data, "addr_salt": salt}
+            )  # fmt: skip
+            tree.append(leaf_hash(data))
+        conn.execute(insert(audit_leaves), rows)
+        frontier = b"".join(tree.frontier())
+        if first == 0:
+            conn.execute(
+                insert(audit_heads).values(log_id=log_id, size=tree.size, frontier=frontier)
+            )
+        else:
+            conn.execute(
+                update(audit_heads)
+                .where(audit_heads.c.log_id == log_id)
+                .values(size=tree.size, frontier=frontier)
+            )
+        ranges.append((log_id, first, len(items)))
+    return ranges
 
 
 def head(conn: Connection, log_id: str) -> tuple[int, bytes]:

@@ -3,7 +3,7 @@
 Every ``open``/``openat``/``creat`` with a write flag, every ``rename`` and
 ``mkdir`` of the client process, its threads and children is collected; anything outside
 the allowlist (devices, /proc, the runtime dir, Qt's keymap settings,
-fontconfig's cache and Python bytecode) fails the test. Afterwards the marker
+fontconfig's cache, Python bytecode and the encrypted outbox) fails the test. Afterwards the marker
 typed into the transcript is in no file under HOME, TMPDIR or any path the
 client wrote.
 """
@@ -58,6 +58,7 @@ def allowed(path: str, home: Path, runtime: Path) -> bool:
     allowed_under_home = [
         home / ".config" / "Cordon",  # QSettings: the keymap (no content)
         home / ".cache" / "fontconfig",  # font metadata
+        home / ".local" / "state" / "cordon" / "outbox",  # AES-GCM records only (checked below)
     ]
     return any(path.startswith(str(prefix)) for prefix in allowed_under_home)
 
@@ -88,6 +89,8 @@ def test_annotate_session_writes_nothing_outside_the_allowlist(
     unexpected = sorted(p for p in paths if not allowed(p, home, runtime))
     assert unexpected == [], "\n".join(unexpected)
 
+    outbox = [p for p in paths if "/cordon/outbox/" in p and p.endswith(".outbox")]
+    assert outbox, "the submitted label went through the outbox"
     existing = [Path(p) for p in paths if Path(p).is_file()]
     roots = [home, Path(os.environ["TMPDIR"]), *existing]
     leaks = files_containing(roots, [marker.encode()], skip=[tmp_path])

@@ -216,10 +216,12 @@ def test_events_are_deduplicated_and_unverifiable_ones_kept_flagged(
         "client_time": 1.0,
         "task_id": task["task_id"],
         "position_ms": 10,
+        "seq": 1,
     }
-    stray = {**ev, "event_id": str(uuid.uuid4()), "task_id": "tsk_not_mine"}
+    stray = {**ev, "event_id": str(uuid.uuid4()), "task_id": "tsk_not_mine", "seq": 2}
     ack = client.post("/v1/events", json={"events": [ev, ev, stray]}, headers=headers).json()
-    assert ack == {"accepted": 2, "duplicates": 1}
+    assert (ack["accepted"], ack["duplicates"]) == (2, 1)
+    assert sum(log["count"] for log in ack["logs"]) == 2
     client_events = {e["task_id"]: e for e in events(srv) if e["source"] == "client"}
     assert client_events[task["task_id"]]["verified"] is True
     assert client_events[task["task_id"]]["project_id"] == task["project_id"]

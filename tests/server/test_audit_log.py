@@ -48,8 +48,9 @@ def _activity(client: TestClient, events: int = 5) -> str:
             "action": "playback_started",
             "task_id": task["task_id"],
             "client_time": 1.0,
+            "seq": seq,
         }
-        for _ in range(events)
+        for seq in range(1, events + 1)
     ]
     ack = client.post("/v1/events", json={"events": batch}, headers=headers)
     assert ack.status_code == 200, ack.text
@@ -106,13 +107,14 @@ def test_a_retried_batch_adds_no_leaf(srv: DemoServer) -> None:
                 "action": "segment_closed",
                 "task_id": task_id,
                 "client_time": 1.0,
+                "seq": 1,
             }
         ]
     }
     before = len(leaves(srv, srv.demo.project_id))
     assert client.post("/v1/events", json=batch, headers=headers).json()["accepted"] == 1
     again = client.post("/v1/events", json=batch, headers=headers).json()
-    assert again == {"accepted": 0, "duplicates": 1}
+    assert again == {"accepted": 0, "duplicates": 1, "logs": []}
     assert len(leaves(srv, srv.demo.project_id)) == before + 1
 
 

@@ -1,0 +1,247 @@
+"""The uploader: drains the outbox to the server on its own thread.
+
+Events go in batches of up to :data:`BATCH_MAX`, or whatever has waited
+:data:`BATCH_WAIT_S` — a burst becomes one request, a lone event still leaves
+within a fifth of a second. Labels go one per request, in sequence order with
+the events around them. Every request carries an ``Idempotency-Key`` derived
+from its content, so a retry after a lost answer gets the first answer.
+
+Failures are sorted by what they mean:
+- no network, a 5xx, a 429, a garbled answer: *wait and retry*, with
+  exponential backoff and jitter (so 200 workstations coming back after an
+  outage do not hit the server in lockstep); the UI shows "offline";
+- 401: *pause* until the next sign-in (the entries stay on disk);
+- any other 4xx: the server will never take this entry. It is removed (kept
+  forever it would block everything behind it), counted and logged by id;
+  for a label the annotator is told, and the transcript stays in the editor.
+
+Entries are acknowledged in the outbox only after the server's answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from app.api import errors
+from app.api.client import CordonApi
+from app.services.outbox import Entry, Outbox
+from app.wire.schemas import AccessEventIn, EventBatchIn, LabelAck, RegionSpan
+
+logger = logging.getLogger(__name__)
+
+BATCH_MAX = 50
+BATCH_WAIT_S = 0.2
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+
+
+class Link(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"  # the last attempt failed; retrying with backoff
+    SIGNED_OUT = "signed_out"  # waiting for a sign-in
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    link: Link
+    events: int
+    labels: int
+    retry_in_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class LabelResult:
+    """What became of a queued label: stored (with its revision) or refused for good."""
+
+    task_id: str
+    label_id: str
+    draft: bool
+    ack: LabelAck | None
+    refusal: errors.ServerError | None = None
+
+
+class Delivery:
+    """Sends the outbox's entries, oldest first, until stopped."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        api: CordonApi,
+        on_state: Callable[[DeliveryState], None] = lambda _s: None,
+        on_label: Callable[[LabelResult], None] = lambda _r: None,
+        on_auth_error: Callable[[errors.AuthenticationError], None] = lambda _e: None,
+        rng: random.Random | None = None,
+        backoff: tuple[float, float] = (BACKOFF_FIRST_S, BACKOFF_MAX_S),
+    ) -> None:
+        self._outbox = outbox
+        self._api = api
+        self._on_state = on_state
+        self._on_label = on_label
+        self._on_auth_error = on_auth_error
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
+        self._backoff_first, self._backoff_max = backoff
+        self._wake = threading.Condition()
+        self._woken = False
+        self._stopping = False
+        self._auth_paused = False
+        self._failures = 0
+        self._link = Link.ONLINE
+        self._idle = threading.Event()
+        #: Entries the server refused for good (dropped, by count).
+        self.dropped = 0
+        outbox.add_listener(self.wake)
+        self._thread = threading.Thread(target=self._run, name="cordon-delivery", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Something changed (new entries, a sign-in): look again now, skipping any backoff."""
+        with self._wake:
+            self._woken = True
+            self._wake.notify()
+
+    def signed_in(self) -> None:
+        """A new sign-in: resume after a 401, and retry at once."""
+        self._auth_paused = False
+        self._failures = 0
+        self.wake()
+
+    def state(self) -> DeliveryState:
+        events, labels = self._outbox.counts()
+        link = self._link if self._api.signed_in and not self._auth_paused else Link.SIGNED_OUT
+        return DeliveryState(link, events, labels)
+
+    def drain(self, timeout: float) -> bool:
+        """Try to deliver everything now; ``True`` if the outbox emptied in time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not any(self._outbox.counts()) or not self._api.signed_in or self._auth_paused:
+                break
+            self._idle.clear()
+            self.wake()
+            self._idle.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        return not any(self._outbox.counts())
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._wake:
+            self._stopping = True
+            self._wake.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    # -- the loop --------------------------------------------------------------
+    def _sleep(self, seconds: float) -> None:
+        """Wait up to ``seconds``, or until woken/stopped."""
+        with self._wake:
+            if not self._woken and not self._stopping:
+                self._wake.wait(seconds)
+            self._woken = False
+
+    def _run(self) -> None:
+        while not self._stopping:
+            delay = self._step()
+            self._idle.set()
+            self._on_state(self.state())
+            if delay is None:
+                self._sleep(3600.0)
+            elif delay > 0:
+                self._sleep(delay)
+
+    def _step(self) -> float | None:
+        """Send one request if one is due; return how long to wait (``None``: until woken)."""
+        if not self._api.signed_in or self._auth_paused:
+            return None
+        entries = self._outbox.pending(BATCH_MAX)
+        if not entries:
+            return None
+        head = entries[0]
+        if head.kind == "event":
+            batch = _leading(entries, "event")
+            waited = time.monotonic() - head.queued_at
+            if len(batch) < BATCH_MAX and waited < BATCH_WAIT_S:
+                return BATCH_WAIT_S - waited
+            return self._send(batch, self._send_events)
+        return self._send([head], self._send_label)
+
+    def _send(self, batch: list[Entry], send: Callable[[list[Entry]], None]) -> float | None:
+        try:
+            send(batch)
+        except errors.AuthenticationError as exc:
+            logger.info("delivery paused until sign-in")
+            self._auth_paused = True
+            self._on_auth_error(exc)
+            return None
+        except (errors.NetworkError, errors.ProtocolError, errors.ServerFailureError) as exc:
+            return self._back_off(exc)
+        except errors.ServerError as exc:
+            if exc.status == 429:
+                return self._back_off(exc)
+            self._refused(batch, exc)
+            return 0.0
+        self._failures = 0
+        self._link = Link.ONLINE
+        return 0.0
+
+    def _back_off(self, exc: errors.ApiError) -> float:
+        """Equal jitter: uniform in [c/2, c], c = min(cap, first * 2^n): spread, never busy."""
+        self._failures += 1
+        self._link = Link.OFFLINE
+        ceiling = min(self._backoff_max, self._backoff_first * 2 ** min(self._failures - 1, 16))
+        delay = self._rng.uniform(ceiling / 2, ceiling)
+        logger.info("delivery deferred %.1f s: %s", delay, type(exc).__name__)
+        return delay
+
+    def _refused(self, batch: list[Entry], exc: errors.ServerError) -> None:
+        self.dropped += len(batch)
+        logger.error(
+            "server refused outbox entries %d-%d for good (%s); removed",
+            batch[0].seq, batch[-1].seq, exc.code,
+        )  # fmt: skip
+        self._outbox.acknowledge(e.seq for e in batch)
+        for entry in batch:
+            if entry.kind == "label":
+                body = entry.body
+                self._on_label(
+                    LabelResult(body["task_id"], body["label_id"], body["draft"], None, exc)
+                )
+
+    def _send_events(self, batch: list[Entry]) -> None:
+        wire = EventBatchIn(events=[AccessEventIn(seq=e.seq, **e.body) for e in batch])
+        key = (
+            "ev-" + hashlib.sha256("".join(e.body["event_id"] for e in batch).encode()).hexdigest()
+        )
+        self._api.post_events(wire, idempotency_key=key[:64])
+        self._outbox.acknowledge(e.seq for e in batch)
+
+    def _send_label(self, batch: list[Entry]) -> None:
+        (entry,) = batch
+        body = entry.body
+        ack = self._api.submit_label(
+            body["task_id"],
+            body["label_id"],
+            body["transcript"],
+            [RegionSpan(start_frame=s, end_frame=e) for s, e in body["regions"]],
+            draft=body["draft"],
+            seq=entry.seq,
+        )
+        self._outbox.acknowledge([entry.seq])
+        logger.info("label %s stored as revision %d", body["label_id"], ack.revision)
+        self._on_label(LabelResult(body["task_id"], body["label_id"], body["draft"], ack))
+
+
+def _leading(entries: list[Entry], kind: str) -> list[Entry]:
+    """The run of ``kind`` entries at the head (a label ends a batch of events)."""
+    run = []
+    for entry in entries:
+        if entry.kind != kind:
+            break
+        run.append(entry)
+    return run

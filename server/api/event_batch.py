@@ -1,0 +1,116 @@
+"""Ingest one batch of client access events (inside a group-commit savepoint).
+
+Events are de-duplicated by their UUID, so a retried batch is harmless: an
+event already stored counts as a duplicate and gets no second leaf. Rows and
+leaves are written with one statement each per batch (not per event). An event
+naming a task the caller may not see is still kept — losing it would hide an
+attempt — but marked unverified and stripped of the project attribution.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from app.wire.schemas import AccessEventIn, EventBatchAck, LogRange
+from server import db, sequences
+from server.api.principal import Principal, membership_role
+from server.api.task_access import may_access
+from server.auditlog import store
+
+
+def device_of(conn: Connection, principal: Principal) -> str | None:
+    """The device the caller named, if it is theirs (else the events name none)."""
+    device_id = principal.device_header
+    if device_id is None:
+        return None
+    owner = conn.execute(select(db.devices.c.user_id).where(db.devices.c.id == device_id)).scalar()
+    return device_id if owner == principal.user_id else None
+
+
+def ingest(
+    conn: Connection, principal: Principal, events: Sequence[AccessEventIn]
+) -> EventBatchAck:
+    """Store the new events of a batch and their leaves; return the acknowledgement."""
+    now = time.time()
+    device_id = device_of(conn, principal)
+    unique: dict[str, AccessEventIn] = {}
+    for event in events:
+        unique.setdefault(event.event_id, event)
+    known = set(
+        conn.execute(
+            select(db.access_events.c.event_id).where(db.access_events.c.event_id.in_(unique))
+        ).scalars()
+    )
+    fresh = [e for e in unique.values() if e.event_id not in known]
+    if not fresh:
+        return EventBatchAck(accepted=0, duplicates=len(events))
+    visible: dict[str, tuple[str, str] | None] = {}
+    rows = [_row(conn, principal, device_id, e, now, visible) for e in fresh]
+    seqs = (
+        conn.execute(
+            insert(db.access_events).returning(
+                db.access_events.c.seq, sort_by_parameter_order=True
+            ),
+            rows,
+        )
+        .scalars()
+        .all()
+    )
+    ranges = store.append_many(conn, list(zip(seqs, rows, strict=True)))
+    sequences.observe(conn, principal.actor(device_id), (e.seq for e in fresh))
+    return EventBatchAck(
+        accepted=len(fresh),
+        duplicates=len(events) - len(fresh),
+        logs=[LogRange(log_id=log, first_index=first, count=n) for log, first, n in ranges],
+    )
+
+
+def _row(
+    conn: Connection,
+    principal: Principal,
+    device_id: str | None,
+    event: AccessEventIn,
+    now: float,
+    visible: dict[str, tuple[str, str] | None],
+) -> dict[str, Any]:
+    project_id = segment_id = None
+    verified = event.task_id is None
+    if event.task_id is not None:
+        if event.task_id not in visible:
+            visible[event.task_id] = _visible_task(conn, principal, event.task_id)
+        found = visible[event.task_id]
+        if found is not None:
+            project_id, segment_id = found
+            verified = event.segment_id in (None, segment_id)
+    return {
+        "event_id": event.event_id,
+        "source": "client",
+        "action": event.action.value,
+        "outcome": event.outcome.value,
+        "reason": event.reason,
+        "user_id": principal.user_id,
+        "device_id": device_id,
+        "project_id": project_id,
+        "task_id": event.task_id,
+        "segment_id": event.segment_id,
+        "position_ms": event.position_ms,
+        "verified": verified,
+        "client_time": event.client_time,
+        "server_time": now,
+        "remote_addr": principal.remote_addr,
+    }
+
+
+def _visible_task(conn: Connection, principal: Principal, task_id: str) -> tuple[str, str] | None:
+    """(project, segment) of a task the caller may see, else ``None``."""
+    task = conn.execute(select(db.tasks).where(db.tasks.c.id == task_id)).first()
+    if task is None:
+        return None
+    role = membership_role(conn, principal.user_id, task.project_id)
+    if not may_access(role, principal, task.assignee_id, task.status):
+        return None
+    return str(task.project_id), str(task.segment_id)

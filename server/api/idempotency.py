@@ -1,0 +1,82 @@
+"""``Idempotency-Key``: a retried request gets the first answer, not a second effect.
+
+The client's outbox retries a batch whenever it did not see the answer (a dead
+network, a killed server). Event ids and label ids already make the *effect*
+idempotent; the key also makes the *answer* identical, so the client can tell
+"stored by my earlier attempt" from "stored now". The key row is inserted
+first, in the request's own transaction: that takes SQLite's write lock, so
+two racing copies of one request serialise, and a request that fails rolls its
+key back with it (a retry then runs again). Reusing a key for a different
+request is a client bug and gets 422.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.wire.schemas import ErrorCode
+from server.api.errors import ApiError
+from server.db import idempotency_keys
+
+HEADER = "Idempotency-Key"
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{8,128}$")
+
+
+def check_key(key: str | None) -> str | None:
+    """The header's value, or 422 if it is not a sensible key."""
+    if key is not None and not KEY_PATTERN.fullmatch(key):
+        raise ApiError(
+            422, ErrorCode.INVALID_REQUEST, "Idempotency-Key must be 8-128 of [A-Za-z0-9_.:-]"
+        )
+    return key
+
+
+def request_hash(endpoint: str, body: BaseModel) -> bytes:
+    return hashlib.sha256(endpoint.encode() + b"\x00" + body.model_dump_json().encode()).digest()
+
+
+def claim(conn: Connection, user_id: str, key: str, endpoint: str, digest: bytes) -> str | None:
+    """Claim ``key`` for this request; return the stored answer if it was already used."""
+    inserted = conn.execute(
+        sqlite_insert(idempotency_keys)
+        .values(
+            user_id=user_id,
+            key=key,
+            endpoint=endpoint,
+            request_hash=digest,
+            response=None,
+            created_at=int(time.time()),
+        )
+        .on_conflict_do_nothing()
+    )
+    if inserted.rowcount == 1:
+        return None
+    row = conn.execute(
+        select(idempotency_keys).where(
+            idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key
+        )
+    ).one()
+    same = row.endpoint == endpoint and hmac.compare_digest(bytes(row.request_hash), digest)
+    if not same or row.response is None:
+        raise ApiError(
+            422,
+            ErrorCode.IDEMPOTENCY_KEY_REUSED,
+            "this Idempotency-Key was used for another request",
+        )
+    return str(row.response)
+
+
+def remember(conn: Connection, user_id: str, key: str, response: BaseModel) -> None:
+    """Store the answer under the claimed key (same transaction as the effect)."""
+    conn.execute(
+        update(idempotency_keys)
+        .where(idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key)
+        .values(response=response.model_dump_json())
+    )
