@@ -89,6 +89,10 @@ def _run(work: Path, args: argparse.Namespace, want: object) -> dict[str, object
         engine.close()
     if want("B8"):  # type: ignore[operator]
         out["B8"] = player.b8_loop()
+    if want("B11"):  # type: ignore[operator]
+        from devtools.bench import ingest  # noqa: PLC0415
+
+        out["B11"] = ingest.b11_ingest(work, 3.0 if args.quick else 10.0)
     if want("B10"):  # type: ignore[operator]
         out["B10"] = player.b10_stress(
             10 if args.quick else args.stress_seconds, 10 if args.quick else 120

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, select
 
 from app.wire.schemas import AccessEventIn, EventBatchAck, LogRange
 from server import db, sequences
@@ -34,7 +34,10 @@ def device_of(conn: Connection, principal: Principal) -> str | None:
 def ingest(
     conn: Connection, principal: Principal, events: Sequence[AccessEventIn]
 ) -> EventBatchAck:
-    """Store the new events of a batch and their leaves; return the acknowledgement."""
+    """Store the new events of a batch and their leaves; return the acknowledgement.
+
+    Runs inside a ``BEGIN IMMEDIATE`` transaction (the group committer's).
+    """
     now = time.time()
     device_id = device_of(conn, principal)
     unique: dict[str, AccessEventIn] = {}
@@ -50,17 +53,19 @@ def ingest(
         return EventBatchAck(accepted=0, duplicates=len(events))
     visible: dict[str, tuple[str, str] | None] = {}
     rows = [_row(conn, principal, device_id, e, now, visible) for e in fresh]
-    seqs = (
-        conn.execute(
-            insert(db.access_events).returning(
-                db.access_events.c.seq, sort_by_parameter_order=True
-            ),
-            rows,
-        )
-        .scalars()
-        .all()
+    # Row numbers are assigned here, not by RETURNING: SQLAlchemy runs an ordered
+    # RETURNING insert on SQLite one row at a time. The caller's transaction holds
+    # the write lock (BEGIN IMMEDIATE), so max(seq) cannot move meanwhile.
+    base = conn.execute(select(func.max(db.access_events.c.seq))).scalar() or 0
+    for offset, row in enumerate(rows, start=1):
+        row["seq"] = base + offset
+    columns = list(rows[0])
+    conn.exec_driver_sql(  # the driver directly: see store.append_many
+        f"INSERT INTO access_events ({', '.join(columns)}) "  # noqa: S608 - fixed column names
+        f"VALUES ({', '.join('?' * len(columns))})",
+        [tuple(row[c] for c in columns) for row in rows],
     )
-    ranges = store.append_many(conn, list(zip(seqs, rows, strict=True)))
+    ranges = store.append_many(conn, [(row["seq"], row) for row in rows])
     sequences.observe(conn, principal.actor(device_id), (e.seq for e in fresh))
     return EventBatchAck(
         accepted=len(fresh),

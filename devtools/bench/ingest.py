@@ -1,0 +1,195 @@
+"""B11: durable event ingest — 200 concurrent clients on loopback TLS vs raw SQLite.
+
+The floor is plain ``sqlite3`` inserting the same kind of row (UUID unique,
+``ON CONFLICT DO NOTHING``) with WAL and ``synchronous=FULL``, one thread, 50
+and 500 rows per transaction, in the same run. The measured side is the real
+server (``cordon-server demo``) taking 50-event batches from 200 simulated
+workstations (each its own user, device, token, TLS session and sequence) with
+an ``Idempotency-Key``, each waiting for its acknowledgement before sending
+the next: throughput, and p50/p99 of the acknowledgement latency.
+
+The load generator runs on the same 2 cores as the server (four processes of
+50 threads): its own CPU use is part of what limits the figure.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import multiprocessing
+import sqlite3
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from app.crypto.device_keys import DeviceKeyPair
+from app.wire.schemas import Role
+from devtools.bench.measure import ratio
+from devtools.processes import start_server, stop
+from server import provision
+from server.cli import main as server_main
+from server.datadir import DataDir
+from server.db import make_engine
+
+CLIENTS = 200
+PROCESSES = 4
+BATCH = 50
+
+
+def sqlite_floor(path: Path, per_txn: int, seconds: float) -> float:
+    """Events per second, raw sqlite3, WAL + FULL, ``per_txn`` rows per commit."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS e (seq INTEGER PRIMARY KEY, event_id TEXT UNIQUE, "
+        "action TEXT, outcome TEXT, user_id TEXT, client_time REAL, server_time REAL)"
+    )
+    done, began = 0, time.perf_counter()
+    while time.perf_counter() - began < seconds:
+        now = time.time()
+        rows = [(str(uuid.uuid4()), "capture_attempt", "ok", "u", now, now) for _ in range(per_txn)]
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO e (event_id, action, outcome, user_id, client_time, server_time) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            rows,
+        )
+        conn.execute("COMMIT")
+        done += per_txn
+    rate = done / (time.perf_counter() - began)
+    conn.close()
+    return rate
+
+
+def _session(ca: Path) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(ca)
+    return session
+
+
+def _provision(data_dir: Path, url: str, ca: Path) -> list[tuple[str, str]]:
+    """200 users with a device each; return their (token, device id)."""
+    engine = make_engine(DataDir(data_dir).db_path)
+    session = _session(ca)
+    clients = []
+    for i in range(CLIENTS):
+        user = provision.ensure_user(engine, f"bench{i:03d}", f"Bench {i}", demo=True)
+        provision.set_membership(engine, user, _demo_project(engine), Role.ANNOTATOR)
+        token = session.post(f"{url}/v1/auth/demo-login", json={"username": f"bench{i:03d}"})
+        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        key = base64.b64encode(DeviceKeyPair.generate().public_bytes()).decode()
+        device = session.post(
+            f"{url}/v1/devices", json={"name": f"ws{i}", "public_key": key}, headers=headers
+        )
+        clients.append((headers["Authorization"], device.json()["device_id"]))
+    engine.dispose()
+    return clients
+
+
+def _demo_project(engine: Any) -> str:
+    from sqlalchemy import select  # noqa: PLC0415
+
+    from server import db  # noqa: PLC0415
+
+    with engine.connect() as conn:
+        return str(conn.execute(select(db.projects.c.id)).scalars().first())
+
+
+def _worker(url: str, ca: str, clients: list[tuple[str, str]], seconds: float, out: Any) -> None:
+    """One process: a thread per simulated workstation, each sending batch after batch."""
+    latencies: list[float] = []
+    accepted = [0]
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def workstation(auth: str, device: str) -> None:
+        session = _session(Path(ca))
+        headers = {"Authorization": auth, "X-Cordon-Device": device}
+        seq, mine, took = 0, 0, []
+        while time.perf_counter() < stop_at:
+            events = []
+            for _ in range(BATCH):
+                seq += 1
+                events.append(
+                    {"event_id": str(uuid.uuid4()), "action": "capture_attempt",
+                     "client_time": time.time(), "seq": seq}
+                )  # fmt: skip
+            key = f"bench-{device}-{seq}"
+            began = time.perf_counter()
+            reply = session.post(
+                f"{url}/v1/events",
+                json={"events": events},
+                headers={**headers, "Idempotency-Key": key},
+                timeout=60,
+            )
+            took.append(time.perf_counter() - began)
+            if reply.status_code == 200:
+                mine += int(reply.json()["accepted"])
+        with lock:
+            latencies.extend(took)
+            accepted[0] += mine
+
+    threads = [threading.Thread(target=workstation, args=c) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out.put((accepted[0], latencies))
+
+
+def b11_ingest(work: Path, seconds: float) -> dict[str, object]:
+    floor_50 = sqlite_floor(work / "floor50.db", 50, 3.0)
+    floor_500 = sqlite_floor(work / "floor500.db", 500, 3.0)
+    data_dir = work / "ingest-server"
+    empty = work / "ingest-audio"
+    empty.mkdir()
+    with contextlib.redirect_stdout(sys.stderr):
+        server_main(["init", "--data-dir", str(data_dir)])
+    proc, url = start_server(data_dir, "--audio-dir", str(empty), command="demo")
+    ca = data_dir / "pki" / "ca.pem"
+    try:
+        clients = _provision(data_dir, url, ca)
+        queue: Any = multiprocessing.get_context("spawn").Queue()
+        share = len(clients) // PROCESSES
+        procs = [
+            multiprocessing.get_context("spawn").Process(
+                target=_worker,
+                args=(url, str(ca), clients[i * share : (i + 1) * share], seconds, queue),
+            )
+            for i in range(PROCESSES)
+        ]
+        began = time.perf_counter()
+        for p in procs:
+            p.start()
+        results = [queue.get(timeout=seconds + 120) for _ in procs]
+        elapsed = time.perf_counter() - began
+        for p in procs:
+            p.join(30)
+    finally:
+        stop(proc)
+    accepted = sum(r[0] for r in results)
+    latencies = sorted(x for r in results for x in r[1])
+    rate = accepted / elapsed
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")
+    return {
+        "what": "50-event batches from 200 workstations over loopback TLS, ack after FULL commit",
+        "clients": CLIENTS,
+        "events_per_s": round(rate),
+        "ack_p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
+        "ack_p99_ms": round(p99, 1),
+        "requests": len(latencies),
+        "floor_sqlite_50_per_txn_events_per_s": round(floor_50),
+        "floor_sqlite_500_per_txn_events_per_s": round(floor_500),
+        "ratio_to_floor_500": ratio(rate, floor_500),
+        "target_events_per_s_min": 20_000,
+        "target_ack_p99_ms_max": 50,
+        "target_ratio_min": 0.5,
+    }
