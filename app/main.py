@@ -271,14 +271,26 @@ def _refuse(qt_app: QCoreApplication, message: str, exc: Exception) -> int:
     return 2
 
 
-def _quit_on_signals(qt_app: QCoreApplication) -> None:
+def _quit_on_signals(qt_app: QCoreApplication, window: MainWindow) -> None:
     """SIGTERM/SIGINT end the event loop normally, so decrypted audio is zeroed on the way out.
 
     Python runs signal handlers only between bytecodes; a short timer gives
-    it that chance while Qt's C++ event loop is waiting.
+    it that chance while Qt's C++ event loop is waiting. The handler only
+    schedules the quit: it runs inside whatever Python code Qt is calling at
+    that moment (often the application event filter, in the middle of a paint
+    or layout event), and quitting there closes the window and tears the plots
+    down under the object Qt is still delivering to (SIGSEGV on exit). A zero
+    timer quits from the event loop, with no event in flight. No question is
+    asked about pending transcripts: the system is ending the session, and they
+    are safe in the outbox.
     """
+
+    def quit_now() -> None:
+        window.quit_without_asking()
+        qt_app.quit()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: qt_app.quit())
+        signal.signal(sig, lambda *_: QTimer.singleShot(0, quit_now))
     ticker = QTimer(qt_app)
     ticker.timeout.connect(lambda: None)
     ticker.start(250)
@@ -320,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _refuse(qt_app, str(exc), exc)
     client.window.close_requested.connect(client.shutdown)
     client.window.show()
-    _quit_on_signals(qt_app)
+    _quit_on_signals(qt_app, client.window)
     QTimer.singleShot(0, lambda: logger.info("client ready for %s", client.api.base_url))
     code = qt_app.exec()
     client.shutdown()
