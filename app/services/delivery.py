@@ -120,7 +120,12 @@ class Delivery:
         return DeliveryState(link, events, labels)
 
     def drain(self, timeout: float) -> bool:
-        """Try to deliver everything now; ``True`` if the outbox emptied in time."""
+        """Try to deliver everything now; ``True`` if the outbox emptied in time.
+
+        Not while offline: quitting then should not wait out a dead network.
+        """
+        if self._link is Link.OFFLINE:
+            return not any(self._outbox.counts())
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not any(self._outbox.counts()) or not self._api.signed_in or self._auth_paused:

@@ -23,6 +23,12 @@ from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import create_engine, select
 
+from app.api.client import CordonApi
+from app.auth.demo_login import DemoAuthenticator
+from app.services.delivery import Delivery
+from app.services.device_store import DeviceStore
+from app.services.outbox import Outbox
+from app.services.session import SessionService
 from devtools.audio_tap import TappedOutput
 from devtools.outbox_driver import event_id, label_id
 from devtools.processes import start, start_server, stop
@@ -49,15 +55,11 @@ def restart(server: LiveServer) -> None:
 
 
 def rows(server: LiveServer) -> tuple[list[dict[str, object]], list[str]]:
+    """Every access event (client-reported and server-observed) and every label id."""
     engine = create_engine(f"sqlite:///{DataDir(server.data_dir).db_path}")
     try:
         with engine.connect() as conn:
-            events = [
-                dict(r._mapping)
-                for r in conn.execute(
-                    select(db.access_events).where(db.access_events.c.source == "client")
-                )
-            ]
+            events = [dict(r._mapping) for r in conn.execute(select(db.access_events))]
             labels = [str(r) for r in conn.execute(select(db.labels.c.id)).scalars()]
     finally:
         engine.dispose()
@@ -99,7 +101,7 @@ def test_every_entry_arrives_exactly_once_through_kills(
         server.stop()
 
     events, labels = rows(server)
-    mine = [e for e in events if e["action"] == "playback_seeked"]
+    mine = [e for e in events if e["action"] == "playback_seeked" and e["source"] == "client"]
     expected_events = {event_id(s) for s in range(1, TOTAL + 1) if s % LABEL_EVERY}
     assert len(mine) == len(expected_events)  # none twice (the ids are unique anyway)
     assert {e["event_id"] for e in mine} == expected_events  # none lost
@@ -153,3 +155,30 @@ def test_a_stopped_server_costs_nothing_and_the_outbox_drains_when_it_returns(
     assert len(labels) == 1
     actions = [e["action"] for e in events]
     assert actions.count("playback_started") == 1 and actions.count("label_submitted") == 1
+
+
+def test_an_entry_refused_for_good_is_dropped_and_the_gap_reported(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    api = CordonApi(server.url, server.ca_file)
+    session = SessionService(api, DemoAuthenticator(api), DeviceStore("refusal-test"))
+    session.sign_in("annotator")
+    box = Outbox(tmp_path / "outbox", bytes(32))
+    delivery = Delivery(box, api, backoff=(0.05, 0.2))
+    good = {"action": "playback_paused", "client_time": 1.0, "task_id": None,
+            "segment_id": None, "position_ms": None, "outcome": "ok", "reason": None}  # fmt: skip
+    box.append("event", {**good, "event_id": event_id(1)}).wait()
+    delivery.start()
+    delivery.drain(20)
+    # A server-side action can never be reported by a client: 422, for good.
+    box.append("event", {**good, "event_id": event_id(2), "action": "key_released"}).wait()
+    delivery.drain(20)
+    box.append("event", {**good, "event_id": event_id(3)}).wait()
+    assert delivery.drain(20)
+    delivery.stop()
+    box.close()
+    assert delivery.dropped == 1
+    events, _labels = rows(server)
+    delivered = sorted(str(e["event_id"]) for e in events if e["action"] == "playback_paused")
+    assert delivered == sorted([event_id(1), event_id(3)])
+    assert [e["reason"] for e in events if e["action"] == "sequence_alert"] == ["missing_1"]
