@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import multiprocessing
+import os
+import random
 import sqlite3
 import statistics
 import sys
@@ -40,6 +42,8 @@ from server.db import make_engine
 CLIENTS = 200
 PROCESSES = 4
 BATCH = 50
+#: Open loop: each workstation sends a batch every 5 s, 2,000 events/s in all.
+OPEN_LOOP_INTERVAL_S = 5.0
 
 
 def sqlite_floor(path: Path, per_txn: int, seconds: float) -> float:
@@ -103,8 +107,15 @@ def _demo_project(engine: Any) -> str:
         return str(conn.execute(select(db.projects.c.id)).scalars().first())
 
 
-def _worker(url: str, ca: str, clients: list[tuple[str, str]], seconds: float, out: Any) -> None:
-    """One process: a thread per simulated workstation, each sending batch after batch."""
+def _worker(
+    url: str, ca: str, clients: list[tuple[str, str]], seconds: float, interval: float, out: Any
+) -> None:
+    """One process: a thread per simulated workstation.
+
+    ``interval`` 0: each sends its next batch as soon as the last is acknowledged
+    (closed loop: the server's capacity). Otherwise one batch every ``interval``
+    seconds, start times spread (open loop: latency at a given offered load).
+    """
     latencies: list[float] = []
     accepted = [0]
     lock = threading.Lock()
@@ -113,8 +124,13 @@ def _worker(url: str, ca: str, clients: list[tuple[str, str]], seconds: float, o
     def workstation(auth: str, device: str) -> None:
         session = _session(Path(ca))
         headers = {"Authorization": auth, "X-Cordon-Device": device}
-        seq, mine, took = 0, 0, []
+        # The open-loop phase goes on from far ahead: new numbers, new keys.
+        seq, mine, took = (1_000_000 if interval else 0), 0, []
+        due = time.perf_counter() + random.uniform(0, interval)  # noqa: S311 - spread only
         while time.perf_counter() < stop_at:
+            if interval:
+                time.sleep(max(0.0, due - time.perf_counter()))
+                due += interval
             events = []
             for _ in range(BATCH):
                 seq += 1
@@ -145,6 +161,12 @@ def _worker(url: str, ca: str, clients: list[tuple[str, str]], seconds: float, o
     out.put((accepted[0], latencies))
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def b11_ingest(work: Path, seconds: float) -> dict[str, object]:
     floor_50 = sqlite_floor(work / "floor50.db", 50, 3.0)
     floor_500 = sqlite_floor(work / "floor500.db", 500, 3.0)
@@ -157,35 +179,24 @@ def b11_ingest(work: Path, seconds: float) -> dict[str, object]:
     ca = data_dir / "pki" / "ca.pem"
     try:
         clients = _provision(data_dir, url, ca)
-        queue: Any = multiprocessing.get_context("spawn").Queue()
-        share = len(clients) // PROCESSES
-        procs = [
-            multiprocessing.get_context("spawn").Process(
-                target=_worker,
-                args=(url, str(ca), clients[i * share : (i + 1) * share], seconds, queue),
-            )
-            for i in range(PROCESSES)
-        ]
-        began = time.perf_counter()
-        for p in procs:
-            p.start()
-        results = [queue.get(timeout=seconds + 120) for _ in procs]
-        elapsed = time.perf_counter() - began
-        for p in procs:
-            p.join(30)
+        closed = _load(url, ca, clients, seconds, 0.0, proc.pid)
+        open_loop = _load(url, ca, clients, seconds, OPEN_LOOP_INTERVAL_S, proc.pid)
     finally:
         stop(proc)
-    accepted = sum(r[0] for r in results)
-    latencies = sorted(x for r in results for x in r[1])
-    rate = accepted / elapsed
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000 if latencies else float("nan")
+    rate, p50, p99, requests_sent, cpu = closed
+    offered = CLIENTS * BATCH / OPEN_LOOP_INTERVAL_S
     return {
         "what": "50-event batches from 200 workstations over loopback TLS, ack after FULL commit",
         "clients": CLIENTS,
-        "events_per_s": round(rate),
-        "ack_p50_ms": round(statistics.median(latencies) * 1000, 1) if latencies else None,
-        "ack_p99_ms": round(p99, 1),
-        "requests": len(latencies),
+        "closed_loop_events_per_s": round(rate),
+        "closed_loop_ack_p50_ms": p50,
+        "closed_loop_ack_p99_ms": p99,
+        "closed_loop_requests": requests_sent,
+        "server_cpu_share_of_one_core": cpu,
+        "open_loop_offered_events_per_s": round(offered),
+        "open_loop_events_per_s": round(open_loop[0]),
+        "open_loop_ack_p50_ms": open_loop[1],
+        "open_loop_ack_p99_ms": open_loop[2],
         "floor_sqlite_50_per_txn_events_per_s": round(floor_50),
         "floor_sqlite_500_per_txn_events_per_s": round(floor_500),
         "ratio_to_floor_500": ratio(rate, floor_500),
@@ -193,3 +204,32 @@ def b11_ingest(work: Path, seconds: float) -> dict[str, object]:
         "target_ack_p99_ms_max": 50,
         "target_ratio_min": 0.5,
     }
+
+
+def _load(
+    url: str, ca: Path, clients: list[tuple[str, str]], seconds: float, interval: float, pid: int
+) -> tuple[float, float, float, int, float]:
+    """(events/s, ack p50 ms, ack p99 ms, requests, server CPU share) of one load phase."""
+    context = multiprocessing.get_context("spawn")
+    queue: Any = context.Queue()
+    share = len(clients) // PROCESSES
+    procs = [
+        context.Process(
+            target=_worker,
+            args=(url, str(ca), clients[i * share : (i + 1) * share], seconds, interval, queue),
+        )
+        for i in range(PROCESSES)
+    ]
+    for p in procs:
+        p.start()
+    cpu_before, began = _cpu_seconds(pid), time.perf_counter()
+    results = [queue.get(timeout=seconds + 120) for _ in procs]
+    elapsed = time.perf_counter() - began
+    server_cpu = _cpu_seconds(pid) - cpu_before
+    for p in procs:
+        p.join(30)
+    latencies = sorted(x for r in results for x in r[1])
+    p50 = round(statistics.median(latencies) * 1000, 1)
+    p99 = round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1)
+    rate = sum(r[0] for r in results) / elapsed
+    return rate, p50, p99, len(latencies), round(server_cpu / elapsed, 2)
