@@ -46,7 +46,7 @@ from app.services.device_store import (
 )
 from app.services.events import EventRecorder
 from app.services.labels import LabelService
-from app.services.outbox import Outbox
+from app.services.outbox import Outbox, OutboxBusyError
 from app.services.segments import OpenedSegment, SegmentService
 from app.services.session import SessionService
 from app.ui.accessibility import install_redaction
@@ -326,8 +326,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         use_os_keyring()
         client = build(args.server, Path(args.ca), policy=policy, guard=guard)
-    except KeyringUnavailableError as exc:
+    except (KeyringUnavailableError, OutboxBusyError) as exc:
         return _refuse(qt_app, exc.user_message, exc)
+    except OSError as exc:
+        message = f"Cordon cannot use its encrypted outbox ({type(exc).__name__}: {exc.strerror})."
+        return _refuse(qt_app, message, exc)
     except ValueError as exc:
         return _refuse(qt_app, str(exc), exc)
     client.window.close_requested.connect(client.shutdown)

@@ -51,6 +51,12 @@ DAMAGED_SUFFIX = ".damaged"
 _STOP = object()
 
 
+class OutboxBusyError(Exception):
+    """Another Cordon process on this workstation holds this outbox."""
+
+    user_message = "Cordon is already running for this server on this workstation."
+
+
 class OutboxWriteError(Exception):
     """An entry could not be made durable (disk full, I/O error)."""
 
@@ -128,6 +134,7 @@ class Outbox:
         self.damaged: list[str] = []
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(directory, 0o700)
+        self._lock_fd = _lock_directory(directory)
         self._recover()
         self._writer = threading.Thread(target=self._write_loop, name="cordon-outbox", daemon=True)
         self._writer.start()
@@ -293,10 +300,10 @@ class Outbox:
                 active.unacked.add(entry.seq)
             for file in self._files:
                 file.unacked.difference_update(acked)
+        if active.size >= ROTATE_BYTES:
+            self._rotate()  # before the tickets: a caller that waited sees the files as they are
         for _entry, ticket in written:
             ticket._finish()
-        if active.size >= ROTATE_BYTES:
-            self._rotate()
         for listener in self._listeners:
             listener()
 
@@ -335,6 +342,27 @@ class Outbox:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = -1
+
+
+def _lock_directory(directory: Path) -> int:
+    """Hold an exclusive lock on the outbox: two writers would interleave records.
+
+    POSIX ``flock``; on Windows the installer's single-instance rule stands in (no lock).
+    """
+    fd = os.open(directory / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:
+        pass
+    except OSError as exc:
+        os.close(fd)
+        raise OutboxBusyError(str(directory)) from exc
+    return fd
 
 
 def _dumps(record: dict[str, Any]) -> bytes:

@@ -133,3 +133,11 @@ def test_a_write_that_fails_is_reported_not_counted(tmp_path: Path) -> None:
         ticket.wait(10)
     assert box.counts() == (1, 0)
     box.close()
+
+
+def test_a_second_writer_is_refused(tmp_path: Path) -> None:
+    box = Outbox(tmp_path, KEY)
+    with pytest.raises(outbox_module.OutboxBusyError):
+        Outbox(tmp_path, KEY)
+    box.close()
+    Outbox(tmp_path, KEY).close()  # free again once the first is closed
