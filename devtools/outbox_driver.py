@@ -23,6 +23,7 @@ from pathlib import Path
 from app.api import errors
 from app.api.client import CordonApi
 from app.auth.demo_login import DemoAuthenticator
+from app.domain.models import AccessEvent, TaskId
 from app.services.delivery import Delivery
 from app.services.device_store import (
     DeviceStore,
@@ -30,8 +31,11 @@ from app.services.device_store import (
     server_identity,
     use_os_keyring,
 )
+from app.services.events import event_body
+from app.services.labels import label_body
 from app.services.outbox import Outbox, Ticket
 from app.services.session import SessionService
+from app.wire.schemas import AccessAction
 
 NAMESPACE = uuid.UUID("6d1f4b7e-3f0a-4d36-9a55-0c8f2f3e9b10")
 BURST = 25
@@ -56,26 +60,15 @@ def _first_task(session: SessionService) -> str:
 
 
 def _append(outbox: Outbox, seq: int, task_id: str, label_every: int) -> Ticket:
+    """Entry ``seq``: a label every ``label_every``-th number, else an access event."""
     if label_every and seq % label_every == 0:
-        body = {
-            "task_id": task_id,
-            "label_id": label_id(seq),
-            "transcript": f"draft {seq}",
-            "regions": [],
-            "draft": True,
-        }
-        return outbox.append("label", body)
-    event = {
-        "event_id": event_id(seq),
-        "action": "playback_seeked",
-        "client_time": time.time(),
-        "task_id": task_id,
-        "segment_id": None,
-        "position_ms": seq,
-        "outcome": "ok",
-        "reason": None,
-    }
-    return outbox.append("event", event)
+        return outbox.append(
+            "label", label_body(task_id, label_id(seq), f"draft {seq}", [], draft=True)
+        )
+    event = AccessEvent(
+        AccessAction.PLAYBACK_SEEKED, TaskId(task_id), position_ms=seq, event_id=event_id(seq)
+    )
+    return outbox.append("event", event_body(event))
 
 
 def main(argv: list[str] | None = None) -> int:

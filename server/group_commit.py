@@ -43,7 +43,7 @@ class GroupCommitter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        #: Transactions committed and requests in them (for the benchmark's report).
+        #: Transactions committed and the requests in them (a test checks requests were grouped).
         self.groups = 0
         self.requests = 0
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from app.api.client import CordonApi
 from app.domain.models import AccessEvent, Task
@@ -19,6 +20,19 @@ logger = logging.getLogger(__name__)
 
 def new_label_id() -> str:
     return f"lbl_{uuid.uuid4().hex}"
+
+
+def label_body(
+    task_id: str, label_id: str, transcript: str, regions: list[tuple[int, int]], *, draft: bool
+) -> dict[str, Any]:
+    """A label as the outbox keeps it (the uploader turns it into a ``LabelIn``)."""
+    return {
+        "task_id": task_id,
+        "label_id": label_id,
+        "transcript": transcript,
+        "regions": [list(span) for span in regions],
+        "draft": draft,
+    }
 
 
 class LabelService:
@@ -43,14 +57,7 @@ class LabelService:
         the text readable on the workstation) without handing the task in.
         """
         ticket = self._outbox.append(
-            "label",
-            {
-                "task_id": task.task_id,
-                "label_id": label_id,
-                "transcript": transcript,
-                "regions": [list(span) for span in regions],
-                "draft": draft,
-            },
+            "label", label_body(task.task_id, label_id, transcript, regions, draft=draft)
         )
         self._events.record(
             AccessEvent(

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,10 +26,13 @@ from sqlalchemy import create_engine, select
 
 from app.api.client import CordonApi
 from app.auth.demo_login import DemoAuthenticator
+from app.domain.models import AccessEvent
 from app.services.delivery import Delivery
 from app.services.device_store import DeviceStore
+from app.services.events import event_body
 from app.services.outbox import Outbox
 from app.services.session import SessionService
+from app.wire.schemas import AccessAction
 from devtools.audio_tap import TappedOutput
 from devtools.outbox_driver import event_id, label_id
 from devtools.processes import start, start_server, stop
@@ -165,15 +169,17 @@ def test_an_entry_refused_for_good_is_dropped_and_the_gap_reported(
     session.sign_in("annotator")
     box = Outbox(tmp_path / "outbox", bytes(32))
     delivery = Delivery(box, api, backoff=(0.05, 0.2))
-    good = {"action": "playback_paused", "client_time": 1.0, "task_id": None,
-            "segment_id": None, "position_ms": None, "outcome": "ok", "reason": None}  # fmt: skip
-    box.append("event", {**good, "event_id": event_id(1)}).wait()
+
+    def paused(seq: int, action: AccessAction = AccessAction.PLAYBACK_PAUSED) -> dict[str, Any]:
+        return event_body(AccessEvent(action, event_id=event_id(seq)))
+
+    box.append("event", paused(1)).wait()
     delivery.start()
     delivery.drain(20)
     # A server-side action can never be reported by a client: 422, for good.
-    box.append("event", {**good, "event_id": event_id(2), "action": "key_released"}).wait()
+    box.append("event", paused(2, AccessAction.KEY_RELEASED)).wait()
     delivery.drain(20)
-    box.append("event", {**good, "event_id": event_id(3)}).wait()
+    box.append("event", paused(3)).wait()
     assert delivery.drain(20)
     delivery.stop()
     box.close()
