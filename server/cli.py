@@ -91,6 +91,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_openapi(_args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from server.api.app import openapi_schema  # noqa: PLC0415 - FastAPI only for this
+
+    print(json.dumps(openapi_schema(), indent=2, sort_keys=True))  # noqa: T201
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cordon-server", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=[r.value for r in Role], default="annotator")
     p.set_defaults(func=cmd_user)
     audit_commands.add_parser(sub, with_data)
+    p = sub.add_parser("openapi", help="print the /v1 API's OpenAPI document (it is not served)")
+    p.set_defaults(func=cmd_openapi)
     return parser
 
 

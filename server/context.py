@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from server import db
 from server.auditlog.checkpoints import Checkpointer, load_signer, publish_verifier_key
@@ -25,6 +26,7 @@ class ServerContext:
     signer: TokenSigner
     checkpointer: Checkpointer
     committer: GroupCommitter = field(init=False)
+    writer: Engine = field(init=False)
     demo_login: bool = False
     grant_lifetime_s: int = DEFAULT_GRANT_LIFETIME_S
     max_json_body: int = MAX_JSON_BODY
@@ -32,6 +34,17 @@ class ServerContext:
 
     def __post_init__(self) -> None:
         self.committer = GroupCommitter(db.make_writer_engine(self.data.db_path))
+        self.writer = db.make_writer_engine(self.data.db_path)
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        """A request's one write transaction (``BEGIN IMMEDIATE``).
+
+        Immediate, so the write lock is taken up front and waited for in the
+        busy handler: a deferred transaction that read first could fail at
+        once when it tries to write after another writer committed.
+        Reads that write nothing use ``engine.connect()``.
+        """
+        return self.writer.begin()
 
 
 def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:

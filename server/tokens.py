@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -36,11 +37,25 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _unb64(text: str) -> bytes:
+    """Strict, canonical base64url without padding.
+
+    ``urlsafe_b64decode`` silently skips characters outside the alphabet and
+    ignores stray low bits, so many spellings decoded to one token; only the
+    one spelling :func:`_b64` produces is accepted.
+    """
+    if not _B64URL.fullmatch(text):
+        raise TokenError("token is not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except ValueError as exc:
         raise TokenError("token is not base64url") from exc
+    if _b64(raw) != text:
+        raise TokenError("token is not canonical base64url")
+    return raw
 
 
 class TokenSigner:

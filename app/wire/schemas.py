@@ -11,16 +11,25 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 MAX_TRANSCRIPT_CHARS = 200_000
 MAX_EVENTS_PER_BATCH = 500
 MAX_REGIONS = 20_000
+#: The largest integer any field accepts: exact in JSON everywhere (IEEE doubles) and in
+#: every SQL engine's 64-bit integer, so a value is stored and read back unchanged.
+MAX_INT = 2**53 - 1
+#: Non-negative and positive integers within :data:`MAX_INT`.
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+Positive = Annotated[int, Field(ge=1, le=MAX_INT)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are refused at the edge: SQL engines store them inconsistently
+    # (SQLite turns NaN into NULL), and strict JSON has no spelling for them.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ErrorCode(StrEnum):
@@ -39,6 +48,8 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     AUDIT_UNAVAILABLE = "audit_unavailable"
+    #: A stored key or sealed label failed to authenticate: damaged or tampered at rest.
+    STORED_DATA_DAMAGED = "stored_data_damaged"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -123,8 +134,14 @@ class KeyGrantOut(_Model):
 class RegionSpan(_Model):
     """A marked span in frames of the segment's own sample rate (end exclusive)."""
 
-    start_frame: Annotated[int, Field(ge=0)]
-    end_frame: Annotated[int, Field(ge=1)]
+    start_frame: Count
+    end_frame: Positive
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RegionSpan:
+        if self.end_frame <= self.start_frame:
+            raise ValueError("a region must end after it starts")
+        return self
 
 
 class LabelIn(_Model):
@@ -134,7 +151,7 @@ class LabelIn(_Model):
     #: Saved for the annotator (idle lock, sign-out), not handed in: the task stays open.
     draft: bool = False
     #: The device's outbox sequence number (labels and events share one sequence).
-    seq: Annotated[int, Field(ge=1)] | None = None
+    seq: Positive | None = None
 
 
 class LabelAck(_Model):
@@ -186,6 +203,8 @@ class AccessAction(StrEnum):
     LABEL_STORED = "label_stored"
     LABEL_READ = "label_read"
     ACCESS_REFUSED = "access_refused"
+    #: The server could not complete an allowed access (e.g. a stored key failed to unwrap).
+    ACCESS_FAILED = "access_failed"
     #: A device's event sequence skipped numbers (reason ``missing_<n>``) or went
     #: backwards (``sequence_reset``): events were lost or an outbox was wiped.
     SEQUENCE_ALERT = "sequence_alert"
@@ -229,12 +248,13 @@ class AccessEventIn(_Model):
     """
 
     event_id: Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
-    seq: Annotated[int, Field(ge=1)]
+    seq: Positive
     action: AccessAction
+    #: Seconds since the epoch on the workstation's clock (finite; see ``_Model``).
     client_time: float
     task_id: Id | None = None
     segment_id: Id | None = None
-    position_ms: Annotated[int, Field(ge=0)] | None = None
+    position_ms: Count | None = None
     outcome: Outcome = Outcome.OK
     reason: Annotated[str, Field(max_length=64, pattern=r"^[a-z0-9_]*$")] | None = None
 

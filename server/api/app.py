@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
 from server import __version__
 from server.api import routes_audit, routes_events, routes_session, routes_tasks
 from server.api.body_limit import BodyLimitMiddleware
-from server.api.errors import install_error_handlers
+from server.api.error_handlers import install_error_handlers
 from server.auditlog.checkpoints import CheckpointThread
 from server.context import ServerContext
 
@@ -35,15 +36,32 @@ def create_app(ctx: ServerContext) -> FastAPI:
             ctx.committer.after_commit = None
             checkpoints.stop()
 
+    # No /docs, /redoc or public schema (they loaded scripts from a public CDN and
+    # describe every route to anyone; `cordon-server openapi` prints the schema), and
+    # no trailing-slash redirects (their Location was built from the Host header).
     app = FastAPI(
         title="Cordon server",
         version=__version__,
-        openapi_url="/v1/openapi.json",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
         lifespan=lifespan,
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for module in (routes_session, routes_tasks, routes_events, routes_audit):
-        app.include_router(module.router)
+    _include_routes(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=ctx.max_json_body)
     return app
+
+
+def _include_routes(app: FastAPI) -> None:
+    for module in (routes_session, routes_tasks, routes_events, routes_audit):
+        app.include_router(module.router)
+
+
+def openapi_schema() -> dict[str, Any]:
+    """The ``/v1`` OpenAPI document, for integrators and the fuzz tests (not served)."""
+    app = FastAPI(title="Cordon server", version=__version__)
+    _include_routes(app)
+    return app.openapi()

@@ -42,13 +42,14 @@ class Principal:
         return Actor(self.user_id, device_id, self.remote_addr)
 
 
-def get_principal(request: Request, ctx: Ctx) -> Principal:
+def authenticate(request: Request, ctx: ServerContext) -> Principal:
+    """The caller named by the request's bearer token, or 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, ErrorCode.UNAUTHENTICATED, "a bearer token is required")
     try:
-        claims = ctx.signer.verify(token.strip())
+        claims = ctx.signer.verify(token)
     except TokenExpiredError as exc:
         raise ApiError(401, ErrorCode.TOKEN_EXPIRED, "the access token has expired") from exc
     except TokenError as exc:
@@ -64,6 +65,29 @@ def get_principal(request: Request, ctx: Ctx) -> Principal:
         remote_addr=client.host if client else None,
         device_header=request.headers.get("x-cordon-device"),
     )
+
+
+def get_principal(request: Request, ctx: Ctx) -> Principal:
+    """Dependency: authenticate, and remember who it was for the refusal audit."""
+    principal = authenticate(request, ctx)
+    request.state.principal = principal
+    return principal
+
+
+def principal_if_any(request: Request) -> Principal | None:
+    """Who sent a request that is being refused, if they could be authenticated.
+
+    The dependency may not have run yet (a request refused before it, e.g. for
+    its content type), so authenticate again; a request with no valid token has
+    no principal and its refusal is not audited (see ``server.api.refusals``).
+    """
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
+    try:
+        return authenticate(request, get_context(request))
+    except ApiError:
+        return None
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -16,21 +16,22 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import Connection, select
 
-from app.wire.schemas import AuditCheckpointOut, AuditProofOut, ErrorCode, Role
+from app.wire.schemas import MAX_INT, AuditCheckpointOut, AuditProofOut, ErrorCode, Role
 from server.api.errors import ApiError
+from server.api.params import ProjectId
 from server.api.principal import Ctx, CurrentPrincipal, Principal, membership_role
 from server.auditlog import store
 from server.auditlog.merkle import consistency_proof, inclusion_proof
 
 router = APIRouter(prefix="/v1/audit")
 
-NonNegative = Annotated[int, Query(ge=0)]
+NonNegative = Annotated[int, Query(ge=0, le=MAX_INT)]
 
 
 def _require_auditor(conn: Connection, principal: Principal, project_id: str) -> None:
     if membership_role(conn, principal.user_id, project_id) is not Role.AUDITOR:
         # The same answer for "no such project" and "not yours": no probing.
-        raise ApiError(404, ErrorCode.NOT_FOUND, "no audit log you may read")
+        raise ApiError(404, ErrorCode.NOT_FOUND, "no audit log you may read", reason="not_auditor")
 
 
 def _b64(values: list[bytes]) -> list[str]:
@@ -44,7 +45,9 @@ def _checked_size(conn: Connection, project_id: str, size: int) -> None:
 
 
 @router.get("/{project_id}/checkpoint")
-def latest_checkpoint(project_id: str, principal: CurrentPrincipal, ctx: Ctx) -> AuditCheckpointOut:
+def latest_checkpoint(
+    project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx
+) -> AuditCheckpointOut:
     with ctx.engine.connect() as conn:
         _require_auditor(conn, principal, project_id)
         row = conn.execute(
@@ -54,13 +57,13 @@ def latest_checkpoint(project_id: str, principal: CurrentPrincipal, ctx: Ctx) ->
             .limit(1)
         ).first()
     if row is None:
-        raise ApiError(404, ErrorCode.NOT_FOUND, "no checkpoint yet")
+        raise ApiError(404, ErrorCode.NOT_FOUND, "no checkpoint yet", audit=False)
     return AuditCheckpointOut(log_id=project_id, size=row.size, note=row.note)
 
 
 @router.get("/{project_id}/inclusion")
 def inclusion(
-    project_id: str,
+    project_id: ProjectId,
     index: NonNegative,
     tree_size: NonNegative,
     principal: CurrentPrincipal,
@@ -83,7 +86,7 @@ def inclusion(
 
 @router.get("/{project_id}/consistency")
 def consistency(
-    project_id: str,
+    project_id: ProjectId,
     first: NonNegative,
     second: NonNegative,
     principal: CurrentPrincipal,

@@ -25,7 +25,6 @@ from app.wire.schemas import (
 from server import __version__, audit, db
 from server.api.errors import ApiError
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody
-from server.api.task_access import refuse
 from server.ingest import new_id
 
 router = APIRouter(prefix="/v1")
@@ -49,7 +48,7 @@ def demo_login(body: DemoLoginIn, ctx: Ctx, request: Request) -> TokenOut:
     client_host = request.client.host if request.client else None
     if not ctx.demo_login or not _is_loopback(client_host):
         raise ApiError(404, ErrorCode.NOT_FOUND, "demo login is not enabled")
-    with ctx.engine.begin() as conn:
+    with ctx.transaction() as conn:
         row = conn.execute(
             select(db.users).where(db.users.c.username == body.username, db.users.c.is_demo)
         ).first()
@@ -92,7 +91,7 @@ def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -
     except (binascii.Error, ValueError) as exc:
         raise ApiError(422, ErrorCode.INVALID_REQUEST, "public_key is not a device key") from exc
     fingerprint = public_key_fingerprint(raw)
-    with ctx.engine.begin() as conn:
+    with ctx.transaction() as conn:
         existing = conn.execute(
             select(db.devices.c.id, db.devices.c.user_id, db.devices.c.revoked_at).where(
                 db.devices.c.fingerprint == fingerprint
@@ -100,15 +99,14 @@ def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -
         ).first()
         if existing is not None:
             if existing.user_id != principal.user_id:
-                refuse(
-                    ctx, principal, 409, ErrorCode.CONFLICT,
-                    "key is enrolled for another user", "device_key_conflict",
+                raise ApiError(
+                    409, ErrorCode.CONFLICT, "key is enrolled for another user",
+                    reason="device_key_conflict",
                 )  # fmt: skip
             if existing.revoked_at is not None:
-                refuse(
-                    ctx, principal, 403, ErrorCode.FORBIDDEN,
-                    "this device was revoked", "device_revoked",
-                )  # fmt: skip
+                raise ApiError(
+                    403, ErrorCode.FORBIDDEN, "this device was revoked", reason="device_revoked"
+                )
             return DeviceOut(device_id=existing.id, fingerprint=fingerprint)
         active = conn.execute(
             select(func.count())
@@ -116,10 +114,10 @@ def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -
             .where(db.devices.c.user_id == principal.user_id, db.devices.c.revoked_at.is_(None))
         ).scalar_one()
         if active >= ctx.max_devices_per_user:
-            refuse(
-                ctx, principal, 403, ErrorCode.FORBIDDEN,
+            raise ApiError(
+                403, ErrorCode.FORBIDDEN,
                 "device limit reached; ask an administrator to revoke an old device",
-                "device_limit",
+                reason="device_limit",
             )  # fmt: skip
         device_id = new_id("dev")
         try:

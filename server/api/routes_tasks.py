@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy import Connection, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.crypto.errors import CryptoError
 from app.crypto.key_grant import GrantBinding, seal_grant
 from app.wire.schemas import (
     AccessAction,
@@ -31,14 +32,23 @@ from app.wire.schemas import (
 from server import db, sequences
 from server.api import idempotency
 from server.api.errors import ApiError
-from server.api.event_batch import device_of
+from server.api.params import TaskId
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal
-from server.api.task_access import active_device, load_task, may_access, refuse
+from server.api.task_access import TaskAccess, active_device, load_task, may_access
 from server.context import ServerContext
 from server.ingest import new_id
 
 router = APIRouter(prefix="/v1")
 _STREAM_PIECE = 256 * 1024
+
+
+def _damaged(access: TaskAccess, what: str) -> ApiError:
+    """A stored key or sealed label that fails to open: tampered or damaged at rest."""
+    return ApiError(
+        500, ErrorCode.STORED_DATA_DAMAGED, f"the stored {what} of this task cannot be opened",
+        reason=f"{what.replace(' ', '_')}_damaged",
+        project_id=access.project_id, task_id=access.task_id, segment_id=access.segment_id,
+    )  # fmt: skip
 
 
 @router.get("/tasks")
@@ -81,12 +91,12 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
 
 
 @router.post("/tasks/{task_id}/key-grant")
-def key_grant(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> KeyGrantOut:
+def key_grant(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> KeyGrantOut:
     """Wrap the segment's data key to the caller's device. Audited before it is released."""
     now = int(time.time())
-    with ctx.engine.begin() as conn:
+    with ctx.transaction() as conn:
         access = load_task(ctx, principal, task_id, "key_grant", conn)
-        device_id = active_device(ctx, conn, principal, task_id)
+        device_id = active_device(conn, principal, access)
         public_key = conn.execute(
             select(db.devices.c.public_key).where(db.devices.c.id == device_id)
         ).scalar_one()
@@ -97,13 +107,16 @@ def key_grant(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> KeyGrantOu
             grant_id=new_id("grt"),
             expires_at=now + ctx.grant_lifetime_s,
         )
-        data_key = ctx.vault.data_key(
-            access.project_id,
-            access.project.wrapped_key,
-            access.segment_id,
-            access.segment.wrapped_data_key,
-        )
-        wrapped = seal_grant(data_key, public_key, binding)
+        try:
+            data_key = ctx.vault.data_key(
+                access.project_id,
+                access.project.wrapped_key,
+                access.segment_id,
+                access.segment.wrapped_data_key,
+            )
+            wrapped = seal_grant(data_key, public_key, binding)
+        except (CryptoError, ValueError) as exc:
+            raise _damaged(access, "key") from exc
         conn.execute(
             insert(db.key_grants).values(
                 id=binding.grant_id,
@@ -131,11 +144,11 @@ def _stream_blob(path: Path) -> Iterator[bytes]:
 
 
 @router.get("/tasks/{task_id}/segment", response_class=StreamingResponse)
-def segment(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> StreamingResponse:
+def segment(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> StreamingResponse:
     """Stream the encrypted segment (ciphertext only); the fetch commits to the audit first."""
-    with ctx.engine.begin() as conn:
+    with ctx.transaction() as conn:
         access = load_task(ctx, principal, task_id, "segment_fetch", conn)
-        device_id = active_device(ctx, conn, principal, task_id)
+        device_id = active_device(conn, principal, access)
         access.record(conn, principal.actor(device_id), AccessAction.SEGMENT_FETCHED)
     path = ctx.data.blob_dir / str(access.segment.blob_name)
     return StreamingResponse(
@@ -147,7 +160,7 @@ def segment(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> StreamingRes
 
 @router.post("/tasks/{task_id}/labels", dependencies=[JsonBody])
 def submit_label(
-    task_id: str,
+    task_id: TaskId,
     body: LabelIn,
     principal: CurrentPrincipal,
     ctx: Ctx,
@@ -164,7 +177,7 @@ def submit_label(
     digest = idempotency.request_hash(endpoint, body) if key else b""
     for _attempt in range(5):
         try:
-            with ctx.engine.begin() as conn:
+            with ctx.transaction() as conn:
                 if key is not None:
                     stored = idempotency.claim(conn, principal.user_id, key, endpoint, digest)
                     if stored is not None:
@@ -184,14 +197,21 @@ def _store_label(
     now = int(time.time())
     access = load_task(ctx, principal, task_id, "label_submit", conn)
     if access.role is not Role.ANNOTATOR:
-        refuse(
-            ctx, principal, 403, ErrorCode.FORBIDDEN,
-            "only the assigned annotator submits labels", "role_cannot_label", task_id,
+        access.refuse(
+            403, ErrorCode.FORBIDDEN, "only the assigned annotator submits labels",
+            "role_cannot_label",
+        )  # fmt: skip
+    device_id = active_device(conn, principal, access)
+    frames = int(access.segment.frames)
+    if any(r.end_frame > frames for r in body.regions):
+        access.refuse(
+            422, ErrorCode.INVALID_REQUEST, "a region ends after the segment",
+            "region_outside_segment",
         )  # fmt: skip
     existing = conn.execute(select(db.labels).where(db.labels.c.id == body.label_id)).first()
     if existing is not None:
         if existing.task_id != task_id or existing.author_id != principal.user_id:
-            raise ApiError(409, ErrorCode.CONFLICT, "label id already used")
+            access.refuse(409, ErrorCode.CONFLICT, "label id already used", "label_id_reused")
         return LabelAck(
             label_id=existing.id,
             task_id=task_id,
@@ -236,19 +256,24 @@ def _store_label(
             .where(db.tasks.c.id == task_id)
             .values(status=TaskStatus.SUBMITTED.value)
         )
-    access.record(conn, principal.actor(), AccessAction.LABEL_STORED)
+    access.record(conn, principal.actor(device_id), AccessAction.LABEL_STORED)
     if body.seq is not None:
-        sequences.observe(conn, principal.actor(device_of(conn, principal)), [body.seq])
+        sequences.observe(conn, principal.actor(device_id), [body.seq])
     return LabelAck(
         label_id=body.label_id, task_id=task_id, revision=revision, stored_at=now, duplicate=False
     )
 
 
 @router.get("/tasks/{task_id}/labels/latest")
-def latest_label(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> LabelOut:
-    """The newest transcript of a task: to resume work, or for a reviewer to replay."""
-    with ctx.engine.begin() as conn:
+def latest_label(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> LabelOut:
+    """The newest transcript of a task: to resume work, or for a reviewer to replay.
+
+    Opened before the read is recorded, so a label that cannot be opened is
+    recorded as a failed access and nothing as read.
+    """
+    with ctx.transaction() as conn:
         access = load_task(ctx, principal, task_id, "label_read", conn)
+        device_id = active_device(conn, principal, access)
         row = conn.execute(
             select(db.labels)
             .where(db.labels.c.task_id == task_id)
@@ -256,20 +281,28 @@ def latest_label(task_id: str, principal: CurrentPrincipal, ctx: Ctx) -> LabelOu
             .limit(1)
         ).first()
         if row is None:
-            raise ApiError(404, ErrorCode.NOT_FOUND, "no label yet")
-        access.record(conn, principal.actor(), AccessAction.LABEL_READ)
-    document = json.loads(
-        ctx.vault.open_label(
-            access.project_id, access.project.wrapped_key, row.id, task_id, row.sealed_transcript
-        )
-    )
-    return LabelOut(
-        label_id=row.id,
-        task_id=task_id,
-        revision=row.revision,
-        transcript=document["transcript"],
-        regions=[RegionSpan(**r) for r in document["regions"]],
-        author_id=row.author_id,
-        stored_at=row.created_at,
-        draft=bool(document.get("draft", False)),
-    )
+            raise ApiError(404, ErrorCode.NOT_FOUND, "no label yet", audit=False)
+        try:
+            document = json.loads(
+                ctx.vault.open_label(
+                    access.project_id,
+                    access.project.wrapped_key,
+                    row.id,
+                    task_id,
+                    row.sealed_transcript,
+                )
+            )
+            out = LabelOut(
+                label_id=row.id,
+                task_id=task_id,
+                revision=row.revision,
+                transcript=document["transcript"],
+                regions=[RegionSpan(**r) for r in document["regions"]],
+                author_id=row.author_id,
+                stored_at=row.created_at,
+                draft=bool(document.get("draft", False)),
+            )
+        except (CryptoError, ValueError, KeyError, TypeError) as exc:
+            raise _damaged(access, "label") from exc
+        access.record(conn, principal.actor(device_id), AccessAction.LABEL_READ)
+    return out

@@ -3,9 +3,10 @@
 An annotator sees the tasks assigned to them; a reviewer sees every submitted
 task of the projects they review. A task outside that is answered 404
 (existence is not revealed); a visible task used in a way the role does not
-allow, or with a device that is not the caller's, is answered 403. Every
-refusal is recorded as ``access_refused`` in its own transaction, so it stays
-recorded although the request's own transaction rolls back.
+allow, or with a device that is missing, revoked or not the caller's, is
+answered 400/403. Every refusal is raised as an :class:`ApiError`; the error
+handler records it as ``access_refused`` after the request's transaction has
+rolled back (:mod:`server.api.refusals`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import NoReturn
 
 from sqlalchemy import Connection, Row, select
 
-from app.wire.schemas import AccessAction, ErrorCode, Outcome, Role, TaskStatus
+from app.wire.schemas import AccessAction, ErrorCode, Role, TaskStatus
 from server import audit, db
 from server.api.errors import ApiError
 from server.api.principal import Principal, membership_role
@@ -40,6 +41,13 @@ class TaskAccess:
     @property
     def segment_id(self) -> str:
         return str(self.segment.id)
+
+    def refuse(self, status: int, code: ErrorCode, message: str, reason: str) -> NoReturn:
+        """Refuse a use of this (visible) task; the record is attributed to it."""
+        raise ApiError(
+            status, code, message, reason=reason,
+            project_id=self.project_id, task_id=self.task_id, segment_id=self.segment_id,
+        )  # fmt: skip
 
     def record(self, conn: Connection, actor: audit.Actor, action: AccessAction) -> None:
         """Record ``action`` on this task inside the caller's transaction."""
@@ -69,7 +77,11 @@ def load_task(
     why: str,
     conn: Connection | None = None,
 ) -> TaskAccess:
-    """The task if the caller may see it (checked on ``conn`` when given); else refuse 404."""
+    """The task if the caller may see it (checked on ``conn`` when given); else refuse 404.
+
+    A refused task that exists is attributed to its project's log (its auditors
+    should see the attempt); the caller still cannot tell it exists.
+    """
     if conn is None:
         with ctx.engine.connect() as own:
             return load_task(ctx, principal, task_id, why, own)
@@ -80,50 +92,31 @@ def load_task(
         or role is None
         or not may_access(role, principal, task.assignee_id, task.status)
     ):
-        refuse(ctx, principal, 404, ErrorCode.NOT_FOUND, "no such task", why, task_id)
+        raise ApiError(
+            404, ErrorCode.NOT_FOUND, "no such task", reason=why,
+            project_id=task.project_id if task else None, task_id=task_id,
+        )  # fmt: skip
     segment = conn.execute(select(db.segments).where(db.segments.c.id == task.segment_id)).one()
     project = conn.execute(select(db.projects).where(db.projects.c.id == task.project_id)).one()
     return TaskAccess(task, segment, project, role)
 
 
-def active_device(
-    ctx: ServerContext, conn: Connection, principal: Principal, task_id: str | None = None
-) -> str:
+def active_device(conn: Connection, principal: Principal, access: TaskAccess | None = None) -> str:
     """The device named in ``X-Cordon-Device``: it must be the caller's and not revoked."""
     device_id = principal.device_header
+    project_id = access.project_id if access is not None else None
+    task_id = access.task_id if access is not None else None
     if not device_id:
-        refuse(
-            ctx, principal, 400, ErrorCode.UNKNOWN_DEVICE,
-            "X-Cordon-Device header is required", "device_missing", task_id,
+        raise ApiError(
+            400, ErrorCode.UNKNOWN_DEVICE, "X-Cordon-Device header is required",
+            reason="device_missing", project_id=project_id, task_id=task_id,
         )  # fmt: skip
     row = conn.execute(
         select(db.devices.c.user_id, db.devices.c.revoked_at).where(db.devices.c.id == device_id)
     ).first()
     if row is None or row.user_id != principal.user_id or row.revoked_at is not None:
-        refuse(
-            ctx, principal, 403, ErrorCode.UNKNOWN_DEVICE,
-            "device is not enrolled for this user", "device_not_enrolled", task_id,
+        raise ApiError(
+            403, ErrorCode.UNKNOWN_DEVICE, "device is not enrolled for this user",
+            reason="device_not_enrolled", project_id=project_id, task_id=task_id,
         )  # fmt: skip
     return device_id
-
-
-def refuse(
-    ctx: ServerContext,
-    principal: Principal,
-    status: int,
-    code: ErrorCode,
-    message: str,
-    reason: str,
-    task_id: str | None = None,
-) -> NoReturn:
-    """Commit an ``access_refused`` event on its own, then answer with the error."""
-    with ctx.engine.begin() as conn:
-        audit.record(
-            conn,
-            principal.actor(),
-            AccessAction.ACCESS_REFUSED,
-            outcome=Outcome.REFUSED,
-            reason=reason,
-            task_id=task_id[:64] if task_id else None,
-        )
-    raise ApiError(status, code, message)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,27 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def export_rows(engine: Engine, log_id: str | None, after: int) -> list[dict[str, Any]]:
-    """Leaves as SIEM records: the committed event, its hash, and the address if kept."""
+def _no_constant(name: str) -> Any:
+    """``NaN`` and ``Infinity`` are not JSON: a SIEM would choke on them."""
+    raise ValueError(name)
+
+
+@dataclass
+class ExportProblems:
+    """Rows ``audit export`` could not turn into records (the feed goes on past them)."""
+
+    lines: list[str] = field(default_factory=list)
+
+
+def export_rows(
+    engine: Engine, log_id: str | None, after: int, problems: ExportProblems | None = None
+) -> Iterator[dict[str, Any]]:
+    """Leaves as SIEM records: the committed event, its hash, and the address if kept.
+
+    Streamed (a log can be large). A leaf that is not a JSON object is not a
+    record: it is added to ``problems`` by log and index and skipped, so one
+    damaged row never stops the feed — and the command still fails at the end.
+    """
     leaves, events = store.audit_leaves, db.access_events
     query = (
         select(leaves.c.log_id, leaves.c.idx, leaves.c.data, events.c.remote_addr)
@@ -60,23 +80,36 @@ def export_rows(engine: Engine, log_id: str | None, after: int) -> list[dict[str
     )
     if log_id is not None:
         query = query.where(leaves.c.log_id == log_id)
+    problems = problems if problems is not None else ExportProblems()
     with engine.connect() as conn:
-        return [
-            {
+        for row in conn.execution_options(stream_results=True).execute(query):
+            try:
+                data = bytes(row.data)
+                event = json.loads(data, parse_constant=_no_constant)
+                if not isinstance(event, dict):
+                    raise TypeError("not an object")
+            except (TypeError, ValueError):
+                problems.lines.append(f"log {row.log_id!r} leaf {row.idx!r}: not a JSON object")
+                continue
+            yield {
                 "log_id": row.log_id,
                 "index": row.idx,
-                "leaf_hash": leaf_hash(bytes(row.data)).hex(),
-                "event": json.loads(row.data),
+                "leaf_hash": leaf_hash(data).hex(),
+                "event": event,
                 "remote_addr": row.remote_addr,
             }
-            for row in conn.execute(query)
-        ]
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     _data, engine = _open(args)
-    for record in export_rows(engine, args.log, args.after):
-        sys.stdout.write(json.dumps(record, sort_keys=True) + "\n")
+    problems = ExportProblems()
+    for record in export_rows(engine, args.log, args.after, problems):
+        sys.stdout.write(json.dumps(record, sort_keys=True, allow_nan=False) + "\n")
+    for line in problems.lines:
+        print(f"audit export: FAIL {line}", file=sys.stderr)  # noqa: T201
+    if problems.lines:
+        print(f"audit export: {len(problems.lines)} leaves not exported", file=sys.stderr)  # noqa: T201
+        return 1
     return 0
 
 

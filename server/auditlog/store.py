@@ -88,12 +88,29 @@ def address_commitment(salt: bytes | None, address: str | None) -> str | None:
     return hashlib.sha256(salt + address.encode()).hexdigest()
 
 
+def _as_stored(value: Any) -> Any:
+    """``value`` as every supported engine reads it back.
+
+    SQLite stores ``-0.0`` as the integer 0 and reads it back as ``0.0``; a leaf
+    hashed from ``-0.0`` would then never match its own row. NaN and the
+    infinities are refused outright (``json.dumps(allow_nan=False)`` below):
+    the wire schema keeps them out, and this keeps them out of every hash.
+    """
+    if isinstance(value, float) and value == 0.0:
+        return 0.0
+    return value
+
+
 def leaf_data(event: Mapping[str, Any], addr_salt: bytes | None) -> bytes:
-    """Canonical JSON of an access event (sorted keys, no spaces): the leaf's input."""
-    record: dict[str, Any] = {name: event.get(name) for name in LEAF_FIELDS}
+    """Canonical JSON of an access event (sorted keys, no spaces): the leaf's input.
+
+    Built from the values exactly as the database gives them back, so
+    re-reading the event row reproduces these bytes (``audit verify`` does).
+    """
+    record: dict[str, Any] = {name: _as_stored(event.get(name)) for name in LEAF_FIELDS}
     record["v"] = LEAF_VERSION
     record["addr"] = address_commitment(addr_salt, event.get("remote_addr"))
-    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _load_head(conn: Connection, log_id: str) -> CompactTree:

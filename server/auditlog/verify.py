@@ -11,7 +11,10 @@ Read-only. For each log it checks that
   recomputed from the stored leaves at its size.
 
 Each failure is reported with the log and the leaf index or checkpoint size
-where it was found. What a passing verify proves, and what it cannot, is in
+where it was found. Every stored byte is treated as hostile: a leaf that is
+not JSON, a row of the wrong type or a log that cannot be read at all is a
+failure line like any other, and the remaining leaves and logs are still
+checked. What a passing verify proves, and what it cannot, is in
 ``docs/security.md``.
 """
 
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from server import db
 from server.auditlog import store
@@ -68,16 +72,34 @@ def _log_ids(conn: Connection, data: DataDir) -> list[str]:
     return sorted(ids)
 
 
+class _LeafUnreadableError(Exception):
+    """A stored leaf or its row is not what the writer could have written."""
+
+
 def _leaf_matches_event(data: bytes, salt: bytes | None, event: dict[str, Any]) -> bool:
-    expected = store.leaf_data(event, salt)
+    try:
+        expected = store.leaf_data(event, salt)
+    except (TypeError, ValueError) as exc:  # e.g. a NaN written into the event row
+        raise _LeafUnreadableError("its access event row holds values no leaf can encode") from exc
     if salt is None and event.get("remote_addr") is None:
         # Erased address: the leaf keeps its commitment; compare everything else.
-        stored = json.loads(data)
+        try:
+            stored = json.loads(data)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+            raise _LeafUnreadableError("is not canonical JSON") from exc
+        if not isinstance(stored, dict):
+            raise _LeafUnreadableError("is not a JSON object")
         stored.pop("addr", None)
         wanted = json.loads(expected)
         wanted.pop("addr", None)
         return bool(stored == wanted)
     return hmac.compare_digest(expected, data)
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise _LeafUnreadableError(f"is stored as {type(value).__name__}, not bytes")
 
 
 class _LogCheck:
@@ -127,24 +149,38 @@ class _LogCheck:
         last_seq = 0
         for row in self._leaves():
             if row["idx"] != tree.size:
-                self.problem(f"leaf {tree.size} is missing (next stored leaf is {row['idx']})")
+                self.problem(f"leaf {tree.size} is missing (next stored leaf is {row['idx']!r})")
                 break
-            if row["event_seq"] <= last_seq:  # appended under the write lock: seq only grows
-                self.problem(f"leaf {tree.size} is out of order (event {row['event_seq']})")
-            last_seq = max(last_seq, row["event_seq"])
-            data = bytes(row["data"])
-            salt = None if row["addr_salt"] is None else bytes(row["addr_salt"])
-            if row["seq"] is None:
-                self.problem(f"leaf {tree.size} names access event {row['event_seq']}, not found")
-            elif store.log_for(row["project_id"]) != self.log_id:
-                self.problem(f"leaf {tree.size} holds an event of log {row['project_id']}")
-            elif not _leaf_matches_event(data, salt, dict(row)):
-                self.problem(f"leaf {tree.size} does not match access event {row['event_seq']}")
+            try:
+                data = _as_bytes(row["data"])
+            except _LeafUnreadableError as exc:
+                self.problem(f"leaf {tree.size} {exc}")
+                break  # no hash to go on with: the tree cannot be recomputed past it
+            try:
+                last_seq = self._check_leaf(tree.size, row, data, last_seq)
+            except _LeafUnreadableError as exc:
+                self.problem(f"leaf {tree.size} {exc}")
             tree.append(leaf_hash(data))
             self.report.leaves += 1
             if tree.size in wanted:
                 self.roots[tree.size] = tree.root()
         return tree
+
+    def _check_leaf(self, index: int, row: Any, data: bytes, last_seq: int) -> int:
+        """Check one leaf against its event row; return the highest event seq so far."""
+        event_seq = row["event_seq"]
+        if not isinstance(event_seq, int):
+            raise _LeafUnreadableError(f"names event {event_seq!r}, not a row number")
+        if event_seq <= last_seq:  # appended under the write lock: seq only grows
+            self.problem(f"leaf {index} is out of order (event {event_seq})")
+        salt = None if row["addr_salt"] is None else _as_bytes(row["addr_salt"])
+        if row["seq"] is None:
+            self.problem(f"leaf {index} names access event {event_seq}, not found")
+        elif store.log_for(row["project_id"]) != self.log_id:
+            self.problem(f"leaf {index} holds an event of log {row['project_id']!r}")
+        elif not _leaf_matches_event(data, salt, dict(row)):
+            self.problem(f"leaf {index} does not match access event {event_seq}")
+        return max(last_seq, event_seq)
 
     def _check_head(self, tree: CompactTree) -> None:
         row = self.conn.execute(
@@ -194,7 +230,11 @@ def verify(data: DataDir, engine: Engine, verifier: NoteVerifier) -> Report:
     with engine.connect() as conn:
         for log_id in _log_ids(conn, data):
             report.logs += 1
-            _LogCheck(conn, data, log_id, report).run(verifier)
+            try:
+                _LogCheck(conn, data, log_id, report).run(verifier)
+            except (SQLAlchemyError, TypeError, ValueError, OverflowError) as exc:
+                # A row SQLAlchemy cannot even convert (text where a number belongs …).
+                report.problems.append(f"log {log_id}: cannot be read: {type(exc).__name__}")
         _orphan_events(conn, report)
     return report
 

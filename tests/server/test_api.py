@@ -17,6 +17,7 @@ from app.crypto.key_grant import GrantBinding, open_grant
 from app.crypto.segment_format import SegmentDecryptor
 from devtools.synthetic_audio import write_audio
 from server import db
+from server.api.app import openapi_schema
 from server.demo import setup_demo
 from server.ingest import IngestError, ingest_file
 from tests.fixtures import DemoServer, demo_server, enroll, login
@@ -126,7 +127,7 @@ def test_revoked_devices_stay_revoked_and_devices_are_capped(
 
 def test_concurrent_submits_get_distinct_revisions(srv: DemoServer) -> None:
     first = srv.client()
-    headers = login(first, "annotator")
+    headers = enroll(first, login(first, "annotator"), DeviceKeyPair.generate())
     task_id = first.get("/v1/tasks", headers=headers).json()["tasks"][0]["task_id"]
     statuses: list[int] = []
 
@@ -168,7 +169,7 @@ def test_other_users_get_404_and_the_refusal_is_audited(
 def test_label_is_sealed_at_rest_then_visible_to_the_reviewer(
     srv: DemoServer, client: TestClient
 ) -> None:
-    annotator = login(client, "annotator")
+    annotator = enroll(client, login(client, "annotator"), DeviceKeyPair.generate())
     task_id = client.get("/v1/tasks", headers=annotator).json()["tasks"][0]["task_id"]
     marker = f"patient-{uuid.uuid4().hex}"
     body = {"label_id": "lbl_1", "transcript": f"Caller says {marker}"}
@@ -181,7 +182,7 @@ def test_label_is_sealed_at_rest_then_visible_to_the_reviewer(
     assert marker.encode() not in sealed
     for path in srv.ctx.data.root.rglob("*"):  # the database, its WAL, the blobs
         assert not path.is_file() or marker.encode() not in path.read_bytes(), path
-    reviewer = login(client, "reviewer")
+    reviewer = enroll(client, login(client, "reviewer"), DeviceKeyPair.generate())
     before = len([e for e in events(srv) if e["action"] == "access_refused"])
     latest = client.get(f"/v1/tasks/{task_id}/labels/latest", headers=reviewer).json()
     assert latest["transcript"] == f"Caller says {marker}"
@@ -197,7 +198,7 @@ def test_label_is_sealed_at_rest_then_visible_to_the_reviewer(
 
 
 def test_label_id_reused_on_another_task_conflicts(srv: DemoServer, client: TestClient) -> None:
-    headers = login(client, "annotator")
+    headers = enroll(client, login(client, "annotator"), DeviceKeyPair.generate())
     t1, t2 = (t["task_id"] for t in client.get("/v1/tasks", headers=headers).json()["tasks"])
     body = {"label_id": "lbl_x", "transcript": "a"}
     assert client.post(f"/v1/tasks/{t1}/labels", json=body, headers=headers).status_code == 200
@@ -325,9 +326,16 @@ def test_ingest_refuses_what_it_cannot_decode(srv: DemoServer, tmp_path: Path) -
     assert not any(p.name.endswith(".partial") for p in srv.ctx.data.blob_dir.iterdir())
 
 
-def test_openapi_is_served(client: TestClient) -> None:
-    spec = client.get("/v1/openapi.json").json()
-    assert "/v1/tasks/{task_id}/key-grant" in spec["paths"]
+def test_no_public_schema_docs_or_host_redirects(client: TestClient) -> None:
+    for path in ("/v1/openapi.json", "/openapi.json", "/docs", "/redoc"):
+        response = client.get(path)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    slash = client.get(
+        "/v1/tasks/", headers={"host": "evil.example", **login(client, "annotator")},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert slash.status_code == 404 and "location" not in slash.headers
+    assert "/v1/tasks/{task_id}/key-grant" in openapi_schema()["paths"]
 
 
 def test_demo_setup_ingests_each_recording_once_and_picks_up_new_ones(srv: DemoServer) -> None:
