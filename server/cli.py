@@ -16,6 +16,7 @@ from server.context import DEFAULT_GRANT_LIFETIME_S, open_context
 from server.datadir import DataDir, DataDirError, ensure_secret
 from server.demo import DEFAULT_AUDIO_DIR, setup_demo
 from server.ingest import IngestError, ensure_project, ingest_file
+from server.limits import ConnectionLimits
 from server.pki import ensure_pki
 
 logger = logging.getLogger("cordon.server")
@@ -42,8 +43,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     ctx = open_context(_data(args))
     ctx.grant_lifetime_s = args.grant_lifetime
-    serve(ctx, args.host, args.port, Path(args.ready_file) if args.ready_file else None)
+    serve(ctx, args.host, args.port, _ready(args), _limits(args))
     return 0
+
+
+def _ready(args: argparse.Namespace) -> Path | None:
+    return Path(args.ready_file) if args.ready_file else None
+
+
+def _limits(args: argparse.Namespace) -> ConnectionLimits:
+    return ConnectionLimits(
+        read_timeout=args.read_timeout,
+        body_timeout=3 * args.read_timeout,
+        max_connections=args.max_connections,
+    )
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -87,7 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"demo project {demo.project_id}: {len(demo.task_ids)} tasks; users: annotator, reviewer")  # noqa: T201
     from server.serve import serve  # noqa: PLC0415 - uvicorn only for serving
 
-    serve(ctx, args.host, args.port, Path(args.ready_file) if args.ready_file else None)
+    serve(ctx, args.host, args.port, _ready(args), _limits(args))
     return 0
 
 
@@ -122,6 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
             type=int,
             default=DEFAULT_GRANT_LIFETIME_S,
             help="seconds a released segment key stays usable by the client",
+        )
+        p.add_argument(
+            "--read-timeout",
+            type=float,
+            default=ConnectionLimits.read_timeout,
+            help="seconds a client has for the TLS handshake and a request's headers "
+            "(three times this for its body)",
+        )
+        p.add_argument(
+            "--max-connections",
+            type=int,
+            default=ConnectionLimits.max_connections,
+            help="open connections at most; more are closed at once",
         )
         if name == "demo":
             p.add_argument("--audio-dir", default=str(DEFAULT_AUDIO_DIR))

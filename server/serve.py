@@ -15,8 +15,11 @@ from pathlib import Path
 
 import uvicorn
 
+from server import connection_guard
 from server.api.app import create_app
+from server.connection_guard import GuardedH11Protocol
 from server.context import ServerContext
+from server.limits import ConnectionLimits
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +44,23 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(ctx: ServerContext, host: str, port: int, ready_file: Path | None = None) -> None:
-    """Run until interrupted (SIGINT/SIGTERM)."""
+def serve(
+    ctx: ServerContext,
+    host: str,
+    port: int,
+    ready_file: Path | None = None,
+    limits: ConnectionLimits | None = None,
+) -> None:
+    """Run until interrupted (SIGINT/SIGTERM), with the connection limits applied."""
+    limits = limits or ConnectionLimits()
+    connection_guard.configure(limits)
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     config = uvicorn.Config(
         create_app(ctx),
+        http=GuardedH11Protocol,
+        loop="server.connection_guard:HandshakeLimitedLoop",
+        timeout_keep_alive=5,
         ssl_certfile=str(ctx.data.server_cert),
         ssl_keyfile=str(ctx.data.server_key),
         ssl_context_factory=_tls13_only,
