@@ -163,6 +163,16 @@ device_sequences = Table(
     Column("high_seq", Integer, nullable=False),
 )
 
+#: Ranges of a device's sequence numbers skipped so far (``missing_<n>`` was raised):
+#: an entry that arrives late, after the client parked it, fills its gap quietly.
+device_sequence_gaps = Table(
+    "device_sequence_gaps",
+    metadata,
+    Column("device_id", String(64), ForeignKey("devices.id"), primary_key=True),
+    Column("first_seq", Integer, primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+)
+
 
 def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()

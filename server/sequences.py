@@ -4,7 +4,9 @@ Every outbox entry (event or label) carries its device's sequence number, and
 the client sends them in order. Accepted numbers should follow each other; a
 jump means entries were lost between the workstation and the log (deleted,
 dropped as malformed, or an outbox the client could no longer read), and a step
-back means the device's outbox was wiped and started again. Either raises a
+back means the device's outbox was wiped and started again — unless it falls
+in a gap reported earlier: then it is an entry the client parked and sent
+late, and it only closes that gap. Either raises a
 ``sequence_alert`` access event — in the audit log like any other — for the
 security team; the events themselves are still accepted.
 """
@@ -13,16 +15,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, delete, insert, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.wire.schemas import AccessAction, Outcome
 from server import audit
-from server.db import device_sequences
+from server.db import device_sequence_gaps, device_sequences
 
 
 def observe(conn: Connection, actor: audit.Actor, seqs: Iterable[int]) -> list[str]:
-    """Record newly accepted ``seqs`` of ``actor.device_id``; return the alerts raised."""
+    """Record newly accepted ``seqs`` of ``actor.device_id``; return the alerts raised.
+
+    A number below the high-water mark is *late* if it falls in a gap already
+    reported (the client parked that entry and sent those behind it first): it
+    fills the gap without a second alert. Anywhere else it is a reset.
+    """
     device_id = actor.device_id
     ordered = sorted(seqs)
     if device_id is None or not ordered:
@@ -35,17 +42,51 @@ def observe(conn: Connection, actor: audit.Actor, seqs: Iterable[int]) -> list[s
     for seq in ordered:
         if expected is not None and seq > expected:
             alerts.append(f"missing_{seq - expected}")
+            conn.execute(
+                insert(device_sequence_gaps).values(
+                    device_id=device_id, first_seq=expected, last_seq=seq - 1
+                )
+            )
         elif expected is not None and seq < expected:
+            if _fill_gap(conn, device_id, seq):
+                continue  # late, not lost: the high-water mark stays
             alerts.append("sequence_reset")  # then counted on from the new start
         expected = seq + 1
-    top = ordered[-1]
-    conn.execute(
-        sqlite_insert(device_sequences)
-        .values(device_id=device_id, high_seq=top)
-        .on_conflict_do_update(index_elements=["device_id"], set_={"high_seq": top})
-    )
+    if expected is not None and expected - 1 != high:
+        top = expected - 1
+        conn.execute(
+            sqlite_insert(device_sequences)
+            .values(device_id=device_id, high_seq=top)
+            .on_conflict_do_update(index_elements=["device_id"], set_={"high_seq": top})
+        )
     for reason in alerts:
         audit.record(
             conn, actor, AccessAction.SEQUENCE_ALERT, outcome=Outcome.FAILED, reason=reason
         )
     return alerts
+
+
+def _fill_gap(conn: Connection, device_id: str, seq: int) -> bool:
+    """Take ``seq`` out of a reported gap of ``device_id``; ``False`` if it is in none."""
+    gaps = device_sequence_gaps.c
+    gap = conn.execute(
+        select(gaps.first_seq, gaps.last_seq).where(
+            gaps.device_id == device_id, gaps.first_seq <= seq, gaps.last_seq >= seq
+        )
+    ).first()
+    if gap is None:
+        return False
+    conn.execute(
+        delete(device_sequence_gaps).where(
+            gaps.device_id == device_id, gaps.first_seq == gap.first_seq
+        )
+    )
+    pieces = [(gap.first_seq, seq - 1), (seq + 1, gap.last_seq)]
+    for first, last in pieces:
+        if first <= last:
+            conn.execute(
+                insert(device_sequence_gaps).values(
+                    device_id=device_id, first_seq=first, last_seq=last
+                )
+            )
+    return True

@@ -73,7 +73,7 @@ class Controller(RegionOps, QObject):
     transcript_loaded = Signal(str, str)  # task id, text
     regions_changed = Signal(object, object)  # RegionList, selected region id or None
     player_settings_changed = Signal(float, float, bool)  # speed, volume, looping
-    delivery_changed = Signal(int, int, str)  # events, labels pending; link (delivery.Link)
+    delivery_changed = Signal(int, int, str, int)  # events, labels pending; link; parked
     locked = Signal(str)  # why: the session was locked and content wiped
     _ready_from_worker = Signal(object)  # decoder thread -> GUI thread
     _delivery_from_worker = Signal(object)  # DeliveryState, delivery thread -> GUI thread
@@ -473,7 +473,7 @@ class Controller(RegionOps, QObject):
 
     # -- delivery -------------------------------------------------------------
     def _on_delivery_state(self, state: DeliveryState) -> None:
-        self.delivery_changed.emit(state.events, state.labels, state.link.value)
+        self.delivery_changed.emit(state.events, state.labels, state.link.value, state.parked)
 
     def retry_delivery(self) -> None:
         """Try the server now instead of waiting out the backoff (it may be back)."""

@@ -7,15 +7,24 @@ the events around them. Every request carries an ``Idempotency-Key`` derived
 from its content, so a retry after a lost answer gets the first answer.
 
 Failures are sorted by what they mean:
-- no network, a 5xx, a 429, a garbled answer: *wait and retry*, with
-  exponential backoff and jitter (so 200 workstations coming back after an
-  outage do not hit the server in lockstep); the UI shows "offline";
+- no network, a 429: *wait and retry*, with exponential backoff and jitter
+  (so 200 workstations coming back after an outage do not hit the server in
+  lockstep); the UI shows "offline";
+- a 5xx or a garbled answer: the server answered but failed on *this*
+  request. Wait and retry as above, and narrow the batch down (halve it on
+  each failure) until the entry it fails on is alone; an entry that fails
+  alone :data:`PARK_AFTER` times in a row is *parked*: it stays sealed in the
+  outbox, the entries behind it go on, and it is tried again after
+  :data:`PARK_RETRY_FIRST_S` (doubling up to :data:`PARK_RETRY_MAX_S`).
+  One entry the server keeps failing on can never block the others;
 - 401: *pause* until the next sign-in (the entries stay on disk);
 - any other 4xx: the server will never take this entry. It is removed (kept
   forever it would block everything behind it), counted and logged by id;
   for a label the annotator is told, and the transcript stays in the editor.
 
-Entries are acknowledged in the outbox only after the server's answer.
+Entries are acknowledged in the outbox only after the server's answer, and
+only a refusal for good removes one. Parking is in memory: after a restart a
+parked entry is simply tried again in order.
 """
 
 from __future__ import annotations
@@ -40,6 +49,10 @@ BATCH_MAX = 50
 BATCH_WAIT_S = 0.2
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
+#: Failures in a row, with the entry alone in its request, before it is parked.
+PARK_AFTER = 3
+PARK_RETRY_FIRST_S = 60.0
+PARK_RETRY_MAX_S = 1800.0
 
 
 class Link(StrEnum):
@@ -54,6 +67,8 @@ class DeliveryState:
     events: int
     labels: int
     retry_in_s: float = 0.0
+    #: Entries set aside because the server keeps failing on them (included in the counts).
+    parked: int = 0
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,8 @@ class Delivery:
         on_auth_error: Callable[[errors.AuthenticationError], None] = lambda _e: None,
         rng: random.Random | None = None,
         backoff: tuple[float, float] = (BACKOFF_FIRST_S, BACKOFF_MAX_S),
+        park_retry: tuple[float, float] = (PARK_RETRY_FIRST_S, PARK_RETRY_MAX_S),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._outbox = outbox
         self._api = api
@@ -87,6 +104,14 @@ class Delivery:
         self._on_auth_error = on_auth_error
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not a secret
         self._backoff_first, self._backoff_max = backoff
+        self._park_first, self._park_max = park_retry
+        self._clock = clock
+        #: How many entries the next request may carry (halved on an answered failure).
+        self._batch_limit = BATCH_MAX
+        #: Answered failures in a row of an entry sent alone, by sequence number.
+        self._strikes: dict[int, int] = {}
+        #: Parked entries: sequence number -> (when to try again, times parked).
+        self._parked: dict[int, tuple[float, int]] = {}
         self._wake = threading.Condition()
         self._woken = False
         self._stopping = False
@@ -117,7 +142,7 @@ class Delivery:
     def state(self) -> DeliveryState:
         events, labels = self._outbox.counts()
         link = self._link if self._api.signed_in and not self._auth_paused else Link.SIGNED_OUT
-        return DeliveryState(link, events, labels)
+        return DeliveryState(link, events, labels, parked=len(self._parked))
 
     def drain(self, timeout: float) -> bool:
         """Try to deliver everything now; ``True`` if the outbox emptied in time.
@@ -164,16 +189,24 @@ class Delivery:
         """Send one request if one is due; return how long to wait (``None``: until woken)."""
         if not self._api.signed_in or self._auth_paused:
             return None
-        entries = self._outbox.pending(BATCH_MAX)
+        now = self._clock()
+        entries = [
+            e
+            for e in self._outbox.pending(BATCH_MAX + len(self._parked))
+            if self._parked.get(e.seq, (0.0, 0))[0] <= now
+        ][:BATCH_MAX]
         if not entries:
-            return None
+            if not self._parked:
+                return None
+            return max(0.05, min(at for at, _n in self._parked.values()) - now)
         head = entries[0]
         if head.kind == "event":
             batch = _leading(entries, "event")
             waited = time.monotonic() - head.queued_at
             if len(batch) < BATCH_MAX and waited < BATCH_WAIT_S:
                 return BATCH_WAIT_S - waited
-            return self._send(batch, self._send_events)
+            alone = head.seq in self._parked or head.seq in self._strikes
+            return self._send(batch[: 1 if alone else self._batch_limit], self._send_events)
         return self._send([head], self._send_label)
 
     def _send(self, batch: list[Entry], send: Callable[[list[Entry]], None]) -> float | None:
@@ -184,16 +217,47 @@ class Delivery:
             self._auth_paused = True
             self._on_auth_error(exc)
             return None
-        except (errors.NetworkError, errors.ProtocolError, errors.ServerFailureError) as exc:
+        except errors.NetworkError as exc:
+            return self._back_off(exc)
+        except (errors.ProtocolError, errors.ServerFailureError) as exc:
+            self._failed_on(batch)
             return self._back_off(exc)
         except errors.ServerError as exc:
             if exc.status == 429:
                 return self._back_off(exc)
             self._refused(batch, exc)
             return 0.0
+        self._delivered(batch)
         self._failures = 0
         self._link = Link.ONLINE
         return 0.0
+
+    def _failed_on(self, batch: list[Entry]) -> None:
+        """The server answered, but failed on this request: narrow it down, park a culprit."""
+        if len(batch) > 1:
+            self._batch_limit = max(1, len(batch) // 2)
+            return
+        (entry,) = batch
+        strikes = self._strikes.get(entry.seq, 0) + 1
+        self._strikes[entry.seq] = strikes
+        _at, times = self._parked.get(entry.seq, (0.0, 0))
+        if strikes < PARK_AFTER and not times:
+            return
+        wait = min(self._park_max, self._park_first * 2**times)
+        self._parked[entry.seq] = (self._clock() + wait, times + 1)
+        self._strikes.pop(entry.seq, None)
+        self._failures = 0  # the entries behind it go on at once
+        logger.warning(
+            "outbox entry %d (%s) parked (time %d): the server keeps failing on it; "
+            "again in %.0f s", entry.seq, entry.kind, times + 1, wait,
+        )  # fmt: skip
+
+    def _delivered(self, batch: list[Entry]) -> None:
+        self._batch_limit = min(BATCH_MAX, self._batch_limit * 2)
+        for entry in batch:
+            self._strikes.pop(entry.seq, None)
+            if self._parked.pop(entry.seq, None) is not None:
+                logger.info("parked outbox entry %d delivered", entry.seq)
 
     def _back_off(self, exc: errors.ApiError) -> float:
         """Equal jitter: uniform in [c/2, c], c = min(cap, first * 2^n): spread, never busy."""
@@ -206,6 +270,9 @@ class Delivery:
 
     def _refused(self, batch: list[Entry], exc: errors.ServerError) -> None:
         self.dropped += len(batch)
+        for entry in batch:
+            self._strikes.pop(entry.seq, None)
+            self._parked.pop(entry.seq, None)
         logger.error(
             "server refused outbox entries %d-%d for good (%s); removed",
             batch[0].seq, batch[-1].seq, exc.code,

@@ -272,8 +272,12 @@ class MainWindow(QMainWindow):
             "Transcript saved on this workstation (encrypted); uploading…", error=False
         )
 
-    def show_sync(self, events: int, labels: int, link: str) -> None:
-        """Connection state and what waits in the outbox; remembered for the quit warning."""
+    def show_sync(self, events: int, labels: int, link: str, parked: int = 0) -> None:
+        """Connection state and what waits in the outbox; remembered for the quit warning.
+
+        Parked entries (the server keeps failing on them) are named apart: they are
+        safe in the outbox and retried later, but someone may need to look at the server.
+        """
         self._pending_labels = labels
         state = {
             "online": "Server online",
@@ -282,9 +286,11 @@ class MainWindow(QMainWindow):
         }.get(link, link)
         waiting = [f"{labels} transcripts"] if labels else []
         waiting += [f"{events} events"] if events else []
-        self.sync_label.setText(
-            f"{state} · {' and '.join(waiting)} pending" if waiting else f"{state} · all delivered"
-        )
+        pending = f"{' and '.join(waiting)} pending" if waiting else "all delivered"
+        text = f"{state} · {pending}"
+        if parked:
+            text += f" · {parked} set aside after server errors, retried later"
+        self.sync_label.setText(text)
 
     def quit_without_asking(self) -> None:
         """The next close skips the pending-transcripts question (SIGTERM, shutdown)."""

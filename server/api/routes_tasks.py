@@ -226,9 +226,12 @@ def _store_label(
             "draft": body.draft,
         }
     ).encode("utf-8")
-    sealed = ctx.vault.seal_label(
-        access.project_id, access.project.wrapped_key, body.label_id, task_id, document
-    )
+    try:
+        sealed = ctx.vault.seal_label(
+            access.project_id, access.project.wrapped_key, body.label_id, task_id, document
+        )
+    except CryptoError as exc:
+        raise _damaged(access, "project key") from exc
     # The next revision is computed inside the INSERT itself: one statement, so
     # SQLite's write lock makes it atomic against concurrent submits.
     next_revision = select(

@@ -1,0 +1,154 @@
+"""One entry the server keeps failing on is parked; the rest go on; it arrives later.
+
+Real outbox, real uploader, real TLS server. A label for a task whose project
+key is damaged at rest makes the server answer 500 ``stored_data_damaged``
+every time — a failure that is the server's, not the entry's, so the entry
+must never be dropped. It must not block the events and the other label
+behind it either: it is parked, the others are delivered, and once the key is
+repaired the parked label is delivered too. The server's sequence check sees
+the late label fill its gap instead of crying "reset".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from app.api.client import CordonApi
+from app.domain.models import AccessEvent, SegmentId, TaskId
+from app.services.delivery import Delivery, DeliveryState
+from app.services.events import event_body
+from app.services.labels import label_body
+from app.services.outbox import Outbox
+from app.wire.schemas import AccessAction
+from devtools.processes import wait_until
+from server import db
+from server.cli import main as server_main
+from server.demo import DEMO_PROJECT
+from tests.e2e.conftest import LiveServer, live_server
+from tests.e2e.test_refusals import sign_in
+
+pytestmark = pytest.mark.e2e
+KEY = bytes(range(32))
+
+
+def _alerts(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(db.access_events.c.reason)
+                .where(db.access_events.c.action == "sequence_alert")
+                .order_by(db.access_events.c.seq)
+            ).scalars()
+        )
+
+
+def _stored_labels(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.execute(select(db.labels.c.id)).scalars())
+
+
+def test_a_label_the_server_fails_on_is_parked_not_dropped(tmp_path: Path) -> None:
+    server: LiveServer = live_server(tmp_path, {"good.wav": (1.0, 8000, 1)})
+    try:
+        _run(server, tmp_path)
+    finally:
+        server.stop()
+
+
+def _run(server: LiveServer, tmp_path: Path) -> None:
+    data = str(server.data_dir)
+    bad_audio = tmp_path / "bad.wav"
+    (server.audio_dir / "good.wav").rename(bad_audio)  # any audio will do
+    assert server_main(["user", "--data-dir", data, "--username", "annotator",
+                        "--project", "Damaged", "--role", "annotator"]) == 0  # fmt: skip
+    assert server_main(["ingest", "--data-dir", data, "--project", "Damaged",
+                        "--assign", "annotator", str(bad_audio)]) == 0  # fmt: skip
+    engine = db.make_engine(server.data_dir / "cordon.sqlite3")
+    caller = sign_in(server, "annotator")
+    tasks = {t.project_name: t for t in caller.api.list_tasks().tasks}
+    damaged, good = tasks["Damaged"], tasks[DEMO_PROJECT]
+    with engine.begin() as conn:
+        original = conn.execute(
+            select(db.projects.c.wrapped_key).where(db.projects.c.id == damaged.project_id)
+        ).scalar_one()
+        broken = bytes(original[:-1]) + bytes([original[-1] ^ 1])
+        conn.execute(
+            update(db.projects)
+            .where(db.projects.c.id == damaged.project_id)
+            .values(wrapped_key=broken)
+        )
+
+    outbox = Outbox(tmp_path / "outbox", KEY)
+    opened = AccessEvent(
+        AccessAction.SEGMENT_OPENED, TaskId(good.task_id), SegmentId(good.segment_id)
+    )
+    tickets = [outbox.append("event", event_body(opened))]
+    tickets += [outbox.append("label", label_body(damaged.task_id, "lbl-park-0001", "one", [],
+                                                 draft=False))]  # fmt: skip
+    for _ in range(5):
+        event = AccessEvent(
+            AccessAction.PLAYBACK_STARTED, TaskId(good.task_id), SegmentId(good.segment_id)
+        )
+        tickets.append(outbox.append("event", event_body(event)))
+    tickets.append(
+        outbox.append("label", label_body(good.task_id, "lbl-good-0001", "two", [], draft=False))
+    )
+    for ticket in tickets:
+        ticket.wait(10)
+
+    states: list[DeliveryState] = []
+    lock = threading.Lock()
+
+    def on_state(state: DeliveryState) -> None:
+        with lock:
+            states.append(state)
+
+    api = CordonApi(server.url, server.ca_file)
+    api.set_token(caller.api._token)  # the same sign-in, on the uploader's own client
+    api.set_device(caller.device_id)
+    delivery = Delivery(outbox, api, on_state=on_state, backoff=(0.05, 0.2), park_retry=(1.5, 3.0))
+    delivery.start()
+    try:
+        # Everything but the damaged label arrives; that one is parked, still in the outbox.
+        wait_until(lambda: outbox.counts() == (0, 1), 30, "the others delivered")
+        wait_until(lambda: delivery.state().parked == 1, 10, "the label parked")
+        assert "lbl-good-0001" in _stored_labels(engine)
+        assert "lbl-park-0001" not in _stored_labels(engine)
+        (kept,) = outbox.pending()
+        assert (kept.seq, kept.kind, kept.body["label_id"]) == (2, "label", "lbl-park-0001")
+        assert delivery.dropped == 0
+        assert _alerts(engine) == ["missing_1"]
+        with lock:
+            assert any(s.parked == 1 and s.labels == 1 for s in states)
+
+        # The key is repaired: the parked label goes on its next retry, late but not lost.
+        with engine.begin() as conn:
+            conn.execute(
+                update(db.projects)
+                .where(db.projects.c.id == damaged.project_id)
+                .values(wrapped_key=original)
+            )
+        wait_until(lambda: outbox.counts() == (0, 0), 30, "the parked label delivered")
+        assert "lbl-park-0001" in _stored_labels(engine)
+        assert delivery.state().parked == 0
+        assert _alerts(engine) == ["missing_1"]  # the late arrival is no "sequence_reset"
+        # And the sequence goes on from where it was, with no new alert.
+        event = AccessEvent(
+            AccessAction.PLAYBACK_PAUSED, TaskId(good.task_id), SegmentId(good.segment_id)
+        )
+        outbox.append("event", event_body(event)).wait(10)
+        delivery.wake()
+        wait_until(lambda: outbox.counts() == (0, 0), 30, "the next event delivered")
+        time.sleep(0.2)
+        assert _alerts(engine) == ["missing_1"]
+    finally:
+        delivery.stop()
+        outbox.close()
+        api.close()
+        caller.api.close()
+        engine.dispose()
