@@ -1,12 +1,15 @@
 """The lockdown policy: one schema, three layers, admin values locked.
 
 Every setting that weakens or strengthens protection is a :class:`PolicyKey`
-with a type, a strict built-in default and a description (the settings dialog
-and ``docs/security.md`` show the same text). Values come from, in order of
-precedence: the machine policy an administrator deploys (``/etc/cordon``, the
-Windows ``HKLM`` policy key, macOS managed preferences), the annotator's own
-user policy, then the defaults. A key the machine sets is *locked*: the user
-layer cannot override it and the UI shows it greyed out.
+with a type, a strict built-in default, a description (the settings dialog
+and ``docs/security.md`` show the same text) and the direction that is
+stricter. Values come from, in order of precedence: the machine policy an
+administrator deploys (``/etc/cordon``, the Windows ``HKLM`` policy key, macOS
+managed preferences), the annotator's own user policy, then the defaults. A key
+the machine sets is *locked*: the user layer cannot override it and the UI
+shows it greyed out. A key it does not set, the user may only *tighten*: a user
+value looser than the default is ignored (and logged), so only the machine
+policy ever relaxes protection.
 
 An invalid value anywhere is a :class:`PolicyError`, and the client refuses to
 start with its message: running with a half-understood security policy would
@@ -15,10 +18,13 @@ be worse than not running.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 PolicyValue = bool | int | str
 
@@ -35,15 +41,41 @@ class Layer(StrEnum):
 
 @dataclass(frozen=True)
 class PolicyKey:
-    """One setting: its name, type, strict default, allowed values and meaning."""
+    """One setting: its name, type, strict default, allowed values, meaning and strict side.
+
+    ``stricter`` says which way protection grows: ``"true"``/``"false"`` for a
+    flag, ``"higher"``/``"lower"`` for a number, ``"earlier"`` for choices listed
+    from the strictest to the loosest.
+    """
 
     name: str
     kind: type[bool] | type[int] | type[str]
     default: PolicyValue
     description: str
+    stricter: str
     choices: tuple[str, ...] = ()
     minimum: int | None = None
     maximum: int | None = None
+
+    def __post_init__(self) -> None:
+        allowed = {bool: ("true", "false"), int: ("higher", "lower"), str: ("earlier",)}
+        if self.stricter not in allowed[self.kind]:
+            raise ValueError(f"policy key {self.name}: stricter={self.stricter!r}")
+
+    def strictness(self, value: PolicyValue) -> int:
+        """An order on the values: a larger number is stricter."""
+        if self.stricter == "true":
+            return int(bool(value))
+        if self.stricter == "false":
+            return int(not value)
+        if self.stricter == "higher":
+            return int(value)
+        if self.stricter == "lower":
+            return -int(value)
+        return -self.choices.index(str(value))
+
+    def at_least_as_strict(self, value: PolicyValue, than: PolicyValue) -> bool:
+        return self.strictness(value) >= self.strictness(than)
 
     def validate(self, value: object, source: str) -> PolicyValue:
         """Return ``value`` if the schema allows it, else raise :class:`PolicyError`."""
@@ -70,6 +102,7 @@ SCHEMA: tuple[PolicyKey, ...] = (
         "What to do where the OS cannot keep the window out of screenshots (Linux X11 "
         "and Wayland): 'refuse' to start, or 'deter' — run with curtain and watermark "
         "and audit that capture is unprotected.",
+        stricter="earlier",
         choices=("refuse", "deter"),
     ),
     PolicyKey(
@@ -78,6 +111,7 @@ SCHEMA: tuple[PolicyKey, ...] = (
         "refuse",
         "Remote desktop or remote-controlled sessions: 'refuse' to start, or 'allow' "
         "(the remote viewer's machine can capture what it shows).",
+        stricter="earlier",
         choices=("refuse", "allow"),
     ),
     PolicyKey(
@@ -86,6 +120,7 @@ SCHEMA: tuple[PolicyKey, ...] = (
         False,
         "Let Copy and Cut in the transcript fill a private in-app buffer (never the "
         "system clipboard).",
+        stricter="false",
     ),
     PolicyKey(
         "paste_into_editor",
@@ -93,6 +128,7 @@ SCHEMA: tuple[PolicyKey, ...] = (
         "in_app",
         "What Paste may insert into the transcript: 'none', 'in_app' (only the in-app "
         "buffer) or 'system' (also the system clipboard and drops).",
+        stricter="earlier",
         choices=("none", "in_app", "system"),
     ),
     PolicyKey(
@@ -100,6 +136,7 @@ SCHEMA: tuple[PolicyKey, ...] = (
         int,
         14,
         "Opacity of the watermark over sensitive views, in percent (0 hides it).",
+        stricter="higher",
         minimum=0,
         maximum=60,
     ),
@@ -108,6 +145,7 @@ SCHEMA: tuple[PolicyKey, ...] = (
         bool,
         True,
         "Cover sensitive views and pause audio whenever Cordon loses focus or is minimized.",
+        stricter="true",
     ),
     PolicyKey(
         "idle_lock_minutes",
@@ -115,6 +153,7 @@ SCHEMA: tuple[PolicyKey, ...] = (
         10,
         "Minutes without keyboard or mouse input before Cordon locks, wipes decrypted "
         "audio and transcript from memory and asks for sign-in again.",
+        stricter="lower",
         minimum=1,
         maximum=240,
     ),
@@ -124,6 +163,7 @@ SCHEMA: tuple[PolicyKey, ...] = (
         False,
         "Expose transcript and task text to screen readers and UI automation (which "
         "other programs can also read).",
+        stricter="false",
     ),
 )
 
@@ -147,19 +187,27 @@ class Policy:
 
     values: Mapping[str, PolicyValue]
     origins: Mapping[str, Layer] = field(default_factory=dict)
+    #: User values that would have relaxed protection, and were therefore ignored.
+    ignored: Mapping[str, PolicyValue] = field(default_factory=dict)
 
     @classmethod
     def merge(cls, machine: Mapping[str, PolicyValue], user: Mapping[str, PolicyValue]) -> Policy:
         values: dict[str, PolicyValue] = {}
         origins: dict[str, Layer] = {}
+        ignored: dict[str, PolicyValue] = {}
         for key in SCHEMA:
-            for layer, source in ((Layer.MACHINE, machine), (Layer.USER, user)):
-                if key.name in source:
-                    values[key.name], origins[key.name] = source[key.name], layer
-                    break
+            if key.name in machine:
+                values[key.name], origins[key.name] = machine[key.name], Layer.MACHINE
+                continue
+            values[key.name], origins[key.name] = key.default, Layer.DEFAULT
+            if key.name not in user:
+                continue
+            if key.at_least_as_strict(user[key.name], key.default):
+                values[key.name], origins[key.name] = user[key.name], Layer.USER
             else:
-                values[key.name], origins[key.name] = key.default, Layer.DEFAULT
-        return cls(values, origins)
+                ignored[key.name] = user[key.name]
+                logger.warning("user policy %s would relax protection; ignored", key.name)
+        return cls(values, origins, ignored)
 
     @classmethod
     def defaults(cls) -> Policy:
@@ -168,6 +216,10 @@ class Policy:
     def locked(self, name: str) -> bool:
         """True when the machine policy sets ``name``: the annotator cannot change it."""
         return self.origins.get(name) is Layer.MACHINE
+
+    def allows(self, name: str, value: PolicyValue) -> bool:
+        """May the annotator choose ``value``? Never for a locked key; never looser than default."""
+        return not self.locked(name) and KEYS[name].at_least_as_strict(value, KEYS[name].default)
 
     def _typed(self, name: str, kind: type) -> PolicyValue:
         value = self.values[name]

@@ -9,7 +9,8 @@
 - macOS: managed preferences (configuration profiles); only *forced* values
   count (see :mod:`app.lockdown.policy_macos`).
 - The annotator's own choices: a JSON file in the user's config directory,
-  owned by them and writable by nobody else.
+  owned by them and writable by nobody else. They may only tighten a key
+  (see :meth:`app.lockdown.policy.Policy.merge`).
 
 A missing source is an empty layer. A present but unsafe or malformed one is a
 :class:`PolicyError`: the client refuses to start rather than guess.
@@ -144,9 +145,15 @@ def user_policy_path(home: Path | None = None, platform: str = sys.platform) -> 
 
 
 def write_user_policy(values: Mapping[str, PolicyValue], path: Path | None = None) -> Path:
-    """Save the annotator's choices (validated) with owner-only permissions."""
+    """Save the annotator's choices (validated, never looser than the defaults), owner-only."""
     path = path or user_policy_path()
     validate_layer(values, f"user policy {path}")
+    for name, value in values.items():
+        if not KEYS[name].at_least_as_strict(value, KEYS[name].default):
+            raise PolicyError(
+                f"user policy {path}: {name}={value!r} would relax protection; "
+                "only your organisation's policy can"
+            )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_suffix(".tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)

@@ -1,5 +1,8 @@
 """Security settings: every policy key, with the ones the organisation set greyed out.
 
+The annotator may only make a key stricter than its default: each editor
+offers only such values (a flag already at its strict side is disabled).
+
 The dialog only shows and collects values; saving (a file write) is done by the
 lockdown controller. Changes take effect the next time Cordon starts, so a
 running session never switches protection half-way.
@@ -23,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.lockdown.policy import SCHEMA, Policy, PolicyKey, PolicyValue
 
 LOCKED_TIP = "Set by your organisation's policy; it cannot be changed here."
+TIGHTEN_ONLY_TIP = "Already at its strictest default; only your organisation's policy can relax it."
 
 
 class PolicyDialog(QDialog):
@@ -39,8 +43,11 @@ class PolicyDialog(QDialog):
         for key in SCHEMA:
             editor = self._editor(key, policy.values[key.name])
             locked = policy.locked(key.name)
-            editor.setEnabled(not locked)
-            editor.setToolTip(LOCKED_TIP if locked else key.description)
+            if locked:
+                editor.setEnabled(False)
+                editor.setToolTip(LOCKED_TIP)
+            elif editor.isEnabled():
+                editor.setToolTip(key.description)
             editor.setObjectName(f"policy_{key.name}")
             label = QLabel(
                 key.name.replace("_", " ").capitalize() + (" (locked)" if locked else "")
@@ -58,20 +65,35 @@ class PolicyDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
 
-    @staticmethod
-    def _editor(key: PolicyKey, value: PolicyValue) -> QCheckBox | QSpinBox | QComboBox:
+    def _editor(self, key: PolicyKey, value: PolicyValue) -> QCheckBox | QSpinBox | QComboBox:
+        """An editor offering only what the annotator may choose: the same or stricter.
+
+        A locked key shows the machine's value (the editor is disabled by the caller).
+        """
+        locked = self.policy.locked(key.name)
         if key.kind is bool:
             box = QCheckBox()
             box.setChecked(bool(value))
+            if not locked and not self.policy.allows(key.name, not value):
+                box.setEnabled(False)
+                box.setToolTip(TIGHTEN_ONLY_TIP)
             return box
         if key.kind is int:
             spin = QSpinBox()
-            spin.setRange(key.minimum or 0, key.maximum or 10_000)
+            low, high = key.minimum or 0, key.maximum or 10_000
+            if not locked:
+                default = int(key.default)
+                low, high = (default, high) if key.stricter == "higher" else (low, default)
+            spin.setRange(low, high)
             spin.setValue(int(value))
             return spin
         combo = QComboBox()
-        combo.addItems(list(key.choices))
+        offered = [c for c in key.choices if locked or self.policy.allows(key.name, c)]
+        combo.addItems(offered)
         combo.setCurrentText(str(value))
+        if not locked and len(offered) == 1:
+            combo.setEnabled(False)
+            combo.setToolTip(TIGHTEN_ONLY_TIP)
         return combo
 
     def values(self) -> dict[str, PolicyValue]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from app.lockdown import policy_macos
-from app.lockdown.policy import SCHEMA, Layer, Policy, PolicyError, validate_layer
+from app.lockdown.policy import KEYS, SCHEMA, Layer, Policy, PolicyError, validate_layer
 from app.lockdown.policy_sources import (
     WINDOWS_POLICY_KEY,
     load_policy,
@@ -44,14 +44,69 @@ def test_defaults_are_the_strict_ones_and_nothing_is_locked() -> None:
 
 def test_machine_beats_user_beats_default_and_locks() -> None:
     policy = Policy.merge(
-        {"idle_lock_minutes": 3}, {"idle_lock_minutes": 30, "watermark_opacity": 5}
+        {"idle_lock_minutes": 30}, {"idle_lock_minutes": 3, "watermark_opacity": 25}
     )
-    assert policy.number("idle_lock_minutes") == 3
+    assert policy.number("idle_lock_minutes") == 30  # the machine may relax; it is locked
     assert policy.locked("idle_lock_minutes")
-    assert policy.number("watermark_opacity") == 5
+    assert policy.number("watermark_opacity") == 25
     assert policy.origins["watermark_opacity"] is Layer.USER
     assert not policy.locked("watermark_opacity")
     assert policy.origins["screen_reader"] is Layer.DEFAULT
+
+
+#: For every key: a value looser than its default, and one at least as strict.
+LOOSER_AND_STRICTER: dict[str, tuple[object, object]] = {
+    "unprotected_capture": ("deter", "refuse"),
+    "remote_session": ("allow", "refuse"),
+    "in_app_clipboard": (True, False),
+    "paste_into_editor": ("system", "none"),
+    "watermark_opacity": (0, 40),
+    "curtain_on_focus_loss": (False, True),
+    "idle_lock_minutes": (60, 2),
+    "screen_reader": (True, False),
+}
+
+
+def test_every_key_declares_which_way_is_stricter() -> None:
+    assert set(LOOSER_AND_STRICTER) == {key.name for key in SCHEMA}
+    for key in SCHEMA:
+        looser, stricter = LOOSER_AND_STRICTER[key.name]
+        if looser == key.default:  # the default is already the loosest choice
+            continue
+        assert not key.at_least_as_strict(looser, key.default), key.name  # type: ignore[arg-type]
+        assert key.at_least_as_strict(stricter, key.default), key.name  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(LOOSER_AND_STRICTER))
+def test_the_user_may_only_tighten(name: str, tmp_path: Path) -> None:
+    looser, stricter = LOOSER_AND_STRICTER[name]
+    key = KEYS[name]
+    relaxed = Policy.merge({}, {name: looser})  # type: ignore[dict-item]
+    assert relaxed.values[name] == key.default
+    if looser != key.default:
+        assert relaxed.ignored == {name: looser}
+        assert not relaxed.allows(name, looser)  # type: ignore[arg-type]
+        with pytest.raises(PolicyError, match="would relax protection"):
+            write_user_policy({name: looser}, tmp_path / "policy.json")  # type: ignore[dict-item]
+    tightened = Policy.merge({}, {name: stricter})  # type: ignore[dict-item]
+    assert tightened.values[name] == stricter and not tightened.ignored
+    # Only the machine relaxes, and then the key is locked.
+    machine = Policy.merge({name: looser}, {name: stricter})  # type: ignore[dict-item]
+    assert machine.values[name] == looser and machine.locked(name)
+
+
+def test_a_relaxing_user_file_is_ignored_not_fatal(tmp_path: Path) -> None:
+    user = tmp_path / "user" / "policy.json"
+    user.parent.mkdir(mode=0o700)
+    relaxing = {"remote_session": "allow", "watermark_opacity": 0, "curtain_on_focus_loss": False}
+    user.write_text(json.dumps({**relaxing, "idle_lock_minutes": 5}))
+    user.chmod(0o600)
+    policy = load_policy(lambda: {}, user)
+    assert policy.choice("remote_session") == "refuse"
+    assert policy.number("watermark_opacity") == 14
+    assert policy.flag("curtain_on_focus_loss") is True
+    assert policy.number("idle_lock_minutes") == 5
+    assert set(policy.ignored) == {"remote_session", "watermark_opacity", "curtain_on_focus_loss"}
 
 
 @pytest.mark.parametrize(
@@ -118,12 +173,12 @@ def test_malformed_file_is_refused(tmp_path: Path, content: str) -> None:
 
 def test_load_policy_merges_machine_and_the_saved_user_file(tmp_path: Path) -> None:
     user = tmp_path / "user" / "policy.json"
-    write_user_policy({"watermark_opacity": 8, "idle_lock_minutes": 20}, user)
+    write_user_policy({"watermark_opacity": 28, "idle_lock_minutes": 5}, user)
     assert user.stat().st_mode & 0o777 == 0o600
     policy = load_policy(lambda: {"idle_lock_minutes": 2}, user)
     assert policy.number("idle_lock_minutes") == 2
     assert policy.locked("idle_lock_minutes")
-    assert policy.number("watermark_opacity") == 8
+    assert policy.number("watermark_opacity") == 28
 
 
 def test_writing_an_invalid_user_policy_is_refused(tmp_path: Path) -> None:
