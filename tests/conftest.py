@@ -36,6 +36,8 @@ os.environ.update(
         "XDG_CACHE_HOME": str(HOME / ".cache"),
         "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
         "PYQTGRAPH_QT_LIB": "PySide6",
+        # hypothesis keeps its caches here, not in the working tree (read lazily).
+        "HYPOTHESIS_STORAGE_DIRECTORY": str(_RUN_ROOT / "hypothesis"),
     }
 )
 tempfile.tempdir = str(TMP)

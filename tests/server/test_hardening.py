@@ -130,6 +130,7 @@ _events = st.fixed_dictionaries(
 @settings(
     max_examples=150,
     deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(batch=st.lists(_events, min_size=1, max_size=5))
