@@ -463,7 +463,7 @@ class Controller(RegionOps, QObject):
         refusal = result.refusal
         message = user_message(refusal) if refusal is not None else user_message(Exception())
         self.label_failed.emit(
-            f"The server refused a transcript ({message}). "
+            f"The server refused a transcript: {message} "
             "It is still in the editor if the task is open."
         )
 

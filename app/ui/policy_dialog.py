@@ -57,7 +57,12 @@ class PolicyDialog(QDialog):
             form.addRow(label, editor)
             self.editors[key.name] = editor
         layout.addLayout(form)
-        layout.addWidget(QLabel("Changes take effect the next time Cordon starts."))
+        layout.addWidget(
+            QLabel(
+                "You can make settings stricter than the defaults; only your organisation's\n"
+                "policy can relax them. Changes take effect the next time Cordon starts."
+            )
+        )
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
         )
