@@ -175,10 +175,25 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
             422,
             "invalid_request",
         ),
+        (
+            "events: Idempotency-Key reused",
+            lambda: annotator.api.post_events(
+                EventBatchIn(events=[event(2)]), idempotency_key="ev-reused-0001"
+            ),
+            422,
+            "idempotency_key_reused",
+        ),
         # devices
         ("enrol: key of another user", enroll_again(reviewer), 409, "conflict"),
         ("enrol: revoked key", enroll_again(revoked), 403, "forbidden"),
+        (
+            "enrol: not a device key",
+            lambda: annotator.api.enroll_device("junk", base64.b64encode(b"junk").decode()),
+            422,
+            "invalid_request",
+        ),
     ]
+    annotator.api.post_events(EventBatchIn(events=[event(1)]), idempotency_key="ev-reused-0001")
     bystander = sign_in(server, "annotator")
     with Bystander(bystander) as watch:
         for name, call, status, code in cases:
@@ -192,6 +207,13 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
             after = refusal_rows(engine)
             assert after == (before[0] + 1, before[1] + 1), f"{name}: {before} -> {after}"
         time.sleep(0.2)
+        # A sign-in refused for an unknown user: no caller to record, so no leaf.
+        before = refusal_rows(engine)
+        start = time.monotonic()
+        with pytest.raises(errors.AuthenticationError):
+            CordonApi(server.url, server.ca_file).demo_login("nobody")
+        assert time.monotonic() - start < 1.0
+        assert refusal_rows(engine) == before
     assert watch.waits and max(watch.waits) < 1.0, f"a bystander waited {max(watch.waits):.2f} s"
     assert watch.failures == []
     # The refused label left nothing behind: a retry is refused again, not replayed.
