@@ -28,7 +28,8 @@ def observe(conn: Connection, actor: audit.Actor, seqs: Iterable[int]) -> list[s
 
     A number below the high-water mark is *late* if it falls in a gap already
     reported (the client parked that entry and sent those behind it first): it
-    fills the gap without a second alert. Anywhere else it is a reset.
+    fills the gap without a second alert. Anywhere else it is a reset, and the
+    gaps of the old numbering are forgotten (they would overlap the new one's).
     """
     device_id = actor.device_id
     ordered = sorted(seqs)
@@ -51,6 +52,10 @@ def observe(conn: Connection, actor: audit.Actor, seqs: Iterable[int]) -> list[s
             if _fill_gap(conn, device_id, seq):
                 continue  # late, not lost: the high-water mark stays
             alerts.append("sequence_reset")  # then counted on from the new start
+            # The old numbering's gaps mean nothing in the new one (and would overlap it).
+            conn.execute(
+                delete(device_sequence_gaps).where(device_sequence_gaps.c.device_id == device_id)
+            )
         expected = seq + 1
     if expected is not None and expected - 1 != high:
         top = expected - 1

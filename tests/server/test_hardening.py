@@ -276,3 +276,26 @@ def test_tokens_with_junk_in_their_base64_are_refused(srv: DemoServer, mutate: s
 def _flip_low_bit(char: str) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     return alphabet[alphabet.index(char) ^ 1]
+
+
+def test_sequence_gaps_from_before_a_reset_never_collide(srv: DemoServer) -> None:
+    """Found by the long fuzz: a gap left from before a reset overlapped a new one (503)."""
+    client = srv.client()
+    headers = enroll(client, login(client, "annotator"), DeviceKeyPair.generate())
+    for seq in (10, 484, 12, 5, 100, 10, 11, 700, 3, 484, 6):
+        response = client.post("/v1/events", json={"events": [_event(seq)]}, headers=headers)
+        assert response.status_code == 200, (seq, response.text)
+    with srv.ctx.engine.connect() as conn:
+        alerts = conn.execute(
+            select(db.access_events.c.reason)
+            .where(db.access_events.c.action == "sequence_alert")
+            .order_by(db.access_events.c.seq)
+        ).scalars()
+        assert list(alerts) == [
+            "missing_473",  # 10 -> 484; then 12 fills part of that gap quietly
+            "sequence_reset",  # 5: the old numbering's gaps are forgotten
+            "missing_94",  # 5 -> 100; then 10 and 11 fill part of it (this collided before)
+            "missing_599",  # 100 -> 700
+            "sequence_reset",  # 3
+            "missing_480",  # 3 -> 484; then 6 fills part of it
+        ]
