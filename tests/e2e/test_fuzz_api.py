@@ -12,7 +12,8 @@ over everything the fuzz made the server record.
 
 ``CORDON_FUZZ_EXAMPLES`` sets hypothesis' examples per operation and mode
 (default 100: about 2,600 requests in the normal run, some 40 s); the long mode
-is ``CORDON_FUZZ_EXAMPLES=4000`` (over 100,000 requests).
+is ``CORDON_FUZZ_EXAMPLES=12000`` (over 100,000 requests; operations whose
+inputs run out stop early, so requests grow less than the examples).
 ``CORDON_FUZZ_REPORT`` names a JSON file for the counts.
 """
 
