@@ -57,7 +57,8 @@ PARK_RETRY_MAX_S = 1800.0
 
 class Link(StrEnum):
     ONLINE = "online"
-    OFFLINE = "offline"  # the last attempt failed; retrying with backoff
+    OFFLINE = "offline"  # the last attempt got no answer; retrying with backoff
+    SERVER_ERROR = "server_error"  # the server answered with a failure; retrying with backoff
     SIGNED_OUT = "signed_out"  # waiting for a sign-in
 
 
@@ -221,7 +222,9 @@ class Delivery:
             return self._back_off(exc)
         except (errors.ProtocolError, errors.ServerFailureError) as exc:
             self._failed_on(batch)
-            return self._back_off(exc)
+            delay = self._back_off(exc)
+            self._link = Link.SERVER_ERROR  # reachable: say so, not "offline"
+            return delay
         except errors.ServerError as exc:
             if exc.status == 429:
                 return self._back_off(exc)

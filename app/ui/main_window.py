@@ -282,6 +282,7 @@ class MainWindow(QMainWindow):
         state = {
             "online": "Server online",
             "offline": "Server offline — retrying",
+            "server_error": "Server error — retrying",
             "signed_out": "Signed out",
         }.get(link, link)
         waiting = [f"{labels} transcripts"] if labels else []

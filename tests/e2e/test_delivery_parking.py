@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select, update
 
 from app.api.client import CordonApi
 from app.domain.models import AccessEvent, SegmentId, TaskId
-from app.services.delivery import Delivery, DeliveryState
+from app.services.delivery import Delivery, DeliveryState, Link
 from app.services.events import event_body
 from app.services.labels import label_body
 from app.services.outbox import Outbox
@@ -125,6 +125,8 @@ def _run(server: LiveServer, tmp_path: Path) -> None:
         assert _alerts(engine) == ["missing_1"]
         with lock:
             assert any(s.parked == 1 and s.labels == 1 for s in states)
+            assert any(s.link is Link.SERVER_ERROR for s in states)  # never "offline"
+            assert all(s.link is not Link.OFFLINE for s in states)
 
         # The key is repaired: the parked label goes on its next retry, late but not lost.
         with engine.begin() as conn:
