@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, select, update
 
 from app.api.client import CordonApi
@@ -25,10 +27,14 @@ from app.services.events import event_body
 from app.services.labels import label_body
 from app.services.outbox import Outbox
 from app.wire.schemas import AccessAction
+from devtools.audio_tap import TappedOutput
 from devtools.processes import wait_until
+from devtools.synthetic_audio import write_audio
 from server import db
 from server.cli import main as server_main
 from server.demo import DEMO_PROJECT
+from tests.e2e.client_driver import LONG, open_row, running_client
+from tests.e2e.client_driver import sign_in as sign_in_window
 from tests.e2e.conftest import LiveServer, live_server
 from tests.e2e.test_refusals import sign_in
 
@@ -60,28 +66,39 @@ def test_a_label_the_server_fails_on_is_parked_not_dropped(tmp_path: Path) -> No
         server.stop()
 
 
-def _run(server: LiveServer, tmp_path: Path) -> None:
+def _add_project_to_damage(server: LiveServer, tmp_path: Path) -> None:
+    """A second project, "Damaged", with one task for the annotator."""
     data = str(server.data_dir)
-    bad_audio = tmp_path / "bad.wav"
-    (server.audio_dir / "good.wav").rename(bad_audio)  # any audio will do
+    audio = tmp_path / "bad.wav"
+    write_audio(audio, 1.0, 8000, 1, seed=7)
     assert server_main(["user", "--data-dir", data, "--username", "annotator",
                         "--project", "Damaged", "--role", "annotator"]) == 0  # fmt: skip
     assert server_main(["ingest", "--data-dir", data, "--project", "Damaged",
-                        "--assign", "annotator", str(bad_audio)]) == 0  # fmt: skip
+                        "--assign", "annotator", str(audio)]) == 0  # fmt: skip
+
+
+def _damage_project_key(engine: Engine, project_id: str) -> bytes:
+    """Flip a bit of the project's wrapped key; return the original to repair it with."""
+    with engine.begin() as conn:
+        original = bytes(
+            conn.execute(
+                select(db.projects.c.wrapped_key).where(db.projects.c.id == project_id)
+            ).scalar_one()
+        )
+        broken = original[:-1] + bytes([original[-1] ^ 1])
+        conn.execute(
+            update(db.projects).where(db.projects.c.id == project_id).values(wrapped_key=broken)
+        )
+    return original
+
+
+def _run(server: LiveServer, tmp_path: Path) -> None:
+    _add_project_to_damage(server, tmp_path)
     engine = db.make_engine(server.data_dir / "cordon.sqlite3")
     caller = sign_in(server, "annotator")
     tasks = {t.project_name: t for t in caller.api.list_tasks().tasks}
     damaged, good = tasks["Damaged"], tasks[DEMO_PROJECT]
-    with engine.begin() as conn:
-        original = conn.execute(
-            select(db.projects.c.wrapped_key).where(db.projects.c.id == damaged.project_id)
-        ).scalar_one()
-        broken = bytes(original[:-1]) + bytes([original[-1] ^ 1])
-        conn.execute(
-            update(db.projects)
-            .where(db.projects.c.id == damaged.project_id)
-            .values(wrapped_key=broken)
-        )
+    original = _damage_project_key(engine, damaged.project_id)
 
     outbox = Outbox(tmp_path / "outbox", KEY)
     opened = AccessEvent(
@@ -154,3 +171,29 @@ def _run(server: LiveServer, tmp_path: Path) -> None:
         api.close()
         caller.api.close()
         engine.dispose()
+
+
+@pytest.mark.usefixtures("secret_service")
+def test_the_annotator_sees_a_parked_transcript(qtbot: QtBot, tmp_path: Path) -> None:
+    """The real client: the transcript the server keeps failing on is named, not lost."""
+    server = live_server(tmp_path, {"good.wav": (1.0, 8000, 1)})
+    try:
+        _add_project_to_damage(server, tmp_path)
+        engine = db.make_engine(server.data_dir / "cordon.sqlite3")
+        with running_client(server, TappedOutput()) as client:
+            tasks = sign_in_window(qtbot, client)
+            row = next(i for i, t in enumerate(tasks) if t.project_name == "Damaged")
+            open_row(qtbot, client, row)
+            _damage_project_key(engine, tasks[row].project_id)
+            editor = client.window.editor
+            editor.setFocus()
+            qtbot.keyClicks(editor, "a transcript the server cannot seal")
+            qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+            sync = client.window.sync_label
+            qtbot.waitUntil(lambda: "set aside after server errors" in sync.text(), timeout=LONG)
+            assert sync.text().startswith("Server error — retrying")
+            assert "1 transcripts" in sync.text()
+            assert client.outbox.counts()[1] == 1  # still in the outbox, sealed
+        engine.dispose()
+    finally:
+        server.stop()
