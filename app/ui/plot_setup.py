@@ -65,6 +65,44 @@ class TimeAxis(pg.AxisItem):  # type: ignore[misc]
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         return [clock_label(v, spacing) for v in values]
 
+    def tickSpacing(  # noqa: N802 - pyqtgraph's name; it passes the values positionally
+        self, min_value: float, max_value: float, size: float
+    ) -> list[tuple[float, float]]:
+        return clock_tick_spacing(abs(max_value - min_value), size)
+
+
+#: Tick intervals a clock reads as round: decimal steps below a second, then seconds,
+#: minutes and hours in the steps a transcriber counts in (never "every 1000 s").
+CLOCK_STEPS: tuple[float, ...] = (
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
+    1, 2, 5, 10, 15, 30,
+    60, 120, 300, 600, 900, 1800,
+    3600, 7200, 10800, 21600, 43200, 86400,
+)  # fmt: skip
+#: Pixels a major tick needs at least (room for "1:59:59.5").
+MAJOR_TICK_PX = 90.0
+MINOR_TICK_PX = 8.0
+
+
+def clock_tick_spacing(span_s: float, size_px: float) -> list[tuple[float, float]]:
+    """Major and minor tick intervals for ``span_s`` seconds over ``size_px`` pixels.
+
+    The major interval is the smallest clock step that leaves :data:`MAJOR_TICK_PX`
+    per tick; the minor one the largest smaller step that divides it evenly and
+    leaves :data:`MINOR_TICK_PX`. Offsets are 0: ticks fall on multiples of the step.
+    """
+    if span_s <= 0 or size_px <= 0:
+        return []
+    per_px = span_s / size_px
+    major = next((step for step in CLOCK_STEPS if step / per_px >= MAJOR_TICK_PX), CLOCK_STEPS[-1])
+    levels = [(float(major), 0.0)]
+    for step in reversed(CLOCK_STEPS):
+        ratio = major / step
+        if step < major and abs(ratio - round(ratio)) < 1e-9 and step / per_px >= MINOR_TICK_PX:
+            levels.append((float(step), 0.0))
+            break
+    return levels
+
 
 def clock_label(seconds: float, spacing: float) -> str:
     """``seconds`` as clock time with as many decimals as the tick ``spacing`` needs."""

@@ -13,7 +13,7 @@ from pytestqt.qtbot import QtBot
 from app.player.waveform_summary import WaveformSummary
 from app.ui.overview_view import OverviewView
 from app.ui.player_bar import format_time
-from app.ui.plot_setup import clock_label
+from app.ui.plot_setup import CLOCK_STEPS, clock_label, clock_tick_spacing
 from app.ui.waveform_view import WaveformView
 from tests.gestures import drag, point_at
 
@@ -155,3 +155,21 @@ def test_time_ruler_reads_clock_time() -> None:
     assert clock_label(0.0005, 0.001) == "0:00.000"  # half-even: 0.5 ms rounds down
     assert clock_label(59.96, 0.5) == "1:00.0"  # carries into the minute
     assert format_time(7200.0) == "2:00:00.00" and format_time(61.5) == "01:01.50"
+
+
+def test_ruler_ticks_fall_on_round_clock_intervals_at_every_zoom() -> None:
+    # From 10 ms to 10 h on a 1,000-pixel ruler: majors are clock steps, never 1000 s.
+    span = 0.01
+    while span < 36_000:
+        levels = clock_tick_spacing(span, 1000)
+        major = levels[0][0]
+        assert major in CLOCK_STEPS, span
+        assert 1000 * major / span >= 90  # labels never crowd
+        assert span / major <= 1000 / 90 + 1
+        if major >= 60:
+            assert major % 60 == 0  # whole minutes
+        if len(levels) > 1:
+            assert (major / levels[1][0]).is_integer()
+        span *= 1.37
+    assert clock_tick_spacing(7200, 1000)[0][0] == 900  # a 2 h call: every 15 min
+    assert clock_tick_spacing(0, 1000) == []
