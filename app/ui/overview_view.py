@@ -56,6 +56,7 @@ class OverviewView(AudioPlot):
         self.addItem(self.window)
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#f43f5e", width=1))
         self.playhead.setZValue(11)
+        self.playhead.setVisible(False)  # until a task opens
         self.addItem(self.playhead)
         self._updating = False
         self.scene().sigMouseClicked.connect(self._on_click)
@@ -74,6 +75,7 @@ class OverviewView(AudioPlot):
         self.setYRange(-len(summaries) * 2 + 1, 1, padding=0.02)
         self.set_window(0.0, self._duration)
         self.window.setVisible(True)
+        self.playhead.setVisible(True)
         self.refresh()
 
     def refresh(self) -> None:
@@ -96,6 +98,7 @@ class OverviewView(AudioPlot):
         self.set_regions([])
         self.window.setVisible(False)
         self.playhead.setValue(0.0)
+        self.playhead.setVisible(False)
 
     def set_window(self, start: float, end: float) -> None:
         """Show the main view's visible range (does not echo back as a move)."""

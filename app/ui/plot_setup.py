@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontMetrics
 
 from app.player.waveform_summary import WaveformSummary
 
@@ -61,6 +62,9 @@ class TimeAxis(pg.AxisItem):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__(orientation="bottom")
         self.enableAutoSIPrefix(False)
+        # A fixed height: pyqtgraph sizes an axis by the labels it last drew, so the
+        # plot would jump when the empty view (no labels) gets a task.
+        self.setHeight(QFontMetrics(self.font()).height() + 8)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
         return [clock_label(v, spacing) for v in values]

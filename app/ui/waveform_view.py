@@ -97,6 +97,16 @@ class WaveformView(AudioPlot):
         self.addItem(self.playhead)
         item.getViewBox().sigXRangeChanged.connect(self._redraw)
         self.scene().sigMouseClicked.connect(self._on_click)
+        self._show_empty(True)
+
+    def _show_empty(self, empty: bool) -> None:
+        """With no task open the view reads as empty: no playhead, no ruler labels or grid.
+
+        The axis keeps its height (explicit empty ticks, not hidden), so nothing jumps
+        when a task opens.
+        """
+        self.playhead.setVisible(not empty)
+        self.getPlotItem().getAxis("bottom").setTicks([[], []] if empty else None)
 
     @property
     def channel_count(self) -> int:
@@ -123,6 +133,7 @@ class WaveformView(AudioPlot):
         vb.setLimits(xMin=0.0, xMax=max(duration, 0.001))
         self.setYRange(-lanes * 2 + 1, 1, padding=0.02)
         self.setXRange(0.0, max(duration, 0.001), padding=0)
+        self._show_empty(False)
         self._redraw()
 
     def refresh(self) -> None:
@@ -145,6 +156,7 @@ class WaveformView(AudioPlot):
         self._curves, self._traces, self._images, self._spectra = [], [], [], []
         self._summaries = []
         self.playhead.setValue(0.0)
+        self._show_empty(True)
 
     # -- spectrogram ------------------------------------------------------------
     @property

@@ -173,3 +173,42 @@ def test_ruler_ticks_fall_on_round_clock_intervals_at_every_zoom() -> None:
         span *= 1.37
     assert clock_tick_spacing(7200, 1000)[0][0] == 900  # a 2 h call: every 15 min
     assert clock_tick_spacing(0, 1000) == []
+
+
+def test_before_a_task_opens_the_views_read_as_empty(qtbot: QtBot) -> None:
+    view, overview = WaveformView(), OverviewView()
+    for widget in (view, overview):
+        qtbot.addWidget(widget)
+        widget.resize(800, 200)
+        widget.show()
+    axis = view.getPlotItem().getAxis("bottom")
+
+    def labels() -> int:
+        """Bright pixels in the ruler strip, as drawn: tick labels and marks.
+
+        A row bright all along is the axis line itself, which stays (it is not a label).
+        """
+        qtbot.wait(50)
+        image = view.grab().toImage()
+        columns = range(0, image.width(), 2)
+        total = 0
+        for y in range(image.height() - int(axis.height()), image.height()):
+            bright = sum(1 for x in columns if image.pixelColor(x, y).lightness() > 120)
+            if bright < 0.9 * len(columns):
+                total += bright
+        return total
+
+    assert not view.playhead.isVisible() and not overview.playhead.isVisible()
+    assert labels() == 0  # no "-0:00.4 … 0:00.4" ruler for nothing
+    height = axis.height()
+    rate = 8000
+    summary = WaveformSummary(np.zeros(rate * 3, dtype=np.int16))
+    view.set_audio([summary], rate)
+    overview.set_audio([summary], rate)
+    assert view.playhead.isVisible() and overview.playhead.isVisible()
+    assert labels() > 50
+    assert axis.height() == height  # the layout does not jump
+    view.clear_audio()
+    overview.clear_audio()
+    assert not view.playhead.isVisible() and not overview.playhead.isVisible()
+    assert labels() == 0
