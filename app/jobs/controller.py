@@ -213,8 +213,12 @@ class Controller(RegionOps, QObject):
         return self._opened.task.task_id if self._opened else None
 
     def open_task(self, task: Task) -> None:
-        """Close what is open (or still opening), then stream ``task`` on the download worker."""
-        if self._shut_down:
+        """Close what is open (or still opening), then stream ``task`` on the download worker.
+
+        The task already open (or opening) is left as it is: a second click on it must
+        not reload it and throw away what was typed.
+        """
+        if self._shut_down or self._current_task_id() == task.task_id:
             return
         self.close_segment()
         self._stored_regions = []

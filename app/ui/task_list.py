@@ -28,8 +28,10 @@ class TaskList(QListWidget):
         self.setDragEnabled(False)
         self.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        # One click opens a task, as does Enter (itemActivated; a double click also
+        # activates — opening the task already open is a no-op in the controller).
+        self.itemClicked.connect(self._on_item)
         self.itemActivated.connect(self._on_item)
-        self.itemDoubleClicked.connect(self._on_item)
 
     def set_tasks(self, tasks: list[Task]) -> None:
         """Show ``tasks``, keeping the current task selected if it is still there."""
