@@ -59,6 +59,8 @@ from app.ui.waveform_view import WaveformView
 from app.wire.schemas import AccessAction, Outcome
 
 logger = logging.getLogger("cordon")
+#: How long a lockdown notice (a blocked copy or paste) stays in the status bar.
+NOTICE_SHOWN_MS = 6000
 
 
 @dataclass
@@ -163,6 +165,7 @@ def _wire_lockdown(
     w.editor.paste_policy = policy.choice("paste_into_editor")
     w.editor.blocked.connect(lockdown.blocked)
     w.tasks.blocked.connect(lockdown.blocked)
+    lockdown.notice.connect(lambda text: w.statusBar().showMessage(text, NOTICE_SHOWN_MS))
     lock_filter.capture_key_pressed.connect(lockdown.capture_key_pressed)
     lock_filter.protection_failed.connect(lockdown.protection_failed)
     lock_filter.application_active.connect(

@@ -8,6 +8,7 @@ no widget: ``app.main`` wires the curtain, the watermark and the filter to it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,8 +25,18 @@ logger = logging.getLogger(__name__)
 IDLE_CHECK_MS = 5_000
 
 
+#: What the annotator is told when the policy refuses a copy, cut, paste or drop.
+BLOCKED_NOTICES = {
+    "clipboard_blocked": "Copying out of Cordon is blocked by your organisation's policy.",
+    "paste_blocked": "Pasting into Cordon is blocked by your organisation's policy.",
+}
+#: The same notice is not repeated within this many seconds (each refusal is still audited).
+NOTICE_QUIET_S = 10.0
+
+
 class LockdownController(QObject):
     curtain_changed = Signal(bool)  # covered
+    notice = Signal(str)  # a short message for the status bar
 
     def __init__(
         self,
@@ -43,6 +54,7 @@ class LockdownController(QObject):
         self._idle_seconds = idle_seconds
         self._transcript = transcript
         self.covered = False
+        self._last_notice: dict[str, float] = {}
         self.idle_limit_s = policy.number("idle_lock_minutes") * 60
         self._idle_timer = QTimer(self)
         self._idle_timer.setInterval(IDLE_CHECK_MS)
@@ -72,8 +84,12 @@ class LockdownController(QObject):
         self._audit(AccessAction.CAPTURE_GUARD_FAILED, reason, Outcome.FAILED)
 
     def blocked(self, action: str, reason: str) -> None:
-        """A copy, cut, paste or drop the policy refused."""
+        """A copy, cut, paste or drop the policy refused: audited, and said once in a while."""
         self._audit(AccessAction(action), reason, Outcome.REFUSED)
+        now = time.monotonic()
+        if now - self._last_notice.get(action, -NOTICE_QUIET_S) >= NOTICE_QUIET_S:
+            self._last_notice[action] = now
+            self.notice.emit(BLOCKED_NOTICES[action])
 
     def signed_in(self) -> None:
         """Say once per session whether this display lets others capture Cordon."""

@@ -102,13 +102,18 @@ def test_curtain_pauses_audio_and_every_refusal_is_audited(
         client.lockdown.application_active(True, "focus")
         assert not window.curtain.covering
 
+        notices: list[str] = []
+        client.lockdown.notice.connect(notices.append)
         qtbot.keyClicks(window.editor, "secret words")
         qtbot.keyClick(window.editor, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
         qtbot.keyClick(window.editor, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+        assert window.statusBar().currentMessage().startswith("Copying out of Cordon is blocked")
         qtbot.keyClick(window.editor, Qt.Key.Key_X, Qt.KeyboardModifier.ControlModifier)
         assert window.editor.toPlainText() == "secret words", "a refused cut deletes nothing"
         qtbot.keyClick(window.editor, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+        assert window.statusBar().currentMessage().startswith("Pasting into Cordon is blocked")
         qtbot.keyClick(window.tasks, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+        assert len(notices) == 2  # said once each, though copy was refused three times
         qtbot.keyClick(window.editor, Qt.Key.Key_Print)
 
         # Every top-level window gets the guard: main window, dialog, menu, tooltip.
