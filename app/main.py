@@ -192,6 +192,7 @@ def _wire_lockdown(
 
     c.signed_in.connect(signed_in)
     c.locked.connect(locked)
+    w.sign_out_requested.connect(lambda: c.sign_out(w.editor.toPlainText()))
     w.action_triggered.connect(lambda action: settings() if action == "security_settings" else None)
 
 

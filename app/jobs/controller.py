@@ -353,7 +353,19 @@ class Controller(RegionOps, QObject):
             self.record(AccessAction.PLAYBACK_PAUSED)
 
     def lock(self, transcript: str, message: str) -> None:
-        """Idle lock: keep unsaved work, wipe content here, sign out.
+        """Idle lock: keep unsaved work, wipe content here, sign out (see :meth:`_leave`)."""
+        self._leave(transcript, AccessAction.IDLE_LOCKED, message)
+
+    def sign_out(self, transcript: str) -> None:
+        """The annotator signs out: the same as an idle lock, said differently."""
+        self._leave(
+            transcript,
+            AccessAction.SIGNED_OUT,
+            "You signed out. Unsaved work was kept as a draft. Sign in to continue.",
+        )
+
+    def _leave(self, transcript: str, action: AccessAction, message: str) -> None:
+        """Keep unsaved work, wipe content here, sign out; ``locked`` tells the window.
 
         The unsaved transcript goes into the encrypted outbox as a draft (the
         server restores it when the task is reopened), the segment's decrypted
@@ -363,7 +375,7 @@ class Controller(RegionOps, QObject):
         if not self.is_signed_in:
             return
         self.pause()
-        self.record(AccessAction.IDLE_LOCKED)
+        self.record(action)
         opened = self._opened
         if opened is not None and transcript != self._saved_text:
             task = opened.task

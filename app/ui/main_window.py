@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
     close_requested = Signal()
     action_triggered = Signal(str)  # an action id from app.ui.shortcuts
     minimized = Signal()
+    sign_out_requested = Signal()
 
     def __init__(
         self,
@@ -81,12 +82,33 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.sync_label)
 
+        self._build_menu()
         self.submit_button.clicked.connect(self._request_submit)
         self.player.loop_toggled.connect(lambda: self.action_triggered.emit("loop"))
         self._shortcuts: dict[str, QShortcut] = {}
         self.apply_keymap()
         self._pending_labels = 0
         self._quit_confirmed = False
+
+    def _build_menu(self) -> None:
+        """Settings, shortcuts, sign out and quit, where a new user looks for them.
+
+        The entries carry no key bindings of their own (the window's shortcuts,
+        remappable in F1, already do), so nothing is bound twice.
+        """
+        menu = self.menuBar().addMenu("&Cordon")
+        menu.setObjectName("cordonMenu")
+        settings = menu.addAction("Security settings…")
+        settings.triggered.connect(lambda: self.action_triggered.emit("security_settings"))
+        shortcuts = menu.addAction("Keyboard shortcuts…")
+        shortcuts.triggered.connect(self.show_shortcut_sheet)
+        menu.addSeparator()
+        self.sign_out_action = menu.addAction("Sign out")
+        self.sign_out_action.setEnabled(False)
+        self.sign_out_action.triggered.connect(self.sign_out_requested.emit)
+        quit_action = menu.addAction("Quit")
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
 
     def _build_work_page(self) -> QWidget:
         work = QWidget()
@@ -204,10 +226,12 @@ class MainWindow(QMainWindow):
     def show_signed_in(self, user: User) -> None:
         self.user_label.setText(f"Signed in as {user.display_name}")
         self.stack.setCurrentIndex(1)
+        self.sign_out_action.setEnabled(True)
 
     def show_session_expired(self, text: str) -> None:
         """Back to sign-in; the work page (and its transcript) waits behind it."""
         self.stack.setCurrentIndex(0)
+        self.sign_out_action.setEnabled(False)
         self.login.show_error(text)
 
     def show_tasks(self, tasks: list[Task]) -> None:

@@ -194,6 +194,7 @@ class AccessAction(StrEnum):
     CURTAIN_SHOWN = "curtain_shown"
     CURTAIN_LIFTED = "curtain_lifted"
     IDLE_LOCKED = "idle_locked"
+    SIGNED_OUT = "signed_out"  # the annotator signed out (work kept as a draft)
     OUTBOX_DAMAGED = "outbox_damaged"  # an outbox file failed to authenticate; set aside
     # observed by the server itself
     LOGIN = "login"
@@ -229,6 +230,7 @@ CLIENT_ACTIONS = frozenset(
         AccessAction.CURTAIN_SHOWN,
         AccessAction.CURTAIN_LIFTED,
         AccessAction.IDLE_LOCKED,
+        AccessAction.SIGNED_OUT,
         AccessAction.OUTBOX_DAMAGED,
     }
 )

@@ -168,3 +168,38 @@ def test_screen_readers_see_no_content_unless_policy_allows(
         assert iface.textInterface() is None
     finally:
         client.shutdown()
+
+
+def test_sign_out_from_the_menu_keeps_a_draft_and_wipes_content(
+    qtbot: QtBot, server: LiveServer
+) -> None:
+    client = build(server.url, server.ca_file, TappedOutput().factory)
+    window = client.window
+    window.show()
+    try:
+        assert not window.sign_out_action.isEnabled()  # nothing to sign out of yet
+        sign_in(qtbot, client)
+        assert window.sign_out_action.isEnabled()
+        open_row(qtbot, client, 0)
+        opened = client.controller.opened
+        assert opened is not None
+        views = [np.asarray(ch) for ch in opened.audio.channels]
+        qtbot.keyClicks(window.editor, "signed-out draft SO-4410")
+        menu = window.findChild(QMenu, "cordonMenu")
+        assert menu is not None
+        titles = [a.text() for a in menu.actions()]
+        assert titles == ["Security settings…", "Keyboard shortcuts…", "", "Sign out", "Quit"]
+        with qtbot.waitSignal(client.controller.locked, timeout=LONG) as left:
+            window.sign_out_action.trigger()
+        assert "signed out" in left.args[0].lower()
+        assert not any(v.any() for v in views), "decrypted audio zeroed at sign-out"
+        assert window.editor.toPlainText() == ""
+        assert window.stack.currentIndex() == 0 and not window.sign_out_action.isEnabled()
+        qtbot.waitUntil(lambda: not client.api.signed_in, timeout=LONG)
+    finally:
+        client.shutdown()
+    labels, events = server_rows(server)
+    assert [lb["document"] for lb in labels] == [
+        {"transcript": "signed-out draft SO-4410", "regions": [], "draft": True}
+    ]
+    assert "signed_out" in {e["action"] for e in events if e["source"] == "client"}
