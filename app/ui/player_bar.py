@@ -5,17 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
+from app.ui.time_format import format_time
+
 CHANNEL_NAMES = ("Left", "Right")
-
-
-def format_time(seconds: float) -> str:
-    """``mm:ss.cc``, or ``h:mm:ss.cc`` from an hour on (as ELAN and Praat show time)."""
-    seconds = max(0.0, seconds)
-    minutes, secs = divmod(seconds, 60.0)
-    hours, minutes = divmod(int(minutes), 60)
-    if hours:
-        return f"{hours}:{minutes:02d}:{secs:05.2f}"
-    return f"{minutes:02d}:{secs:05.2f}"
 
 
 class PlayerBar(QWidget):

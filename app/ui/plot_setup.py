@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics
 
 from app.player.waveform_summary import WaveformSummary
+from app.ui.time_format import clock_label
 
 BACKGROUND = "#111827"
 CHANNEL_COLOURS = ("#3b82f6", "#f97316", "#22c55e", "#a855f7")
@@ -106,20 +107,6 @@ def clock_tick_spacing(span_s: float, size_px: float) -> list[tuple[float, float
             levels.append((float(step), 0.0))
             break
     return levels
-
-
-def clock_label(seconds: float, spacing: float) -> str:
-    """``seconds`` as clock time with as many decimals as the tick ``spacing`` needs."""
-    decimals = 0 if spacing >= 1 else 1 if spacing >= 0.1 else 2 if spacing >= 0.01 else 3
-    sign = "-" if seconds < 0 else ""
-    units = 10**decimals
-    whole, part = divmod(round(abs(seconds) * units), units)  # integers: no "1:05.10" slips
-    minutes, secs = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    fraction = f".{part:0{decimals}d}" if decimals else ""
-    if hours:
-        return f"{sign}{hours}:{minutes:02d}:{secs:02d}{fraction}"
-    return f"{sign}{minutes}:{secs:02d}{fraction}"
 
 
 def channel_pen(lane: int) -> object:

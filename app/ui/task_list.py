@@ -14,7 +14,7 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
 from app.domain.models import Task
-from app.ui.player_bar import format_time
+from app.ui.time_format import format_time
 from app.ui.transcript_editor import copy_or_cut
 
 

@@ -12,8 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from app.player.waveform_summary import WaveformSummary
 from app.ui.overview_view import OverviewView
-from app.ui.player_bar import format_time
-from app.ui.plot_setup import CLOCK_STEPS, clock_label, clock_tick_spacing
+from app.ui.plot_setup import CLOCK_STEPS, clock_tick_spacing
+from app.ui.time_format import clock_label, format_time
 from app.ui.waveform_view import WaveformView
 from tests.gestures import drag, point_at
 
@@ -154,7 +154,9 @@ def test_time_ruler_reads_clock_time() -> None:
     assert clock_label(65.25, 0.05) == "1:05.25"
     assert clock_label(0.0005, 0.001) == "0:00.000"  # half-even: 0.5 ms rounds down
     assert clock_label(59.96, 0.5) == "1:00.0"  # carries into the minute
-    assert format_time(7200.0) == "2:00:00.00" and format_time(61.5) == "01:01.50"
+    assert format_time(7200.0) == "2:00:00.00" and format_time(61.5) == "1:01.50"
+    assert format_time(59.999) == "1:00.00"  # carries, never "00:60.00"
+    assert format_time(-1.0) == "0:00.00"
 
 
 def test_ruler_ticks_fall_on_round_clock_intervals_at_every_zoom() -> None:
