@@ -291,10 +291,12 @@ class MainWindow(QMainWindow):
         self.show_banner(f"Transcript saved on the server (revision {revision}).", error=False)
 
     def show_saved(self) -> None:
+        """Saved locally: say so, and put the next task one key (Enter) away."""
         self.submit_button.setEnabled(True)
-        self.show_banner(
-            "Transcript saved on this workstation (encrypted); uploading…", error=False
-        )
+        text = "Transcript saved on this workstation (encrypted); uploading…"
+        if self.tasks.select_next_open():
+            text += " Press Enter to open the next task."
+        self.show_banner(text, error=False)
 
     def show_sync(self, events: int, labels: int, link: str, parked: int = 0) -> None:
         """Connection state and what waits in the outbox; remembered for the quit warning.

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, Q
 from app.domain.models import Task
 from app.ui.time_format import format_time
 from app.ui.transcript_editor import copy_or_cut
+from app.wire.schemas import TaskStatus
 
 
 class TaskList(QListWidget):
@@ -48,6 +49,22 @@ class TaskList(QListWidget):
             self.addItem(item)
             if current is not None and task.task_id == current.task_id:
                 self.setCurrentItem(item)
+
+    def select_next_open(self) -> bool:
+        """Select (and focus) the next task still to do after the current one, wrapping.
+
+        Enter then opens it. ``False`` if there is none (the current one is not offered:
+        it was just handed in).
+        """
+        count, current = self.count(), self.currentRow()
+        for step in range(1, count):
+            row = (current + step) % count
+            task = self.task_at(row)
+            if task is not None and task.status is TaskStatus.ASSIGNED:
+                self.setCurrentRow(row)
+                self.setFocus()
+                return True
+        return False
 
     def task_at(self, row: int) -> Task | None:
         item = self.item(row)

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from devtools.audio_tap import TappedOutput
-from tests.e2e.client_driver import LONG, running_client, sign_in
+from tests.e2e.client_driver import LONG, open_row, running_client, sign_in
 from tests.e2e.conftest import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("secret_service")]
@@ -32,5 +32,23 @@ def test_one_click_opens_and_a_second_click_keeps_the_typed_text(
         second = tasks.visualItemRect(tasks.item(1)).center()
         with qtbot.waitSignal(client.controller.segment_opened, timeout=LONG) as opened:
             qtbot.mouseClick(tasks.viewport(), Qt.MouseButton.LeftButton, pos=second)
+        wanted = tasks.task_at(1)
+        assert wanted is not None and opened.args[0].task.task_id == wanted.task_id
+
+
+def test_after_submitting_the_next_task_is_one_key_away(qtbot: QtBot, server: LiveServer) -> None:
+    with running_client(server, TappedOutput()) as client:
+        sign_in(qtbot, client)
+        open_row(qtbot, client, 0)
+        editor = client.window.editor
+        editor.setFocus()
+        qtbot.keyClicks(editor, "done with the first")
+        with qtbot.waitSignal(client.controller.label_saved, timeout=LONG):
+            qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        tasks = client.window.tasks
+        assert "Press Enter to open the next task" in client.window.banner.text()
+        assert tasks.currentRow() == 1 and tasks.hasFocus()
+        with qtbot.waitSignal(client.controller.segment_opened, timeout=LONG) as opened:
+            qtbot.keyClick(tasks, Qt.Key.Key_Return)
         wanted = tasks.task_at(1)
         assert wanted is not None and opened.args[0].task.task_id == wanted.task_id
