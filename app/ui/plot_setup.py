@@ -76,6 +76,65 @@ class TimeAxis(pg.AxisItem):  # type: ignore[misc]
         return clock_tick_spacing(abs(max_value - min_value), size)
 
 
+class FrequencyAxis(pg.AxisItem):  # type: ignore[misc]
+    """The spectrogram's frequency ruler: a few round frequencies in every channel's lane.
+
+    Lane ``i`` spans y from ``-2i - 1`` (0 Hz) to ``-2i + 1`` (Nyquist), as the
+    spectrogram images are placed. With no spectrogram shown it draws nothing but
+    keeps its width, so the plot does not jump when it is switched on.
+    """
+
+    WIDTH = 40
+
+    def __init__(self) -> None:
+        super().__init__(orientation="left")
+        self.enableAutoSIPrefix(False)
+        self.setWidth(self.WIDTH)
+        self._nyquist = 0.0
+        self._lanes = 0
+
+    def show_frequencies(self, nyquist: float, lanes: int) -> None:
+        """Label ``lanes`` lanes from 0 to ``nyquist`` Hz (``lanes`` 0: draw nothing)."""
+        self._nyquist, self._lanes = nyquist, lanes
+        self.picture = None  # pyqtgraph caches the drawn ticks
+        self.update()
+
+    def tickValues(  # noqa: N802 - pyqtgraph's name
+        self, min_value: float, max_value: float, size: float
+    ) -> list[tuple[float, list[float]]]:
+        if self._lanes == 0 or self._nyquist <= 0:
+            return []
+        step = frequency_step(self._nyquist)
+        inside = [step * k for k in range(1, int(self._nyquist // step) + 1)]
+        inside = [f for f in inside if f < self._nyquist]
+        ys = [-2 * lane - 1 + 2 * f / self._nyquist for lane in range(self._lanes) for f in inside]
+        return [(step, [y for y in ys if min_value <= y <= max_value])]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        labels = []
+        for y in values:
+            lane = int((1 - y) // 2)
+            hertz = (y + 2 * lane + 1) / 2 * self._nyquist
+            labels.append(hertz_label(hertz))
+        return labels
+
+
+def frequency_step(nyquist: float) -> float:
+    """A round step that puts two to four labels in a lane from 0 Hz to ``nyquist``."""
+    for step in (250.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0):
+        if nyquist / step <= 4:
+            return step
+    return 20000.0
+
+
+def hertz_label(hertz: float) -> str:
+    """``500``, ``1k``, ``2.5k``: short enough for a narrow ruler."""
+    rounded = round(hertz)
+    if rounded < 1000:
+        return str(rounded)
+    return f"{rounded / 1000:g}k"
+
+
 #: Tick intervals a clock reads as round: decimal steps below a second, then seconds,
 #: minutes and hours in the steps a transcriber counts in (never "every 1000 s").
 CLOCK_STEPS: tuple[float, ...] = (

@@ -28,6 +28,7 @@ from app.player.waveform_summary import WaveformSummary
 from app.ui.plot_setup import (
     BACKGROUND,
     AudioPlot,
+    FrequencyAxis,
     TimeAxis,
     channel_pen,
     lock_down_plot,
@@ -74,7 +75,7 @@ class WaveformView(AudioPlot):
             parent=parent,
             background=BACKGROUND,
             viewBox=self._viewbox,
-            axisItems={"bottom": TimeAxis()},
+            axisItems={"bottom": TimeAxis(), "left": FrequencyAxis()},
         )
         self.setObjectName("waveformView")
         self._summaries: list[WaveformSummary] = []
@@ -90,7 +91,7 @@ class WaveformView(AudioPlot):
         self._viewbox.on_draw = self._on_draw
         item = lock_down_plot(self)
         item.showGrid(x=True, y=False, alpha=0.2)
-        item.getAxis("left").hide()
+        self._frequencies: FrequencyAxis = item.getAxis("left")
         self.setMouseEnabled(x=True, y=False)
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#f43f5e", width=2))
         self.playhead.setZValue(10)
@@ -134,6 +135,7 @@ class WaveformView(AudioPlot):
         self.setYRange(-lanes * 2 + 1, 1, padding=0.02)
         self.setXRange(0.0, max(duration, 0.001), padding=0)
         self._show_empty(False)
+        self._label_frequencies()
         self._redraw()
 
     def refresh(self) -> None:
@@ -157,6 +159,7 @@ class WaveformView(AudioPlot):
         self._summaries = []
         self.playhead.setValue(0.0)
         self._show_empty(True)
+        self._label_frequencies()
 
     # -- spectrogram ------------------------------------------------------------
     @property
@@ -170,7 +173,12 @@ class WaveformView(AudioPlot):
             curve.setVisible(not shown)
         for image in self._images:
             image.setVisible(shown)
+        self._label_frequencies()
         self._redraw()
+
+    def _label_frequencies(self) -> None:
+        lanes = len(self._summaries) if self._spectrogram else 0
+        self._frequencies.show_frequencies(self._rate / 2, lanes)
 
     def set_playhead(self, seconds: float, *, follow: bool = False) -> None:
         """Move the playhead; with ``follow`` (playing), page the view along with it.

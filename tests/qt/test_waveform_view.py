@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from app.player.waveform_summary import WaveformSummary
 from app.ui.overview_view import OverviewView
-from app.ui.plot_setup import CLOCK_STEPS, clock_tick_spacing
+from app.ui.plot_setup import CLOCK_STEPS, clock_tick_spacing, hertz_label
 from app.ui.time_format import clock_label, format_time
 from app.ui.waveform_view import WaveformView
 from tests.gestures import drag, point_at
@@ -214,3 +214,23 @@ def test_before_a_task_opens_the_views_read_as_empty(qtbot: QtBot) -> None:
     overview.clear_audio()
     assert not view.playhead.isVisible() and not overview.playhead.isVisible()
     assert labels() == 0
+
+
+def test_the_spectrogram_has_a_frequency_ruler_per_channel(qtbot: QtBot) -> None:
+    view = make_view(qtbot, channels=2, seconds=2.0)  # 16 kHz: Nyquist 8 kHz
+    axis = view.getPlotItem().getAxis("left")
+    width = axis.width()
+
+    def ruler() -> list[str]:
+        levels = axis.tickValues(*view.getPlotItem().getViewBox().viewRange()[1], 300)
+        return [label for _step, ys in levels for label in axis.tickStrings(ys, 1.0, 1.0)]
+
+    assert ruler() == []  # the waveform has no frequency ruler
+    view.set_spectrogram(True)
+    assert ruler() == ["2k", "4k", "6k", "2k", "4k", "6k"]  # both lanes, 0 Hz at the bottom
+    assert axis.width() == width  # switching does not move the plot
+    ys = [y for _step, values in axis.tickValues(-3, 1, 300) for y in values]
+    assert ys[:3] == [-0.5, 0.0, 0.5]  # lane 0 spans -1 (0 Hz) to 1 (8 kHz)
+    view.set_spectrogram(False)
+    assert ruler() == []
+    assert [hertz_label(h) for h in (250, 1000, 2500, 10_000)] == ["250", "1k", "2.5k", "10k"]
