@@ -82,7 +82,7 @@ class OverviewView(AudioPlot):
         """Redraw the whole segment (more of it has been decoded)."""
         if not self._summaries:
             return
-        width = max(64, int(self.width()))
+        width = self.device_columns()
         for trace in self._traces:
             trace.fill(0.0)
         span = (0, self._summaries[0].length)

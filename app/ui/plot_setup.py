@@ -23,6 +23,14 @@ CHANNEL_COLOURS = ("#3b82f6", "#f97316", "#22c55e", "#a855f7")
 class AudioPlot(pg.PlotWidget):  # type: ignore[misc]
     """A plot of audio-derived data: :meth:`clear_audio` zeroes it, :meth:`dispose` ends it."""
 
+    def device_columns(self) -> int:
+        """Pixel columns as the screen has them (at 150 % scaling, 1.5 per logical pixel).
+
+        One min/max segment per *device* column: one per logical pixel drew a comb of
+        1-px bars with gaps between them at scale factors 1.25, 1.5 and 2.
+        """
+        return max(64, round(float(self.width()) * float(self.devicePixelRatioF())))
+
     def clear_audio(self) -> None:
         raise NotImplementedError
 

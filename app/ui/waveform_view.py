@@ -249,7 +249,7 @@ class WaveformView(AudioPlot):
             return
         x0, x1 = self.visible_seconds()
         self.visible_changed.emit(x0, x1)
-        width = max(64, int(self.width()))
+        width = self.device_columns()
         start, end = max(0, int(x0 * self._rate)), int(np.ceil(x1 * self._rate))
         end = min(end, self._summaries[0].length)
         if end <= start:

@@ -5,6 +5,11 @@ Also the spectrogram mode and the overview that pans the view.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -234,3 +239,17 @@ def test_the_spectrogram_has_a_frequency_ruler_per_channel(qtbot: QtBot) -> None
     view.set_spectrogram(False)
     assert ruler() == []
     assert [hertz_label(h) for h in (250, 1000, 2500, 10_000)] == ["250", "1k", "2.5k", "10k"]
+
+
+@pytest.mark.parametrize("scale", ["1", "1.25", "1.5", "2"])
+def test_the_waveform_is_solid_at_fractional_and_double_scaling(scale: str) -> None:
+    """One segment per device pixel: at 1.5 the waveform used to be a comb of 1-px bars."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": scale}
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.qt.dpr_probe"],
+        env=env, capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    drawn = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    assert drawn["dpr"] == float(scale)
+    assert drawn["columns"] > 400
+    assert drawn["gaps"] == 0, drawn
