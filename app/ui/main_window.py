@@ -8,8 +8,8 @@ changes only the view; everything else goes out as ``action_triggered``.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -34,6 +34,9 @@ from app.ui.task_list import TaskList
 from app.ui.transcript_editor import TranscriptEditor
 from app.ui.watermark import Watermark
 from app.ui.waveform_view import WaveformView
+
+#: How long good news (saved, submitted) stays in the banner; errors stay until replaced.
+BANNER_GOOD_NEWS_MS = 10_000
 
 _SKIPS = {
     "skip_back": -2.0,
@@ -119,11 +122,17 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.tasks)
         right = QWidget()
         col = QVBoxLayout(right)
+        # The banner keeps its room (two lines) whether or not it says something, so
+        # nothing below it moves when it appears; good news clears itself.
         self.banner = QLabel("")
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
-        self.banner.hide()
+        self.banner.setFixedHeight(2 * QFontMetrics(self.banner.font()).lineSpacing() + 12)
         col.addWidget(self.banner)
+        self._banner_clear = QTimer(self)
+        self._banner_clear.setSingleShot(True)
+        self._banner_clear.setInterval(BANNER_GOOD_NEWS_MS)
+        self._banner_clear.timeout.connect(self.hide_banner)
         self.task_title = QLabel("Choose a task.")
         self.task_title.setObjectName("taskTitle")
         col.addWidget(self.task_title)
@@ -324,17 +333,23 @@ class MainWindow(QMainWindow):
         self._quit_confirmed = True
 
     def show_banner(self, text: str, *, error: bool = True) -> None:
+        """An error stays until the next message; good news clears after a while."""
         colour = "#b91c1c" if error else "#15803d"
         self.banner.setStyleSheet(f"color: white; background: {colour}; padding: 6px;")
         self.banner.setText(text)
-        self.banner.show()
+        if error:
+            self._banner_clear.stop()
+        else:
+            self._banner_clear.start()
 
     def show_submit_error(self, text: str) -> None:
         self.submit_button.setEnabled(True)
         self.show_banner(text)
 
     def hide_banner(self) -> None:
-        self.banner.hide()
+        self._banner_clear.stop()
+        self.banner.setStyleSheet("")
+        self.banner.clear()
 
     def _request_submit(self) -> None:
         if not self.submit_button.isEnabled():

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from app.ui import main_window
 from app.ui.main_window import MainWindow
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -66,3 +69,29 @@ def test_enter_signs_in_from_the_keyboard(window: MainWindow, qtbot: QtBot) -> N
     with qtbot.waitSignal(window.login.sign_in_requested, timeout=1000) as req:
         qtbot.keyClick(window.login, Qt.Key.Key_Return)
     assert req.args == ["annotator"]
+
+
+def test_the_banner_never_moves_the_work_and_good_news_clears_itself(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(main_window, "BANNER_GOOD_NEWS_MS", 100)
+    window = MainWindow(["annotator"], "https://cordon.test")
+    qtbot.addWidget(window)
+    window.resize(1000, 700)
+    window.stack.setCurrentIndex(1)
+    window.show()
+    qtbot.waitExposed(window)
+
+    def waveform_top() -> int:
+        QApplication.processEvents()
+        return int(window.waveform.mapTo(window, window.waveform.rect().topLeft()).y())
+
+    before = waveform_top()
+    window.show_banner("The server refused a transcript: two lines of words, " * 4)
+    assert waveform_top() == before
+    qtbot.wait(300)
+    assert window.banner.text() != ""  # an error stays
+    window.show_submitted(3)
+    assert waveform_top() == before and "revision 3" in window.banner.text()
+    qtbot.waitUntil(lambda: window.banner.text() == "", timeout=2000)  # good news clears
+    assert waveform_top() == before
