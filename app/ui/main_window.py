@@ -157,6 +157,8 @@ class MainWindow(QMainWindow):
         col.addLayout(row)
         splitter.addWidget(right)
         splitter.setSizes([300, 900])
+        splitter.setStretchFactor(0, 0)  # a wider window widens the work, not the list
+        splitter.setStretchFactor(1, 1)
         return work
 
     def apply_keymap(self) -> None:

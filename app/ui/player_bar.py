@@ -65,6 +65,23 @@ class PlayerBar(QWidget):
             button.toggled.connect(self._channels_toggled)
         self._duration = 0.0
         self.set_enabled(False)
+        self._reserve_room()
+
+    def _reserve_room(self) -> None:
+        """Take, from the start, the room the bar needs at its widest.
+
+        The clock of a two-hour call and the channel buttons of a stereo call made
+        the bar wider when they appeared, and the window's splitter then squeezed
+        the task list: room reserved up front keeps the layout where it is.
+        """
+        metrics = self.time_label.fontMetrics()
+        self.time_label.setMinimumWidth(metrics.horizontalAdvance("00:00:00.00 / 00:00:00.00"))
+        self.time_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        for button in self.channel_buttons:
+            button.show()
+        self.setMinimumWidth(self.minimumSizeHint().width())
+        for button in self.channel_buttons:
+            button.hide()
 
     def set_tooltips(self, keys: dict[str, str]) -> None:
         """Show each button's current shortcut in its tooltip."""

@@ -95,3 +95,19 @@ def test_the_banner_never_moves_the_work_and_good_news_clears_itself(
     assert waveform_top() == before and "revision 3" in window.banner.text()
     qtbot.waitUntil(lambda: window.banner.text() == "", timeout=2000)  # good news clears
     assert waveform_top() == before
+
+
+def test_the_task_list_keeps_its_width_when_a_long_stereo_call_opens(qtbot: QtBot) -> None:
+    window = MainWindow(["annotator"], "https://cordon.test")
+    qtbot.addWidget(window)
+    window.resize(900, 600)
+    window.stack.setCurrentIndex(1)
+    window.show()
+    qtbot.waitExposed(window)
+    QApplication.processEvents()
+    width = window.tasks.width()
+    window.player.set_channels(2)  # agent / customer buttons appear
+    window.player.set_duration(7200.0)
+    window.player.show_state("playing", 3599.99)  # "59:59.99 / 2:00:00.00"
+    QApplication.processEvents()
+    assert window.tasks.width() == width
