@@ -37,6 +37,8 @@ from app.ui.waveform_view import WaveformView
 
 #: How long good news (saved, submitted) stays in the banner; errors stay until replaced.
 BANNER_GOOD_NEWS_MS = 10_000
+#: The task list never gets narrower than this (room for a title and its details line).
+TASK_LIST_MIN_PX = 280
 
 _SKIPS = {
     "skip_back": -2.0,
@@ -119,6 +121,7 @@ class MainWindow(QMainWindow):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         outer.addWidget(splitter)
         self.tasks = TaskList()
+        self.tasks.setMinimumWidth(TASK_LIST_MIN_PX)
         splitter.addWidget(self.tasks)
         right = QWidget()
         col = QVBoxLayout(right)

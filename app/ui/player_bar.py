@@ -76,6 +76,10 @@ class PlayerBar(QWidget):
         """
         metrics = self.time_label.fontMetrics()
         self.time_label.setMinimumWidth(metrics.horizontalAdvance("00:00:00.00 / 00:00:00.00"))
+        for button in self.findChildren(QPushButton):
+            # Styles give text buttons an 80-px minimum; these short labels need far less.
+            widest = max(button.text(), "Pause" if button is self.play_button else "", key=len)
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(widest) + 24)
         self.time_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         for button in self.channel_buttons:
             button.show()

@@ -100,10 +100,13 @@ class FrequencyAxis(pg.AxisItem):  # type: ignore[misc]
         self.setWidth(self.WIDTH)
         self._nyquist = 0.0
         self._lanes = 0
+        self._line_pen = self.pen()
+        self.setPen(pg.mkPen(None))
 
     def show_frequencies(self, nyquist: float, lanes: int) -> None:
         """Label ``lanes`` lanes from 0 to ``nyquist`` Hz (``lanes`` 0: draw nothing)."""
         self._nyquist, self._lanes = nyquist, lanes
+        self.setPen(self._line_pen if lanes else pg.mkPen(None))  # no bare line either
         self.picture = None  # pyqtgraph caches the drawn ticks
         self.update()
 

@@ -92,6 +92,7 @@ class WaveformView(AudioPlot):
         item = lock_down_plot(self)
         item.showGrid(x=True, y=False, alpha=0.2)
         self._frequencies: FrequencyAxis = item.getAxis("left")
+        self._ruler_pen = item.getAxis("bottom").pen()
         self.setMouseEnabled(x=True, y=False)
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#f43f5e", width=2))
         self.playhead.setZValue(10)
@@ -107,7 +108,9 @@ class WaveformView(AudioPlot):
         when a task opens.
         """
         self.playhead.setVisible(not empty)
-        self.getPlotItem().getAxis("bottom").setTicks([[], []] if empty else None)
+        axis = self.getPlotItem().getAxis("bottom")
+        axis.setTicks([[], []] if empty else None)
+        axis.setPen(pg.mkPen(None) if empty else self._ruler_pen)
 
     @property
     def channel_count(self) -> int:
