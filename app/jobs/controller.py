@@ -196,6 +196,10 @@ class Controller(RegionOps, QObject):
         self._on_delivery_state(self._delivery.state())
 
     def refresh_tasks(self) -> None:
+        """Reload the task list (not after shutdown: a label acknowledged while the
+        client was closing asked for a refresh from a stopped queue)."""
+        if self._shut_down:
+            return
         self._network.submit(
             "tasks", self._session.tasks, self.tasks_loaded.emit, self._tasks_error
         )
