@@ -22,6 +22,7 @@ from pathlib import Path
 
 from app.api import errors
 from app.api.client import CordonApi
+from app.auth.authenticator import AuthError
 from app.auth.demo_login import DemoAuthenticator
 from app.domain.models import AccessEvent, TaskId
 from app.services.delivery import Delivery
@@ -55,7 +56,7 @@ def _first_task(session: SessionService) -> str:
         try:
             session.sign_in("annotator")
             return session.tasks()[0].task_id
-        except errors.ApiError:
+        except (errors.ApiError, AuthError):  # sign-in words a dead server as an AuthError
             time.sleep(0.1)
 
 
