@@ -71,16 +71,22 @@ def test_enter_signs_in_from_the_keyboard(window: MainWindow, qtbot: QtBot) -> N
     assert req.args == ["annotator"]
 
 
+def work_page(qtbot: QtBot, width: int, height: int) -> MainWindow:
+    """A fresh window of that size, showing the work page (as after sign-in)."""
+    window = MainWindow(["annotator"], "https://cordon.test")
+    qtbot.addWidget(window)
+    window.resize(width, height)
+    window.stack.setCurrentIndex(1)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
 def test_the_banner_never_moves_the_work_and_good_news_clears_itself(
     qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(main_window, "BANNER_GOOD_NEWS_MS", 100)
-    window = MainWindow(["annotator"], "https://cordon.test")
-    qtbot.addWidget(window)
-    window.resize(1000, 700)
-    window.stack.setCurrentIndex(1)
-    window.show()
-    qtbot.waitExposed(window)
+    window = work_page(qtbot, 1000, 700)
 
     def waveform_top() -> int:
         QApplication.processEvents()
@@ -98,12 +104,7 @@ def test_the_banner_never_moves_the_work_and_good_news_clears_itself(
 
 
 def test_the_task_list_keeps_its_width_when_a_long_stereo_call_opens(qtbot: QtBot) -> None:
-    window = MainWindow(["annotator"], "https://cordon.test")
-    qtbot.addWidget(window)
-    window.resize(900, 600)
-    window.stack.setCurrentIndex(1)
-    window.show()
-    qtbot.waitExposed(window)
+    window = work_page(qtbot, 900, 600)
     QApplication.processEvents()
     width = window.tasks.width()
     window.player.set_channels(2)  # agent / customer buttons appear
