@@ -34,8 +34,10 @@ class LoginPage(QWidget):
         self.message = QLabel("")
         self.message.setObjectName("loginMessage")
         self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # words from errors: data, not markup
         layout.addWidget(self.message)
         server_label = QLabel(f"Server: {server}")
+        server_label.setTextFormat(Qt.TextFormat.PlainText)
         server_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(server_label)
         self.sign_in_button.clicked.connect(self._request)

@@ -86,6 +86,10 @@ class MainWindow(QMainWindow):
         self.sync_label.setObjectName("syncLabel")
         self.statusBar().addWidget(self.user_label)
         self.statusBar().addPermanentWidget(self.sync_label)
+        # Titles, names and server words are data, never markup: a QLabel would
+        # otherwise render a title like "<img src=…>" as rich text.
+        for label in (self.banner, self.task_title, self.progress_label, self.user_label):
+            label.setTextFormat(Qt.TextFormat.PlainText)
 
         self._build_menu()
         self.submit_button.clicked.connect(self._request_submit)

@@ -112,3 +112,17 @@ def test_the_task_list_keeps_its_width_when_a_long_stereo_call_opens(qtbot: QtBo
     window.player.show_state("playing", 3599.99)  # "59:59.99 / 2:00:00.00"
     QApplication.processEvents()
     assert window.tasks.width() == width
+
+
+def test_titles_and_server_words_are_shown_as_text_never_as_markup(qtbot: QtBot) -> None:
+    window = work_page(qtbot, 1000, 700)
+    for label, show in (
+        (window.task_title, window.task_title.setText),
+        (window.banner, window.show_banner),
+        (window.login.message, window.login.show_error),
+    ):
+        show("x")
+        plain_width = label.sizeHint().width()
+        show("<b>x</b><img src='/etc/hostname'>")
+        # As markup this would draw one bold "x"; as text every character shows.
+        assert label.sizeHint().width() > 5 * plain_width, label.objectName()
