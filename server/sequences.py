@@ -4,11 +4,11 @@ Every outbox entry (event or label) carries its device's sequence number, and
 the client sends them in order. Accepted numbers should follow each other; a
 jump means entries were lost between the workstation and the log (deleted,
 dropped as malformed, or an outbox the client could no longer read), and a step
-back means the device's outbox was wiped and started again — unless it falls
-in a gap reported earlier: then it is an entry the client parked and sent
-late, and it only closes that gap. Either raises a
+back means the device's outbox was wiped and started again. Either raises a
 ``sequence_alert`` access event — in the audit log like any other — for the
-security team; the events themselves are still accepted.
+security team; the events themselves are still accepted. A step back into a
+gap reported earlier is no reset: it is an entry the client parked and sent
+late, and it only closes that gap.
 """
 
 from __future__ import annotations

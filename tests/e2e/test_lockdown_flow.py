@@ -6,6 +6,8 @@ from another process, screenshots) are in ``tests/x11``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -15,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from app.lockdown.capture_guard import Protection
 from app.lockdown.policy import Policy
-from app.main import build
+from app.main import ClientApp, build
 from devtools.audio_tap import TappedOutput
 from tests.e2e.client_driver import LONG, open_row, sign_in
 from tests.e2e.conftest import LiveServer
@@ -48,12 +50,7 @@ def test_idle_lock_wipes_audio_and_transcript_and_keeps_a_draft_on_the_server(
     client = build(server.url, server.ca_file, TappedOutput().factory)
     client.window.show()
     try:
-        sign_in(qtbot, client)
-        open_row(qtbot, client, 0)
-        opened = client.controller.opened
-        assert opened is not None
-        views = [np.asarray(ch) for ch in opened.audio.channels]
-        assert any(v.any() for v in views)
+        views = _open_first_task(qtbot, client)
         editor = client.window.editor
         qtbot.keyClicks(editor, "idle draft DRAFT-7731")
         client.lock_filter.last_activity -= client.lockdown.idle_limit_s + 1
@@ -74,11 +71,27 @@ def test_idle_lock_wipes_audio_and_transcript_and_keeps_a_draft_on_the_server(
         qtbot.waitUntil(lambda: editor.toPlainText() == "idle draft DRAFT-7731", timeout=LONG)
     finally:
         client.shutdown()
+    _assert_only_draft(server, "idle draft DRAFT-7731", "idle_locked")
+
+
+def _open_first_task(qtbot: QtBot, client: ClientApp) -> list[np.ndarray[Any, Any]]:
+    """Sign in, open the first task; views of its decrypted audio (to check the wipe)."""
+    sign_in(qtbot, client)
+    open_row(qtbot, client, 0)
+    opened = client.controller.opened
+    assert opened is not None
+    views = [np.asarray(ch) for ch in opened.audio.channels]
+    assert any(v.any() for v in views)
+    return views
+
+
+def _assert_only_draft(server: LiveServer, transcript: str, action: str) -> None:
+    """The server holds exactly that draft, and the client reported ``action``."""
     labels, events = server_rows(server)
     assert [lb["document"] for lb in labels] == [
-        {"transcript": "idle draft DRAFT-7731", "regions": [], "draft": True}
+        {"transcript": transcript, "regions": [], "draft": True}
     ]
-    assert "idle_locked" in {e["action"] for e in events if e["source"] == "client"}
+    assert action in {e["action"] for e in events if e["source"] == "client"}
 
 
 def test_curtain_pauses_audio_and_every_refusal_is_audited(
@@ -178,12 +191,8 @@ def test_sign_out_from_the_menu_keeps_a_draft_and_wipes_content(
     window.show()
     try:
         assert not window.sign_out_action.isEnabled()  # nothing to sign out of yet
-        sign_in(qtbot, client)
+        views = _open_first_task(qtbot, client)
         assert window.sign_out_action.isEnabled()
-        open_row(qtbot, client, 0)
-        opened = client.controller.opened
-        assert opened is not None
-        views = [np.asarray(ch) for ch in opened.audio.channels]
         qtbot.keyClicks(window.editor, "signed-out draft SO-4410")
         menu = window.findChild(QMenu, "cordonMenu")
         assert menu is not None
@@ -198,8 +207,4 @@ def test_sign_out_from_the_menu_keeps_a_draft_and_wipes_content(
         qtbot.waitUntil(lambda: not client.api.signed_in, timeout=LONG)
     finally:
         client.shutdown()
-    labels, events = server_rows(server)
-    assert [lb["document"] for lb in labels] == [
-        {"transcript": "signed-out draft SO-4410", "regions": [], "draft": True}
-    ]
-    assert "signed_out" in {e["action"] for e in events if e["source"] == "client"}
+    _assert_only_draft(server, "signed-out draft SO-4410", "signed_out")
