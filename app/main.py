@@ -10,6 +10,7 @@ import functools
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.api.client import CordonApi
 from app.auth.demo_login import DemoAuthenticator
 from app.domain.models import AccessEvent, User
-from app.domain.regions import RegionList
+from app.jobs.annotation_ops import WorkChoice
 from app.jobs.controller import Controller
 from app.jobs.lockdown import LockdownController
 from app.lockdown.capture_guard import CaptureGuard, guard_for
@@ -35,6 +36,7 @@ from app.player.playback import (
     StreamFactory,
     sounddevice_stream,
 )
+from app.services.annotation import DocumentEditor
 from app.services.device_store import (
     DeviceStore,
     KeyringUnavailableError,
@@ -44,15 +46,18 @@ from app.services.device_store import (
     state_dir,
     use_os_keyring,
 )
+from app.services.drafts import DraftStore
 from app.services.events import EventRecorder
 from app.services.labels import LabelService
 from app.services.outbox import Outbox, OutboxBusyError
 from app.services.segments import OpenedSegment, SegmentService
 from app.services.session import SessionService
+from app.ui import draft_conflict
 from app.ui.accessibility import install_redaction
 from app.ui.lockdown_filter import LockdownFilter
 from app.ui.main_window import MainWindow
 from app.ui.policy_dialog import PolicyDialog
+from app.ui.segment_table import SegmentTable
 from app.ui.task_list import TaskList
 from app.ui.transcript_editor import InAppClipboard, TranscriptEditor, release_clipboard
 from app.ui.waveform_view import WaveformView
@@ -93,6 +98,7 @@ def _redact_accessibility() -> None:
         {
             TranscriptEditor: (QAccessible.Role.EditableText, "Transcript"),
             TaskList: (QAccessible.Role.List, "Tasks"),
+            SegmentTable: (QAccessible.Role.Table, "Segments"),
             WaveformView: (QAccessible.Role.Graphic, "Waveform"),
         }
     )
@@ -124,10 +130,10 @@ def build(
         _redact_accessibility()
     api = CordonApi(server, ca_file)
     server_id = server_identity(api.base_url, ca_file)
-    outbox = Outbox(
-        (outbox_root or state_dir() / "outbox") / server_id,
-        OutboxKeyStore(server_id).load_or_create(),
-    )
+    outbox_key = OutboxKeyStore(server_id).load_or_create()
+    outbox_dir = (outbox_root or state_dir() / "outbox") / server_id
+    outbox = Outbox(outbox_dir, outbox_key)
+    drafts = DraftStore(outbox_dir / "drafts", outbox_key)
     events = EventRecorder(outbox)
     for name in outbox.damaged:
         logger.error("outbox file %s could not be read; its entries are lost", name)
@@ -142,14 +148,13 @@ def build(
         events,
         engine,
         outbox,
+        drafts,
     )
     window = MainWindow(
         controller.accounts, api.base_url, watermark_opacity=policy.number("watermark_opacity")
     )
     lock_filter = LockdownFilter(guard, window)
-    lockdown = LockdownController(
-        controller, policy, guard, lock_filter.idle_seconds, window.editor.toPlainText, controller
-    )
+    lockdown = LockdownController(controller, policy, guard, lock_filter.idle_seconds, controller)
     _wire(controller, window)
     _wire_lockdown(controller, window, lockdown, lock_filter)
     return ClientApp(api, controller, window, events, outbox, engine, lockdown, lock_filter)
@@ -161,10 +166,17 @@ def _wire_lockdown(
     """Clipboard policy, curtain, watermark identity, capture audit and idle lock."""
     policy = lockdown.policy
     in_app = InAppClipboard() if policy.flag("in_app_clipboard") else None
-    w.editor.in_app = in_app
-    w.editor.paste_policy = policy.choice("paste_into_editor")
-    w.editor.blocked.connect(lockdown.blocked)
+
+    def configure(editor: TranscriptEditor) -> None:
+        editor.in_app = in_app
+        editor.paste_policy = policy.choice("paste_into_editor")
+        editor.blocked.connect(lockdown.blocked)
+
+    w.annotation.fields.configure_editor = configure
+    for editor in w.annotation.text_editors():
+        configure(editor)
     w.tasks.blocked.connect(lockdown.blocked)
+    w.annotation.table.blocked.connect(lockdown.blocked)
     lockdown.notice.connect(lambda text: w.statusBar().showMessage(text, NOTICE_SHOWN_MS))
     lock_filter.capture_key_pressed.connect(lockdown.capture_key_pressed)
     lock_filter.protection_failed.connect(lockdown.protection_failed)
@@ -192,7 +204,7 @@ def _wire_lockdown(
 
     c.signed_in.connect(signed_in)
     c.locked.connect(locked)
-    w.sign_out_requested.connect(lambda: c.sign_out(w.editor.toPlainText()))
+    w.sign_out_requested.connect(c.sign_out)
     w.action_triggered.connect(lambda action: settings() if action == "security_settings" else None)
 
 
@@ -215,18 +227,17 @@ def _wire(c: Controller, w: MainWindow) -> None:
     c.session_expired.connect(w.show_session_expired)
     c.segment_failed.connect(w.show_banner)
     c.segment_closed.connect(w.show_closed)
-    c.transcript_loaded.connect(lambda _task_id, text: w.show_transcript(text))
     w.player.play_toggled.connect(c.toggle_playback)
     w.player.skip_requested.connect(c.skip_seconds)
     w.waveform.seek_requested.connect(c.seek_seconds)
     c.playback_changed.connect(w.show_playback)
-    w.submit_requested.connect(c.submit_transcript)
-    w.editor.textChanged.connect(c.transcript_edited)
+    w.submit_requested.connect(c.submit)
     c.label_saved.connect(lambda _task_id: w.show_saved())
     c.label_submitted.connect(lambda _task_id, rev: w.show_submitted(rev))
     c.label_failed.connect(w.show_submit_error)
     c.delivery_changed.connect(w.show_sync)
     _wire_player(c, w)
+    _wire_annotation(c, w)
 
 
 def _wire_player(c: Controller, w: MainWindow) -> None:
@@ -239,16 +250,10 @@ def _wire_player(c: Controller, w: MainWindow) -> None:
     w.waveform.region_moved.connect(c.move_region)
     w.waveform.region_drawn.connect(c.create_region)
 
-    def show_regions(regions: RegionList | None, selected: int | None) -> None:
-        rate = c.opened.audio.sample_rate if c.opened else 1
-        spans = [(r.region_id, r.start / rate, r.end / rate) for r in regions or []]
-        w.show_regions(spans, selected)
-
     def zoom_to_selection() -> None:
-        region, opened = c.selected_region, c.opened
-        if region is not None and opened is not None:
-            rate = opened.audio.sample_rate
-            w.zoom_to_region(region.start / rate, region.end / rate)
+        segment, editor = c.selected_segment, c.editor
+        if segment is not None and editor is not None:
+            w.zoom_to_region(segment.start / editor.rate, segment.end / editor.rate)
 
     actions = {
         "speed_down": lambda: c.change_speed(-0.1),
@@ -259,11 +264,57 @@ def _wire_player(c: Controller, w: MainWindow) -> None:
         "next_region": lambda: c.step_region(forward=True),
         "previous_region": lambda: c.step_region(forward=False),
         "delete_region": c.delete_selected_region,
+        "split_segment": lambda: c.split_at_playhead(w.editor.textCursor().position()),
         "zoom_selection": zoom_to_selection,
     }
-    c.regions_changed.connect(show_regions)
-    c.segment_closed.connect(lambda: show_regions(None, None))
     w.action_triggered.connect(lambda action_id: actions.get(action_id, lambda: None)())
+
+
+def _wire_annotation(c: Controller, w: MainWindow) -> None:
+    """The document: segments both ways between list and waveform, text, labels, drafts."""
+    panel = w.annotation
+    c.document_loaded.connect(w.show_document)
+
+    def segments(editor: DocumentEditor | None, selected: str | None) -> None:
+        w.show_segments(editor, selected)
+
+    c.segments_changed.connect(segments)
+    panel.table.segment_chosen.connect(lambda segment_id: c.select_segment(segment_id, play=True))
+    panel.text_edited.connect(c.set_segment_text)
+    panel.speaker_requested.connect(c.set_speaker)
+    panel.label_requested.connect(c.toggle_label)
+
+    def tag(category: str, chars: tuple[int, int] | None) -> None:
+        if not c.tag_pii(category, chars):
+            w.statusBar().showMessage("Select a segment (and its words) to tag personal data.",
+                                      NOTICE_SHOWN_MS)  # fmt: skip
+
+    panel.pii_requested.connect(tag)
+    panel.field_changed.connect(c.set_field)
+    panel.comment_changed.connect(c.set_comment)
+
+    def blocked(path: str, words: str) -> None:
+        w.show_submit_error(words)
+        if path.startswith("$.segments[") and c.editor is not None:
+            index = int(path[len("$.segments[") : path.index("]")])
+            if index < len(c.editor):
+                c.select_segment(c.editor.segments[index].id)
+        elif path.startswith("$.fields."):
+            w.annotation.focus_fields()
+
+    c.submit_blocked.connect(blocked)
+    c.draft_saved.connect(
+        lambda when: w.show_draft_saved(time.strftime("%H:%M:%S", time.localtime(when)))
+    )
+
+    def conflict(choice: WorkChoice) -> None:
+        draft_conflict.ask(
+            w, draft=choice.draft.document, draft_saved_at=choice.draft.saved_at,
+            draft_base=choice.draft.base_revision, revision=choice.stored.revision or 0,
+            stored=choice.stored.document, answer=lambda keep: c.choose_work(choice, keep),
+        )  # fmt: skip
+
+    c.draft_conflict.connect(conflict)
 
 
 def _refuse(qt_app: QCoreApplication, message: str, exc: Exception) -> int:

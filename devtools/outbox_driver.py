@@ -37,6 +37,7 @@ from app.services.labels import label_body
 from app.services.outbox import Outbox, Ticket
 from app.services.session import SessionService
 from app.wire.schemas import AccessAction
+from devtools.documents import demo_document
 
 NAMESPACE = uuid.UUID("6d1f4b7e-3f0a-4d36-9a55-0c8f2f3e9b10")
 BURST = 25
@@ -64,7 +65,14 @@ def _append(outbox: Outbox, seq: int, task_id: str, label_every: int) -> Ticket:
     """Entry ``seq``: a label every ``label_every``-th number, else an access event."""
     if label_every and seq % label_every == 0:
         return outbox.append(
-            "label", label_body(task_id, label_id(seq), f"draft {seq}", [], draft=True)
+            "label",
+            label_body(
+                task_id,
+                label_id(seq),
+                demo_document(f"draft {seq}"),
+                base_revision=None,
+                draft=True,
+            ),
         )
     event = AccessEvent(
         AccessAction.PLAYBACK_SEEKED, TaskId(task_id), position_ms=seq, event_id=event_id(seq)

@@ -30,6 +30,7 @@ from app.player.playback import AUDIO_SWITCH_INTERVAL_S, PlaybackEngine, Playbac
 from app.player.waveform_summary import WaveformSummary
 from app.ui.transcript_editor import release_clipboard
 from app.ui.waveform_view import WaveformView
+from devtools.documents import SPEAKERS, spread_segments
 from devtools.synthetic_audio import decoded_speech, speech_like
 
 
@@ -42,7 +43,10 @@ def _background_decode(stop: threading.Event, done: list[int]) -> None:
         done[0] += 1
 
 
-def run(seconds: float, speed: float, view_minutes: float, background: bool) -> dict[str, object]:
+def run(
+    seconds: float, speed: float, view_minutes: float, background: bool, segments: int = 0
+) -> dict[str, object]:
+    """Play while the view pans; ``segments`` speaker-coloured segments are drawn on it."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     play = decoded_speech(max(seconds * speed + 5, 10), 16000, 1, seed=1)
     shown = decoded_speech(view_minutes * 60, 48000, 2, seed=2)
@@ -50,6 +54,9 @@ def run(seconds: float, speed: float, view_minutes: float, background: bool) -> 
     view.resize(1920, 300)
     view.show()
     view.set_audio([WaveformSummary(ch) for ch in shown.channels], shown.sample_rate)
+    if segments:
+        doc = spread_segments(segments, shown.frames, shown.sample_rate)
+        view.set_segments(doc.segments, doc.pii, shown.sample_rate, SPEAKERS)
     redraws: list[float] = []
     rng = np.random.default_rng(5)
     duration = shown.frames / shown.sample_rate
@@ -111,10 +118,11 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--view-minutes", type=float, default=120.0)
     parser.add_argument("--background-decode", action="store_true")
+    parser.add_argument("--segments", type=int, default=0, help="segments drawn on the view")
     parser.add_argument("--switch-interval-ms", type=float, default=AUDIO_SWITCH_INTERVAL_S * 1000)
     args = parser.parse_args()
     sys.setswitchinterval(args.switch_interval_ms / 1000)
-    result = run(args.seconds, args.speed, args.view_minutes, args.background_decode)
+    result = run(args.seconds, args.speed, args.view_minutes, args.background_decode, args.segments)
     print(json.dumps(result), flush=True)  # noqa: T201
     return 0
 

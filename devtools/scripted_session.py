@@ -2,10 +2,14 @@
 
 ``python -m devtools.scripted_session --server URL --ca CA --marker TEXT``
 
-Signs in, opens the first task, plays a second of it, types ``TEXT`` into the
-transcript with key events, submits, waits for the server's revision, and quits
-through the normal shutdown. The no-files-written test runs this under
-``strace -f`` to see every file the client opens for writing.
+Signs in, opens the first task, plays a second of it, marks a segment, types
+``TEXT`` into it, gives it a speaker and the task an outcome with key events,
+submits, waits for the server's revision, then types ``TEXT`` into the task
+comment and waits for the autosaved draft (so a sealed draft holding the
+marker is on disk), and quits through the normal shutdown. The
+no-files-written test runs this under ``strace -f`` to see every file the
+client opens for writing. With ``--edit-only`` it stops once the typed text is
+in the autosaved draft and runs until killed (the ``kill -9`` test).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from PySide6.QtWidgets import QApplication
 from app.main import build
 from app.services.device_store import use_os_keyring
 from app.ui.transcript_editor import release_clipboard
+from devtools import annotate
 
 TIMEOUT_MS = 60_000
 
@@ -44,7 +49,7 @@ def wait_for(signal: SignalInstance, timeout_ms: int = TIMEOUT_MS) -> tuple[Any,
     return received[0]
 
 
-def run(server: str, ca: Path, marker: str) -> int:
+def run(server: str, ca: Path, marker: str, *, edit_only: bool = False) -> int:
     app = QApplication.instance() or QApplication(["cordon-session"])
     use_os_keyring()  # as app.main does
     client = build(server, ca)
@@ -57,12 +62,23 @@ def run(server: str, ca: Path, marker: str) -> int:
     window.tasks.setFocus()
     QTest.keyClick(window.tasks, Qt.Key.Key_Return)
     wait_for(client.controller.segment_opened)
+    if client.controller.editor is None:
+        wait_for(client.controller.document_loaded)
     client.controller.toggle_playback()
     QTest.qWait(1000)
-    window.editor.setFocus()
-    QTest.keyClicks(window.editor, marker)
-    QTest.keyClick(window.editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    annotate.mark_segment(window, client.controller, 0.2, 1.0)
+    annotate.type_text(window, marker)
+    if edit_only:  # the draft is sealed on disk; now wait to be killed mid-edit
+        wait_for(client.controller.draft_saved)
+        print("draft saved", flush=True)  # noqa: T201 - the test reads this
+        return app.exec()
+    annotate.press(window, Qt.Key.Key_1)  # the first speaker
+    annotate.choose_first(window, "outcome")
+    annotate.submit(window)
     (_task, revision) = wait_for(client.controller.label_submitted)
+    window.annotation.fields.comment.setFocus()
+    QTest.keyClicks(window.annotation.fields.comment, marker)
+    wait_for(client.controller.draft_saved)
     client.shutdown()
     release_clipboard()
     app.processEvents()
@@ -75,8 +91,11 @@ def main() -> int:
     parser.add_argument("--server", required=True)
     parser.add_argument("--ca", required=True, type=Path)
     parser.add_argument("--marker", required=True)
+    parser.add_argument(
+        "--edit-only", action="store_true", help="stop after the draft is saved; run until killed"
+    )
     args = parser.parse_args()
-    return run(args.server, args.ca, args.marker)
+    return run(args.server, args.ca, args.marker, edit_only=args.edit_only)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``cordon-server``: init, serve, ingest, users, the demo, and audit verify/export."""
+"""``cordon-server``: init, serve, ingest, users, project schemas, the demo, and audit."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.domain.project_schema import SchemaError
 from app.wire.schemas import Role
-from server import db, provision
+from server import audit, db, project_schemas, provision
 from server.auditlog import commands as audit_commands
 from server.context import DEFAULT_GRANT_LIFETIME_S, open_context
 from server.datadir import DataDir, DataDirError, ensure_secret
@@ -79,6 +80,23 @@ def cmd_user(args: argparse.Namespace) -> int:
         project_id = ensure_project(ctx.engine, ctx.vault, args.project)
         provision.set_membership(ctx.engine, user_id, project_id, Role(args.role))
     print(user_id)  # noqa: T201
+    return 0
+
+
+def cmd_project_schema(args: argparse.Namespace) -> int:
+    """Validate a schema file and apply it as the project's next version (audited)."""
+    ctx = open_context(_data(args))
+    project_id = provision.project_id_for(ctx.engine, args.project)
+    try:
+        data = project_schemas.read_file(Path(args.file))
+        applied = project_schemas.apply_schema(
+            ctx.engine, project_id, data, audit.Actor(user_id=None, remote_addr="cli")
+        )
+    except SchemaError as exc:
+        print(f"cordon-server: {args.file}: {exc}; nothing was applied", file=sys.stderr)  # noqa: T201
+        return 2
+    state = "applied" if applied.changed else "unchanged, still"
+    print(f"project {project_id}: schema {state} version {applied.version}")  # noqa: T201
     return 0
 
 
@@ -165,6 +183,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project")
     p.add_argument("--role", choices=[r.value for r in Role], default="annotator")
     p.set_defaults(func=cmd_user)
+    project = sub.add_parser("project", help="project settings").add_subparsers(
+        dest="project_command", required=True
+    )
+    p = with_data(
+        project.add_parser("schema", help="apply an annotation schema (JSON or TOML) to a project")
+    )
+    p.add_argument("--project", required=True, help="project name or id")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_project_schema)
     audit_commands.add_parser(sub, with_data)
     p = sub.add_parser("openapi", help="print the /v1 API's OpenAPI document (it is not served)")
     p.set_defaults(func=cmd_openapi)

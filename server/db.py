@@ -111,6 +111,18 @@ labels = Table(
     UniqueConstraint("task_id", "revision"),
 )
 
+#: A project's annotation schema, one row per version (1, 2, ...): what label documents
+#: made under that version may hold. Labels and names, not content: stored in clear.
+project_schemas = Table(
+    "project_schemas",
+    metadata,
+    Column("project_id", String(64), ForeignKey("projects.id"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("body", LargeBinary, nullable=False),  # canonical JSON of ProjectSchemaWire
+    Column("digest", String(64), nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
 key_grants = Table(
     "key_grants",
     metadata,

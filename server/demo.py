@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from app.wire.schemas import Role
-from server import db, provision
+from server import audit, db, project_schemas, provision
 from server.context import ServerContext
 from server.ingest import ensure_project, ingest_file
 
@@ -21,6 +21,8 @@ DEMO_PROJECT = "Demo call centre"
 DEMO_ANNOTATOR = "annotator"
 DEMO_REVIEWER = "reviewer"
 DEFAULT_AUDIO_DIR = Path(__file__).resolve().parent.parent / "resources" / "demo"
+#: Two call-centre speakers (agent left, customer right), a few labels, PII categories.
+DEMO_SCHEMA = DEFAULT_AUDIO_DIR / "schema.json"
 AUDIO_SUFFIXES = frozenset({".flac", ".wav", ".ogg", ".mp3"})
 
 
@@ -40,6 +42,9 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
     reviewer = provision.ensure_user(engine, DEMO_REVIEWER, "Rui (demo reviewer)", demo=True)
     provision.set_membership(engine, annotator, project_id, Role.ANNOTATOR)
     provision.set_membership(engine, reviewer, project_id, Role.REVIEWER)
+    project_schemas.apply_schema(
+        engine, project_id, project_schemas.read_file(DEMO_SCHEMA), audit.Actor(None, None, "demo")
+    )
     with engine.connect() as conn:
         ingested = set(
             conn.execute(

@@ -82,3 +82,14 @@ def user_id_for(engine: Engine, username: str) -> str:
     if row is None:
         raise ProvisionError(f"unknown user {username}")
     return str(row.id)
+
+
+def project_id_for(engine: Engine, ref: str) -> str:
+    """A project named by its id or its name."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(db.projects.c.id).where((db.projects.c.id == ref) | (db.projects.c.name == ref))
+        ).first()
+    if row is None:
+        raise ProvisionError(f"unknown project {ref}")
+    return str(row.id)

@@ -46,7 +46,7 @@ class KeyVault:
         task_id: str,
         document: bytes,
     ) -> bytes:
-        """Seal a label document (transcript and regions, JSON) under the project key."""
+        """Seal a stored label (its document, JSON) under the project key."""
         pk = self.project_key(project_id, wrapped_project_key)
         return seal(pk, document, "label", project_id, task_id, label_id)
 

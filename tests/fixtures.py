@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -53,3 +54,14 @@ def enroll(client: TestClient, headers: dict[str, str], pair: DeviceKeyPair) -> 
     response = client.post("/v1/devices", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return {**headers, "X-Cordon-Device": response.json()["device_id"]}
+
+
+def document(text: str = "x", **segment: Any) -> dict[str, Any]:
+    """A label document that fits the demo schema (version 1) on any demo test task."""
+    first = {"id": "s1", "start": 0, "end": 800, "speaker": "agent", "text": text, **segment}
+    return {"schema_version": 1, "segments": [first], "fields": {"outcome": "resolved"}}
+
+
+def label(label_id: str, text: str = "x", **extra: Any) -> dict[str, Any]:
+    """A ``LabelIn`` body carrying :func:`document`."""
+    return {"label_id": label_id, "document": document(text), **extra}

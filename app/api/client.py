@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from app.api import errors
+from app.wire.project_schema import ProjectSchemaOut
 from app.wire.schemas import (
     DemoLoginIn,
     DeviceEnrollIn,
@@ -34,9 +35,9 @@ from app.wire.schemas import (
     HealthOut,
     KeyGrantOut,
     LabelAck,
+    LabelDocumentWire,
     LabelIn,
     LabelOut,
-    RegionSpan,
     TaskListOut,
     TokenOut,
 )
@@ -198,15 +199,15 @@ class CordonApi:
         self,
         task_id: str,
         label_id: str,
-        transcript: str,
-        regions: list[RegionSpan] | None = None,
+        document: LabelDocumentWire,
         *,
+        base_revision: int | None = None,
         draft: bool = False,
         seq: int | None = None,
     ) -> LabelAck:
-        """Store a transcript; the label id doubles as the idempotency key (a retry is safe)."""
+        """Store a label document; the label id doubles as the idempotency key (a retry is safe)."""
         body = LabelIn(
-            label_id=label_id, transcript=transcript, regions=regions or [], draft=draft, seq=seq
+            label_id=label_id, document=document, base_revision=base_revision, draft=draft, seq=seq
         )
         path = f"/v1/tasks/{task_id}/labels"
         return self._json(LabelAck, "POST", path, body, idempotency_key=label_id)
@@ -218,6 +219,10 @@ class CordonApi:
             if exc.server_message == "no label yet":
                 return None
             raise
+
+    def task_schema(self, task_id: str) -> ProjectSchemaOut:
+        """The project schema a task's documents are made under now."""
+        return self._json(ProjectSchemaOut, "GET", f"/v1/tasks/{task_id}/schema")
 
     def post_events(self, batch: EventBatchIn, idempotency_key: str | None = None) -> EventBatchAck:
         return self._json(EventBatchAck, "POST", "/v1/events", batch, idempotency_key)
@@ -233,16 +238,17 @@ class _RefuseAdapter(HTTPAdapter):
 def _error_for(response: requests.Response) -> errors.ServerError:
     status = response.status_code
     code: ErrorCode | None = None
+    path: str | None = None
     message = response.reason or ""
     try:
         body = ErrorBody.model_validate_json(response.content)
-        code, message = body.error.code, body.error.message
+        code, message, path = body.error.code, body.error.message, body.error.path
     except ValidationError:
         pass
     if status == 401:
         if code is ErrorCode.TOKEN_EXPIRED:
-            return errors.TokenExpiredError(status, code, message)
-        return errors.AuthenticationError(status, code, message)
+            return errors.TokenExpiredError(status, code, message, path)
+        return errors.AuthenticationError(status, code, message, path)
     cls: type[errors.ServerError]
     if status == 403:
         cls = errors.ForbiddenError
@@ -252,4 +258,4 @@ def _error_for(response: requests.Response) -> errors.ServerError:
         cls = errors.ServerFailureError
     else:
         cls = errors.RequestRejectedError
-    return cls(status, code, message)
+    return cls(status, code, message, path)

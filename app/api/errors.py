@@ -32,11 +32,15 @@ class ProtocolError(ApiError):
 class ServerError(ApiError):
     """The server answered with a JSON error body."""
 
-    def __init__(self, status: int, code: ErrorCode | None, message: str) -> None:
+    def __init__(
+        self, status: int, code: ErrorCode | None, message: str, path: str | None = None
+    ) -> None:
         super().__init__(f"{status} {code.value if code else 'unknown'}: {message}")
         self.status = status
         self.code = code
         self.server_message = message
+        #: Where in the request body the problem is (a document that does not fit its schema).
+        self.path = path
 
 
 class AuthenticationError(ServerError):

@@ -20,15 +20,15 @@ from app.api import errors as api_errors
 from app.api.client import CordonApi
 from app.auth.authenticator import AuthError
 from app.domain.models import AccessEvent, Task, User
-from app.domain.regions import RegionList
+from app.jobs.annotation_ops import AnnotationOps
 from app.jobs.job_queue import JobQueue
-from app.jobs.region_ops import RegionOps
 from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
-from app.services.delivery import Delivery, DeliveryState, LabelResult
+from app.services.delivery import Delivery, DeliveryState
 from app.services.device_store import KeyringUnavailableError
+from app.services.drafts import DraftStore
 from app.services.events import EventRecorder
-from app.services.labels import LabelService, new_label_id
-from app.services.outbox import Outbox, OutboxWriteError
+from app.services.labels import LabelService
+from app.services.outbox import Outbox
 from app.services.segments import (
     OpenedSegment,
     SegmentCancelledError,
@@ -53,7 +53,7 @@ def user_message(exc: Exception) -> str:
     return "Something went wrong. The problem was recorded."
 
 
-class Controller(RegionOps, QObject):
+class Controller(AnnotationOps, QObject):
     signed_in = Signal(object)  # User
     sign_in_failed = Signal(str)
     session_expired = Signal(str)
@@ -70,15 +70,19 @@ class Controller(RegionOps, QObject):
     label_saved = Signal(str)  # task id: on this workstation's disk, upload pending
     label_submitted = Signal(str, int)  # task id, revision: stored by the server
     label_failed = Signal(str)
-    transcript_loaded = Signal(str, str)  # task id, text
-    regions_changed = Signal(object, object)  # RegionList, selected region id or None
+    submit_blocked = Signal(str, str)  # JSON path of the first problem, words for it
+    document_loaded = Signal(object)  # DocumentEditor of the open task, or None
+    segments_changed = Signal(object, object)  # DocumentEditor, selected segment id or None
+    draft_conflict = Signal(object)  # WorkChoice: a local draft on an older revision
+    draft_saved = Signal(float)  # when the local draft was last sealed to disk
     player_settings_changed = Signal(float, float, bool)  # speed, volume, looping
     delivery_changed = Signal(int, int, str, int)  # events, labels pending; link; parked
     locked = Signal(str)  # why: the session was locked and content wiped
     _ready_from_worker = Signal(object)  # decoder thread -> GUI thread
     _delivery_from_worker = Signal(object)  # DeliveryState, delivery thread -> GUI thread
     _label_from_worker = Signal(object)  # LabelResult, delivery thread -> GUI thread
-    _saved_from_worker = Signal(str, str, object)  # task, text, OutboxWriteError | None
+    _saved_from_worker = Signal(str, int, object)  # task, generation, OutboxWriteError | None
+    _draft_saved_from_worker = Signal(float)  # drafts thread -> GUI thread
     _auth_from_worker = Signal(object)  # AuthenticationError from the delivery thread
 
     def __init__(
@@ -90,6 +94,7 @@ class Controller(RegionOps, QObject):
         events: EventRecorder,
         engine: PlaybackEngine,
         outbox: Outbox,
+        drafts: DraftStore,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -99,6 +104,7 @@ class Controller(RegionOps, QObject):
         self._labels = labels
         self._events = events
         self._outbox = outbox
+        self._drafts = drafts
         self._delivery = Delivery(
             outbox,
             api,
@@ -111,18 +117,14 @@ class Controller(RegionOps, QObject):
         self._downloads = JobQueue("cordon-downloads", api.close, self)
         self._opened: OpenedSegment | None = None
         self._opening: tuple[Task, threading.Event] | None = None
-        self._label_id: str | None = None
-        self._regions: RegionList | None = None
-        self._selected: int | None = None
-        self._stored_regions: list[tuple[int, int]] = []
-        self._saved_text = ""  # the transcript as the server has it (to detect unsaved work)
+        self._channel_gains: list[float] = []
         self._locked = False  # locked; the worker drops the token after the queued uploads
         self._shut_down = False
         self._last_state: tuple[str, float] = ("stopped", 0.0)
         self._ready_from_worker.connect(self._on_ready)
         self._delivery_from_worker.connect(self._on_delivery_state)
         self._label_from_worker.connect(self._on_label_result)
-        self._saved_from_worker.connect(self._on_label_saved)
+        self._init_annotation()
         self._auth_from_worker.connect(self._expire_session)
         self._delivery.start()
         self._playhead_timer = self._timer(PLAYHEAD_MS, self._poll_playback)
@@ -139,6 +141,10 @@ class Controller(RegionOps, QObject):
     @property
     def user(self) -> User | None:
         return self._session.user
+
+    def _user_id(self) -> str:
+        user = self._session.user
+        return user.user_id if user is not None else ""
 
     @property
     def accounts(self) -> list[str]:
@@ -225,10 +231,9 @@ class Controller(RegionOps, QObject):
         if self._shut_down or self._current_task_id() == task.task_id:
             return
         self.close_segment()
-        self._stored_regions = []
         cancel = threading.Event()
         self._opening = (task, cancel)
-        self._label_id = None
+        self._channel_gains = []
         self.segment_opening.emit(task)
         self._downloads.submit(
             f"open:{task.task_id}",
@@ -238,32 +243,7 @@ class Controller(RegionOps, QObject):
             self._on_complete,
             lambda exc: self._on_open_error(task, cancel, exc),
         )
-        self._network.submit(
-            f"label:{task.task_id}",
-            lambda: self._labels.latest(task),
-            lambda text: self._on_transcript(task, text),
-            lambda exc: logger.info("no stored transcript: %s", type(exc).__name__),
-        )
-
-    def _on_transcript(self, task: Task, stored: tuple[str, list[tuple[int, int]]] | None) -> None:
-        if self._current_task_id() != task.task_id:  # a late reply for another task is dropped
-            return
-        text, spans = stored if stored else ("", [])
-        self._saved_text = text
-        self._stored_regions = spans
-        if self._regions is not None and not len(self._regions):
-            self._load_regions(spans)
-        self.transcript_loaded.emit(task.task_id, text)
-
-    def _load_regions(self, spans: list[tuple[int, int]]) -> None:
-        if self._regions is None:
-            return
-        for start, end in spans:
-            try:
-                self._regions.add(start, end)
-            except ValueError:
-                logger.info("skipped a stored region outside the segment")
-        self.regions_changed.emit(self._regions, self._selected)
+        self._load_work(task)
 
     def _on_ready(self, opened: OpenedSegment) -> None:
         opening = self._opening
@@ -272,10 +252,6 @@ class Controller(RegionOps, QObject):
             return
         self._opening = None
         self._opened = opened
-        rate = opened.audio.sample_rate
-        self._regions = RegionList(opened.audio.frames, min_frames=max(1, rate // 100))
-        self._selected = None
-        self._load_regions(self._stored_regions)
         try:
             self._engine.load(opened.audio)
         except AudioDeviceError as exc:
@@ -317,14 +293,12 @@ class Controller(RegionOps, QObject):
         if self._opening is not None:
             self._opening[1].set()
             self._opening = None
+        self._drop_editor()
         opened = self._opened
         if opened is None:
             return
         self.record(AccessAction.SEGMENT_CLOSED)
         self._opened = None
-        self._regions = None
-        self._selected = None
-        self._stored_regions = []
         self._engine.unload()
         opened.close()
         self.segment_closed.emit()
@@ -356,37 +330,32 @@ class Controller(RegionOps, QObject):
             self._engine.pause()
             self.record(AccessAction.PLAYBACK_PAUSED)
 
-    def lock(self, transcript: str, message: str) -> None:
+    def lock(self, message: str) -> None:
         """Idle lock: keep unsaved work, wipe content here, sign out (see :meth:`_leave`)."""
-        self._leave(transcript, AccessAction.IDLE_LOCKED, message)
+        self._leave(AccessAction.IDLE_LOCKED, message)
 
-    def sign_out(self, transcript: str) -> None:
+    def sign_out(self) -> None:
         """The annotator signs out: the same as an idle lock, said differently."""
         self._leave(
-            transcript,
             AccessAction.SIGNED_OUT,
             "You signed out. Unsaved work was kept as a draft. Sign in to continue.",
         )
 
-    def _leave(self, transcript: str, action: AccessAction, message: str) -> None:
+    def _leave(self, action: AccessAction, message: str) -> None:
         """Keep unsaved work, wipe content here, sign out; ``locked`` tells the window.
 
-        The unsaved transcript goes into the encrypted outbox as a draft (the
-        server restores it when the task is reopened), the segment's decrypted
-        audio is zeroed at once, and the token is dropped once the outbox has
-        drained — or after a few seconds; what is left uploads at the next sign-in.
+        Unsaved work is sealed into the local draft and also queued in the
+        encrypted outbox as a server draft (so it follows the annotator to
+        another workstation); the segment's decrypted audio is zeroed at once,
+        and the token is dropped once the outbox has drained — or after a few
+        seconds; what is left uploads at the next sign-in.
         """
         if not self.is_signed_in:
             return
         self.pause()
         self.record(action)
-        opened = self._opened
-        if opened is not None and transcript != self._saved_text:
-            task = opened.task
-            spans = [(r.start, r.end) for r in self._regions] if self._regions else []
-            self._labels.save(task, new_label_id(), transcript, spans, draft=True)
+        self._upload_draft()
         self.close_segment()
-        self._saved_text = ""
         self._locked = True  # signed out from now on, though the token outlives the drain
 
         def drain_then_sign_out() -> None:
@@ -443,53 +412,12 @@ class Controller(RegionOps, QObject):
         self._emit_player_settings()
 
     def set_channel_gains(self, gains: list[float]) -> None:
+        self._channel_gains = list(gains)
         self._engine.set_channel_gains(gains)
 
     def _emit_player_settings(self) -> None:
         looping = self._engine.loop is not None
         self.player_settings_changed.emit(self._engine.speed, self._engine.volume, looping)
-
-    # -- labels ---------------------------------------------------------------
-    def submit_transcript(self, text: str) -> None:
-        opened = self._opened
-        if opened is None:
-            self.label_failed.emit("Open a task before submitting.")
-            return
-        task = opened.task
-        label_id = self._label_id or new_label_id()
-        self._label_id = label_id
-        spans = [(r.start, r.end) for r in self._regions] if self._regions is not None else []
-
-        ticket = self._labels.save(task, label_id, text, spans)
-        ticket.add_done_callback(
-            lambda error: self._saved_from_worker.emit(task.task_id, text, error)
-        )
-
-    def _on_label_saved(self, task_id: str, text: str, error: OutboxWriteError | None) -> None:
-        if error is not None:
-            self.label_failed.emit(error.user_message + " The transcript is still in the editor.")
-            return
-        self._label_id = None
-        if self._current_task_id() == task_id:
-            self._saved_text = text
-        self.label_saved.emit(task_id)
-
-    def _on_label_result(self, result: LabelResult) -> None:
-        if result.ack is not None:
-            if not result.draft:
-                self.label_submitted.emit(result.task_id, result.ack.revision)
-                self.refresh_tasks()
-            return
-        refusal = result.refusal
-        message = user_message(refusal) if refusal is not None else user_message(Exception())
-        self.label_failed.emit(
-            f"The server refused a transcript: {message} "
-            "It is still in the editor if the task is open."
-        )
-
-    def transcript_edited(self) -> None:
-        """A new edit after a failed submit is a new label, not a retry of the old one."""
-        self._label_id = None
 
     # -- delivery -------------------------------------------------------------
     def _on_delivery_state(self, state: DeliveryState) -> None:
@@ -513,6 +441,7 @@ class Controller(RegionOps, QObject):
         for timer in (self._playhead_timer, self._decode_timer):
             timer.stop()
         self.close_segment()
+        self._drafts.close()  # the last draft is on disk before the process ends
         if self._api.signed_in and not self._locked:
             self._delivery.drain(DRAIN_ON_EXIT_S)  # what is left waits, encrypted, for next time
         self._delivery.stop()

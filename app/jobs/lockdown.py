@@ -44,7 +44,6 @@ class LockdownController(QObject):
         policy: Policy,
         guard: CaptureGuard,
         idle_seconds: Callable[[], float],
-        transcript: Callable[[], str],
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -52,7 +51,6 @@ class LockdownController(QObject):
         self.policy = policy
         self._guard = guard
         self._idle_seconds = idle_seconds
-        self._transcript = transcript
         self.covered = False
         self._last_notice: dict[str, float] = {}
         self.idle_limit_s = policy.number("idle_lock_minutes") * 60
@@ -105,9 +103,8 @@ class LockdownController(QObject):
     def lock_now(self) -> None:
         minutes = self.policy.number("idle_lock_minutes")
         self._controller.lock(
-            self._transcript(),
             f"Cordon locked after {minutes} minutes without input. Unsaved work was kept "
-            "on the server as a draft. Sign in to continue.",
+            "as a draft. Sign in to continue.",
         )
 
     # -- settings ------------------------------------------------------------------

@@ -38,10 +38,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from pydantic import ValidationError
+
 from app.api import errors
 from app.api.client import CordonApi
+from app.services.labels import outbox_document
 from app.services.outbox import Entry, Outbox
-from app.wire.schemas import AccessEventIn, EventBatchIn, LabelAck, RegionSpan
+from app.wire.schemas import AccessEventIn, ErrorCode, EventBatchIn, LabelAck
 
 logger = logging.getLogger(__name__)
 
@@ -299,11 +302,17 @@ class Delivery:
     def _send_label(self, batch: list[Entry]) -> None:
         (entry,) = batch
         body = entry.body
+        try:
+            document = outbox_document(body)
+        except ValidationError as exc:  # an entry no server would take: refused, not retried
+            raise errors.RequestRejectedError(
+                422, ErrorCode.DOCUMENT_INVALID, "the queued document is not readable"
+            ) from exc
         ack = self._api.submit_label(
             body["task_id"],
             body["label_id"],
-            body["transcript"],
-            [RegionSpan(start_frame=s, end_frame=e) for s, e in body["regions"]],
+            document,
+            base_revision=body.get("base_revision"),
             draft=body["draft"],
             seq=entry.seq,
         )

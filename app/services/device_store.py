@@ -104,33 +104,57 @@ def server_identity(base_url: str, ca_file: Path) -> str:
 
 
 class DeviceStore:
-    """Loads and saves this workstation's device key pair for one server."""
+    """Loads and saves this workstation's device key pairs for one server, one per user.
+
+    A device key is enrolled for one user: two people sharing a workstation
+    account (an annotator and a reviewer) each get their own. Cordon before
+    per-user keys kept one key per server; :meth:`adopt_legacy` hands it to
+    the first user who signs in, and the session replaces it if the server
+    says it belongs to someone else.
+    """
 
     def __init__(self, server_id: str) -> None:
-        self._entry = f"device-key:{server_id}"
+        self._legacy = f"device-key:{server_id}"
+        self._prefix = f"device-key:{server_id}:"
 
-    def load(self) -> DeviceKeyPair | None:
+    def _entry(self, user_id: str | None) -> str:
+        return self._legacy if user_id is None else self._prefix + user_id
+
+    def load(self, user_id: str | None = None) -> DeviceKeyPair | None:
         try:
-            stored = keyring.get_password(SERVICE, self._entry)
+            stored = keyring.get_password(SERVICE, self._entry(user_id))
         except keyring.errors.KeyringError as exc:
             raise KeyringUnavailableError(type(exc).__name__) from exc
         if stored is None:
             return None
         return DeviceKeyPair.from_private_bytes(base64.b64decode(stored))
 
-    def save(self, pair: DeviceKeyPair) -> None:
+    def save(self, pair: DeviceKeyPair, user_id: str | None = None) -> None:
         value = base64.b64encode(pair.private_bytes()).decode("ascii")
         try:
-            keyring.set_password(SERVICE, self._entry, value)
+            keyring.set_password(SERVICE, self._entry(user_id), value)
         except keyring.errors.KeyringError as exc:
             raise KeyringUnavailableError(type(exc).__name__) from exc
 
-    def load_or_create(self) -> DeviceKeyPair:
-        """The stored key pair, or a new one saved to the keyring first."""
-        pair = self.load()
+    def adopt_legacy(self, user_id: str) -> DeviceKeyPair | None:
+        """Move a pre-per-user key to ``user_id`` (once); ``None`` if there is none."""
+        pair = self.load(None)
+        if pair is None or self.load(user_id) is not None:
+            return None
+        self.save(pair, user_id)
+        try:
+            keyring.delete_password(SERVICE, self._legacy)
+        except keyring.errors.KeyringError as exc:
+            raise KeyringUnavailableError(type(exc).__name__) from exc
+        return pair
+
+    def load_or_create(self, user_id: str, *, fresh: bool = False) -> DeviceKeyPair:
+        """The user's stored key pair, or (``fresh``: always) a new one, saved to the keyring
+        before it is used."""
+        pair = None if fresh else self.load(user_id)
         if pair is None:
             pair = DeviceKeyPair.generate()
-            self.save(pair)
+            self.save(pair, user_id)
             logger.info("created a new device key pair")
         return pair
 

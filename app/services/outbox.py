@@ -331,6 +331,10 @@ class Outbox:
             return events + self._queued["event"], labels + self._queued["label"]
 
     @property
+    def directory(self) -> Path:
+        return self._dir
+
+    @property
     def files(self) -> list[Path]:
         with self._lock:
             return [f.path for f in self._files]

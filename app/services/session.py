@@ -1,7 +1,8 @@
 """Sign-in and device enrolment: who is annotating, on which workstation.
 
-After the authenticator returns a token, the device key pair is loaded from
-(or created in) the keyring and enrolled. Enrolment is idempotent on the
+After the authenticator returns a token, the user's device key pair is loaded
+from (or created in) the keyring and enrolled: one key per user, so people
+sharing a workstation account each have their own device. Enrolment is idempotent on the
 server (keyed by the public key's fingerprint), so it runs at every sign-in
 and a server that lost its device row simply re-learns it.
 """
@@ -14,11 +15,13 @@ import platform
 from dataclasses import dataclass
 
 from app.api.client import CordonApi
+from app.api.errors import ServerError
 from app.auth.authenticator import Authenticator, Credentials
 from app.crypto.device_keys import DeviceKeyPair
 from app.domain.models import DeviceId, Task, User
 from app.services.device_store import DeviceStore
 from app.services.task_mapping import task_from_wire
+from app.wire.schemas import DeviceOut, ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -46,15 +49,27 @@ class SessionService:
         """Authenticate, then enrol this device. Raises AuthError / ApiError / keyring errors."""
         credentials = self.authenticator.sign_in(account)
         self.api.set_token(credentials.access_token)
-        pair = self._store.load_or_create()
-        public = base64.b64encode(pair.public_bytes()).decode("ascii")
-        enrolled = self.api.enroll_device(platform.node()[:128] or "workstation", public)
+        user_id = credentials.user.user_id
+        legacy = self._store.adopt_legacy(user_id)
+        pair = legacy or self._store.load_or_create(user_id)
+        try:
+            enrolled = self._enroll(pair)
+        except ServerError as exc:
+            if legacy is None or exc.code is not ErrorCode.CONFLICT:
+                raise
+            # The old shared key was another user's: this user gets a key of their own.
+            pair = self._store.load_or_create(user_id, fresh=True)
+            enrolled = self._enroll(pair)
         self.api.set_device(enrolled.device_id)
         self.device = Device(DeviceId(enrolled.device_id), pair)
         self.credentials = credentials
         self.user = credentials.user
         logger.info("signed in user %s on device %s", self.user.user_id, enrolled.device_id)
         return self.user
+
+    def _enroll(self, pair: DeviceKeyPair) -> DeviceOut:
+        public = base64.b64encode(pair.public_bytes()).decode("ascii")
+        return self.api.enroll_device(platform.node()[:128] or "workstation", public)
 
     def sign_out(self) -> None:
         """Forget the token and device in memory (the keyring keeps the device key)."""

@@ -1,12 +1,16 @@
-"""Main window: sign-in page, then task list | waveform, transport, transcript.
+"""Main window: sign-in page, then task list | waveform, transport, annotation workspace.
 
 Keyboard first (transcribers keep their hands on the keys): every action in
-:mod:`app.ui.shortcuts` has a key that works while typing in the transcript
-(F1 lists them; they can be remapped). Zooming is handled here, because it
-changes only the view; everything else goes out as ``action_triggered``.
+:mod:`app.ui.shortcuts` has a key that works while typing a segment's text
+(F1 lists them; they can be remapped), and the project schema's hotkeys set
+speakers, labels and PII (:mod:`app.ui.annotation_panel`). Zooming is handled
+here, because it changes only the view; everything else goes out as
+``action_triggered``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeySequence, QShortcut
@@ -24,14 +28,15 @@ from PySide6.QtWidgets import (
 
 from app.domain.models import Task, User
 from app.player.waveform_summary import WaveformSummary
+from app.services.annotation import DocumentEditor
+from app.ui.annotation_panel import AnnotationPanel
 from app.ui.curtain import Curtain
 from app.ui.login_page import LoginPage
 from app.ui.overview_view import OverviewView
 from app.ui.player_bar import PlayerBar
 from app.ui.shortcut_dialogs import ShortcutEditor, ShortcutSheet
-from app.ui.shortcuts import ACTIONS, Keymap
+from app.ui.shortcuts import ACTIONS, EDITOR_ACTIONS, Keymap
 from app.ui.task_list import TaskList
-from app.ui.transcript_editor import TranscriptEditor
 from app.ui.watermark import Watermark
 from app.ui.waveform_view import WaveformView
 
@@ -49,7 +54,7 @@ _SKIPS = {
 
 
 class MainWindow(QMainWindow):
-    submit_requested = Signal(str)
+    submit_requested = Signal()
     close_requested = Signal()
     action_triggered = Signal(str)  # an action id from app.ui.shortcuts
     minimized = Signal()
@@ -78,6 +83,9 @@ class MainWindow(QMainWindow):
 
         self.region_label = QLabel("")
         self.statusBar().addWidget(self.region_label)
+        self.draft_label = QLabel("")
+        self.draft_label.setObjectName("draftLabel")
+        self.statusBar().addWidget(self.draft_label)
         self.progress_label = QLabel("")
         self.progress_label.setObjectName("progressLabel")
         self.statusBar().addWidget(self.progress_label)
@@ -98,6 +106,7 @@ class MainWindow(QMainWindow):
         self.apply_keymap()
         self._pending_labels = 0
         self._quit_confirmed = False
+        self._next_hint = False  # the next task was selected after a submit
 
     def _build_menu(self) -> None:
         """Settings, shortcuts, sign out and quit, where a new user looks for them.
@@ -152,12 +161,14 @@ class MainWindow(QMainWindow):
         self.overview.centre_requested.connect(self._centre_on)
         self.player = PlayerBar()
         col.addWidget(self.player)
-        self.editor = TranscriptEditor()
-        self.editor.setEnabled(False)
-        col.addWidget(self.editor, 2)
+        self.annotation = AnnotationPanel()
+        #: The selected segment's text (the editor the keyboard lands in).
+        self.editor = self.annotation.text
+        self.editor.split_requested.connect(lambda: self.action_triggered.emit("split_segment"))
+        col.addWidget(self.annotation, 2)
         row = QHBoxLayout()
         row.addStretch(1)
-        self.submit_button = QPushButton("Submit transcript")
+        self.submit_button = QPushButton("Submit task")
         self.submit_button.setObjectName("submitButton")
         self.submit_button.setEnabled(False)
         row.addWidget(self.submit_button)
@@ -175,8 +186,16 @@ class MainWindow(QMainWindow):
             shortcut.deleteLater()
         self._shortcuts = {}
         for spec in ACTIONS:
-            shortcut = QShortcut(self.keymap.key(spec.action_id), self)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            # Enter splits only while typing a segment's text: elsewhere it opens a task.
+            in_editor = spec.action_id in EDITOR_ACTIONS
+            shortcut = QShortcut(
+                self.keymap.key(spec.action_id), self.editor if in_editor else self
+            )
+            shortcut.setContext(
+                Qt.ShortcutContext.WidgetShortcut
+                if in_editor
+                else Qt.ShortcutContext.WindowShortcut
+            )
             shortcut.activated.connect(lambda a=spec.action_id: self._on_action(a))
             self._shortcuts[spec.action_id] = shortcut
         self.player.set_tooltips(
@@ -187,23 +206,25 @@ class MainWindow(QMainWindow):
         )
 
     def _on_action(self, action_id: str) -> None:
+        """The actions that only change this window; the rest go to the controller."""
         view = self.waveform
-        if action_id == "play_pause":
-            self.player.play_toggled.emit()
-        elif action_id in _SKIPS:
+        local: dict[str, Callable[[], object]] = {
+            "play_pause": self.player.play_toggled.emit,
+            "zoom_in": lambda: view.zoom(0.5, view.playhead.value()),
+            "zoom_out": lambda: view.zoom(2.0, view.playhead.value()),
+            "zoom_fit": view.zoom_fit,
+            "toggle_spectrogram": lambda: view.set_spectrogram(not view.spectrogram_shown),
+            "submit": self._request_submit,
+            "shortcut_sheet": self.show_shortcut_sheet,
+            "focus_fields": self.annotation.focus_fields,
+        }
+        tab = action_id in ("next_region", "previous_region")
+        if action_id in _SKIPS:
             self.player.skip_requested.emit(_SKIPS[action_id])
-        elif action_id == "zoom_in":
-            view.zoom(0.5, view.playhead.value())
-        elif action_id == "zoom_out":
-            view.zoom(2.0, view.playhead.value())
-        elif action_id == "zoom_fit":
-            view.zoom_fit()
-        elif action_id == "toggle_spectrogram":
-            view.set_spectrogram(not view.spectrogram_shown)
-        elif action_id == "submit":
-            self._request_submit()
-        elif action_id == "shortcut_sheet":
-            self.show_shortcut_sheet()
+        elif action_id in local:
+            local[action_id]()
+        elif tab and self.annotation.fields_have_focus():  # Tab moves between task fields
+            self.annotation.fields.focusNextPrevChild(action_id == "next_region")
         else:
             self.action_triggered.emit(action_id)
 
@@ -226,10 +247,42 @@ class MainWindow(QMainWindow):
         x0, x1 = self.waveform.visible_seconds()
         self._show_window(seconds - (x1 - x0) / 2, seconds + (x1 - x0) / 2)
 
-    def show_regions(self, spans: list[tuple[int, float, float]], selected: int | None) -> None:
-        self.waveform.set_regions(spans, selected)
-        self.overview.set_regions([(start, end) for _id, start, end in spans])
-        self.region_label.setText(f"{len(spans)} regions" if spans else "")
+    def show_document(self, editor: DocumentEditor | None) -> None:
+        """The open task's document arrived (or went): fields, hotkeys, segments."""
+        self.annotation.show_document(editor)
+        self.annotation.install_hotkeys(self, self._key_taken)
+        if self.annotation.hotkey_conflicts:
+            self.statusBar().showMessage(
+                "Project hotkeys already used by your shortcuts: "
+                + ", ".join(self.annotation.hotkey_conflicts), BANNER_GOOD_NEWS_MS,
+            )  # fmt: skip
+        self.draft_label.setText("")
+        self.show_segments(editor, None)
+        if editor is not None and editor.read_only:
+            self.submit_button.setEnabled(False)
+            self.submit_button.setToolTip("Open for review: the annotator's document, read-only.")
+
+    def _key_taken(self, key: str) -> bool:
+        wanted = QKeySequence(key).toString()
+        return any(s.key().toString() == wanted for s in self._shortcuts.values())
+
+    def show_segments(self, editor: DocumentEditor | None, selected: str | None) -> None:
+        """Redraw the segments everywhere: waveform, overview, list and text."""
+        if editor is None:
+            self.waveform.set_segments((), (), 1, ())
+            self.overview.set_segments((), (), 1, ())
+            self.annotation.show_segments(None, None)
+            self.region_label.setText("")
+            return
+        speakers = [s.name for s in editor.schema.speakers]
+        segments, pii = editor.segments, editor.pii
+        self.waveform.set_segments(segments, pii, editor.rate, speakers, selected)
+        self.overview.set_segments(segments, pii, editor.rate, speakers)
+        self.annotation.show_segments(editor, selected)
+        self.region_label.setText(f"{len(segments)} segments" if segments else "")
+
+    def show_draft_saved(self, when: str) -> None:
+        self.draft_label.setText(f"Draft saved {when}")
 
     def zoom_to_region(self, start: float, end: float) -> None:
         self.waveform.zoom_to(start, end)
@@ -238,7 +291,7 @@ class MainWindow(QMainWindow):
     def show_locked(self, message: str) -> None:
         """Idle lock: content is gone; back to sign-in."""
         self.tasks.clear()
-        self.editor.clear_content()
+        self.show_document(None)
         self.show_session_expired(message)
 
     def show_signed_in(self, user: User) -> None:
@@ -258,8 +311,6 @@ class MainWindow(QMainWindow):
     def show_opening(self, task: Task) -> None:
         self.hide_banner()
         self.task_title.setText(f"Opening {task.title}…")
-        self.editor.clear_content()
-        self.editor.setEnabled(False)
         self.submit_button.setEnabled(False)
         self.player.set_enabled(False)
 
@@ -276,25 +327,18 @@ class MainWindow(QMainWindow):
         self.player.set_duration(summaries[0].length / sample_rate if summaries else 0.0)
         self.player.set_channels(len(summaries))
         self.player.set_enabled(True)
-        self.editor.setEnabled(True)
-        self.submit_button.setEnabled(True)
-        self.editor.setFocus()
+        self.submit_button.setEnabled(not self.annotation.read_only)
+        self.annotation.table.setFocus()
 
     def refresh_audio(self) -> None:
         """More of the segment has been decoded: redraw both views."""
         self.waveform.refresh()
         self.overview.refresh()
 
-    def show_transcript(self, text: str) -> None:
-        if not self.editor.toPlainText():
-            self.editor.setPlainText(text)
-
     def show_closed(self) -> None:
         self.progress_label.setText("")
         self.waveform.clear_audio()
         self.overview.clear_audio()
-        self.editor.clear_content()
-        self.editor.setEnabled(False)
         self.submit_button.setEnabled(False)
         self.player.set_enabled(False)
         self.task_title.setText("Choose a task.")
@@ -306,13 +350,17 @@ class MainWindow(QMainWindow):
 
     def show_submitted(self, revision: int) -> None:
         self.submit_button.setEnabled(True)
-        self.show_banner(f"Transcript saved on the server (revision {revision}).", error=False)
+        text = f"Annotation stored on the server (revision {revision})."
+        if self._next_hint and self.tasks.hasFocus():  # the next task still waits for Enter
+            text += " Press Enter to open the next task."
+        self.show_banner(text, error=False)
 
     def show_saved(self) -> None:
         """Saved locally: say so, and put the next task one key (Enter) away."""
         self.submit_button.setEnabled(True)
-        text = "Transcript saved on this workstation (encrypted); uploading…"
-        if self.tasks.select_next_open():
+        text = "Submitted: saved on this workstation (encrypted); uploading…"
+        self._next_hint = self.tasks.select_next_open()
+        if self._next_hint:
             text += " Press Enter to open the next task."
         self.show_banner(text, error=False)
 
@@ -329,7 +377,7 @@ class MainWindow(QMainWindow):
             "server_error": "Server error — retrying",
             "signed_out": "Signed out",
         }.get(link, link)
-        waiting = [f"{labels} transcripts"] if labels else []
+        waiting = [f"{labels} annotations"] if labels else []
         waiting += [f"{events} events"] if events else []
         pending = f"{' and '.join(waiting)} pending" if waiting else "all delivered"
         text = f"{state} · {pending}"
@@ -338,7 +386,7 @@ class MainWindow(QMainWindow):
         self.sync_label.setText(text)
 
     def quit_without_asking(self) -> None:
-        """The next close skips the pending-transcripts question (SIGTERM, shutdown)."""
+        """The next close skips the pending-annotations question (SIGTERM, shutdown)."""
         self._quit_confirmed = True
 
     def show_banner(self, text: str, *, error: bool = True) -> None:
@@ -364,7 +412,7 @@ class MainWindow(QMainWindow):
         if not self.submit_button.isEnabled():
             return
         self.submit_button.setEnabled(False)
-        self.submit_requested.emit(self.editor.toPlainText())
+        self.submit_requested.emit()
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.WindowStateChange and self.isMinimized():
@@ -382,12 +430,12 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     def _ask_to_quit(self) -> None:
-        """Transcripts not yet on the server: say where they are before quitting."""
+        """Annotations not yet on the server: say where they are before quitting."""
         n = self._pending_labels
         box = QMessageBox(
             QMessageBox.Icon.Warning,
             "Quit Cordon?",
-            f"{n} transcript{'s' if n != 1 else ''} not on the server yet. "
+            f"{n} annotation{'s' if n != 1 else ''} not on the server yet. "
             "They stay encrypted on this workstation and upload at your next sign-in.",
             QMessageBox.StandardButton.Cancel,
             self,

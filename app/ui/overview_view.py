@@ -10,6 +10,7 @@ as decoding advances.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QWidget
 
+from app.domain.label_document import PiiSpan, Segment
 from app.player.waveform_summary import WaveformSummary
 from app.ui.plot_setup import (
     BACKGROUND,
@@ -25,6 +27,7 @@ from app.ui.plot_setup import (
     lock_down_plot,
     set_min_max_traces,
 )
+from app.ui.segment_layer import SegmentLayer
 
 HEIGHT = 64
 
@@ -47,7 +50,7 @@ class OverviewView(AudioPlot):
         self._duration = 0.0
         self._curves: list[pg.PlotCurveItem] = []
         self._traces: list[np.ndarray[Any, np.dtype[np.float64]]] = []
-        self._regions: list[pg.LinearRegionItem] = []
+        self.segments = SegmentLayer(lanes=1, alpha=90)
         self.window = pg.LinearRegionItem(values=(0.0, 1.0), movable=True, swapMode="sort")
         self.window.setBrush(pg.mkBrush(255, 255, 255, 40))
         self.window.setZValue(10)
@@ -58,6 +61,7 @@ class OverviewView(AudioPlot):
         self.playhead.setZValue(11)
         self.playhead.setVisible(False)  # until a task opens
         self.addItem(self.playhead)
+        self.addItem(self.segments)
         self._updating = False
         self.scene().sigMouseClicked.connect(self._on_click)
 
@@ -73,6 +77,7 @@ class OverviewView(AudioPlot):
         self.getPlotItem().getViewBox().setLimits(xMin=0.0, xMax=self._duration)
         self.setXRange(0.0, self._duration, padding=0)
         self.setYRange(-len(summaries) * 2 + 1, 1, padding=0.02)
+        self.segments.set_lanes(len(summaries))
         self.set_window(0.0, self._duration)
         self.window.setVisible(True)
         self.playhead.setVisible(True)
@@ -95,7 +100,7 @@ class OverviewView(AudioPlot):
             curve.setData([], [])
             self.removeItem(curve)
         self._curves, self._traces, self._summaries = [], [], []
-        self.set_regions([])
+        self.set_segments((), (), 1, ())
         self.window.setVisible(False)
         self.playhead.setValue(0.0)
         self.playhead.setVisible(False)
@@ -111,19 +116,15 @@ class OverviewView(AudioPlot):
     def set_playhead(self, seconds: float) -> None:
         self.playhead.setValue(seconds)
 
-    def set_regions(self, spans: list[tuple[float, float]]) -> None:
-        """Regions as thin, non-interactive bands (they are edited in the main view)."""
-        for item in self._regions:
-            self.removeItem(item)
-        self._regions = []
-        for start, end in spans:
-            band = pg.LinearRegionItem(values=(start, end), movable=False)
-            band.setBrush(pg.mkBrush(250, 204, 21, 50))
-            for line in band.lines:
-                line.setPen(pg.mkPen(None))
-            band.setZValue(5)
-            self.addItem(band)
-            self._regions.append(band)
+    def set_segments(
+        self,
+        segments: tuple[Segment, ...],
+        pii: Sequence[PiiSpan],
+        rate: int,
+        speakers: Sequence[str],
+    ) -> None:
+        """Every segment as a thin, non-interactive band (they are edited in the main view)."""
+        self.segments.set_segments(segments, pii, rate, speakers)
 
     def _on_window_dragged(self) -> None:
         if self._updating or not self._summaries:

@@ -3,8 +3,8 @@
 One table, so the shortcut sheet, the settings dialog and the window's
 ``QShortcut``s can never disagree. Remaps are stored with ``QSettings`` under
 ``shortcuts/<action>``: key bindings are preferences, not content.
-Defaults follow transcription tools (ELAN, Express Scribe) and avoid keys the
-transcript editor needs for text (Enter, Ctrl+Left/Right, Delete).
+Defaults follow transcription tools (ELAN, Express Scribe) and avoid keys a
+segment's text needs (Ctrl+Left/Right, Delete); Enter splits the segment being typed, ELAN-style.
 """
 
 from __future__ import annotations
@@ -31,21 +31,25 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("speed_down", "Slower (-0.1x)", "Ctrl+["),
     ActionSpec("speed_up", "Faster (+0.1x)", "Ctrl+]"),
     ActionSpec("speed_reset", "Normal speed", "Ctrl+\\"),
-    ActionSpec("loop", "Loop the selected region on / off", "Ctrl+L"),
-    ActionSpec("mark_boundary", "Mark a region boundary at the playhead", "Alt+Return"),
-    ActionSpec("next_region", "Next region (plays it)", "Tab"),
-    ActionSpec("previous_region", "Previous region (plays it)", "Shift+Tab"),
-    ActionSpec("delete_region", "Delete the selected region", "Alt+Delete"),
+    ActionSpec("loop", "Loop the selected segment on / off", "Ctrl+L"),
+    ActionSpec("mark_boundary", "Mark a segment boundary at the playhead", "Alt+Return"),
+    ActionSpec("split_segment", "Split the segment here (while typing its text)", "Return"),
+    ActionSpec("next_region", "Next segment (plays it)", "Tab"),
+    ActionSpec("previous_region", "Previous segment (plays it)", "Shift+Tab"),
+    ActionSpec("delete_region", "Delete the selected segment", "Alt+Delete"),
     ActionSpec("zoom_in", "Zoom in", "Ctrl+="),
     ActionSpec("zoom_out", "Zoom out", "Ctrl+-"),
     ActionSpec("zoom_fit", "Show the whole segment", "Ctrl+0"),
-    ActionSpec("zoom_selection", "Zoom to the selected region", "Ctrl+E"),
+    ActionSpec("zoom_selection", "Zoom to the selected segment", "Ctrl+E"),
     ActionSpec("toggle_spectrogram", "Waveform / spectrogram", "Ctrl+G"),
-    ActionSpec("submit", "Submit the transcript", "Ctrl+Return"),
+    ActionSpec("focus_fields", "Go to the task fields (Tab moves between them)", "Ctrl+T"),
+    ActionSpec("submit", "Submit the task", "Ctrl+Return"),
     ActionSpec("shortcut_sheet", "Show this list", "F1"),
     ActionSpec("security_settings", "Security settings", "Ctrl+,"),
 )
 BY_ID = {spec.action_id: spec for spec in ACTIONS}
+#: Actions bound in the segment text editor only (Enter elsewhere opens a task, or a row).
+EDITOR_ACTIONS = frozenset({"split_segment"})
 
 
 class Keymap:

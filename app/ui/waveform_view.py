@@ -15,7 +15,7 @@ painter paths and images are ordinary memory until Qt frees them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
+from app.domain.label_document import PiiSpan, Segment
 from app.player.spectrogram import spectrogram_columns
 from app.player.waveform_summary import WaveformSummary
 from app.ui.plot_setup import (
@@ -34,6 +35,7 @@ from app.ui.plot_setup import (
     lock_down_plot,
     set_min_max_traces,
 )
+from app.ui.segment_layer import SegmentLayer
 
 #: A drag shorter than this many pixels is a click (seek), not a new region.
 MIN_DRAG_PX = 4
@@ -65,7 +67,7 @@ class _DrawingViewBox(pg.ViewBox):  # type: ignore[misc]
 
 class WaveformView(AudioPlot):
     seek_requested = Signal(float)  # seconds
-    region_moved = Signal(int, float, float)  # region id, start s, end s
+    region_moved = Signal(str, float, float)  # segment id, start s, end s
     region_drawn = Signal(float, float)  # start s, end s of a new region
     visible_changed = Signal(float, float)  # start s, end s now on screen
 
@@ -82,7 +84,8 @@ class WaveformView(AudioPlot):
         self._rate = 1
         self._curves: list[pg.PlotCurveItem] = []
         self._traces: list[np.ndarray[Any, np.dtype[np.float64]]] = []
-        self._region_items: dict[int, pg.LinearRegionItem] = {}
+        self._region_items: dict[str, pg.LinearRegionItem] = {}
+        self.segment_layer = SegmentLayer()
         self._spectrogram = False
         self._images: list[pg.ImageItem] = []
         self._spectra: list[np.ndarray[Any, np.dtype[np.uint8]]] = []
@@ -97,6 +100,7 @@ class WaveformView(AudioPlot):
         self.playhead = pg.InfiniteLine(pos=0.0, angle=90, pen=pg.mkPen("#f43f5e", width=2))
         self.playhead.setZValue(10)
         self.addItem(self.playhead)
+        self.addItem(self.segment_layer)
         item.getViewBox().sigXRangeChanged.connect(self._redraw)
         self.scene().sigMouseClicked.connect(self._on_click)
         self._show_empty(True)
@@ -122,6 +126,7 @@ class WaveformView(AudioPlot):
         self._summaries = summaries
         self._rate = max(1, sample_rate)
         lanes = len(summaries)
+        self.segment_layer.set_lanes(lanes)
         for i in range(lanes):
             curve = pg.PlotCurveItem(pen=channel_pen(i), connect="pairs", skipFiniteCheck=True)
             curve.setVisible(not self._spectrogram)
@@ -147,6 +152,7 @@ class WaveformView(AudioPlot):
 
     def clear_audio(self) -> None:
         self.set_regions([], None)
+        self.set_segments((), (), 1, ())
         self._drop_draft()
         for trace in self._traces:
             trace.fill(0.0)
@@ -197,8 +203,22 @@ class WaveformView(AudioPlot):
             self.setXRange(seconds, seconds + (x1 - x0), padding=0)
 
     # -- regions --------------------------------------------------------------
-    def set_regions(self, spans: list[tuple[int, float, float]], selected: int | None) -> None:
-        """Show ``(id, start s, end s)`` spans; the selected one is highlighted."""
+    def set_segments(
+        self,
+        segments: tuple[Segment, ...],
+        pii: Sequence[PiiSpan],
+        rate: int,
+        speakers: Sequence[str],
+        selected: str | None = None,
+    ) -> None:
+        """Draw every segment (one painted layer); the selected one is an editable region."""
+        self.segment_layer.set_segments(segments, pii, rate, speakers, hidden=selected)
+        chosen = next((s for s in segments if s.id == selected), None) if selected else None
+        spans = [(chosen.id, chosen.start / rate, chosen.end / rate)] if chosen else []
+        self.set_regions(spans, selected)
+
+    def set_regions(self, spans: list[tuple[str, float, float]], selected: str | None) -> None:
+        """Editable ``(id, start s, end s)`` regions; the selected one is highlighted."""
         wanted = {region_id for region_id, _s, _e in spans}
         for region_id in list(self._region_items):
             if region_id not in wanted:
@@ -220,10 +240,10 @@ class WaveformView(AudioPlot):
             colour = (244, 63, 94, 70) if region_id == selected else (250, 204, 21, 40)
             item.setBrush(pg.mkBrush(colour))
 
-    def region_ids(self) -> list[int]:
+    def region_ids(self) -> list[str]:
         return sorted(self._region_items)
 
-    def _on_region_dragged(self, region_id: int, item: pg.LinearRegionItem) -> None:
+    def _on_region_dragged(self, region_id: str, item: pg.LinearRegionItem) -> None:
         start, end = item.getRegion()
         self.region_moved.emit(region_id, float(start), float(end))
 

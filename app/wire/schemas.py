@@ -11,25 +11,14 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field
 
-ID_PATTERN = r"^[A-Za-z0-9_.:-]+$"
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
-MAX_TRANSCRIPT_CHARS = 200_000
+from app.wire.base import ID_PATTERN, MAX_INT, Count, Id, Positive, _Model
+from app.wire.label_document import LabelDocumentWire
+
+__all__ = ["ID_PATTERN", "MAX_INT", "Count", "Id", "LabelDocumentWire", "Positive"]
+
 MAX_EVENTS_PER_BATCH = 500
-MAX_REGIONS = 20_000
-#: The largest integer any field accepts: exact in JSON everywhere (IEEE doubles) and in
-#: every SQL engine's 64-bit integer, so a value is stored and read back unchanged.
-MAX_INT = 2**53 - 1
-#: Non-negative and positive integers within :data:`MAX_INT`.
-Count = Annotated[int, Field(ge=0, le=MAX_INT)]
-Positive = Annotated[int, Field(ge=1, le=MAX_INT)]
-
-
-class _Model(BaseModel):
-    # NaN and infinities are refused at the edge: SQL engines store them inconsistently
-    # (SQLite turns NaN into NULL), and strict JSON has no spelling for them.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ErrorCode(StrEnum):
@@ -48,6 +37,8 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     AUDIT_UNAVAILABLE = "audit_unavailable"
+    #: A label document that does not fit its project schema or its audio (``path`` says where).
+    DOCUMENT_INVALID = "document_invalid"
     #: A stored key or sealed label failed to authenticate: damaged or tampered at rest.
     STORED_DATA_DAMAGED = "stored_data_damaged"
     INTERNAL_ERROR = "internal_error"
@@ -56,6 +47,8 @@ class ErrorCode(StrEnum):
 class ErrorDetail(_Model):
     code: ErrorCode
     message: str
+    #: Where in the request body the problem is, as a JSON path (``$.segments[2].speaker``).
+    path: str | None = None
 
 
 class ErrorBody(_Model):
@@ -131,23 +124,11 @@ class KeyGrantOut(_Model):
     wrapped_key: str  # base64 HPKE ciphertext
 
 
-class RegionSpan(_Model):
-    """A marked span in frames of the segment's own sample rate (end exclusive)."""
-
-    start_frame: Count
-    end_frame: Positive
-
-    @model_validator(mode="after")
-    def _ordered(self) -> RegionSpan:
-        if self.end_frame <= self.start_frame:
-            raise ValueError("a region must end after it starts")
-        return self
-
-
 class LabelIn(_Model):
     label_id: Id
-    transcript: Annotated[str, Field(max_length=MAX_TRANSCRIPT_CHARS)]
-    regions: Annotated[list[RegionSpan], Field(max_length=MAX_REGIONS)] = []
+    document: LabelDocumentWire
+    #: The revision the annotator's work started from (``None``: a new annotation).
+    base_revision: Count | None = None
     #: Saved for the annotator (idle lock, sign-out), not handed in: the task stays open.
     draft: bool = False
     #: The device's outbox sequence number (labels and events share one sequence).
@@ -166,8 +147,8 @@ class LabelOut(_Model):
     label_id: Id
     task_id: Id
     revision: int
-    transcript: str
-    regions: list[RegionSpan] = []
+    document: LabelDocumentWire
+    base_revision: int | None = None
     author_id: Id
     stored_at: int
     draft: bool = False
@@ -204,6 +185,8 @@ class AccessAction(StrEnum):
     LABEL_STORED = "label_stored"
     LABEL_READ = "label_read"
     ACCESS_REFUSED = "access_refused"
+    #: A new version of a project's annotation schema was applied (reason ``version_<n>``).
+    SCHEMA_APPLIED = "schema_applied"
     #: The server could not complete an allowed access (e.g. a stored key failed to unwrap).
     ACCESS_FAILED = "access_failed"
     #: A device's event sequence skipped numbers (reason ``missing_<n>``) or went
@@ -279,7 +262,7 @@ class EventBatchAck(_Model):
     accepted: int
     duplicates: int
     #: Where the accepted events' leaves went (per log, contiguous within a batch).
-    logs: list[LogRange] = []
+    logs: list[LogRange] = Field(default_factory=list)
 
 
 class HealthOut(_Model):

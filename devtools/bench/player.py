@@ -11,10 +11,11 @@ from app.player.waveform_summary import WaveformSummary
 from app.ui.waveform_view import WaveformView
 from devtools.audio_tap import TappedOutput
 from devtools.bench.measure import percentile, ratio, thread_cpu_seconds
+from devtools.documents import SPEAKERS, spread_segments
 from devtools.synthetic_audio import decoded_speech
 
 
-def b5_redraw(minutes: float, frames: int = 300) -> dict[str, object]:
+def b5_redraw(minutes: float, frames: int = 300, segments: int = 0) -> dict[str, object]:
     audio = decoded_speech(minutes * 60, 48000, 2, seed=9)
     t0 = time.perf_counter()
     summaries = [WaveformSummary(ch) for ch in audio.channels]
@@ -31,6 +32,9 @@ def b5_redraw(minutes: float, frames: int = 300) -> dict[str, object]:
 
     floor = [draw(0, 1) for _ in range(frames // 3)]  # the same widget, nothing to draw
     view.set_audio(summaries, audio.sample_rate)
+    if segments:  # speaker-coloured segments, as an annotated call shows them
+        doc = spread_segments(segments, audio.frames, audio.sample_rate)
+        view.set_segments(doc.segments, doc.pii, audio.sample_rate, SPEAKERS)
     rng = np.random.default_rng(1)
     duration = audio.frames / audio.sample_rate
     times = []
@@ -46,7 +50,8 @@ def b5_redraw(minutes: float, frames: int = 300) -> dict[str, object]:
     audio.close()
     p50, p99, f50 = percentile(times, 50), percentile(times, 99), percentile(floor, 50)
     return {
-        "what": f"zoom/pan + full repaint at 1920x300, {minutes:.0f} min 48 kHz stereo",
+        "what": f"zoom/pan + full repaint at 1920x300, {minutes:.0f} min 48 kHz stereo, "
+        f"{segments} segments drawn",
         "pyramid_build_ms": round(pyramid_ms, 1),
         "floor_empty_view_p50_ms": round(f50, 2),
         "redraw_p50_ms": round(p50, 2),
@@ -154,13 +159,13 @@ def b9_speed(engine: PlaybackEngine, seconds: float = 10.0) -> dict[str, object]
     }
 
 
-def b10_stress(seconds: float, view_minutes: float) -> dict[str, object]:
+def b10_stress(seconds: float, view_minutes: float, segments: int = 0) -> dict[str, object]:
     from devtools.realtime_probe import run  # noqa: PLC0415
 
-    result = run(seconds, 1.0, view_minutes, background=True)
+    result = run(seconds, 1.0, view_minutes, background=True, segments=segments)
     result["what"] = (
         f"{seconds:.0f} s of playback while a {view_minutes:.0f}-min stereo view pans at 60 fps "
-        "and another segment decodes"
+        f"with {segments} segments drawn, and another segment decodes"
     )
     result["target_underflows"] = 0
     return result

@@ -34,12 +34,17 @@ _STATUS_CODES = {
 
 
 async def _audited(
-    request: Request, status: int, code: ErrorCode, message: str, record: Refusal | None
+    request: Request,
+    status: int,
+    code: ErrorCode,
+    message: str,
+    record: Refusal | None,
+    path: str | None = None,
 ) -> JSONResponse:
     """Record the refusal (off the event loop), then answer it."""
     if record is not None:
         await run_in_threadpool(refusals.record_after_rollback, request, record)
-    return error_response(status, code, message)
+    return error_response(status, code, message, path)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -47,7 +52,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return await _audited(request, exc.status, exc.code, exc.message, exc.record)
+        return await _audited(request, exc.status, exc.code, exc.message, exc.record, exc.path)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -56,11 +56,14 @@ class ApiError(Exception):
         task_id: str | None = None,
         segment_id: str | None = None,
         audit: bool = True,
+        path: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        #: The JSON path of the offending part of the body (a document that does not fit).
+        self.path = path
         self.record: Refusal | None = None
         if not audit:
             return
@@ -74,6 +77,8 @@ class ApiError(Exception):
         )
 
 
-def error_response(status: int, code: ErrorCode, message: str) -> JSONResponse:
-    body = ErrorBody(error=ErrorDetail(code=code, message=message))
-    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+def error_response(
+    status: int, code: ErrorCode, message: str, path: str | None = None
+) -> JSONResponse:
+    body = ErrorBody(error=ErrorDetail(code=code, message=message, path=path))
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json", exclude_none=True))

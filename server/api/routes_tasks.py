@@ -16,6 +16,9 @@ from sqlalchemy.exc import IntegrityError
 
 from app.crypto.errors import CryptoError
 from app.crypto.key_grant import GrantBinding, seal_grant
+from app.domain.document_check import check_document
+from app.domain.label_document import from_wire, read_stored, to_wire
+from app.wire.project_schema import ProjectSchemaOut
 from app.wire.schemas import (
     AccessAction,
     ErrorCode,
@@ -23,13 +26,12 @@ from app.wire.schemas import (
     LabelAck,
     LabelIn,
     LabelOut,
-    RegionSpan,
     Role,
     TaskListOut,
     TaskOut,
     TaskStatus,
 )
-from server import db, sequences
+from server import db, project_schemas, sequences
 from server.api import idempotency
 from server.api.errors import ApiError
 from server.api.params import TaskId
@@ -191,6 +193,52 @@ def submit_label(
     raise ApiError(409, ErrorCode.CONFLICT, "too many concurrent submits; retry")
 
 
+def _check_fits(conn: Connection, access: TaskAccess, body: LabelIn) -> None:
+    """Refuse (422 with the JSON path) a document that does not fit its schema or its audio."""
+    version = body.document.schema_version
+    loaded = project_schemas.load(conn, access.project_id, version)
+    if loaded is None:
+        raise access.refusal(
+            422, ErrorCode.DOCUMENT_INVALID, "unknown schema version", "schema_version_unknown",
+            path="$.document.schema_version",
+        )  # fmt: skip
+    if version != project_schemas.current_version(conn, access.project_id) and not body.draft:
+        raise access.refusal(
+            422, ErrorCode.DOCUMENT_INVALID,
+            "the project schema changed: open the task again to update the document",
+            "schema_version_outdated", path="$.document.schema_version",
+        )  # fmt: skip
+    schema, _wire = loaded
+    problems = check_document(
+        from_wire(body.document), schema,
+        frames=int(access.segment.frames), channels=int(access.segment.channels),
+        final=not body.draft,
+    )  # fmt: skip
+    if problems:
+        first = problems[0]
+        raise access.refusal(
+            422, ErrorCode.DOCUMENT_INVALID, f"{first.message} ({len(problems)} problem(s))",
+            "document_invalid", path=_label_path(first.path),
+        )  # fmt: skip
+
+
+def _label_path(path: str) -> str:
+    """A document path as a path in the request body."""
+    return "$.document" + path[1:]
+
+
+@router.get("/tasks/{task_id}/schema")
+def task_schema(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> ProjectSchemaOut:
+    """The project schema the task's documents are made under now (labels, not content)."""
+    with ctx.engine.connect() as conn:
+        access = load_task(ctx, principal, task_id, "schema_read", conn)
+        version = project_schemas.current_version(conn, access.project_id)
+        loaded = project_schemas.load(conn, access.project_id, version)
+    if loaded is None:  # pragma: no cover - the newest version always loads
+        raise _damaged(access, "schema")
+    return ProjectSchemaOut(project_id=access.project_id, version=version, definition=loaded[1])
+
+
 def _store_label(
     ctx: ServerContext, conn: Connection, principal: Principal, task_id: str, body: LabelIn
 ) -> LabelAck:
@@ -202,12 +250,7 @@ def _store_label(
             "role_cannot_label",
         )  # fmt: skip
     device_id = active_device(conn, principal, access)
-    frames = int(access.segment.frames)
-    if any(r.end_frame > frames for r in body.regions):
-        access.refuse(
-            422, ErrorCode.INVALID_REQUEST, "a region ends after the segment",
-            "region_outside_segment",
-        )  # fmt: skip
+    _check_fits(conn, access, body)
     existing = conn.execute(select(db.labels).where(db.labels.c.id == body.label_id)).first()
     if existing is not None:
         if existing.task_id != task_id or existing.author_id != principal.user_id:
@@ -221,8 +264,8 @@ def _store_label(
         )
     document = json.dumps(
         {
-            "transcript": body.transcript,
-            "regions": [r.model_dump() for r in body.regions],
+            "document": body.document.model_dump(mode="json"),
+            "base_revision": body.base_revision,
             "draft": body.draft,
         }
     ).encode("utf-8")
@@ -299,8 +342,8 @@ def latest_label(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> Labe
                 label_id=row.id,
                 task_id=task_id,
                 revision=row.revision,
-                transcript=document["transcript"],
-                regions=[RegionSpan(**r) for r in document["regions"]],
+                document=to_wire(read_stored(document, int(access.segment.frames))),
+                base_revision=document.get("base_revision"),
                 author_id=row.author_id,
                 stored_at=row.created_at,
                 draft=bool(document.get("draft", False)),

@@ -44,8 +44,14 @@ class TaskAccess:
 
     def refuse(self, status: int, code: ErrorCode, message: str, reason: str) -> NoReturn:
         """Refuse a use of this (visible) task; the record is attributed to it."""
-        raise ApiError(
-            status, code, message, reason=reason,
+        raise self.refusal(status, code, message, reason)
+
+    def refusal(
+        self, status: int, code: ErrorCode, message: str, reason: str, *, path: str | None = None
+    ) -> ApiError:
+        """The error refusing a use of this task (``path``: where in the body the problem is)."""
+        return ApiError(
+            status, code, message, reason=reason, path=path,
             project_id=self.project_id, task_id=self.task_id, segment_id=self.segment_id,
         )  # fmt: skip
 

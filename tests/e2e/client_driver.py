@@ -39,8 +39,10 @@ def sign_in(qtbot: QtBot, client: ClientApp, account: str = "annotator") -> list
 
 
 def open_row(qtbot: QtBot, client: ClientApp, row: int) -> None:
+    """Enter on a task row; returns once it plays and its document is in the editor."""
     tasks = client.window.tasks
     tasks.setCurrentRow(row)
     tasks.setFocus()
     with qtbot.waitSignal(client.controller.segment_opened, timeout=LONG):
         qtbot.keyClick(tasks, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: client.controller.editor is not None, timeout=LONG)

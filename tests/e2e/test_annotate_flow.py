@@ -15,7 +15,9 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
+from app.domain.label_document import to_wire
 from app.player.playback import PlaybackState
+from devtools import annotate
 from devtools.audio_tap import TappedOutput
 from server import db
 from server.cli import main as server_main
@@ -87,30 +89,51 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
         np.testing.assert_array_equal(heard, pcm[pcm != 0].astype(np.float32) / 32768)
         assert client.engine.frames_delivered == len(pcm)
 
-        editor = client.window.editor
-        editor.setFocus()
-        for seconds in (0.5, 1.5):  # mark one region, ELAN-style, from the keyboard
-            client.controller.seek_seconds(seconds)
-            qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.AltModifier)
-        regions = client.controller.regions
-        assert regions is not None
-        assert [(r.start, r.end) for r in regions] == [(24_000, 72_000)]
-        # A second region drawn with the mouse, overlapping the first (two speakers at
-        # once). The drag starts outside the first region: inside, it would move it.
-        view = client.window.waveform
+        window, controller = client.window, client.controller
+        editor = window.editor
+        document = controller.editor
+        assert document is not None and not document.read_only
+        first = annotate.mark_segment(window, controller, 0.5, 1.5)  # ELAN-style, keyboard
+        assert [(s.start, s.end) for s in document.segments] == [(24_000, 72_000)]
+        # A second segment drawn with the mouse, overlapping the first (two speakers at
+        # once). The drag starts outside the first segment: inside, it would move it.
+        view = window.waveform
         view.zoom_fit()
         qtbot.wait(50)  # let the view apply the new range before mapping times to pixels
         drag(qtbot, view.viewport(), point_at(view, 3.0), point_at(view, 1.25))
-        drawn = [r for r in regions if r.start != 24_000]
+        drawn = [s for s in document.segments if s.start != 24_000]
         pixel = len(pcm) / view.width()
         assert len(drawn) == 1
         new = drawn[0]
         assert abs(new.start - 60_000) < 2 * pixel and abs(new.end - 144_000) < 2 * pixel
-        assert client.controller.selected_region is new
-        spans = sorted((r.start, r.end) for r in regions)
-        qtbot.keyClicks(editor, f"Caller confirms date of birth {marker}")
-        with qtbot.waitSignal(client.controller.label_submitted, timeout=LONG) as stored:
-            qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        assert controller.selected_segment == new
+        # Its text, speaker and label; the marker tagged as a name (selected with keys).
+        annotate.type_text(window, f"Caller confirms date of birth {marker}")
+        annotate.press(window, Qt.Key.Key_2)  # Alt+2: customer
+        annotate.press(window, Qt.Key.Key_Q)  # Alt+Q: intent = request
+        for _ in marker:
+            qtbot.keyClick(editor, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+        annotate.press(window, Qt.Key.Key_N, annotate.CTRL | annotate.ALT)  # PII: person name
+        # Back to the first segment (Shift+Tab plays it): text, speaker, and an audio-only tag.
+        qtbot.keyClick(editor, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)
+        assert controller.selected_segment is not None
+        assert controller.selected_segment.id == first
+        annotate.type_text(window, "Good morning")
+        annotate.press(window, Qt.Key.Key_1)  # agent
+        annotate.press(window, Qt.Key.Key_G)  # greeting
+        annotate.press(window, Qt.Key.Key_A, annotate.CTRL | annotate.ALT)  # account number
+        annotate.choose_first(window, "outcome")
+        snapshot = document.snapshot()
+        by_id = {s.id: s for s in snapshot.segments}
+        assert (by_id[first].speaker, by_id[first].label("intent")) == ("agent", ("greeting",))
+        assert (by_id[new.id].speaker, by_id[new.id].label("intent")) == ("customer", ("request",))
+        tagged = {p.category: p for p in snapshot.pii}
+        name = tagged["person_name"]
+        assert by_id[new.id].text[name.char_start : name.char_end] == marker
+        assert (tagged["account_number"].segment, tagged["account_number"].start) == (None, 24_000)
+        assert snapshot.field_value("outcome") == "resolved"
+        with qtbot.waitSignal(controller.label_submitted, timeout=LONG) as stored:
+            annotate.submit(window)
         assert stored.args[1] == 1
         qtbot.waitUntil(lambda: client.events.pending == 0, timeout=LONG)
         decoded_view = opened.audio.channels[0]
@@ -118,12 +141,9 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
 
     labels, events = server_rows(server)
     assert [lb["document"] for lb in labels] == [
-        {
-            "transcript": f"Caller confirms date of birth {marker}",
-            "regions": [{"start_frame": a, "end_frame": b} for a, b in spans],
-            "draft": False,
-        }
-    ]
+        {"document": to_wire(snapshot).model_dump(mode="json"), "base_revision": None,
+         "draft": False}
+    ]  # fmt: skip
     client_actions = {e["action"] for e in events if e["source"] == "client"}
     server_actions = {e["action"] for e in events if e["source"] == "server"}
     assert {"segment_opened", "playback_started", "label_submitted", "segment_closed"} <= (
@@ -140,6 +160,18 @@ def test_annotator_plays_and_submits_and_nothing_plain_is_left_on_disk(
     ]
     assert about_task and all(e["task_id"] == tasks[0].task_id for e in about_task)
     assert all(e["project_id"] == tasks[0].project_id for e in about_task)
+    # The reviewer's client reads exactly that document back, and cannot change it.
+    with running_client(server, TappedOutput()) as reviewer:
+        assert [t.title for t in sign_in(qtbot, reviewer, "reviewer")] == ["a-call-mono"]
+        open_row(qtbot, reviewer, 0)
+        read = reviewer.controller.editor
+        assert read is not None and read.read_only
+        assert read.snapshot() == snapshot
+        assert not reviewer.window.submit_button.isEnabled()
+        reviewer.controller.select_segment(first)
+        annotate.press(reviewer.window, Qt.Key.Key_2)  # a speaker key changes nothing
+        annotate.mark_segment_keys(reviewer.window, reviewer.controller, 2.0, 3.0)
+        assert read.snapshot() == snapshot
     server.stop()
     # The real server made and exported its checkpoints (the last one on shutdown),
     # and the log it wrote verifies; the marker is in no leaf.

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import create_engine, select
@@ -33,6 +34,7 @@ from app.services.events import event_body
 from app.services.outbox import Outbox
 from app.services.session import SessionService
 from app.wire.schemas import AccessAction
+from devtools import annotate
 from devtools.audio_tap import TappedOutput
 from devtools.outbox_driver import event_id, label_id
 from devtools.processes import start, start_server, stop
@@ -127,21 +129,24 @@ def test_a_stopped_server_costs_nothing_and_the_outbox_drains_when_it_returns(
             server.stop()
             client.controller.toggle_playback()  # still works: audio is in memory
             client.controller.toggle_playback()
-            client.window.editor.setPlainText(f"Offline words {marker}")
+            annotate.mark_segment(client.window, client.controller, 0.2, 1.0)
+            annotate.type_text(client.window, f"Offline words {marker}")
+            annotate.press(client.window, Qt.Key.Key_1)
+            annotate.choose_first(client.window, "outcome")
             with qtbot.waitSignal(client.controller.label_saved, timeout=LONG):
-                client.controller.submit_transcript(client.window.editor.toPlainText())
+                client.controller.submit()
             qtbot.waitUntil(
                 lambda: client.window.sync_label.text().startswith("Server offline"), timeout=LONG
             )
-            assert "1 transcripts" in client.window.sync_label.text()
+            assert "1 annotations" in client.window.sync_label.text()
             outbox_files = list(client.outbox.files)
             for path in outbox_files:
                 assert marker.encode() not in path.read_bytes()
-            # Quitting now would leave a transcript here: the window asks first.
+            # Quitting now would leave an annotation here: the window asks first.
             client.window.close()
             box = client.window.findChild(QMessageBox, "quitWarning")
             assert box is not None and box.isVisible() and client.window.isVisible()
-            assert "1 transcript not on the server yet" in box.text()
+            assert "1 annotation not on the server yet" in box.text()
             box.reject()  # stay
             assert client.window.isVisible()
             restart(server)

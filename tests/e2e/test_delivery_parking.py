@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 from sqlalchemy import Engine, select, update
 
@@ -27,7 +26,9 @@ from app.services.events import event_body
 from app.services.labels import label_body
 from app.services.outbox import Outbox
 from app.wire.schemas import AccessAction
+from devtools import annotate
 from devtools.audio_tap import TappedOutput
+from devtools.documents import demo_document
 from devtools.processes import wait_until
 from devtools.synthetic_audio import write_audio
 from server import db
@@ -105,15 +106,21 @@ def _run(server: LiveServer, tmp_path: Path) -> None:
         AccessAction.SEGMENT_OPENED, TaskId(good.task_id), SegmentId(good.segment_id)
     )
     tickets = [outbox.append("event", event_body(opened))]
-    tickets += [outbox.append("label", label_body(damaged.task_id, "lbl-park-0001", "one", [],
-                                                 draft=False))]  # fmt: skip
+    tickets += [outbox.append("label", label_body(damaged.task_id, "lbl-park-0001",
+                                                 demo_document("one", schema_version=0),
+                                                 base_revision=None, draft=False))]  # fmt: skip
     for _ in range(5):
         event = AccessEvent(
             AccessAction.PLAYBACK_STARTED, TaskId(good.task_id), SegmentId(good.segment_id)
         )
         tickets.append(outbox.append("event", event_body(event)))
     tickets.append(
-        outbox.append("label", label_body(good.task_id, "lbl-good-0001", "two", [], draft=False))
+        outbox.append(
+            "label",
+            label_body(
+                good.task_id, "lbl-good-0001", demo_document("two"), base_revision=None, draft=False
+            ),
+        )
     )
     for ticket in tickets:
         ticket.wait(10)
@@ -174,8 +181,8 @@ def _run(server: LiveServer, tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("secret_service")
-def test_the_annotator_sees_a_parked_transcript(qtbot: QtBot, tmp_path: Path) -> None:
-    """The real client: the transcript the server keeps failing on is named, not lost."""
+def test_the_annotator_sees_a_parked_annotation(qtbot: QtBot, tmp_path: Path) -> None:
+    """The real client: the annotation the server keeps failing on is named, not lost."""
     server = live_server(tmp_path, {"good.wav": (1.0, 8000, 1)})
     try:
         _add_project_to_damage(server, tmp_path)
@@ -185,14 +192,13 @@ def test_the_annotator_sees_a_parked_transcript(qtbot: QtBot, tmp_path: Path) ->
             row = next(i for i, t in enumerate(tasks) if t.project_name == "Damaged")
             open_row(qtbot, client, row)
             _damage_project_key(engine, tasks[row].project_id)
-            editor = client.window.editor
-            editor.setFocus()
-            qtbot.keyClicks(editor, "a transcript the server cannot seal")
-            qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+            annotate.mark_segment(client.window, client.controller, 0.1, 0.6)
+            annotate.type_text(client.window, "words the server cannot seal")
+            annotate.submit(client.window)
             sync = client.window.sync_label
             qtbot.waitUntil(lambda: "set aside after server errors" in sync.text(), timeout=LONG)
             assert sync.text().startswith("Server error — retrying")
-            assert "1 transcripts" in sync.text()
+            assert "1 annotations" in sync.text()
             assert client.outbox.counts()[1] == 1  # still in the outbox, sealed
         engine.dispose()
     finally:

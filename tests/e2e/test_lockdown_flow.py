@@ -18,6 +18,7 @@ from pytestqt.qtbot import QtBot
 from app.lockdown.capture_guard import Protection
 from app.lockdown.policy import Policy
 from app.main import ClientApp, build
+from devtools import annotate
 from devtools.audio_tap import TappedOutput
 from tests.e2e.client_driver import LONG, open_row, sign_in
 from tests.e2e.conftest import LiveServer
@@ -53,6 +54,7 @@ def test_idle_lock_wipes_audio_and_transcript_and_keeps_a_draft_on_the_server(
         views = _open_first_task(qtbot, client)
         editor = client.window.editor
         qtbot.keyClicks(editor, "idle draft DRAFT-7731")
+        assert editor.toPlainText() == "idle draft DRAFT-7731"
         client.lock_filter.last_activity -= client.lockdown.idle_limit_s + 1
         with qtbot.waitSignal(client.controller.locked, timeout=LONG):
             client.lockdown.check_idle()  # the idle timer's slot
@@ -65,19 +67,22 @@ def test_idle_lock_wipes_audio_and_transcript_and_keeps_a_draft_on_the_server(
         qtbot.waitUntil(lambda: not client.api.signed_in, timeout=LONG)
 
         sign_in(qtbot, client)
-        with qtbot.waitSignal(client.controller.transcript_loaded, timeout=LONG) as loaded:
-            open_row(qtbot, client, 0)
-        assert loaded.args[1] == "idle draft DRAFT-7731"
-        qtbot.waitUntil(lambda: editor.toPlainText() == "idle draft DRAFT-7731", timeout=LONG)
+        open_row(qtbot, client, 0)  # the local draft and the server's draft agree: no question
+        document = client.controller.editor
+        assert document is not None
+        assert [s.text for s in document.segments] == ["idle draft DRAFT-7731"]
+        assert client.window.annotation.table.model().rowCount() == 1
     finally:
         client.shutdown()
     _assert_only_draft(server, "idle draft DRAFT-7731", "idle_locked")
 
 
 def _open_first_task(qtbot: QtBot, client: ClientApp) -> list[np.ndarray[Any, Any]]:
-    """Sign in, open the first task; views of its decrypted audio (to check the wipe)."""
+    """Sign in, open the first task, mark a segment to type into; views of its decrypted
+    audio (to check the wipe)."""
     sign_in(qtbot, client)
     open_row(qtbot, client, 0)
+    annotate.mark_segment(client.window, client.controller, 0.1, 0.6)
     opened = client.controller.opened
     assert opened is not None
     views = [np.asarray(ch) for ch in opened.audio.channels]
@@ -88,9 +93,9 @@ def _open_first_task(qtbot: QtBot, client: ClientApp) -> list[np.ndarray[Any, An
 def _assert_only_draft(server: LiveServer, transcript: str, action: str) -> None:
     """The server holds exactly that draft, and the client reported ``action``."""
     labels, events = server_rows(server)
-    assert [lb["document"] for lb in labels] == [
-        {"transcript": transcript, "regions": [], "draft": True}
-    ]
+    stored: list[dict[str, Any]] = [lb["document"] for lb in labels]  # type: ignore[misc]
+    assert [lb["draft"] for lb in stored] == [True]
+    assert [s["text"] for s in stored[0]["document"]["segments"]] == [transcript]
     assert action in {e["action"] for e in events if e["source"] == "client"}
 
 
@@ -106,6 +111,7 @@ def test_curtain_pauses_audio_and_every_refusal_is_audited(
         assert window.watermark.identity.startswith("annotator · session ")
         assert client.controller.session_id in window.watermark.identity
         open_row(qtbot, client, 0)
+        annotate.mark_segment(window, client.controller, 0.1, 0.6)
         qtbot.keyClick(window.editor, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)
         qtbot.waitUntil(lambda: client.engine.state.value == "playing", timeout=LONG)
 
@@ -179,6 +185,12 @@ def test_screen_readers_see_no_content_unless_policy_allows(
         assert iface.text(QAccessible.Text.Value) == ""
         assert iface.text(QAccessible.Text.Name) == "Transcript"
         assert iface.textInterface() is None
+        table = QAccessible.queryAccessibleInterface(client.window.annotation.table)
+        assert table is not None and table.text(QAccessible.Text.Name) == "Segments"
+        assert table.childCount() == 0 or all(  # no cells, so no segment text
+            not (table.child(i) and table.child(i).text(QAccessible.Text.Value))
+            for i in range(table.childCount())
+        )
     finally:
         client.shutdown()
 
@@ -203,6 +215,7 @@ def test_sign_out_from_the_menu_keeps_a_draft_and_wipes_content(
         assert "signed out" in left.args[0].lower()
         assert not any(v.any() for v in views), "decrypted audio zeroed at sign-out"
         assert window.editor.toPlainText() == ""
+        assert window.annotation.table.model().rowCount() == 0
         assert window.stack.currentIndex() == 0 and not window.sign_out_action.isEnabled()
         qtbot.waitUntil(lambda: not client.api.signed_in, timeout=LONG)
     finally:

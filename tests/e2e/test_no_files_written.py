@@ -3,9 +3,9 @@
 Every ``open``/``openat``/``creat`` with a write flag, every ``rename`` and
 ``mkdir`` of the client process, its threads and children is collected; anything outside
 the allowlist (devices, /proc, the runtime dir, Qt's keymap settings,
-fontconfig's cache, Python bytecode and the encrypted outbox) fails the test. Afterwards the marker
-typed into the transcript is in no file under HOME, TMPDIR or any path the
-client wrote.
+fontconfig's cache, Python bytecode and the encrypted outbox with its drafts) fails the
+test. Afterwards the marker typed into a segment and into the task comment (left in an
+autosaved draft) is in no file under HOME, TMPDIR or any path the client wrote.
 """
 
 from __future__ import annotations
@@ -23,9 +23,25 @@ from tests.e2e.test_annotate_flow import files_containing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("secret_service")]
 
-_CALL = re.compile(r'^\d+\s+(\w+)\((?:AT_FDCWD|\d+),?\s*"([^"]*)"(.*)\)\s+=\s+(-?\d+)')
+# The directory fd is optional: ``rename("a", "b")`` has none, ``renameat(AT_FDCWD, ...)`` has.
+_CALL = re.compile(r'^\d+\s+(\w+)\((?:(?:AT_FDCWD|\d+),\s*)?"([^"]*)"(.*)\)\s+=\s+(-?\d+)')
 _TRACED = "open,openat,creat,rename,renameat,renameat2,link,linkat,symlink,mkdir,mkdirat"
 _WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
+
+
+def test_the_trace_parser_sees_every_form_of_write() -> None:
+    trace = "\n".join([
+        '101 openat(AT_FDCWD, "/a/open", O_WRONLY|O_CREAT|O_CLOEXEC, 0600) = 3',
+        '101 open("/a/old-open", O_RDWR) = 4',
+        '101 rename("/a/x.tmp", "/a/x.draft") = 0',
+        '101 renameat2(AT_FDCWD, "/a/y.tmp", AT_FDCWD, "/a/y.draft", RENAME_NOREPLACE) = 0',
+        '101 mkdir("/a/dir", 0700) = 0',
+        '101 openat(AT_FDCWD, "/a/read-only", O_RDONLY|O_CLOEXEC) = 5',
+        '101 openat(AT_FDCWD, "/a/failed", O_WRONLY) = -1 ENOENT (No such file or directory)',
+    ])  # fmt: skip
+    assert written_paths(trace) == {
+        "/a/open", "/a/old-open", "/a/x.tmp", "/a/x.draft", "/a/y.tmp", "/a/y.draft", "/a/dir",
+    }  # fmt: skip
 
 
 def written_paths(trace: str) -> set[str]:
@@ -60,7 +76,10 @@ def allowed(path: str, home: Path, runtime: Path) -> bool:
         home / ".cache" / "fontconfig",  # font metadata
         home / ".local" / "state" / "cordon" / "outbox",  # AES-GCM records only (checked below)
     ]
-    return any(path.startswith(str(prefix)) for prefix in allowed_under_home)
+    if any(path.startswith(str(prefix)) for prefix in allowed_under_home):
+        return True
+    # The directories on the way to an allowed one (mkdir -p): empty, hold nothing.
+    return any(Path(path) in prefix.parents for prefix in allowed_under_home)
 
 
 def test_annotate_session_writes_nothing_outside_the_allowlist(
@@ -91,6 +110,8 @@ def test_annotate_session_writes_nothing_outside_the_allowlist(
 
     outbox = [p for p in paths if "/cordon/outbox/" in p and p.endswith(".outbox")]
     assert outbox, "the submitted label went through the outbox"
+    drafts = [Path(p) for p in paths if "/drafts/" in p and p.endswith(".draft")]
+    assert any(p.is_file() for p in drafts), "the comment typed after submitting left a draft"
     existing = [Path(p) for p in paths if Path(p).is_file()]
     roots = [home, Path(os.environ["TMPDIR"]), *existing]
     leaks = files_containing(roots, [marker.encode()], skip=[tmp_path])

@@ -24,7 +24,10 @@ from sqlalchemy import Engine, func, select, update
 from app.api import errors
 from app.api.client import CordonApi
 from app.crypto.device_keys import DeviceKeyPair
-from app.wire.schemas import AccessEventIn, EventBatchIn, LabelIn, RegionSpan
+from app.domain.label_document import to_wire
+from app.wire.label_document import LabelDocumentWire, SegmentWire
+from app.wire.schemas import AccessEventIn, EventBatchIn, LabelIn
+from devtools.documents import demo_document
 from server import db
 from server.auditlog import store
 from tests.e2e.conftest import LiveServer, live_server
@@ -110,6 +113,13 @@ class Bystander:
         self.caller.api.close()
 
 
+def document(text: str, *, end: int = 800, speaker: str = "agent") -> LabelDocumentWire:
+    """A demo-schema document; ``speaker`` or ``end`` make it misfit."""
+    wire = to_wire(demo_document(text, end=end))
+    segment = wire.segments[0].model_copy(update={"speaker": speaker})
+    return wire.model_copy(update={"segments": [segment]})
+
+
 def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
     engine = db.make_engine(server.data_dir / "cordon.sqlite3")
     annotator = sign_in(server, "annotator")
@@ -117,7 +127,7 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
     task_ids = [t.task_id for t in annotator.api.list_tasks().tasks]
     task, other_task = task_ids
     # One label submitted, so the reviewer sees that task (and may not label it).
-    annotator.api.submit_label(task, "lbl-first-0001", "hello")
+    annotator.api.submit_label(task, "lbl-first-0001", document("hello"))
     revoked = sign_in(server, "annotator")
     with engine.begin() as conn:
         conn.execute(
@@ -130,7 +140,7 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
     foreign.set_device(reviewer.device_id)
 
     def label(api: CordonApi, task_id: str, label_id: str, **kw: object) -> Callable[[], object]:
-        return lambda: api.submit_label(task_id, label_id, "text", **kw)  # type: ignore[arg-type]
+        return lambda: api.submit_label(task_id, label_id, document("text"), **kw)  # type: ignore[arg-type]
 
     def enroll_again(caller: Caller) -> Callable[[], object]:
         key = base64.b64encode(caller.pair.public_bytes()).decode()
@@ -151,15 +161,16 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
         ("label: another's device", label(foreign, task, "lbl-e-0001"), 403, "unknown_device"),
         ("label: revoked device", label(revoked.api, task, "lbl-f-0001"), 403, "unknown_device"),
         (
-            "label: region past the end",
-            label(
-                annotator.api,
-                task,
-                "lbl-g-0001",
-                regions=[RegionSpan(start_frame=0, end_frame=8001)],
-            ),
+            "label: segment past the end",
+            lambda: annotator.api.submit_label(task, "lbl-g-0001", document("t", end=10**9)),
             422,
-            "invalid_request",
+            "document_invalid",
+        ),
+        (
+            "label: unknown speaker",
+            lambda: annotator.api.submit_label(task, "lbl-h-0001", document("t", speaker="x")),
+            422,
+            "document_invalid",
         ),
         (
             "label: id reused on another task",
@@ -218,7 +229,7 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
     assert watch.failures == []
     # The refused label left nothing behind: a retry is refused again, not replayed.
     with pytest.raises(errors.ForbiddenError):
-        reviewer.api.submit_label(task, "lbl-b-0001", "text")
+        reviewer.api.submit_label(task, "lbl-b-0001", document("text"))
     for api in (annotator.api, reviewer.api, revoked.api, no_device, foreign):
         api.close()
     engine.dispose()
@@ -231,7 +242,7 @@ def test_stored_damage_is_a_coded_failure_with_a_leaf(tmp_path: Path) -> None:
         engine = db.make_engine(srv.data_dir / "cordon.sqlite3")
         annotator = sign_in(srv, "annotator")
         (task,) = [t.task_id for t in annotator.api.list_tasks().tasks]
-        annotator.api.submit_label(task, "lbl-dmg-0001", "hello")
+        annotator.api.submit_label(task, "lbl-dmg-0001", document("hello"))
         with engine.begin() as conn:
             sealed = bytearray(conn.execute(select(db.labels.c.sealed_transcript)).scalar_one())
             sealed[-1] ^= 1
@@ -268,6 +279,6 @@ def test_stored_damage_is_a_coded_failure_with_a_leaf(tmp_path: Path) -> None:
 def test_a_refused_label_body_is_checked_before_anything_is_stored() -> None:
     """Ordering and bounds live in the shared wire schema, so the client cannot even send them."""
     with pytest.raises(ValueError, match="end after it starts"):
-        RegionSpan(start_frame=10, end_frame=10)
+        SegmentWire(id="s", start=10, end=10)
     with pytest.raises(ValueError, match="less than or equal"):
-        LabelIn(label_id="x", transcript="t", seq=2**63)
+        LabelIn(label_id="x", document=LabelDocumentWire(), seq=2**63)

@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from devtools import annotate
 from devtools.audio_tap import TappedOutput
 from tests.e2e.client_driver import LONG, open_row, running_client, sign_in
 from tests.e2e.conftest import LiveServer
@@ -22,9 +23,10 @@ def test_one_click_opens_and_a_second_click_keeps_the_typed_text(
         first = tasks.visualItemRect(tasks.item(0)).center()
         with qtbot.waitSignal(client.controller.segment_opened, timeout=LONG):
             qtbot.mouseClick(tasks.viewport(), Qt.MouseButton.LeftButton, pos=first)
+        qtbot.waitUntil(lambda: client.controller.editor is not None, timeout=LONG)
+        annotate.mark_segment(client.window, client.controller, 0.2, 1.0)
         editor = client.window.editor
-        editor.setFocus()
-        qtbot.keyClicks(editor, "typed before a stray click")
+        annotate.type_text(client.window, "typed before a stray click")
         with qtbot.assertNotEmitted(client.controller.segment_opening, wait=500):
             qtbot.mouseClick(tasks.viewport(), Qt.MouseButton.LeftButton, pos=first)
             qtbot.mouseDClick(tasks.viewport(), Qt.MouseButton.LeftButton, pos=first)
@@ -40,11 +42,12 @@ def test_after_submitting_the_next_task_is_one_key_away(qtbot: QtBot, server: Li
     with running_client(server, TappedOutput()) as client:
         sign_in(qtbot, client)
         open_row(qtbot, client, 0)
-        editor = client.window.editor
-        editor.setFocus()
-        qtbot.keyClicks(editor, "done with the first")
+        annotate.mark_segment(client.window, client.controller, 0.2, 1.0)
+        annotate.type_text(client.window, "done with the first")
+        annotate.press(client.window, Qt.Key.Key_1)
+        annotate.choose_first(client.window, "outcome")
         with qtbot.waitSignal(client.controller.label_saved, timeout=LONG):
-            qtbot.keyClick(editor, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+            annotate.submit(client.window)
         tasks = client.window.tasks
         assert "Press Enter to open the next task" in client.window.banner.text()
         assert tasks.currentRow() == 1 and tasks.hasFocus()

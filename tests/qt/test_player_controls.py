@@ -8,11 +8,18 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from pytestqt.qtbot import QtBot
 
+from app.domain.project_schema import parse_schema
 from app.player.waveform_summary import WaveformSummary
+from app.services.annotation import DocumentEditor
 from app.ui.main_window import MainWindow
 from app.ui.shortcut_dialogs import ShortcutEditor, ShortcutSheet
 from app.ui.shortcuts import ACTIONS, Keymap
+from server.demo import DEMO_SCHEMA
+from server.project_schemas import read_file
 from tests.gestures import point_at
+from tests.qt.conftest import show_document
+
+SCHEMA = parse_schema(read_file(DEMO_SCHEMA), version=1)
 
 ALT = Qt.KeyboardModifier.AltModifier
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -23,7 +30,7 @@ def ready(window: MainWindow, qtbot: QtBot) -> None:
     channels = [(rng.standard_normal(16000 * 60) * 3000).astype(np.int16) for _ in range(2)]
     window.stack.setCurrentIndex(1)
     window.waveform.set_audio([WaveformSummary(c) for c in channels], 16000)
-    window.editor.setEnabled(True)
+    show_document(window, channels=2)
     window.activateWindow()
     window.editor.setFocus()
     qtbot.waitUntil(window.editor.hasFocus)
@@ -86,18 +93,40 @@ def test_editor_refuses_a_key_used_twice(window: MainWindow, qtbot: QtBot) -> No
     assert sheet.table.rowCount() == len(ACTIONS)
 
 
-def test_regions_are_drawn_selected_and_dragged(window: MainWindow, qtbot: QtBot) -> None:
+def test_segments_are_drawn_and_only_the_selected_one_is_editable(
+    window: MainWindow, qtbot: QtBot
+) -> None:
     ready(window, qtbot)
-    window.show_regions([(1, 1.0, 2.5), (2, 2.0, 4.0)], selected=2)
-    assert window.waveform.region_ids() == [1, 2]
-    assert window.region_label.text() == "2 regions"
-    item = window.waveform._region_items[1]
+    editor = DocumentEditor(SCHEMA, 16_000 * 60, 2, 16_000)
+    first = editor.add_segment(16_000, 40_000, speaker="agent")
+    second = editor.add_segment(32_000, 64_000, speaker="customer")
+    window.show_segments(editor, second.id)
+    assert window.waveform.region_ids() == [second.id]  # one editable item, not one per segment
+    assert window.waveform.segment_layer.visible_indices(0.0, 60.0) == range(2)
+    assert window.region_label.text() == "2 segments"
+    item = window.waveform._region_items[second.id]
     with qtbot.waitSignal(window.waveform.region_moved) as moved:
         item.setRegion((1.5, 3.0))
         item.sigRegionChangeFinished.emit(item)
-    assert moved.args == [1, 1.5, 3.0]
-    window.show_regions([(2, 2.0, 4.0)], selected=None)
-    assert window.waveform.region_ids() == [2]
+    assert moved.args == [second.id, 1.5, 3.0]
+    window.show_segments(editor, None)
+    assert window.waveform.region_ids() == []
+    assert first.id not in window.waveform.region_ids()
+
+
+def test_enter_splits_only_while_typing_a_segment(window: MainWindow, qtbot: QtBot) -> None:
+    ready(window, qtbot)
+    seen: list[str] = []
+    window.action_triggered.connect(seen.append)
+    qtbot.keyClicks(window.editor, "first half")
+    qtbot.keyClick(window.editor, Qt.Key.Key_Return)
+    assert seen == ["split_segment"]
+    assert window.editor.toPlainText() == "first half"  # no newline typed
+    window.annotation.table.setFocus()
+    qtbot.waitUntil(window.annotation.table.hasFocus)
+    qtbot.keyClick(window.annotation.table, Qt.Key.Key_Return)  # Enter on a row: to its text
+    assert seen == ["split_segment"]
+    qtbot.waitUntil(window.editor.hasFocus)
 
 
 def test_spectrogram_key_and_overview_in_the_window(window: MainWindow, qtbot: QtBot) -> None:
@@ -116,7 +145,8 @@ def test_spectrogram_key_and_overview_in_the_window(window: MainWindow, qtbot: Q
     x0, x1 = window.waveform.visible_seconds()
     pixel = 60.0 / window.overview.width()
     assert abs((x0 + x1) / 2 - 40.0) < 2 * pixel and x1 - x0 == pytest.approx(10.0)
-    window.show_regions([(1, 1.0, 2.5)], selected=1)
-    assert len(window.overview._regions) == 1
+    editor = show_document(window, channels=2, segments=3)
+    assert window.overview.segments.visible_indices(0.0, 60.0) == range(3)
+    assert len(editor) == 3
     window.show_closed()
     assert window.overview._curves == []

@@ -18,9 +18,10 @@ from app.crypto.segment_format import SegmentDecryptor
 from devtools.synthetic_audio import write_audio
 from server import db
 from server.api.app import openapi_schema
+from server.context import MAX_JSON_BODY
 from server.demo import setup_demo
 from server.ingest import IngestError, ingest_file
-from tests.fixtures import DemoServer, demo_server, enroll, login
+from tests.fixtures import DemoServer, demo_server, enroll, label, login
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def test_concurrent_submits_get_distinct_revisions(srv: DemoServer) -> None:
     def submit(worker: int) -> None:
         client = srv.client()
         for i in range(5):
-            body = {"label_id": f"lbl_{worker}_{i}", "transcript": "x"}
+            body = label(f"lbl_{worker}_{i}")
             statuses.append(
                 client.post(f"/v1/tasks/{task_id}/labels", json=body, headers=headers).status_code
             )
@@ -172,7 +173,7 @@ def test_label_is_sealed_at_rest_then_visible_to_the_reviewer(
     annotator = enroll(client, login(client, "annotator"), DeviceKeyPair.generate())
     task_id = client.get("/v1/tasks", headers=annotator).json()["tasks"][0]["task_id"]
     marker = f"patient-{uuid.uuid4().hex}"
-    body = {"label_id": "lbl_1", "transcript": f"Caller says {marker}"}
+    body = label("lbl_1", f"Caller says {marker}")
     first = client.post(f"/v1/tasks/{task_id}/labels", json=body, headers=annotator)
     assert first.status_code == 200 and first.json()["revision"] == 1
     again = client.post(f"/v1/tasks/{task_id}/labels", json=body, headers=annotator)
@@ -185,7 +186,7 @@ def test_label_is_sealed_at_rest_then_visible_to_the_reviewer(
     reviewer = enroll(client, login(client, "reviewer"), DeviceKeyPair.generate())
     before = len([e for e in events(srv) if e["action"] == "access_refused"])
     latest = client.get(f"/v1/tasks/{task_id}/labels/latest", headers=reviewer).json()
-    assert latest["transcript"] == f"Caller says {marker}"
+    assert latest["document"]["segments"][0]["text"] == f"Caller says {marker}"
     visible = client.get("/v1/tasks", headers=reviewer).json()["tasks"]
     assert [t["task_id"] for t in visible] == [task_id]
     forbidden = client.post(
@@ -200,7 +201,7 @@ def test_label_is_sealed_at_rest_then_visible_to_the_reviewer(
 def test_label_id_reused_on_another_task_conflicts(srv: DemoServer, client: TestClient) -> None:
     headers = enroll(client, login(client, "annotator"), DeviceKeyPair.generate())
     t1, t2 = (t["task_id"] for t in client.get("/v1/tasks", headers=headers).json()["tasks"])
-    body = {"label_id": "lbl_x", "transcript": "a"}
+    body = label("lbl_x", "a")
     assert client.post(f"/v1/tasks/{t1}/labels", json=body, headers=headers).status_code == 200
     clash = client.post(f"/v1/tasks/{t2}/labels", json=body, headers=headers)
     assert clash.status_code == 409 and clash.json()["error"]["code"] == "conflict"
@@ -242,7 +243,7 @@ def test_events_are_deduplicated_and_unverifiable_ones_kept_flagged(
          415, "unsupported_media_type"),
         ({"json": {"events": [{"event_id": "nope"}]}}, 422, "invalid_request"),
         ({"json": {"events": []}}, 422, "invalid_request"),
-        ({"content": b"x" * (2 << 20), "headers": {"content-type": "application/json"}},
+        ({"content": b"x" * (MAX_JSON_BODY + 1), "headers": {"content-type": "application/json"}},
          413, "payload_too_large"),
     ],
 )  # fmt: skip
@@ -261,7 +262,7 @@ def test_streamed_oversized_body_is_refused(client: TestClient) -> None:
     headers = {**login(client, "annotator"), "content-type": "application/json"}
 
     def body() -> object:
-        for _ in range(40):
+        for _ in range(MAX_JSON_BODY // 65536 + 2):
             yield b" " * 65536
 
     response = client.post("/v1/events", headers=headers, content=body())

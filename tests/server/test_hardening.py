@@ -24,7 +24,7 @@ from app.wire.schemas import CLIENT_ACTIONS, MAX_INT, Outcome
 from server import db
 from server.auditlog import store
 from server.cli import main as server_main
-from tests.fixtures import DemoServer, demo_server, enroll, login
+from tests.fixtures import DemoServer, demo_server, document, enroll, label, login
 
 
 @pytest.fixture
@@ -83,19 +83,20 @@ def test_label_numbers_and_spans_are_bounded(srv: DemoServer) -> None:
     url = f"/v1/tasks/{task_id}/labels"
     for bad in (
         {"seq": 2**63},
-        {"regions": [{"start_frame": 10, "end_frame": 5}]},
-        {"regions": [{"start_frame": 10, "end_frame": 10}]},
-        {"regions": [{"start_frame": 0, "end_frame": 2**64}]},
+        {"document": document(start=10, end=5)},
+        {"document": document(start=10, end=10)},
+        {"document": document(start=0, end=2**64)},
     ):
-        body = {"label_id": "lbl_x", "transcript": "t", **bad}
+        body = {**label("lbl_x", "t"), **bad}
         response = client.post(url, json=body, headers={**headers, "Idempotency-Key": "k" * 10})
         assert response.status_code == 422, (bad, response.text)
-    past_end = {"label_id": "lbl_y", "transcript": "t",
-                "regions": [{"start_frame": 0, "end_frame": 8001}]}  # fmt: skip
+    past_end = label("lbl_y", "t")
+    past_end["document"]["segments"][0]["end"] = 8001
     response = client.post(url, json=past_end, headers=headers)
     assert response.status_code == 422
-    inside = {**past_end, "regions": [{"start_frame": 0, "end_frame": 8000}]}
-    assert client.post(url, json=inside, headers=headers).status_code == 200
+    assert response.json()["error"]["path"] == "$.document.segments[0].end"
+    past_end["document"]["segments"][0]["end"] = 8000
+    assert client.post(url, json=past_end, headers=headers).status_code == 200
 
 
 def test_negative_zero_cannot_make_verify_cry_wolf(

@@ -15,7 +15,7 @@ from app.crypto.device_keys import DeviceKeyPair
 from server import db
 from server.audit import AuditUnavailableError
 from server.group_commit import GroupCommitter
-from tests.fixtures import DemoServer, demo_server, enroll, login
+from tests.fixtures import DemoServer, demo_server, enroll, label, login
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_a_label_retry_gets_the_first_answer_even_after_the_task_moved_on(
 ) -> None:
     client, headers, task_id = device
     keyed = {**headers, "Idempotency-Key": "lbl-key-0001"}
-    body = {"label_id": "lbl_k1", "transcript": "hello", "seq": 1}
+    body = label("lbl_k1", "hello", seq=1)
     first = client.post(f"/v1/tasks/{task_id}/labels", json=body, headers=keyed)
     assert first.status_code == 200, first.text
     again = client.post(f"/v1/tasks/{task_id}/labels", json=body, headers=keyed)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from keyring.backends import chainer, fail, null
 
+from app.crypto.device_keys import DeviceKeyPair
 from app.services.device_store import (
     DeviceStore,
     KeyringUnavailableError,
@@ -58,12 +59,25 @@ def test_empty_chainer_is_refused() -> None:
 
 def test_key_pair_is_created_once_and_reloaded(memory_keyring: MemoryKeyring) -> None:
     store = DeviceStore("srv1")
-    first = store.load_or_create()
-    second = DeviceStore("srv1").load_or_create()
+    first = store.load_or_create("usr_a")
+    second = DeviceStore("srv1").load_or_create("usr_a")
     assert first.public_bytes() == second.public_bytes()
-    assert DeviceStore("srv2").load() is None
-    (entry,) = memory_keyring.items
-    assert entry == ("cordon", "device-key:srv1")
+    assert DeviceStore("srv2").load("usr_a") is None
+    other = store.load_or_create("usr_b")  # a second person on this workstation account
+    assert other.public_bytes() != first.public_bytes()
+    assert sorted(memory_keyring.items) == [
+        ("cordon", "device-key:srv1:usr_a"), ("cordon", "device-key:srv1:usr_b"),
+    ]  # fmt: skip
+
+
+def test_a_legacy_shared_key_goes_to_the_first_user_once(memory_keyring: MemoryKeyring) -> None:
+    store = DeviceStore("srv1")
+    legacy = DeviceKeyPair.generate()
+    store.save(legacy)  # the one key per server of earlier versions
+    adopted = store.adopt_legacy("usr_a")
+    assert adopted is not None and adopted.public_bytes() == legacy.public_bytes()
+    assert store.adopt_legacy("usr_b") is None
+    assert store.load("usr_a") is not None and store.load() is None
 
 
 def test_server_identity_depends_on_url_and_ca(tmp_path: Path) -> None:

@@ -1,0 +1,521 @@
+"""The open task's document, for the controller: load, edit, autosave, submit.
+
+A mixin so the annotation workflow lives in its own module while sharing the
+controller's state (the open segment, the playback engine, the services) and
+its signals; :class:`~app.jobs.controller.Controller` is the only user.
+
+Where the document comes from when a task opens (on the network worker):
+the project schema, the newest stored work (this workstation's outbox first,
+else the server's latest revision or draft) and the local draft. The local
+draft wins when it was made on top of that stored work; when the server holds
+a newer revision than the one the draft started from, both are offered and
+the annotator chooses (``draft_conflict``). Every edit restarts a short
+autosave timer; switching tasks, locking, signing out and quitting save at
+once. Submitting is separate: it checks the document against the schema
+first and points at the first problem instead of sending it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QTimer
+
+from app.domain.label_document import FieldValue, LabelDocument, Segment
+from app.domain.models import AccessEvent, Task
+from app.domain.project_schema import ProjectSchema
+from app.player.playback import PlaybackEngine, PlaybackState
+from app.services.annotation import DocumentEditor
+from app.services.delivery import LabelResult
+from app.services.drafts import Draft, DraftDamagedError, DraftStore
+from app.services.events import EventRecorder
+from app.services.labels import LabelService, StoredWork, new_label_id
+from app.services.outbox import OutboxWriteError
+from app.services.segments import OpenedSegment
+from app.wire.schemas import AccessAction, Outcome, Role
+
+logger = logging.getLogger(__name__)
+
+#: A draft is written this long after the last edit (and at once on leaving the task).
+AUTOSAVE_MS = 2_000
+
+
+@dataclass(frozen=True)
+class LoadedWork:
+    """What the network worker found for a task being opened."""
+
+    task: Task
+    schema: ProjectSchema
+    stored: StoredWork | None
+    draft: Draft | None
+    draft_damaged: bool = False
+
+
+@dataclass(frozen=True)
+class WorkChoice:
+    """A local draft made on an older revision than the server's newest: the annotator picks."""
+
+    task: Task
+    schema: ProjectSchema
+    draft: Draft
+    stored: StoredWork
+
+
+def _choose(work: LoadedWork) -> tuple[LabelDocument | None, int | None] | WorkChoice:
+    """The document to open and its base revision, or a choice to put to the annotator."""
+    stored, draft = work.stored, work.draft
+    stored_base = None
+    if stored is not None:
+        stored_base = stored.revision if stored.revision is not None else stored.base_revision
+    if draft is None:
+        return (stored.document if stored else None), stored_base
+    if stored is None or stored.revision is None or stored.document == draft.document:
+        # Nothing newer on the server, or the same work (a lock uploaded the draft).
+        base = stored_base if stored is not None and stored.document == draft.document else None
+        return draft.document, base if base is not None else draft.base_revision
+    if stored.revision <= (draft.base_revision or 0):
+        return draft.document, draft.base_revision
+    return WorkChoice(work.task, work.schema, draft, stored)
+
+
+class AnnotationOps:
+    # Provided by Controller.
+    _engine: PlaybackEngine
+    _opened: OpenedSegment | None
+    _labels: LabelService
+    _drafts: DraftStore
+    _events: EventRecorder
+    _network: Any
+    document_loaded: Any
+    segments_changed: Any
+    draft_conflict: Any
+    draft_saved: Any
+    label_failed: Any
+    label_saved: Any
+    label_submitted: Any
+    submit_blocked: Any
+    _saved_from_worker: Any
+    _draft_saved_from_worker: Any
+    _channel_gains: list[float]
+
+    def record(
+        self, action: AccessAction, outcome: Outcome = Outcome.OK, reason: str | None = None
+    ) -> None:
+        raise NotImplementedError
+
+    def _emit_player_settings(self) -> None:
+        raise NotImplementedError
+
+    def _current_task_id(self) -> str | None:
+        raise NotImplementedError
+
+    def _user_id(self) -> str:
+        raise NotImplementedError
+
+    def refresh_tasks(self) -> None:
+        raise NotImplementedError
+
+    def _init_annotation(self) -> None:
+        self._editor: DocumentEditor | None = None
+        self._editor_task: Task | None = None
+        self._editor_user = ""
+        self._selected: str | None = None
+        self._base_revision: int | None = None
+        self._label_id: str | None = None
+        #: The editor generation the server (or the outbox) has; differs = unsaved there.
+        self._stored_generation = 0
+        #: The editor generation the local draft has.
+        self._drafted_generation = 0
+        self._autosave_timer = QTimer()
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.setInterval(AUTOSAVE_MS)
+        self._autosave_timer.timeout.connect(self.save_draft)
+        self._saved_from_worker.connect(self._on_label_saved)
+        self._draft_saved_from_worker.connect(self.draft_saved.emit)
+
+    # -- loading ---------------------------------------------------------------
+    def _load_work(self, task: Task) -> None:
+        """On opening ``task``: fetch schema, stored work and the local draft off the GUI thread."""
+        user_id = self._user_id()
+
+        def load() -> LoadedWork:
+            schema = self._labels.schema(task)
+            stored = self._labels.latest(task)
+            try:
+                draft = self._drafts.load(user_id, task.task_id)
+            except DraftDamagedError:
+                return LoadedWork(task, schema, stored, None, draft_damaged=True)
+            return LoadedWork(task, schema, stored, draft)
+
+        self._network.submit(
+            f"work:{task.task_id}", load, self._on_work, lambda exc: self._on_work_error(task, exc)
+        )
+
+    def _on_work_error(self, task: Task, exc: Exception) -> None:
+        if self._current_task_id() != task.task_id:
+            return
+        logger.info("the work of task %s did not load: %s", task.task_id, type(exc).__name__)
+        message = getattr(exc, "user_message", "The task's annotation could not be loaded.")
+        self.label_failed.emit(f"{message} Editing is off until the task is opened again.")
+
+    def _on_work(self, work: LoadedWork) -> None:
+        if self._current_task_id() != work.task.task_id:  # a late reply for another task
+            return
+        if work.draft_damaged:
+            self._events.record(
+                AccessEvent(
+                    AccessAction.OUTBOX_DAMAGED,
+                    work.task.task_id,
+                    work.task.segment_id,
+                    outcome=Outcome.FAILED,
+                    reason="draft_damaged",
+                )
+            )
+            self.label_failed.emit(DraftDamagedError.user_message)
+        chosen = _choose(work)
+        if isinstance(chosen, WorkChoice):
+            self.draft_conflict.emit(chosen)
+            return
+        document, base = chosen
+        self._install(work.task, work.schema, document, base, from_draft=work.draft is not None)
+
+    def choose_work(self, choice: WorkChoice, keep_draft: bool) -> None:
+        """The annotator's answer to ``draft_conflict``."""
+        if self._current_task_id() != choice.task.task_id:
+            return
+        document = choice.draft.document if keep_draft else choice.stored.document
+        self._install(choice.task, choice.schema, document, choice.stored.revision,
+                      from_draft=keep_draft)  # fmt: skip
+
+    def _install(
+        self,
+        task: Task,
+        schema: ProjectSchema,
+        document: LabelDocument | None,
+        base_revision: int | None,
+        *,
+        from_draft: bool,
+    ) -> None:
+        frames = round(task.duration_s * task.sample_rate)
+        # A reviewer reads the annotator's document (review actions are the review queue's).
+        editor = DocumentEditor(schema, frames, task.channels, task.sample_rate, document,
+                                read_only=task.role is not Role.ANNOTATOR)  # fmt: skip
+        editor.add_listener(self._on_edit)
+        self._editor, self._editor_task = editor, task
+        self._editor_user = self._user_id()  # drafts stay this user's even if the token expires
+        self._selected = None
+        self._base_revision = base_revision
+        self._label_id = None
+        # Work restored from a draft is unsaved on the server until submitted.
+        self._stored_generation = -1 if from_draft else 0
+        self._drafted_generation = 0
+        self.document_loaded.emit(editor)
+        self._segments_changed()
+
+    # -- the editor and its selection -------------------------------------------
+    @property
+    def editor(self) -> DocumentEditor | None:
+        return self._editor
+
+    def _editable(self) -> DocumentEditor | None:
+        """The editor, if the open document may be edited (not a reviewer's reading copy)."""
+        editor = self._editor
+        return editor if editor is not None and not editor.read_only else None
+
+    @property
+    def selected_segment(self) -> Segment | None:
+        if self._editor is None or self._selected is None:
+            return None
+        return self._editor.get(self._selected)
+
+    def _segments_changed(self) -> None:
+        segment = self.selected_segment
+        if segment is None:
+            self._selected = None
+        if self._engine.loop is not None:
+            if segment is None:
+                self._engine.set_loop(None, None)
+            elif self._engine.loop != (segment.start, segment.end):
+                self._engine.set_loop(segment.start, segment.end)
+        self.segments_changed.emit(self._editor, self._selected)
+        self._emit_player_settings()
+
+    def _on_edit(self) -> None:
+        self._label_id = None  # a new edit after a failed submit is a new label
+        self._autosave_timer.start()
+
+    @property
+    def has_unsaved_work(self) -> bool:
+        """Edits the server (or the outbox) does not have yet."""
+        return self._editor is not None and self._editor.generation != self._stored_generation
+
+    def save_draft(self) -> None:
+        """Seal the document into the local draft now (off the GUI thread; newest wins)."""
+        self._autosave_timer.stop()
+        editor, task = self._editable(), self._editor_task
+        if editor is None or task is None or editor.generation == self._drafted_generation:
+            return
+        if not self.has_unsaved_work:
+            return
+        self._drafted_generation = editor.generation
+        self._drafts.save(
+            self._editor_user, task.task_id, editor.snapshot(), self._base_revision,
+            on_saved=self._draft_saved_from_worker.emit,
+        )  # fmt: skip
+
+    def _drop_editor(self) -> None:
+        """Leaving the task: keep its work as a draft, then forget it here."""
+        self.save_draft()
+        self._autosave_timer.stop()
+        if self._editor is not None:
+            self._editor = None
+            self._editor_task = None
+            self._selected = None
+            self.document_loaded.emit(None)
+
+    def _upload_draft(self) -> None:
+        """Lock or sign-out: the server keeps the unsaved work as a draft revision too."""
+        editor, task = self._editor, self._editor_task
+        if editor is None or task is None or not self.has_unsaved_work:
+            return
+        self._labels.save(task, new_label_id(), editor.snapshot(),
+                          base_revision=self._base_revision, draft=True)  # fmt: skip
+
+    # -- segment operations -------------------------------------------------------
+    def _rate(self) -> int:
+        return self._editor.rate if self._editor is not None else 0
+
+    def _soloed_channel(self) -> int | None:
+        """The one audible channel of a stereo call, if the annotator soloed one."""
+        gains = self._channel_gains
+        audible = [i for i, g in enumerate(gains) if g > 0]
+        return audible[0] if len(gains) > 1 and len(audible) == 1 else None
+
+    def select_segment(self, segment_id: str | None, *, play: bool = False) -> None:
+        """Select a segment (a row or a region); ``play`` plays it from its start."""
+        if self._editor is None:
+            return
+        self._selected = segment_id if segment_id and self._editor.get(segment_id) else None
+        self._segments_changed()
+        segment = self.selected_segment
+        if play and segment is not None and self._engine.loaded:
+            self._engine.seek(segment.start)
+            if self._engine.state is not PlaybackState.PLAYING:
+                self._engine.play()
+                self.record(AccessAction.PLAYBACK_STARTED)
+            self.record(AccessAction.PLAYBACK_SEEKED)
+
+    def select_region_at(self, seconds: float) -> None:
+        if self._editor is None:
+            return
+        hits = self._editor.at(int(seconds * self._rate()))
+        self._selected = hits[-1].id if hits else None
+        self._segments_changed()
+
+    def step_region(self, forward: bool) -> None:
+        """Select the next (or previous) segment and play it from its start."""
+        editor = self._editor
+        if editor is None:
+            return
+        selected = self.selected_segment
+        if selected is not None:  # step from the selection: the playhead lags a seek
+            segment = editor.neighbour(selected.id, forward)
+        else:
+            here = self._engine.position_frames
+            margin = self._rate() // 3  # Shift+Tab just after a start goes back one
+            segment = (
+                editor.next_after(here)
+                if forward
+                else editor.previous_before(max(0, here - margin))
+            )
+        if segment is not None:
+            self.select_segment(segment.id, play=True)
+
+    def mark_boundary(self) -> None:
+        """ELAN-style: Alt+Enter while listening closes a segment at the heard position."""
+        editor = self._editable()
+        if editor is None:
+            return
+        segment = editor.mark_boundary(self._engine.position_frames, channel=self._soloed_channel())
+        if segment is not None:
+            self._selected = segment.id
+        self._segments_changed()
+
+    def split_at_playhead(self, char: int | None = None) -> None:
+        """Enter while typing: split the selected segment at the heard position.
+
+        The text after the cursor moves to the new second half, which becomes the
+        selection. Outside the selected segment, Enter marks a boundary instead.
+        """
+        editor, segment = self._editable(), self.selected_segment
+        if editor is None:
+            return
+        here = self._engine.position_frames
+        if segment is None or not segment.contains(here):
+            self.mark_boundary()
+            return
+        tail = editor.split(segment.id, here, char)
+        if tail is not None:
+            self._selected = tail.id
+        self._segments_changed()
+
+    def move_region(self, segment_id: str, start_s: float, end_s: float) -> None:
+        editor = self._editable()
+        if editor is None or editor.get(segment_id) is None:
+            self._segments_changed()  # a refused drag: the region goes back where it was
+            return
+        rate = self._rate()
+        editor.move(segment_id, round(start_s * rate), round(end_s * rate))
+        self._selected = segment_id
+        self._segments_changed()
+
+    def create_region(self, start_s: float, end_s: float) -> None:
+        """A segment drawn with the mouse; it becomes the selection (too short: ignored)."""
+        editor = self._editable()
+        if editor is None:
+            return
+        rate = self._rate()
+        try:
+            segment = editor.add_segment(
+                round(start_s * rate), round(end_s * rate), channel=self._soloed_channel()
+            )
+        except ValueError:
+            return  # shorter than a segment may be: a slip of the mouse, not an error
+        self._selected = segment.id
+        self._segments_changed()
+
+    def delete_selected_region(self) -> None:
+        editor = self._editable()
+        if editor is not None and self._selected is not None:
+            editor.remove(self._selected)
+            self._selected = None
+            self._segments_changed()
+
+    def toggle_loop(self) -> None:
+        segment = self.selected_segment
+        if self._engine.loop is not None or segment is None:
+            self._engine.set_loop(None, None)
+        else:
+            self._engine.set_loop(segment.start, segment.end)
+            if self._engine.state is not PlaybackState.PLAYING:
+                self._engine.play()
+                self.record(AccessAction.PLAYBACK_STARTED)
+        self._emit_player_settings()
+
+    # -- text, speakers, labels, PII, fields -------------------------------------
+    def set_segment_text(self, segment_id: str, text: str) -> None:
+        editor = self._editable()
+        if editor is not None:
+            editor.set_text(segment_id, text)
+            self.segments_changed.emit(editor, self._selected)
+
+    def set_speaker(self, speaker: str) -> None:
+        editor = self._editable()
+        if editor is not None and self._selected is not None:
+            editor.set_speaker(self._selected, speaker)
+            self._segments_changed()
+
+    def toggle_label(self, name: str, value: str) -> None:
+        editor = self._editable()
+        if editor is not None and self._selected is not None:
+            editor.toggle_label(self._selected, name, value)
+            self._segments_changed()
+
+    def tag_pii(self, category: str, chars: tuple[int, int] | None) -> bool:
+        """Tag personal data in the selected segment: its text range, or (none) its audio."""
+        editor, segment = self._editable(), self.selected_segment
+        if editor is None or segment is None:
+            return False
+        try:
+            if chars is not None:
+                editor.add_pii(category, segment.start, segment.end, segment_id=segment.id,
+                               char_start=chars[0], char_end=chars[1])  # fmt: skip
+            else:
+                editor.add_pii(category, segment.start, segment.end)
+        except (KeyError, ValueError):
+            return False
+        self._segments_changed()
+        return True
+
+    def set_field(self, name: str, value: FieldValue | None) -> None:
+        editor = self._editable()
+        if editor is not None:
+            editor.set_field(name, value)
+
+    def set_comment(self, text: str) -> None:
+        editor = self._editable()
+        if editor is not None:
+            editor.set_comment(text)
+
+    # -- submitting -----------------------------------------------------------------
+    def submit(self) -> None:
+        """Hand the task in: check the document, then queue it (durable before "saved")."""
+        editor, task = self._editor, self._editor_task
+        if editor is None or task is None:
+            self.label_failed.emit("Open a task before submitting.")
+            return
+        if editor.read_only:
+            self.label_failed.emit("This task is open for review: reviewers do not submit it.")
+            return
+        problems = editor.problems(final=True)
+        if problems:
+            first = problems[0]
+            words = problem_words(editor, first.path, first.message, len(problems))
+            self.submit_blocked.emit(first.path, words)
+            return
+        label_id = self._label_id or new_label_id()
+        self._label_id = label_id
+        generation = editor.generation
+        ticket = self._labels.save(task, label_id, editor.snapshot(),
+                                   base_revision=self._base_revision)  # fmt: skip
+        ticket.add_done_callback(
+            lambda error: self._saved_from_worker.emit(task.task_id, generation, error)
+        )
+
+    def _on_label_saved(
+        self, task_id: str, generation: int, error: OutboxWriteError | None
+    ) -> None:
+        if error is not None:
+            self.label_failed.emit(error.user_message + " Your work is still in the editor.")
+            return
+        self._label_id = None
+        if self._editor_task is not None and self._editor_task.task_id == task_id:
+            self._stored_generation = generation
+            if self._editor is not None and self._editor.generation == generation:
+                self._autosave_timer.stop()
+                self._drafted_generation = generation
+                self._drafts.discard(self._editor_user, task_id)  # the outbox holds it now
+        self.label_saved.emit(task_id)
+
+    def _on_label_result(self, result: LabelResult) -> None:
+        if result.ack is not None:
+            if not result.draft:
+                if self._editor_task is not None and self._editor_task.task_id == result.task_id:
+                    self._base_revision = result.ack.revision
+                self.label_submitted.emit(result.task_id, result.ack.revision)
+                self.refresh_tasks()
+            return
+        refusal = result.refusal
+        message = getattr(refusal, "user_message", "The server refused it.")
+        self.label_failed.emit(
+            f"The server refused the annotation: {message} "
+            "It is kept as a draft on this workstation."
+        )
+
+
+def problem_words(editor: DocumentEditor, path: str, message: str, count: int) -> str:
+    """A problem as the annotator reads it: which segment (by time), what is wrong."""
+    where = "The task"
+    if path.startswith("$.segments["):
+        index = int(path[len("$.segments[") : path.index("]")])
+        if index < len(editor):
+            seconds = editor.segments[index].start / editor.rate
+            where = f"Segment {index + 1} (at {int(seconds // 60)}:{seconds % 60:05.2f})"
+    elif path.startswith("$.fields."):
+        name = path[len("$.fields.") :].split("[", maxsplit=1)[0]
+        spec = editor.schema.task_label(name)
+        where = f"The task field '{spec.title if spec else name}'"
+    more = f" ({count - 1} more)" if count > 1 else ""
+    return f"Not submitted: {where}: {message}.{more}"
