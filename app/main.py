@@ -37,6 +37,7 @@ from app.player.playback import (
     sounddevice_stream,
 )
 from app.services.annotation import DocumentEditor
+from app.services.comparisons import ComparisonService, OpenedComparison
 from app.services.device_store import (
     DeviceStore,
     KeyringUnavailableError,
@@ -54,6 +55,7 @@ from app.services.segments import OpenedSegment, SegmentService
 from app.services.session import SessionService
 from app.ui import draft_conflict
 from app.ui.accessibility import install_redaction
+from app.ui.comparison_panel import RankingList
 from app.ui.lockdown_filter import LockdownFilter
 from app.ui.main_window import MainWindow
 from app.ui.policy_dialog import PolicyDialog
@@ -99,6 +101,7 @@ def _redact_accessibility() -> None:
             TranscriptEditor: (QAccessible.Role.EditableText, "Transcript"),
             TaskList: (QAccessible.Role.List, "Tasks"),
             SegmentTable: (QAccessible.Role.Table, "Segments"),
+            RankingList: (QAccessible.Role.List, "Ranking"),
             WaveformView: (QAccessible.Role.Graphic, "Waveform"),
         }
     )
@@ -144,6 +147,7 @@ def build(
         api,
         session,
         SegmentService(api, lambda: session.device, events),
+        ComparisonService(api, lambda: session.device, events),
         LabelService(api, outbox, events),
         events,
         engine,
@@ -173,8 +177,9 @@ def _wire_lockdown(
         editor.blocked.connect(lockdown.blocked)
 
     w.annotation.fields.configure_editor = configure
-    for editor in w.annotation.text_editors():
+    for editor in [*w.annotation.text_editors(), *w.comparison.text_editors()]:
         configure(editor)
+    w.comparison.ranking.blocked.connect(lockdown.blocked)
     w.tasks.blocked.connect(lockdown.blocked)
     w.annotation.table.blocked.connect(lockdown.blocked)
     lockdown.notice.connect(lambda text: w.statusBar().showMessage(text, NOTICE_SHOWN_MS))
@@ -315,6 +320,34 @@ def _wire_annotation(c: Controller, w: MainWindow) -> None:
         )  # fmt: skip
 
     c.draft_conflict.connect(conflict)
+    _wire_comparison(c, w)
+
+
+def _wire_comparison(c: Controller, w: MainWindow) -> None:
+    """RLHF comparisons: the bundle's texts, its clips, the preference or ranking."""
+    panel = w.comparison
+
+    def opened(comparison: OpenedComparison) -> None:
+        w.show_comparison(comparison.task, comparison.comparison)
+
+    def play(key: str) -> None:
+        comparison = c.comparison
+        if comparison is not None and key in comparison.audio:
+            w.show_clip(comparison.summaries[key], comparison.audio[key].sample_rate)
+            c.play_clip(key)
+
+    c.comparison_opened.connect(opened)
+    panel.play_requested.connect(play)
+    panel.choice_made.connect(c.choose)
+    panel.reason_changed.connect(c.set_reason)
+    panel.move_requested.connect(c.move_output)
+    panel.tie_requested.connect(c.toggle_tie)
+    panel.keep_order_requested.connect(c.keep_order)
+
+    def document_changed() -> None:
+        panel.show_document(c.editor)
+
+    c.document_changed.connect(document_changed)
 
 
 def _refuse(qt_app: QCoreApplication, message: str, exc: Exception) -> int:

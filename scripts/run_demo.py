@@ -73,10 +73,13 @@ def _has_sound_output() -> bool:
 
 
 def _demo_audio(audio_dir: Path) -> Path:
-    """The shipped recordings plus the two-hour stereo call (made once, then reused)."""
+    """The shipped recordings and RLHF comparisons, plus the two-hour stereo call (made
+    once, then reused)."""
     audio_dir.mkdir(parents=True, exist_ok=True)
-    for source in SHIPPED_AUDIO.glob("*.flac"):
-        target = audio_dir / source.name
+    (audio_dir / "comparisons").mkdir(exist_ok=True)
+    shipped = [*SHIPPED_AUDIO.glob("*.flac"), *SHIPPED_AUDIO.glob("comparisons/*.json")]
+    for source in shipped:
+        target = audio_dir / source.relative_to(SHIPPED_AUDIO)
         if not target.exists():
             shutil.copyfile(source, target)
     long_call = audio_dir / LONG_CALL

@@ -6,19 +6,23 @@ import argparse
 import ipaddress
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from sqlalchemy import Engine
 
 from app.domain.project_schema import SchemaError
 from app.wire.schemas import Role
 from server import audit, db, project_schemas, provision
 from server.auditlog import commands as audit_commands
+from server.comparisons import ingest_comparison
 from server.context import DEFAULT_GRANT_LIFETIME_S, open_context
 from server.datadir import DataDir, DataDirError, ensure_secret
 from server.demo import DEFAULT_AUDIO_DIR, setup_demo
-from server.ingest import IngestError, ensure_project, ingest_file
+from server.ingest import IngestedSegment, IngestError, ensure_project, ingest_file
 from server.limits import ConnectionLimits
 from server.pki import ensure_pki
+from server.vault import KeyVault
 
 logger = logging.getLogger("cordon.server")
 
@@ -60,12 +64,19 @@ def _limits(args: argparse.Namespace) -> ConnectionLimits:
     )
 
 
+_Ingest = Callable[[DataDir, Engine, KeyVault, str, Path], IngestedSegment]
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     ctx = open_context(_data(args))
     project_id = ensure_project(ctx.engine, ctx.vault, args.project)
     assignee = provision.user_id_for(ctx.engine, args.assign) if args.assign else None
-    for name in args.files:
-        seg = ingest_file(ctx.data, ctx.engine, ctx.vault, project_id, Path(name))
+    if not args.files and not args.comparison:
+        raise IngestError("name audio files, or --comparison manifests, to ingest")
+    sources: list[tuple[Path, _Ingest]] = [(Path(name), ingest_file) for name in args.files]
+    sources += [(Path(name), ingest_comparison) for name in args.comparison]
+    for path, ingest in sources:
+        seg = ingest(ctx.data, ctx.engine, ctx.vault, project_id, path)
         line = f"{seg.segment_id}\t{seg.frames / seg.sample_rate:.1f}s\t{seg.ciphertext_bytes} B"
         if assignee is not None:
             line += "\t" + provision.assign_task(ctx.engine, seg.segment_id, assignee)
@@ -171,10 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--audio-dir", default=str(DEFAULT_AUDIO_DIR))
         p.set_defaults(func=func)
 
-    p = with_data(sub.add_parser("ingest", help="encrypt audio files into a project"))
+    p = with_data(
+        sub.add_parser("ingest", help="encrypt audio files or RLHF comparisons into a project")
+    )
     p.add_argument("--project", required=True)
     p.add_argument("--assign", help="assign each new segment to this annotator")
-    p.add_argument("files", nargs="+")
+    p.add_argument(
+        "--comparison", action="append", default=[], metavar="MANIFEST",
+        help="a pairwise or ranking comparison: a JSON manifest naming prompt and outputs",
+    )  # fmt: skip
+    p.add_argument("files", nargs="*")
     p.set_defaults(func=cmd_ingest)
 
     p = with_data(sub.add_parser("user", help="add a user, optionally to a project"))

@@ -123,6 +123,17 @@ project_schemas = Table(
     Column("created_at", Integer, nullable=False),
 )
 
+#: RLHF comparisons: a segment row whose blob is a bundle (prompt and outputs, sealed).
+#: The kind and the output ids are names, not content: a label document is checked
+#: against them.
+comparisons = Table(
+    "comparisons",
+    metadata,
+    Column("segment_id", String(64), ForeignKey("segments.id"), primary_key=True),
+    Column("kind", String(16), nullable=False),  # "pairwise" or "ranking"
+    Column("output_ids", String(2048), nullable=False),  # JSON list
+)
+
 key_grants = Table(
     "key_grants",
     metadata,

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.wire.schemas import Role
 from server import audit, db, project_schemas, provision
+from server.comparisons import ingest_comparison, read_manifest
 from server.context import ServerContext
 from server.ingest import ensure_project, ingest_file
 
@@ -23,6 +24,9 @@ DEMO_REVIEWER = "reviewer"
 DEFAULT_AUDIO_DIR = Path(__file__).resolve().parent.parent / "resources" / "demo"
 #: Two call-centre speakers (agent left, customer right), a few labels, PII categories.
 DEMO_SCHEMA = DEFAULT_AUDIO_DIR / "schema.json"
+#: RLHF comparisons are manifests in ``<audio dir>/comparisons`` (the shipped demo has one
+#: of each kind, pairwise and ranking).
+COMPARISONS = "comparisons"
 AUDIO_SUFFIXES = frozenset({".flac", ".wav", ".ogg", ".mp3"})
 
 
@@ -35,7 +39,7 @@ class DemoSetup:
 
 
 def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoSetup:
-    """Create (or find) the demo project and assign every shipped recording."""
+    """Create (or find) the demo project and assign every shipped recording and comparison."""
     engine = ctx.engine
     project_id = ensure_project(engine, ctx.vault, DEMO_PROJECT)
     annotator = provision.ensure_user(engine, DEMO_ANNOTATOR, "Ada (demo annotator)", demo=True)
@@ -56,6 +60,11 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
         if path.stem[:256] in ingested:
             continue  # ingested by an earlier run
         seg = ingest_file(ctx.data, engine, ctx.vault, project_id, path)
+        provision.assign_task(engine, seg.segment_id, annotator)
+    for manifest in sorted((audio_dir / COMPARISONS).glob("*.json")):
+        if read_manifest(manifest).title in ingested:
+            continue
+        seg = ingest_comparison(ctx.data, engine, ctx.vault, project_id, manifest)
         provision.assign_task(engine, seg.segment_id, annotator)
     with engine.connect() as conn:
         task_ids = list(

@@ -13,6 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import soundfile as sf
 from sqlalchemy import Engine, insert, select
@@ -64,6 +65,47 @@ def ensure_project(engine: Engine, vault: KeyVault, name: str) -> str:
         return project_id
 
 
+@dataclass(frozen=True)
+class SealedBlob:
+    blob_name: str
+    size: int
+    wrapped_data_key: bytes
+
+
+def seal_blob(
+    data: DataDir,
+    engine: Engine,
+    vault: KeyVault,
+    project_id: str,
+    segment_id: str,
+    source: BinaryIO,
+    length: int,
+) -> SealedBlob:
+    """Encrypt ``length`` bytes of ``source`` under a fresh data key into the blob store.
+
+    Only ciphertext is written (to a temporary name, fsynced, renamed); the data key
+    comes back wrapped under the project key.
+    """
+    with engine.connect() as conn:
+        project = conn.execute(select(db.projects).where(db.projects.c.id == project_id)).first()
+    if project is None:
+        raise IngestError(f"unknown project {project_id}")
+    blob_name = f"{segment_id}.seg"
+    final = data.blob_dir / blob_name
+    partial = data.blob_dir / f".{blob_name}.partial"
+    data_key = new_key()
+    with partial.open("wb") as sink:
+        encrypt_stream(
+            data_key, source, sink, project_id=project_id, segment_id=segment_id,
+            plaintext_length=length,
+        )  # fmt: skip
+        sink.flush()
+        os.fsync(sink.fileno())
+    os.replace(partial, final)
+    wrapped = vault.wrap_data_key(project_id, project.wrapped_key, segment_id, data_key)
+    return SealedBlob(blob_name, final.stat().st_size, wrapped)
+
+
 def ingest_file(
     data: DataDir, engine: Engine, vault: KeyVault, project_id: str, source: Path
 ) -> IngestedSegment:
@@ -74,42 +116,20 @@ def ingest_file(
         raise IngestError(f"{source.name}: not a readable audio file") from exc
     if info.format not in SUPPORTED_FORMATS:
         raise IngestError(f"{source.name}: unsupported format {info.format}")
-    with engine.connect() as conn:
-        project = conn.execute(select(db.projects).where(db.projects.c.id == project_id)).first()
-    if project is None:
-        raise IngestError(f"unknown project {project_id}")
-
     segment_id = new_id("seg")
-    blob_name = f"{segment_id}.seg"
-    final = data.blob_dir / blob_name
-    partial = data.blob_dir / f".{blob_name}.partial"
-    data_key = new_key()
     with source.open("rb") as src:
-        length = os.fstat(src.fileno()).st_size
-        with partial.open("wb") as sink:
-            encrypt_stream(
-                data_key,
-                src,
-                sink,
-                project_id=project_id,
-                segment_id=segment_id,
-                plaintext_length=length,
-            )
-            sink.flush()
-            os.fsync(sink.fileno())
-    os.replace(partial, final)
-    size = final.stat().st_size
+        sealed = seal_blob(
+            data, engine, vault, project_id, segment_id, src, os.fstat(src.fileno()).st_size
+        )
     with engine.begin() as conn:
         conn.execute(
             insert(db.segments).values(
                 id=segment_id,
                 project_id=project_id,
                 title=source.stem[:256],
-                wrapped_data_key=vault.wrap_data_key(
-                    project_id, project.wrapped_key, segment_id, data_key
-                ),
-                blob_name=blob_name,
-                ciphertext_bytes=size,
+                wrapped_data_key=sealed.wrapped_data_key,
+                blob_name=sealed.blob_name,
+                ciphertext_bytes=sealed.size,
                 media_format=info.format,
                 sample_rate=info.samplerate,
                 channels=info.channels,
@@ -118,5 +138,6 @@ def ingest_file(
             )
         )
     return IngestedSegment(
-        segment_id, project_id, source.stem, size, info.frames, info.samplerate, info.channels
-    )
+        segment_id, project_id, source.stem, sealed.size, info.frames, info.samplerate,
+        info.channels,
+    )  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.domain.label_document import FieldValue, LabelDocument, Segment
+from app.domain.label_document import FieldValue, LabelDocument, Preference, Segment
 from app.domain.project_schema import ProjectSchema, TaskLabel
 
 
@@ -29,6 +29,7 @@ class _Checker:
 
     def __init__(self, doc: LabelDocument, schema: ProjectSchema, final: bool) -> None:
         self.doc, self.schema, self.final = doc, schema, final
+        self.final_fields = final
         self.problems: list[Problem] = []
 
     def problem(self, path: str, message: str) -> None:
@@ -107,10 +108,35 @@ class _Checker:
                 message = _field_problem(spec, value)
                 if message:
                     self.problem(path, message)
-        if self.final:
+        if self.final_fields:
             for spec in self.schema.task_labels:
                 if spec.required and self.doc.field_value(spec.name) in {None, "", ()}:
                     self.problem(f"$.fields.{spec.name}", "required")
+
+    def comparison(self, kind: str, outputs: tuple[str, ...]) -> None:
+        """A pairwise task takes a preference, a ranking task an order of its outputs."""
+        doc = self.doc
+        if kind != "pairwise" and doc.preference is not None:
+            self.problem("$.preference", "only a pairwise comparison takes a preference")
+        if kind != "ranking" and doc.ranking is not None:
+            self.problem("$.ranking", "only a ranking comparison takes a ranking")
+        if kind == "pairwise" and self.final and (doc.preference or _NONE).choice is None:
+            self.problem("$.preference.choice", "required")
+        if kind != "ranking":
+            return
+        seen: set[str] = set()
+        for i, group in enumerate(doc.ranking or ()):
+            for j, output in enumerate(group):
+                if output not in outputs:
+                    self.problem(f"$.ranking[{i}][{j}]", "not an output of this comparison")
+                elif output in seen:
+                    self.problem(f"$.ranking[{i}][{j}]", "ranked twice")
+                seen.add(output)
+        if self.final and set(outputs) - seen:
+            self.problem("$.ranking", "every output needs a rank")
+
+
+_NONE = Preference()
 
 
 def _field_problem(spec: TaskLabel, value: FieldValue) -> str | None:
@@ -137,13 +163,22 @@ def check_document(
     frames: int,
     channels: int,
     final: bool,
+    kind: str = "transcription",
+    outputs: tuple[str, ...] = (),
 ) -> list[Problem]:
-    """Every problem, in document order (the server reports the first)."""
+    """Every problem, in document order (the server reports the first).
+
+    ``kind`` and ``outputs``: the task is an RLHF comparison of these output ids.
+    """
     checker = _Checker(doc, schema, final)
     if doc.schema_version != schema.version:
         checker.problem("$.schema_version", f"the project schema is version {schema.version}")
         return checker.problems
     checker.segments(frames, channels)
     checker.pii(frames)
+    # The schema's task fields describe transcription tasks; a comparison is judged by its
+    # preference or ranking alone, so none of them is required of it.
+    checker.final_fields = final and kind == "transcription"
     checker.fields()
+    checker.comparison(kind, outputs)
     return checker.problems

@@ -13,7 +13,13 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from app.wire.label_document import FORMAT_VERSION, LabelDocumentWire, PiiSpanWire, SegmentWire
+from app.wire.label_document import (
+    FORMAT_VERSION,
+    LabelDocumentWire,
+    PiiSpanWire,
+    PreferenceWire,
+    SegmentWire,
+)
 
 FieldValue = str | int | tuple[str, ...]
 
@@ -61,12 +67,25 @@ class PiiSpan:
 
 
 @dataclass(frozen=True, slots=True)
+class Preference:
+    """Pairwise: ``"a"``, ``"b"`` or ``"tie"`` (``None``: not chosen yet); strength 1-3
+    (none for a tie); why."""
+
+    choice: str | None = None
+    strength: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class LabelDocument:
     schema_version: int = 0
     segments: tuple[Segment, ...] = ()
     pii: tuple[PiiSpan, ...] = ()
     fields: tuple[tuple[str, FieldValue], ...] = ()
     comment: str = ""
+    preference: Preference | None = None
+    #: Ranking, best first; outputs in one group are tied.
+    ranking: tuple[tuple[str, ...], ...] | None = None
     _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def segment(self, segment_id: str) -> Segment | None:
@@ -80,7 +99,10 @@ class LabelDocument:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.segments or self.pii or self.fields or self.comment)
+        return not (
+            self.segments or self.pii or self.fields or self.comment or self.preference
+            or self.ranking
+        )  # fmt: skip
 
 
 def sort_segments(segments: list[Segment] | tuple[Segment, ...]) -> tuple[Segment, ...]:
@@ -117,6 +139,16 @@ def to_wire(doc: LabelDocument) -> LabelDocumentWire:
         ],
         fields={k: list(v) if isinstance(v, tuple) else v for k, v in doc.fields},
         comment=doc.comment,
+        preference=(
+            PreferenceWire(
+                choice=doc.preference.choice,  # type: ignore[arg-type]
+                strength=doc.preference.strength,
+                reason=doc.preference.reason,
+            )
+            if doc.preference is not None
+            else None
+        ),
+        ranking=[list(group) for group in doc.ranking] if doc.ranking is not None else None,
     )
 
 
@@ -150,6 +182,12 @@ def from_wire(wire: LabelDocumentWire) -> LabelDocument:
             sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in wire.fields.items())
         ),
         comment=wire.comment,
+        preference=(
+            Preference(wire.preference.choice, wire.preference.strength, wire.preference.reason)
+            if wire.preference is not None
+            else None
+        ),
+        ranking=tuple(tuple(g) for g in wire.ranking) if wire.ranking is not None else None,
     )
 
 

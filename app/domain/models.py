@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import NewType
 
-from app.wire.schemas import AccessAction, Outcome, Role, TaskStatus
+from app.wire.schemas import AccessAction, Outcome, Role, TaskKind, TaskStatus
 
 TaskId = NewType("TaskId", str)
 ProjectId = NewType("ProjectId", str)
@@ -41,6 +41,12 @@ class Task:
     sample_rate: int
     channels: int
     ciphertext_bytes: int
+    kind: TaskKind = TaskKind.TRANSCRIPTION
+
+    @property
+    def is_comparison(self) -> bool:
+        """An RLHF comparison (a bundle of outputs), not an audio segment."""
+        return self.kind is not TaskKind.TRANSCRIPTION
 
 
 @dataclass(frozen=True, slots=True)

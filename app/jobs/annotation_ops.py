@@ -18,6 +18,7 @@ first and points at the first problem instead of sending it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +90,7 @@ class AnnotationOps:
     _events: EventRecorder
     _network: Any
     document_loaded: Any
+    document_changed: Any
     segments_changed: Any
     draft_conflict: Any
     draft_saved: Any
@@ -99,6 +101,8 @@ class AnnotationOps:
     _saved_from_worker: Any
     _draft_saved_from_worker: Any
     _channel_gains: list[float]
+    #: The open comparison's output ids (empty until its bundle is open): ComparisonOps.
+    _comparison_outputs: Callable[[Task], tuple[str, ...]]
 
     def record(
         self, action: AccessAction, outcome: Outcome = Outcome.OK, reason: str | None = None
@@ -200,8 +204,11 @@ class AnnotationOps:
     ) -> None:
         frames = round(task.duration_s * task.sample_rate)
         # A reviewer reads the annotator's document (review actions are the review queue's).
-        editor = DocumentEditor(schema, frames, task.channels, task.sample_rate, document,
-                                read_only=task.role is not Role.ANNOTATOR)  # fmt: skip
+        editor = DocumentEditor(
+            schema, frames, task.channels, task.sample_rate, document,
+            read_only=task.role is not Role.ANNOTATOR, kind=task.kind.value,
+            outputs=self._comparison_outputs(task),
+        )  # fmt: skip
         editor.add_listener(self._on_edit)
         self._editor, self._editor_task = editor, task
         self._editor_user = self._user_id()  # drafts stay this user's even if the token expires
@@ -245,6 +252,7 @@ class AnnotationOps:
     def _on_edit(self) -> None:
         self._label_id = None  # a new edit after a failed submit is a new label
         self._autosave_timer.start()
+        self.document_changed.emit()
 
     @property
     def has_unsaved_work(self) -> bool:
@@ -513,6 +521,10 @@ def problem_words(editor: DocumentEditor, path: str, message: str, count: int) -
         if index < len(editor):
             seconds = editor.segments[index].start / editor.rate
             where = f"Segment {index + 1} (at {int(seconds // 60)}:{seconds % 60:05.2f})"
+    elif path.startswith("$.preference"):
+        where = "Your preference (Ctrl+1 to Ctrl+7)"
+    elif path.startswith("$.ranking"):
+        where = "The ranking (move outputs, or Alt+K to keep the order shown)"
     elif path.startswith("$.fields."):
         name = path[len("$.fields.") :].split("[", maxsplit=1)[0]
         spec = editor.schema.task_label(name)

@@ -21,8 +21,10 @@ from app.api.client import CordonApi
 from app.auth.authenticator import AuthError
 from app.domain.models import AccessEvent, Task, User
 from app.jobs.annotation_ops import AnnotationOps
+from app.jobs.comparison_ops import ComparisonOps
 from app.jobs.job_queue import JobQueue
 from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
+from app.services.comparisons import ComparisonService
 from app.services.delivery import Delivery, DeliveryState
 from app.services.device_store import KeyringUnavailableError
 from app.services.drafts import DraftStore
@@ -53,7 +55,7 @@ def user_message(exc: Exception) -> str:
     return "Something went wrong. The problem was recorded."
 
 
-class Controller(AnnotationOps, QObject):
+class Controller(AnnotationOps, ComparisonOps, QObject):
     signed_in = Signal(object)  # User
     sign_in_failed = Signal(str)
     session_expired = Signal(str)
@@ -64,6 +66,7 @@ class Controller(AnnotationOps, QObject):
     segment_opened = Signal(object)  # OpenedSegment: first audio decoded, playable
     segment_decoding = Signal(object)  # OpenedSegment: more of it decoded (redraw)
     segment_complete = Signal(object)  # OpenedSegment: verified and decoded to the end
+    comparison_opened = Signal(object)  # OpenedComparison: an RLHF bundle, in memory
     segment_failed = Signal(str)
     segment_closed = Signal()
     playback_changed = Signal(str, float)  # state, position seconds
@@ -72,6 +75,7 @@ class Controller(AnnotationOps, QObject):
     label_failed = Signal(str)
     submit_blocked = Signal(str, str)  # JSON path of the first problem, words for it
     document_loaded = Signal(object)  # DocumentEditor of the open task, or None
+    document_changed = Signal()  # the open document was edited
     segments_changed = Signal(object, object)  # DocumentEditor, selected segment id or None
     draft_conflict = Signal(object)  # WorkChoice: a local draft on an older revision
     draft_saved = Signal(float)  # when the local draft was last sealed to disk
@@ -90,6 +94,7 @@ class Controller(AnnotationOps, QObject):
         api: CordonApi,
         session: SessionService,
         segments: SegmentService,
+        comparisons: ComparisonService,
         labels: LabelService,
         events: EventRecorder,
         engine: PlaybackEngine,
@@ -101,6 +106,7 @@ class Controller(AnnotationOps, QObject):
         self._api = api
         self._session = session
         self._segments = segments
+        self._comparisons = comparisons
         self._labels = labels
         self._events = events
         self._outbox = outbox
@@ -125,6 +131,7 @@ class Controller(AnnotationOps, QObject):
         self._delivery_from_worker.connect(self._on_delivery_state)
         self._label_from_worker.connect(self._on_label_result)
         self._init_annotation()
+        self._init_comparisons()
         self._auth_from_worker.connect(self._expire_session)
         self._delivery.start()
         self._playhead_timer = self._timer(PLAYHEAD_MS, self._poll_playback)
@@ -218,9 +225,16 @@ class Controller(AnnotationOps, QObject):
 
     # -- segments -------------------------------------------------------------
     def _current_task_id(self) -> str | None:
+        task = self._current_task()
+        return task.task_id if task is not None else None
+
+    def _current_task(self) -> Task | None:
+        """The task opening or open: a segment or a comparison."""
         if self._opening is not None:
-            return self._opening[0].task_id
-        return self._opened.task.task_id if self._opened else None
+            return self._opening[0]
+        if self._opened is not None:
+            return self._opened.task
+        return self._comparison.task if self._comparison is not None else None
 
     def open_task(self, task: Task) -> None:
         """Close what is open (or still opening), then stream ``task`` on the download worker.
@@ -235,6 +249,10 @@ class Controller(AnnotationOps, QObject):
         self._opening = (task, cancel)
         self._channel_gains = []
         self.segment_opening.emit(task)
+        self._load_work(task)
+        if task.is_comparison:
+            self._open_comparison(task, cancel)
+            return
         self._downloads.submit(
             f"open:{task.task_id}",
             lambda: self._segments.open(
@@ -243,7 +261,6 @@ class Controller(AnnotationOps, QObject):
             self._on_complete,
             lambda exc: self._on_open_error(task, cancel, exc),
         )
-        self._load_work(task)
 
     def _on_ready(self, opened: OpenedSegment) -> None:
         opening = self._opening
@@ -294,6 +311,8 @@ class Controller(AnnotationOps, QObject):
             self._opening[1].set()
             self._opening = None
         self._drop_editor()
+        if self._close_comparison():
+            return
         opened = self._opened
         if opened is None:
             return
@@ -313,6 +332,8 @@ class Controller(AnnotationOps, QObject):
     ) -> None:
         """Record an access event about the open segment (if any): ids, never content."""
         task = self._opened.task if self._opened else None
+        if task is None and self._comparison is not None:
+            task = self._comparison.task
         self._events.record(
             AccessEvent(
                 action,

@@ -18,6 +18,7 @@ from app.domain.label_document import (
     FieldValue,
     LabelDocument,
     PiiSpan,
+    Preference,
     Segment,
     new_item_id,
     sort_segments,
@@ -41,8 +42,14 @@ class DocumentEditor:
         document: LabelDocument | None = None,
         *,
         read_only: bool = False,
+        kind: str = "transcription",
+        outputs: tuple[str, ...] = (),
     ) -> None:
         self.schema = schema
+        #: ``"transcription"``, or an RLHF comparison (``"pairwise"``, ``"ranking"``) of
+        #: ``outputs`` (their ids, in the bundle's order; known once the bundle is open).
+        self.kind = kind
+        self.outputs = outputs
         #: A reviewer reads the document; every edit raises :class:`ReadOnlyError`.
         self.read_only = read_only
         self.frames = frames
@@ -56,6 +63,8 @@ class DocumentEditor:
         self._pii: list[PiiSpan] = list(doc.pii)
         self._fields: dict[str, FieldValue] = dict(doc.fields)
         self.comment = doc.comment
+        self.preference: Preference | None = doc.preference
+        self._ranking: tuple[tuple[str, ...], ...] | None = doc.ranking
         #: The schema the loaded document was made under (a newer schema is applied on save).
         self.loaded_schema_version = doc.schema_version
         self.generation = 0
@@ -115,12 +124,15 @@ class DocumentEditor:
             pii=tuple(self._pii),
             fields=tuple(sorted(self._fields.items())),
             comment=self.comment,
+            preference=self.preference,
+            ranking=self._ranking,
         )
 
     def problems(self, *, final: bool) -> list[Problem]:
         return check_document(
-            self.snapshot(), self.schema, frames=self.frames, channels=self.channels, final=final
-        )
+            self.snapshot(), self.schema, frames=self.frames, channels=self.channels,
+            final=final, kind=self.kind, outputs=self.outputs,
+        )  # fmt: skip
 
     def _writable(self) -> None:
         if self.read_only:
@@ -369,6 +381,72 @@ class DocumentEditor:
         if self._fields.get(name) != value:
             self._fields[name] = value
             self._changed()
+
+    # -- RLHF comparisons -------------------------------------------------------
+    def choose(self, choice: str, strength: int | None) -> None:
+        """Pairwise: ``"a"`` or ``"b"`` better by ``strength`` (1-3), or ``"tie"``."""
+        self._writable()
+        if choice not in ("a", "b", "tie") or (choice == "tie") != (strength is None):
+            raise ValueError("a preference has a strength 1-3; a tie has none")
+        if strength is not None and not 1 <= strength <= 3:
+            raise ValueError("strength runs from 1 to 3")
+        reason = self.preference.reason if self.preference is not None else ""
+        self.preference = Preference(choice, strength, reason)
+        self._changed()
+
+    def set_reason(self, text: str) -> None:
+        """Why; may be written before the choice (the draft keeps it, a submit needs both)."""
+        self._writable()
+        current = self.preference or Preference()
+        if text != current.reason:
+            self.preference = Preference(current.choice, current.strength, text)
+            self._changed()
+
+    @property
+    def ranking(self) -> tuple[tuple[str, ...], ...]:
+        """Best first, ties grouped; before the annotator ranks, the bundle's order."""
+        if self._ranking is not None:
+            return self._ranking
+        return tuple((o,) for o in self.outputs)
+
+    @property
+    def ranked(self) -> bool:
+        return self._ranking is not None
+
+    def keep_order(self) -> None:
+        """Accept the order shown as the ranking (an explicit act: nothing is assumed)."""
+        self._writable()
+        self._ranking = self.ranking
+        self._changed()
+
+    def move_output(self, output_id: str, up: bool) -> None:
+        """One place up or down. An output tied with others leaves its group first."""
+        self._writable()
+        groups = [list(g) for g in self.ranking]
+        i = next(k for k, g in enumerate(groups) if output_id in g)
+        if len(groups[i]) > 1:
+            groups[i].remove(output_id)
+            groups.insert(i if up else i + 1, [output_id])
+        else:
+            j = i - 1 if up else i + 1
+            if 0 <= j < len(groups):
+                groups[i], groups[j] = groups[j], groups[i]
+        self._ranking = tuple(tuple(g) for g in groups)
+        self._changed()
+
+    def toggle_tie(self, output_id: str) -> None:
+        """Tie an output with the one ranked above it, or undo that tie."""
+        self._writable()
+        groups = [list(g) for g in self.ranking]
+        i = next(k for k, g in enumerate(groups) if output_id in g)
+        if len(groups[i]) > 1:
+            groups[i].remove(output_id)
+            groups.insert(i + 1, [output_id])
+        elif i > 0:
+            groups[i - 1].append(output_id)
+            del groups[i]
+        self._ranking = tuple(tuple(g) for g in groups)
+        self._changed()
 
     def set_comment(self, text: str) -> None:
         self._writable()

@@ -41,7 +41,32 @@ from app.wire.schemas import AccessAction, Outcome
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+DeviceSource = Callable[[], Device | None]
 MAX_SEGMENT_BYTES = 8 << 30
+
+
+def open_key(api: CordonApi, device_source: DeviceSource, task: Task) -> bytes:
+    """Ask for the task's key grant and open it with this device's key, checking its binding.
+
+    The grant must name the project, segment and device *this* client expects and be
+    unexpired; anything else raises (:mod:`app.crypto.errors`).
+    """
+    device = device_source()
+    if device is None:
+        raise api_errors.AuthenticationError(401, None, "not signed in")
+    grant = api.key_grant(task.task_id)
+    binding = GrantBinding(
+        project_id=task.project_id,
+        segment_id=task.segment_id,
+        device_id=device.device_id,
+        grant_id=grant.grant_id,
+        expires_at=grant.expires_at,
+    )
+    try:
+        wrapped = base64.b64decode(grant.wrapped_key, validate=True)
+    except binascii.Error as exc:
+        raise crypto_errors.KeyUnwrapError("grant is not base64") from exc
+    return open_grant(wrapped, device.key_pair, binding)
 
 
 class SegmentOpenError(Exception):
@@ -218,22 +243,7 @@ class _OpenRun:
                 self.source.close()  # the compressed plaintext is zeroed here, always
 
     def _grant(self) -> bytes:
-        device = self.device()
-        if device is None:
-            raise api_errors.AuthenticationError(401, None, "not signed in")
-        grant = self.api.key_grant(self.task.task_id)
-        binding = GrantBinding(
-            project_id=self.task.project_id,
-            segment_id=self.task.segment_id,
-            device_id=device.device_id,
-            grant_id=grant.grant_id,
-            expires_at=grant.expires_at,
-        )
-        try:
-            wrapped = base64.b64decode(grant.wrapped_key, validate=True)
-        except binascii.Error as exc:
-            raise crypto_errors.KeyUnwrapError("grant is not base64") from exc
-        return open_grant(wrapped, device.key_pair, binding)
+        return open_key(self.api, self.device, self.task)
 
     def _download(self, decryptor: SegmentDecryptor) -> None:
         with self.api.segment_stream(self.task.task_id) as (total, pieces):

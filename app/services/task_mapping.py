@@ -19,4 +19,5 @@ def task_from_wire(t: TaskOut) -> Task:
         sample_rate=t.sample_rate,
         channels=t.channels,
         ciphertext_bytes=t.ciphertext_bytes,
+        kind=t.kind,
     )

@@ -26,10 +26,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.domain.comparison import Comparison
 from app.domain.models import Task, User
 from app.player.waveform_summary import WaveformSummary
 from app.services.annotation import DocumentEditor
 from app.ui.annotation_panel import AnnotationPanel
+from app.ui.comparison_panel import ComparisonPanel
 from app.ui.curtain import Curtain
 from app.ui.login_page import LoginPage
 from app.ui.overview_view import OverviewView
@@ -39,9 +41,12 @@ from app.ui.shortcuts import ACTIONS, EDITOR_ACTIONS, Keymap
 from app.ui.task_list import TaskList
 from app.ui.watermark import Watermark
 from app.ui.waveform_view import WaveformView
+from app.wire.schemas import Role
 
 #: How long good news (saved, submitted) stays in the banner; errors stay until replaced.
 BANNER_GOOD_NEWS_MS = 10_000
+#: The waveform keeps at least this height, whatever the panel under it holds.
+WAVEFORM_MIN_PX = 160
 #: The task list never gets narrower than this (room for a title and its details line).
 TASK_LIST_MIN_PX = 280
 
@@ -153,6 +158,7 @@ class MainWindow(QMainWindow):
         self.task_title.setObjectName("taskTitle")
         col.addWidget(self.task_title)
         self.waveform = WaveformView()
+        self.waveform.setMinimumHeight(WAVEFORM_MIN_PX)  # the work area below never squeezes it
         col.addWidget(self.waveform, 3)
         self.overview = OverviewView()
         col.addWidget(self.overview)
@@ -162,10 +168,15 @@ class MainWindow(QMainWindow):
         self.player = PlayerBar()
         col.addWidget(self.player)
         self.annotation = AnnotationPanel()
+        self.comparison = ComparisonPanel()
+        #: Under the player: the annotation workspace, or an RLHF comparison.
+        self.work_area = QStackedWidget()
+        self.work_area.addWidget(self.annotation)
+        self.work_area.addWidget(self.comparison)
         #: The selected segment's text (the editor the keyboard lands in).
         self.editor = self.annotation.text
         self.editor.split_requested.connect(lambda: self.action_triggered.emit("split_segment"))
-        col.addWidget(self.annotation, 2)
+        col.addWidget(self.work_area, 2)
         row = QHBoxLayout()
         row.addStretch(1)
         self.submit_button = QPushButton("Submit task")
@@ -216,7 +227,7 @@ class MainWindow(QMainWindow):
             "toggle_spectrogram": lambda: view.set_spectrogram(not view.spectrogram_shown),
             "submit": self._request_submit,
             "shortcut_sheet": self.show_shortcut_sheet,
-            "focus_fields": self.annotation.focus_fields,
+            "focus_fields": self._focus_fields,
         }
         tab = action_id in ("next_region", "previous_region")
         if action_id in _SKIPS:
@@ -227,6 +238,13 @@ class MainWindow(QMainWindow):
             self.annotation.fields.focusNextPrevChild(action_id == "next_region")
         else:
             self.action_triggered.emit(action_id)
+
+    def _focus_fields(self) -> None:
+        """Ctrl+T: the task fields, or a comparison's reason (pairwise) or ranking."""
+        if self.work_area.currentIndex() == 1:
+            self.comparison.focus_input()
+        else:
+            self.annotation.focus_fields()
 
     def show_shortcut_sheet(self) -> None:
         sheet = ShortcutSheet(self.keymap, self)
@@ -249,8 +267,12 @@ class MainWindow(QMainWindow):
 
     def show_document(self, editor: DocumentEditor | None) -> None:
         """The open task's document arrived (or went): fields, hotkeys, segments."""
-        self.annotation.show_document(editor)
+        comparing = editor is not None and editor.kind != "transcription"
+        self.work_area.setCurrentIndex(1 if comparing else 0)
+        self.annotation.show_document(None if comparing else editor)
         self.annotation.install_hotkeys(self, self._key_taken)
+        self.comparison.show_document(editor if comparing else None)
+        self.comparison.install_keys(self, comparing)
         if self.annotation.hotkey_conflicts:
             self.statusBar().showMessage(
                 "Project hotkeys already used by your shortcuts: "
@@ -280,6 +302,22 @@ class MainWindow(QMainWindow):
         self.overview.set_segments(segments, pii, editor.rate, speakers)
         self.annotation.show_segments(editor, selected)
         self.region_label.setText(f"{len(segments)} segments" if segments else "")
+
+    def show_comparison(self, task: Task, comparison: Comparison) -> None:
+        """An RLHF comparison is open: its texts shown, its clips play on request."""
+        self.task_title.setText(f"{task.title} — {task.project_name} ({comparison.kind})")
+        self.comparison.show_comparison(comparison)
+        self.work_area.setCurrentIndex(1)
+        self.player.set_enabled(True)
+        self.submit_button.setEnabled(task.role is Role.ANNOTATOR)
+        self.comparison.ranking.setFocus()
+
+    def show_clip(self, summaries: list[WaveformSummary], sample_rate: int) -> None:
+        """The comparison clip being played, in the waveform and overview."""
+        self.waveform.set_audio(summaries, sample_rate)
+        self.overview.set_audio(summaries, sample_rate)
+        self.player.set_duration(summaries[0].length / sample_rate if summaries else 0.0)
+        self.player.set_channels(len(summaries))
 
     def show_draft_saved(self, when: str) -> None:
         self.draft_label.setText(f"Draft saved {when}")
@@ -339,6 +377,7 @@ class MainWindow(QMainWindow):
         self.progress_label.setText("")
         self.waveform.clear_audio()
         self.overview.clear_audio()
+        self.comparison.show_comparison(None)
         self.submit_button.setEnabled(False)
         self.player.set_enabled(False)
         self.task_title.setText("Choose a task.")

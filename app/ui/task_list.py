@@ -39,11 +39,12 @@ class TaskList(QListWidget):
         current = self.task_at(self.currentRow())
         self.clear()
         for task in tasks:
-            channels = "stereo" if task.channels == 2 else f"{task.channels} ch"
-            text = (
-                f"{task.title}\n{format_time(task.duration_s)} · {task.sample_rate // 1000} kHz "
-                f"{channels} · {task.status.value}"
-            )
+            if task.is_comparison:
+                what = f"RLHF {task.kind.value} comparison"
+            else:
+                channels = "stereo" if task.channels == 2 else f"{task.channels} ch"
+                what = f"{format_time(task.duration_s)} · {task.sample_rate // 1000} kHz {channels}"
+            text = f"{task.title}\n{what} · {task.status.value}"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, task)
             self.addItem(item)

@@ -82,6 +82,30 @@ class PiiSpanWire(_Span):
         return self
 
 
+class PreferenceWire(_Model):
+    """A pairwise judgement: which output is better, by how much, and why."""
+
+    #: ``None`` while only the reason is written (a draft); a submit needs a choice.
+    choice: Literal["a", "b", "tie"] | None = None
+    #: 1 slightly, 2 clearly, 3 much better; none for a tie.
+    strength: Annotated[int, Field(ge=1, le=3)] | None = None
+    reason: Annotated[str, Field(max_length=MAX_FIELD_CHARS)] = ""
+
+    @model_validator(mode="after")
+    def _strength(self) -> PreferenceWire:
+        if self.choice in ("a", "b") and self.strength is None:
+            raise ValueError("a preference has a strength")
+        if self.choice in ("tie", None) and self.strength is not None:
+            raise ValueError("a tie (or no choice yet) has no strength")
+        return self
+
+
+#: A ranking, best first; the outputs in one inner list are tied.
+Ranking = Annotated[
+    list[Annotated[list[Name], Field(min_length=1, max_length=16)]], Field(max_length=16)
+]
+
+
 class LabelDocumentWire(_Model):
     format_version: Literal[2] = FORMAT_VERSION
     #: The project schema version the document was made under (0: the project has none).
@@ -94,3 +118,6 @@ class LabelDocumentWire(_Model):
         default_factory=dict
     )
     comment: Annotated[str, Field(max_length=MAX_COMMENT_CHARS)] = ""
+    #: RLHF comparisons: a pairwise task's preference, a ranking task's order.
+    preference: PreferenceWire | None = None
+    ranking: Ranking | None = None

@@ -97,6 +97,12 @@ class TaskStatus(StrEnum):
     SUBMITTED = "submitted"
 
 
+class TaskKind(StrEnum):
+    TRANSCRIPTION = "transcription"  # an audio segment to segment, transcribe and label
+    PAIRWISE = "pairwise"  # RLHF: which of two model outputs is better
+    RANKING = "ranking"  # RLHF: order N model outputs, ties allowed
+
+
 class TaskOut(_Model):
     task_id: Id
     project_id: Id
@@ -109,6 +115,7 @@ class TaskOut(_Model):
     sample_rate: int
     channels: int
     ciphertext_bytes: int
+    kind: TaskKind = TaskKind.TRANSCRIPTION
 
 
 class TaskListOut(_Model):

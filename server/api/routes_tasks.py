@@ -27,11 +27,12 @@ from app.wire.schemas import (
     LabelIn,
     LabelOut,
     Role,
+    TaskKind,
     TaskListOut,
     TaskOut,
     TaskStatus,
 )
-from server import db, project_schemas, sequences
+from server import comparisons, db, project_schemas, sequences
 from server.api import idempotency
 from server.api.errors import ApiError
 from server.api.params import TaskId
@@ -57,9 +58,14 @@ def _damaged(access: TaskAccess, what: str) -> ApiError:
 def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
     query = (
         select(
-            db.tasks, db.segments, db.projects.c.name.label("project_name"), db.memberships.c.role
+            db.tasks,
+            db.segments,
+            db.projects.c.name.label("project_name"),
+            db.memberships.c.role,
+            db.comparisons.c.kind,
         )
         .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
+        .outerjoin(db.comparisons, db.comparisons.c.segment_id == db.segments.c.id)
         .join(db.projects, db.projects.c.id == db.tasks.c.project_id)
         .join(
             db.memberships,
@@ -87,6 +93,7 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
                     sample_rate=row["sample_rate"],
                     channels=row["channels"],
                     ciphertext_bytes=row["ciphertext_bytes"],
+                    kind=TaskKind(row["kind"] or TaskKind.TRANSCRIPTION.value),
                 )
             )
     return TaskListOut(tasks=out)
@@ -209,10 +216,11 @@ def _check_fits(conn: Connection, access: TaskAccess, body: LabelIn) -> None:
             "schema_version_outdated", path="$.document.schema_version",
         )  # fmt: skip
     schema, _wire = loaded
+    compared = comparisons.outputs_of(conn, access.segment_id)
     problems = check_document(
         from_wire(body.document), schema,
         frames=int(access.segment.frames), channels=int(access.segment.channels),
-        final=not body.draft,
+        final=not body.draft, kind=compared.kind, outputs=compared.output_ids,
     )  # fmt: skip
     if problems:
         first = problems[0]

@@ -46,3 +46,13 @@ def open_row(qtbot: QtBot, client: ClientApp, row: int) -> None:
     with qtbot.waitSignal(client.controller.segment_opened, timeout=LONG):
         qtbot.keyClick(tasks, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: client.controller.editor is not None, timeout=LONG)
+
+
+def open_comparison_row(qtbot: QtBot, client: ClientApp, row: int) -> None:
+    """Enter on an RLHF comparison row; returns once its bundle and document are open."""
+    tasks = client.window.tasks
+    tasks.setCurrentRow(row)
+    tasks.setFocus()
+    with qtbot.waitSignal(client.controller.comparison_opened, timeout=LONG):
+        qtbot.keyClick(tasks, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: client.controller.editor is not None, timeout=LONG)

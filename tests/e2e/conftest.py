@@ -7,6 +7,7 @@ device key exactly as on a Linux workstation.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,12 +47,21 @@ class LiveServer:
 
 
 def live_server(
-    tmp_path: Path, files: dict[str, tuple[float, int, int]], *extra: str
+    tmp_path: Path,
+    files: dict[str, tuple[float, int, int]],
+    *extra: str,
+    comparisons: dict[str, dict[str, object]] | None = None,
 ) -> LiveServer:
+    """The demo server over ``files`` (name: seconds, rate, channels) and RLHF
+    ``comparisons`` (file name: manifest; its audio names files of ``files``)."""
     audio_dir = tmp_path / "source-audio"
     audio_dir.mkdir()
     for i, (name, (seconds, rate, channels)) in enumerate(sorted(files.items())):
         write_audio(audio_dir / name, seconds, rate, channels, seed=100 + i)
+    if comparisons:
+        (audio_dir / "comparisons").mkdir()
+        for name, manifest in comparisons.items():
+            (audio_dir / "comparisons" / name).write_text(json.dumps(manifest))
     data_dir = tmp_path / "server-data"
     init_data_dir(data_dir)
     proc, url = start_server(data_dir, "--audio-dir", str(audio_dir), *extra, command="demo")
