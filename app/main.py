@@ -284,6 +284,7 @@ def _wire_annotation(c: Controller, w: MainWindow) -> None:
         w.show_segments(editor, selected)
 
     c.segments_changed.connect(segments)
+    c.segment_text_changed.connect(w.show_segment_text)
     panel.table.segment_chosen.connect(lambda segment_id: c.select_segment(segment_id, play=True))
     panel.text_edited.connect(c.set_segment_text)
     panel.speaker_requested.connect(c.set_speaker)

@@ -152,6 +152,38 @@ def to_wire(doc: LabelDocument) -> LabelDocumentWire:
     )
 
 
+def to_json_dict(doc: LabelDocument) -> dict[str, Any]:
+    """The document's wire form as plain JSON values, built directly from the frozen values.
+
+    The same dict as ``to_wire(doc).model_dump(mode="json")`` (a test holds them equal) at a
+    tenth of the cost: building the pydantic models re-validates every segment, ~20 ms for
+    2,000 segments, which autosave pays on every pause in typing. Documents are validated
+    where they come *in* (the server, and :func:`from_wire` on every read).
+    """
+    pref = doc.preference
+    return {
+        "format_version": FORMAT_VERSION,
+        "schema_version": doc.schema_version,
+        "segments": [
+            {"start": s.start, "end": s.end, "id": s.id, "channel": s.channel,
+             "speaker": s.speaker, "text": s.text, "labels": {k: list(v) for k, v in s.labels}}
+            for s in doc.segments
+        ],
+        "pii": [
+            {"start": p.start, "end": p.end, "id": p.id, "category": p.category,
+             "segment": p.segment, "char_start": p.char_start, "char_end": p.char_end}
+            for p in doc.pii
+        ],
+        "fields": {k: list(v) if isinstance(v, tuple) else v for k, v in doc.fields},
+        "comment": doc.comment,
+        "preference": (
+            None if pref is None
+            else {"choice": pref.choice, "strength": pref.strength, "reason": pref.reason}
+        ),
+        "ranking": None if doc.ranking is None else [list(g) for g in doc.ranking],
+    }  # fmt: skip
+
+
 def to_json(doc: LabelDocument) -> bytes:
     """The document's canonical JSON (what is sealed, drafted and sent)."""
     return to_wire(doc).model_dump_json().encode("utf-8")

@@ -92,6 +92,7 @@ class AnnotationOps:
     document_loaded: Any
     document_changed: Any
     segments_changed: Any
+    segment_text_changed: Any
     draft_conflict: Any
     draft_saved: Any
     label_failed: Any
@@ -414,10 +415,11 @@ class AnnotationOps:
 
     # -- text, speakers, labels, PII, fields -------------------------------------
     def set_segment_text(self, segment_id: str, text: str) -> None:
+        """A keystroke: only the list row and the text change (the waveform does not)."""
         editor = self._editable()
         if editor is not None:
             editor.set_text(segment_id, text)
-            self.segments_changed.emit(editor, self._selected)
+            self.segment_text_changed.emit(editor, self._selected)
 
     def set_speaker(self, speaker: str) -> None:
         editor = self._editable()

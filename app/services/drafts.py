@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from app.crypto.outbox_format import OutboxFormatError, new_header, read_records, seal_record
-from app.domain.label_document import LabelDocument, from_wire, to_wire
+from app.domain.label_document import LabelDocument, from_wire, to_json_dict
 from app.wire.label_document import LabelDocumentWire
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class DraftStore:
             "task_id": job.task_id,
             "base_revision": job.base_revision,
             "saved_at": time.time(),
-            "document": to_wire(job.document).model_dump(mode="json"),
+            "document": to_json_dict(job.document),
         }
         header = new_header()
         data = header + seal_record(

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.api.client import CordonApi
-from app.domain.label_document import LabelDocument, Segment, from_wire, sort_segments, to_wire
+from app.domain.label_document import (
+    LabelDocument,
+    Segment,
+    from_wire,
+    sort_segments,
+    to_json_dict,
+    to_wire,
+)
 from app.domain.models import AccessEvent, Task
 from app.domain.project_schema import ProjectSchema
 from app.domain.project_schema import from_wire as schema_from_wire
@@ -53,7 +60,7 @@ def label_body(
     return {
         "task_id": task_id,
         "label_id": label_id,
-        "document": to_wire(document).model_dump(mode="json"),
+        "document": to_json_dict(document),
         "base_revision": base_revision,
         "draft": draft,
     }

@@ -319,6 +319,10 @@ class MainWindow(QMainWindow):
         self.player.set_duration(summaries[0].length / sample_rate if summaries else 0.0)
         self.player.set_channels(len(summaries))
 
+    def show_segment_text(self, editor: DocumentEditor, selected: str | None) -> None:
+        """A keystroke in a segment's text: its list row and the text; no redraw of audio."""
+        self.annotation.show_segments(editor, selected)
+
     def show_draft_saved(self, when: str) -> None:
         self.draft_label.setText(f"Draft saved {when}")
 

@@ -50,7 +50,7 @@ class OverviewView(AudioPlot):
         self._duration = 0.0
         self._curves: list[pg.PlotCurveItem] = []
         self._traces: list[np.ndarray[Any, np.dtype[np.float64]]] = []
-        self.segments = SegmentLayer(lanes=1, alpha=90)
+        self.segments = SegmentLayer(lanes=1)
         self.window = pg.LinearRegionItem(values=(0.0, 1.0), movable=True, swapMode="sort")
         self.window.setBrush(pg.mkBrush(255, 255, 255, 40))
         self.window.setZValue(10)

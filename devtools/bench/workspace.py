@@ -82,10 +82,10 @@ class _Workspace:
         return (time.perf_counter() - t0) * 1000
 
     def _edit(self, segment_id: str, text: str) -> None:
-        """What the controller does on a keystroke: edit the document, redraw the views."""
+        """What the controller and the window do on a keystroke (app.main wires the same)."""
         assert self.editor is not None  # noqa: S101
         self.editor.set_text(segment_id, text)
-        self.window.show_segments(self.editor, segment_id)
+        self.window.show_segment_text(self.editor, segment_id)
 
     def typing_ms(self, editor: DocumentEditor, keystrokes: int) -> list[float]:
         """One key typed into a segment in the middle -> every changed view repainted."""

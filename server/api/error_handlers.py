@@ -13,9 +13,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.wire import comparison, label_document, project_schema, schemas
 from app.wire.schemas import AccessAction, ErrorCode, Outcome
 from server.api import refusals
 from server.api.errors import ApiError, BodyTooLargeError, Refusal, error_response, refused
@@ -47,6 +49,39 @@ async def _audited(
     return error_response(status, code, message, path)
 
 
+def _wire_field_names() -> frozenset[str]:
+    names: set[str] = set()
+    for module in (schemas, label_document, comparison, project_schema):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, BaseModel):
+                names.update(value.model_fields)
+    return frozenset(names)
+
+
+#: Field names of the API's own models: safe to name in an error, unlike a key a
+#: caller chose (a label name, an unknown field), which could be content.
+_FIELD_NAMES = _wire_field_names()
+
+
+def body_path(loc: tuple[object, ...]) -> str | None:
+    """A validation error's place in the body as a JSON path, if it names only our fields.
+
+    ``("body", "document", "segments", 0, "text")`` -> ``$.document.segments[0].text``;
+    a location through a key the caller chose gives ``None`` (never echo content).
+    """
+    if not loc or loc[0] != "body":
+        return None
+    path = "$"
+    for part in loc[1:]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(part, str) and part in _FIELD_NAMES:
+            path += f".{part}"
+        else:
+            return None
+    return path
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Route every exception to :func:`error_response`."""
 
@@ -64,7 +99,8 @@ def install_error_handlers(app: FastAPI) -> None:
         kinds = sorted({str(e.get("type", "invalid")) for e in errors})[:5]
         message = f"{len(errors)} invalid or missing field(s): " + ", ".join(kinds)
         code = ErrorCode.INVALID_REQUEST
-        return await _audited(request, 422, code, message, refused(code.value))
+        path = body_path(tuple(errors[0].get("loc", ()))) if errors else None
+        return await _audited(request, 422, code, message, refused(code.value), path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

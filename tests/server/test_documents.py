@@ -80,7 +80,8 @@ CASES = [
      "$.document.pii[0].start"),
     ("missing required field", ["fields"], {}, "$.document.fields.outcome"),
     ("rating out of range", ["fields", "audio_quality"], 9, "$.document.fields.audio_quality"),
-    ("oversized text", ["segments", 0, "text"], "x" * 20_001, None),
+    ("oversized text", ["segments", 0, "text"], "x" * 20_001, "$.document.segments[0].text"),
+    ("misordered span", ["segments", 0, "start"], 900, "$.document.segments[0]"),
     ("unknown schema version", ["schema_version"], 7, "$.document.schema_version"),
 ]  # fmt: skip
 
@@ -92,7 +93,7 @@ def test_a_document_that_does_not_fit_is_refused_with_its_path(
     what: str,
     path: list[Any],
     value: Any,
-    where: str | None,
+    where: str,
 ) -> None:
     client, headers, tasks = device
     task_id = tasks["call-a"]
@@ -101,10 +102,9 @@ def test_a_document_that_does_not_fit_is_refused_with_its_path(
     response = client.post(f"/v1/tasks/{task_id}/labels", json=body, headers=headers)
     assert response.status_code == 422, (what, response.text)
     error = response.json()["error"]
-    if where is None:  # a structural limit: the wire model's refusal
-        assert error["code"] == "invalid_request"
-    else:
-        assert (error["code"], error["path"]) == ("document_invalid", where)
+    structural = what in ("oversized text", "misordered span")  # the wire model refuses these
+    code = "invalid_request" if structural else "document_invalid"
+    assert (error["code"], error.get("path")) == (code, where)
     assert "Ana" not in response.text  # the answer never echoes the document's content
     assert _count(srv, db.labels) == 0
     assert _count(srv, db.access_events, action="access_refused") == refusals + 1
@@ -141,7 +141,7 @@ def test_the_stored_document_reads_back_exactly_with_its_base(
     body = {"label_id": "lbl_full", "document": doc, "base_revision": None}
     assert client.post(f"/v1/tasks/{task_id}/labels", json=body, headers=headers).status_code == 200
     latest = client.get(f"/v1/tasks/{task_id}/labels/latest", headers=headers).json()
-    expected = {"format_version": 2, "comment": "", **doc}
+    expected = {"format_version": 2, "comment": "", "preference": None, "ranking": None, **doc}
     for segment in expected["segments"]:
         segment.setdefault("labels", {})
     for span in expected["pii"]:

@@ -21,6 +21,7 @@ from app.player.waveform_summary import WaveformSummary
 from app.ui.main_window import MainWindow
 from app.wire.schemas import Role, TaskStatus
 from devtools.synthetic_audio import decoded_speech
+from tests.qt.conftest import show_document
 from tests.x11.helpers import selection, settle, xdotool
 
 SENTINEL = "SENTINEL-4417 account 5520 1234"
@@ -67,6 +68,7 @@ def window(qtbot: QtBot) -> Iterator[MainWindow]:
     audio = decoded_speech(3.0, 16000, 1)
     summary = WaveformSummary(audio.channels[0])
     win.show_segment(task, [summary], 16000)
+    show_document(win)  # one segment selected: its text is what is typed
     win.editor.setPlainText(SENTINEL + "\n" + SENTINEL)
     win.show()
     qtbot.waitExposed(win)

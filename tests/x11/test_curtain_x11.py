@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QPoint, QRect, QSize
 from pytestqt.qtbot import QtBot
 
 from app.main import build
+from devtools import annotate
 from devtools.audio_tap import TappedOutput
 from devtools.processes import start, stop
 from tests.e2e.client_driver import LONG, open_row, sign_in
@@ -34,7 +35,7 @@ def sentinel_pixels(shot: Pixels) -> int:
 
 
 def watermark_pixels(shot: Pixels, rect: QRect) -> int:
-    """Light grey pixels (the watermark over the white editor) inside ``rect``."""
+    """Light grey pixels (the watermark over a white, empty view) inside ``rect``."""
     area = shot[rect.top() + 6 : rect.bottom() - 6, rect.left() + 6 : rect.right() - 6].astype(int)
     r, g, b = area[..., 0], area[..., 1], area[..., 2]
     grey = (abs(r - g) < 6) & (abs(g - b) < 6) & (r >= 215) & (r <= 249)
@@ -53,11 +54,15 @@ def test_screenshot_shows_content_only_while_focused(qtbot: QtBot, server: LiveS
         xdotool("windowfocus", "--sync", str(int(window.winId())))
         sign_in(qtbot, client)
         open_row(qtbot, client, 0)
+        annotate.mark_segment(window, client.controller, 0.1, 0.6)  # a segment to type into
         editor = window.editor
         editor.setStyleSheet(SENTINEL_STYLE)
         editor.setPlainText(SENTINEL_TEXT)
         settle(0.5)
-        rect = QRect(editor.mapTo(window, editor.rect().topLeft()), editor.size())
+        # The watermark is measured over the empty, white part of the segment list.
+        rows = window.annotation.table.viewport()
+        top_left = rows.mapTo(window, rows.rect().topLeft()) + QPoint(0, 60)
+        rect = QRect(top_left, rows.size() - QSize(0, 60))
 
         focused = screenshot()
         assert sentinel_pixels(focused) > 2000
