@@ -15,16 +15,14 @@ The panel shows the controller's document and reports what the annotator does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import partial
 
-from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QGridLayout,
     QLabel,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QRadioButton,
@@ -35,7 +33,8 @@ from PySide6.QtWidgets import (
 
 from app.domain.comparison import Comparison, Content
 from app.services.annotation import DocumentEditor
-from app.ui.transcript_editor import TranscriptEditor, copy_or_cut
+from app.ui.no_export import NoExportList
+from app.ui.transcript_editor import TranscriptEditor
 
 #: The pairwise scale: (choice, strength, words), Ctrl+1 … Ctrl+7.
 SCALE = (
@@ -50,27 +49,12 @@ SCALE = (
 PROMPT = "prompt"
 
 
-class RankingList(QListWidget):
+class RankingList(NoExportList):
     """The outputs in rank order. Their first lines are content: nothing leaves the list."""
-
-    blocked = Signal(str, str)  # access action, reason
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("rankingList")
-        self.setDragEnabled(False)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        kind = copy_or_cut(event)
-        if kind is not None:
-            event.accept()
-            self.blocked.emit("clipboard_blocked", kind)
-            return
-        super().keyPressEvent(event)
-
-    def mimeData(self, items: Sequence[QListWidgetItem]) -> QMimeData:  # noqa: N802 - Qt override
-        return QMimeData()
 
 
 def _viewer(height: int) -> TranscriptEditor:

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from app.domain.label_document import PiiSpan, Segment
 from app.domain.project_schema import ProjectSchema
+from app.ui.no_export import refuse_copy, seal_view
 from app.ui.segment_layer import speaker_colour
 from app.ui.time_format import format_time
-from app.ui.transcript_editor import copy_or_cut
 
 COLUMNS = ("#", "Time", "Speaker", "Text", "Labels")
 Index = QModelIndex | QPersistentModelIndex
@@ -149,9 +149,7 @@ class SegmentTable(QTableView):
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.setDragEnabled(False)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        seal_view(self)
         self.setWordWrap(False)
         self.setTabKeyNavigation(False)  # Tab is the window's "next segment"
         self.verticalHeader().hide()
@@ -202,10 +200,7 @@ class SegmentTable(QTableView):
             self.segment_chosen.emit(segment.id)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        kind = copy_or_cut(event)
-        if kind is not None:
-            event.accept()
-            self.blocked.emit("clipboard_blocked", kind)
+        if refuse_copy(event, self.blocked):
             return
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not event.modifiers():
             event.accept()

@@ -7,28 +7,21 @@ intercepted here (and reported through ``blocked``); drags carry no data.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QListWidgetItem, QWidget
 
 from app.domain.models import Task
+from app.ui.no_export import NoExportList
 from app.ui.time_format import format_time
-from app.ui.transcript_editor import copy_or_cut
 from app.wire.schemas import TaskStatus
 
 
-class TaskList(QListWidget):
+class TaskList(NoExportList):
     task_activated = Signal(object)  # Task
-    blocked = Signal(str, str)  # access action, reason
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("taskList")
-        self.setDragEnabled(False)
-        self.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         # One click opens a task, as does Enter (itemActivated; a double click also
         # activates — opening the task already open is a no-op in the controller).
         self.itemClicked.connect(self._on_item)
@@ -76,15 +69,3 @@ class TaskList(QListWidget):
 
     def _on_item(self, item: QListWidgetItem) -> None:
         self.task_activated.emit(item.data(Qt.ItemDataRole.UserRole))
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        kind = copy_or_cut(event)
-        if kind is not None:
-            event.accept()
-            self.blocked.emit("clipboard_blocked", kind)
-            return
-        super().keyPressEvent(event)
-
-    def mimeData(self, items: Sequence[QListWidgetItem]) -> QMimeData:  # noqa: N802 - Qt override
-        """A drag out of the list carries nothing."""
-        return QMimeData()
