@@ -292,10 +292,14 @@ def _wire_annotation(c: Controller, w: MainWindow) -> None:
 
     def tag(category: str, chars: tuple[int, int] | None) -> None:
         if not c.tag_pii(category, chars):
-            w.statusBar().showMessage("Select a segment (and its words) to tag personal data.",
-                                      NOTICE_SHOWN_MS)  # fmt: skip
+            words = ("Select words in a segment, Shift+drag a span on the waveform, or select "
+                     "a segment, to tag personal data.")  # fmt: skip
+            w.statusBar().showMessage(words, NOTICE_SHOWN_MS)
 
     panel.pii_requested.connect(tag)
+    w.waveform.span_marked.connect(c.mark_span)
+    c.span_tagged.connect(lambda: w.waveform.mark_span(None))
+    c.segment_closed.connect(lambda: w.waveform.mark_span(None))
     panel.field_changed.connect(c.set_field)
     panel.comment_changed.connect(c.set_comment)
 

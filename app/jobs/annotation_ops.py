@@ -93,6 +93,7 @@ class AnnotationOps:
     document_changed: Any
     segments_changed: Any
     segment_text_changed: Any
+    span_tagged: Any
     draft_conflict: Any
     draft_saved: Any
     label_failed: Any
@@ -126,6 +127,7 @@ class AnnotationOps:
         self._editor: DocumentEditor | None = None
         self._editor_task: Task | None = None
         self._editor_user = ""
+        self._marked_span: tuple[int, int] | None = None
         self._selected: str | None = None
         self._base_revision: int | None = None
         self._label_id: str | None = None
@@ -433,10 +435,30 @@ class AnnotationOps:
             editor.toggle_label(self._selected, name, value)
             self._segments_changed()
 
+    def mark_span(self, start_s: float, end_s: float) -> None:
+        """Shift+drag on the waveform: the audio span the next PII key tags."""
+        rate = self._rate()
+        self._marked_span = (round(start_s * rate), round(end_s * rate)) if rate else None
+
     def tag_pii(self, category: str, chars: tuple[int, int] | None) -> bool:
-        """Tag personal data in the selected segment: its text range, or (none) its audio."""
+        """Tag personal data: the selected words of the selected segment; else the span
+        marked on the waveform (Shift+drag); else the selected segment's audio."""
         editor, segment = self._editable(), self.selected_segment
-        if editor is None or segment is None:
+        marked, self._marked_span = self._marked_span, None
+        if editor is None:
+            return False
+        if chars is None and marked is not None:
+            inside = segment is not None and segment.start <= marked[0] and marked[1] <= segment.end
+            try:
+                editor.add_pii(
+                    category, *marked, segment_id=segment.id if inside and segment else None
+                )
+            except (KeyError, ValueError):
+                return False
+            self.span_tagged.emit()
+            self._segments_changed()
+            return True
+        if segment is None:
             return False
         try:
             if chars is not None:

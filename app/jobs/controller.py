@@ -78,6 +78,7 @@ class Controller(AnnotationOps, ComparisonOps, QObject):
     document_changed = Signal()  # the open document was edited
     segments_changed = Signal(object, object)  # DocumentEditor, selected segment id or None
     segment_text_changed = Signal(object, object)  # the same, after a keystroke in a text
+    span_tagged = Signal()  # the span marked on the waveform became a PII tag
     draft_conflict = Signal(object)  # WorkChoice: a local draft on an older revision
     draft_saved = Signal(float)  # when the local draft was last sealed to disk
     player_settings_changed = Signal(float, float, bool)  # speed, volume, looping

@@ -42,11 +42,12 @@ MIN_DRAG_PX = 4
 
 
 class _DrawingViewBox(pg.ViewBox):  # type: ignore[misc]
-    """Left-drag draws a region; Ctrl+left-drag and middle-drag pan as usual."""
+    """Left-drag draws a region (Shift: marks a span for a PII tag); Ctrl+left-drag and
+    middle-drag pan as usual."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.on_draw: Callable[[float, float, bool], None] | None = None
+        self.on_draw: Callable[[float, float, bool, bool], None] | None = None
 
     def mouseDragEvent(self, ev: Any, axis: int | None = None) -> None:  # noqa: N802 - Qt
         modifiers = ev.modifiers()
@@ -62,13 +63,25 @@ class _DrawingViewBox(pg.ViewBox):  # type: ignore[misc]
             return
         start = float(self.mapToView(ev.buttonDownPos()).x())
         end = float(self.mapToView(ev.pos()).x())
-        self.on_draw(min(start, end), max(start, end), bool(ev.isFinish()))
+        shift = bool(modifiers & Qt.KeyboardModifier.ShiftModifier)
+        self.on_draw(min(start, end), max(start, end), bool(ev.isFinish()), shift)
+
+
+class _SegmentRegion(pg.LinearRegionItem):  # type: ignore[misc]
+    """The selected segment's editable region; a Shift+drag over it marks a span instead."""
+
+    def mouseDragEvent(self, ev: Any) -> None:  # noqa: N802 - Qt
+        if ev.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            ev.ignore()  # the view box below takes it
+            return
+        super().mouseDragEvent(ev)
 
 
 class WaveformView(AudioPlot):
     seek_requested = Signal(float)  # seconds
     region_moved = Signal(str, float, float)  # segment id, start s, end s
     region_drawn = Signal(float, float)  # start s, end s of a new region
+    span_marked = Signal(float, float)  # Shift+drag: a span to tag as personal data
     visible_changed = Signal(float, float)  # start s, end s now on screen
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -91,6 +104,7 @@ class WaveformView(AudioPlot):
         self._spectra: list[np.ndarray[Any, np.dtype[np.uint8]]] = []
         self._lut = pg.colormap.get("inferno").getLookupTable(nPts=256)
         self._draft: pg.LinearRegionItem | None = None
+        self._marked: pg.LinearRegionItem | None = None  # Shift+drag: a span for a PII tag
         self._viewbox.on_draw = self._on_draw
         item = lock_down_plot(self)
         item.showGrid(x=True, y=False, alpha=0.2)
@@ -151,6 +165,7 @@ class WaveformView(AudioPlot):
         self._redraw()
 
     def clear_audio(self) -> None:
+        self.mark_span(None)
         self.set_regions([], None)
         self.set_segments((), (), 1, ())
         self._drop_draft()
@@ -226,7 +241,7 @@ class WaveformView(AudioPlot):
         for region_id, start, end in spans:
             item = self._region_items.get(region_id)
             if item is None:
-                item = pg.LinearRegionItem(values=(start, end), movable=True, swapMode="sort")
+                item = _SegmentRegion(values=(start, end), movable=True, swapMode="sort")
                 item.setZValue(5)
                 item.sigRegionChangeFinished.connect(
                     lambda it, rid=region_id: self._on_region_dragged(rid, it)
@@ -303,22 +318,41 @@ class WaveformView(AudioPlot):
             self.removeItem(self._draft)
             self._draft = None
 
-    def _on_draw(self, start: float, end: float, finished: bool) -> None:
-        """Track a region being drawn; on release, ask for it (if it has a length)."""
+    def _on_draw(self, start: float, end: float, finished: bool, shift: bool = False) -> None:
+        """Track a region being drawn; on release, ask for it (if it has a length).
+
+        With Shift the span is *marked* instead (it stays shown, red, until a PII key
+        tags it or another span replaces it).
+        """
         if self._draft is None and not finished:
+            self.mark_span(None)
             self._draft = pg.LinearRegionItem(values=(start, end), movable=False)
-            self._draft.setBrush(pg.mkBrush(250, 204, 21, 60))
+            self._draft.setBrush(
+                pg.mkBrush(220, 38, 38, 70) if shift else pg.mkBrush(250, 204, 21, 60)
+            )
             self._draft.setZValue(6)
             self.addItem(self._draft)
         if self._draft is not None:
             self._draft.setRegion((start, end))
         if not finished:
             return
-        self._drop_draft()
         duration = self._summaries[0].length / self._rate if self._summaries else 0.0
         start, end = max(0.0, start), min(end, duration)
+        if shift and end > start:
+            self._marked, self._draft = self._draft, None
+            self.span_marked.emit(start, end)
+            return
+        self._drop_draft()
         if end > start:
             self.region_drawn.emit(start, end)
+
+    def mark_span(self, span: tuple[float, float] | None) -> None:
+        """Show (or, ``None``, remove) the span marked for a PII tag."""
+        if self._marked is not None and span is None:
+            self.removeItem(self._marked)
+            self._marked = None
+        elif span is not None and self._marked is not None:
+            self._marked.setRegion(span)
 
     def _on_click(self, event: Any) -> None:
         if event.button() != Qt.MouseButton.LeftButton or not self._summaries:

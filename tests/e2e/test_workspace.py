@@ -28,6 +28,7 @@ from tests.e2e.client_driver import LONG, open_row, running_client, sign_in
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_annotate_flow import files_containing
 from tests.e2e.test_refusals import sign_in as api_sign_in
+from tests.gestures import drag, point_at
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("secret_service")]
 
@@ -159,3 +160,16 @@ def test_a_segment_made_while_one_channel_is_soloed_belongs_to_it(
         assert channels == {right: 1, both: 0}
         rows = window.annotation.table.model()
         assert [rows.index(r, 2).data() for r in range(2)] == ["— (R)", "Agent (L)"]
+        # Shift+drag marks an audio span; a PII key tags exactly it (inside the selected one).
+        view = window.waveform
+        view.zoom_fit()
+        qtbot.wait(50)
+        drag(qtbot, view.viewport(), point_at(view, 1.4), point_at(view, 1.8),
+             modifiers=Qt.KeyboardModifier.ShiftModifier)  # fmt: skip
+        assert len(editor) == 2  # no new segment
+        annotate.press(window, Qt.Key.Key_D, annotate.CTRL | annotate.ALT)  # date of birth
+        (span,) = editor.pii
+        rate = controller.opened.audio.sample_rate
+        pixel = len(controller.opened.audio.channels[0]) / view.width()
+        assert abs(span.start - 1.4 * rate) < 2 * pixel and abs(span.end - 1.8 * rate) < 2 * pixel
+        assert (span.category, span.segment) == ("date_of_birth", both)
