@@ -125,7 +125,7 @@ class AnnotationPanel(QWidget):
         self.fields.comment_changed.connect(self.comment_changed)
         col.addWidget(self.fields, 1)
         splitter.addWidget(right)
-        splitter.setSizes([560, 440])
+        splitter.setSizes([640, 360])
         self.table.text_requested.connect(self.focus_text)
         self.text.escape_pressed.connect(self.table.setFocus)
         self._shortcuts: list[QShortcut] = []
@@ -216,7 +216,9 @@ class AnnotationPanel(QWidget):
         self._shortcuts = []
         self.hotkey_conflicts = []
         hints: list[str] = []
-        for key, title, action in self._hotkey_actions(self._schema):
+        # A reviewer's reading copy takes no edits, so it gets no editing keys either.
+        schema = ProjectSchema() if self.read_only else self._schema
+        for key, title, action in self._hotkey_actions(schema):
             if taken(key):
                 self.hotkey_conflicts.append(key)
                 continue

@@ -158,8 +158,12 @@ class SegmentTable(QTableView):
         # change, which on 2,000 segments made a keystroke cost ~70 ms.
         header = self.horizontalHeader()
         metrics = self.fontMetrics()
-        widths = {0: metrics.horizontalAdvance("00000"), 1: metrics.horizontalAdvance(
-            "0:00:00.00 to 0:00:00.00") + 12, 2: 120, 4: 160}  # fmt: skip
+        # The text keeps most of the room; the others are narrow and the user can widen them
+        # (an hour-long call's times are elided at the right).
+        widths = {0: metrics.horizontalAdvance("0000"), 1: metrics.horizontalAdvance(
+            "00:00.00 to 00:00.00") + 8, 2: metrics.horizontalAdvance("Customer (R)") + 8,
+            4: metrics.horizontalAdvance("Identity check, Noise") + 8}  # fmt: skip
+        header.setMinimumSectionSize(metrics.horizontalAdvance("000"))
         for column in range(len(COLUMNS)):
             stretch = column == 3
             header.setSectionResizeMode(

@@ -80,3 +80,12 @@ def test_the_list_and_the_waveform_follow_each_other(window: MainWindow, qtbot: 
     assert window.editor.segment_id == editor.segments[4].id
     info = window.annotation.info.text()
     assert info.startswith("Segment 5 of 5 · 0:04.00 to 0:05.00")
+
+
+def test_a_reading_copy_gets_no_editing_keys(window: MainWindow) -> None:
+    editor = show_document(window)
+    assert window.annotation.keys.text()
+    editor.read_only = True
+    window.show_document(editor)
+    assert window.annotation.keys.text() == ""
+    assert not window.annotation.fields.isEnabled() and window.editor.isReadOnly()
