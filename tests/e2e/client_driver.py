@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -38,21 +38,20 @@ def sign_in(qtbot: QtBot, client: ClientApp, account: str = "annotator") -> list
     return tasks
 
 
-def open_row(qtbot: QtBot, client: ClientApp, row: int) -> None:
-    """Enter on a task row; returns once it plays and its document is in the editor."""
+def _enter_row(qtbot: QtBot, client: ClientApp, row: int, opened: SignalInstance) -> None:
     tasks = client.window.tasks
     tasks.setCurrentRow(row)
     tasks.setFocus()
-    with qtbot.waitSignal(client.controller.segment_opened, timeout=LONG):
+    with qtbot.waitSignal(opened, timeout=LONG):
         qtbot.keyClick(tasks, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: client.controller.editor is not None, timeout=LONG)
+
+
+def open_row(qtbot: QtBot, client: ClientApp, row: int) -> None:
+    """Enter on a task row; returns once it plays and its document is in the editor."""
+    _enter_row(qtbot, client, row, client.controller.segment_opened)
 
 
 def open_comparison_row(qtbot: QtBot, client: ClientApp, row: int) -> None:
     """Enter on an RLHF comparison row; returns once its bundle and document are open."""
-    tasks = client.window.tasks
-    tasks.setCurrentRow(row)
-    tasks.setFocus()
-    with qtbot.waitSignal(client.controller.comparison_opened, timeout=LONG):
-        qtbot.keyClick(tasks, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: client.controller.editor is not None, timeout=LONG)
+    _enter_row(qtbot, client, row, client.controller.comparison_opened)

@@ -8,6 +8,7 @@ device-pixel columns across the middle of a dense waveform have no trace.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import numpy as np
@@ -15,6 +16,16 @@ from PySide6.QtWidgets import QApplication
 
 from app.player.waveform_summary import WaveformSummary
 from app.ui.waveform_view import WaveformView
+
+
+def probe(env: dict[str, str]) -> dict[str, float]:
+    """Run this probe in a process of its own with ``env``; its measurements."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.qt.dpr_probe"],
+        env=env, capture_output=True, timeout=60, check=True,
+    )  # fmt: skip
+    drawn: dict[str, float] = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    return drawn
 
 
 def main() -> int:

@@ -5,10 +5,7 @@ Also the spectrogram mode and the overview that pans the view.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -21,6 +18,7 @@ from app.ui.plot_setup import CLOCK_STEPS, clock_tick_spacing, hertz_label
 from app.ui.time_format import clock_label, format_time
 from app.ui.waveform_view import WaveformView
 from tests.gestures import drag, point_at
+from tests.qt.dpr_probe import probe
 
 
 def make_view(qtbot: QtBot, channels: int = 2, seconds: float = 600.0) -> WaveformView:
@@ -244,12 +242,7 @@ def test_the_spectrogram_has_a_frequency_ruler_per_channel(qtbot: QtBot) -> None
 @pytest.mark.parametrize("scale", ["1", "1.25", "1.5", "2"])
 def test_the_waveform_is_solid_at_fractional_and_double_scaling(scale: str) -> None:
     """One segment per device pixel: at 1.5 the waveform used to be a comb of 1-px bars."""
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": scale}
-    result = subprocess.run(
-        [sys.executable, "-m", "tests.qt.dpr_probe"],
-        env=env, capture_output=True, timeout=60, check=True,
-    )  # fmt: skip
-    drawn = json.loads(result.stdout.decode().strip().splitlines()[-1])
+    drawn = probe({**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_SCALE_FACTOR": scale})
     assert drawn["dpr"] == float(scale)
     assert drawn["columns"] > 400
     assert drawn["gaps"] == 0, drawn
