@@ -105,8 +105,9 @@ class ComparisonOps:
                 self.segment_failed.emit(exc.user_message)
                 return
             self._clip = key
+        if self._engine.state is PlaybackState.FINISHED:
+            self._engine.seek(0)  # played to the end: again from the start
         if self._engine.state is not PlaybackState.PLAYING:
-            self._engine.seek(0) if self._engine.state is PlaybackState.FINISHED else None
             self._engine.play()
             self.record(AccessAction.PLAYBACK_STARTED, reason=f"clip_{key}"[:64])
 
