@@ -9,6 +9,7 @@ source at its own rate (exact, independent of zoom); segments may overlap
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -16,9 +17,6 @@ from typing import Any
 from app.wire.label_document import (
     FORMAT_VERSION,
     LabelDocumentWire,
-    PiiSpanWire,
-    PreferenceWire,
-    SegmentWire,
 )
 
 FieldValue = str | int | tuple[str, ...]
@@ -97,68 +95,18 @@ class LabelDocument:
     def field_value(self, name: str) -> FieldValue | None:
         return next((value for key, value in self.fields if key == name), None)
 
-    @property
-    def is_empty(self) -> bool:
-        return not (
-            self.segments or self.pii or self.fields or self.comment or self.preference
-            or self.ranking
-        )  # fmt: skip
-
 
 def sort_segments(segments: list[Segment] | tuple[Segment, ...]) -> tuple[Segment, ...]:
     return tuple(sorted(segments, key=lambda s: (s.start, s.end, s.id)))
 
 
-def to_wire(doc: LabelDocument) -> LabelDocumentWire:
-    return LabelDocumentWire(
-        format_version=FORMAT_VERSION,
-        schema_version=doc.schema_version,
-        segments=[
-            SegmentWire(
-                id=s.id,
-                start=s.start,
-                end=s.end,
-                channel=s.channel,
-                speaker=s.speaker,
-                text=s.text,
-                labels={k: list(v) for k, v in s.labels},
-            )
-            for s in doc.segments
-        ],
-        pii=[
-            PiiSpanWire(
-                id=p.id,
-                category=p.category,
-                start=p.start,
-                end=p.end,
-                segment=p.segment,
-                char_start=p.char_start,
-                char_end=p.char_end,
-            )
-            for p in doc.pii
-        ],
-        fields={k: list(v) if isinstance(v, tuple) else v for k, v in doc.fields},
-        comment=doc.comment,
-        preference=(
-            PreferenceWire(
-                choice=doc.preference.choice,  # type: ignore[arg-type]
-                strength=doc.preference.strength,
-                reason=doc.preference.reason,
-            )
-            if doc.preference is not None
-            else None
-        ),
-        ranking=[list(group) for group in doc.ranking] if doc.ranking is not None else None,
-    )
-
-
 def to_json_dict(doc: LabelDocument) -> dict[str, Any]:
     """The document's wire form as plain JSON values, built directly from the frozen values.
 
-    The same dict as ``to_wire(doc).model_dump(mode="json")`` (a test holds them equal) at a
-    tenth of the cost: building the pydantic models re-validates every segment, ~20 ms for
-    2,000 segments, which autosave pays on every pause in typing. Documents are validated
-    where they come *in* (the server, and :func:`from_wire` on every read).
+    The one encoder: :func:`to_wire` validates its output, and a test holds that validating
+    and dumping it changes nothing. Autosave uses it alone, because building the pydantic
+    models re-validates every segment (~20 ms for 2,000), paid on every pause in typing;
+    documents are validated where they come *in* (the server, :func:`from_wire`).
     """
     pref = doc.preference
     return {
@@ -184,9 +132,14 @@ def to_json_dict(doc: LabelDocument) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def to_wire(doc: LabelDocument) -> LabelDocumentWire:
+    """The document's wire model (validated; for what goes out through the API client)."""
+    return LabelDocumentWire.model_validate(to_json_dict(doc))
+
+
 def to_json(doc: LabelDocument) -> bytes:
     """The document's canonical JSON (what is sealed, drafted and sent)."""
-    return to_wire(doc).model_dump_json().encode("utf-8")
+    return json.dumps(to_json_dict(doc), separators=(",", ":")).encode("utf-8")
 
 
 def from_wire(wire: LabelDocumentWire) -> LabelDocument:
