@@ -72,12 +72,10 @@ def _choose(work: LoadedWork) -> tuple[LabelDocument | None, int | None] | WorkC
         stored_base = stored.revision if stored.revision is not None else stored.base_revision
     if draft is None:
         return (stored.document if stored else None), stored_base
-    if stored is None or stored.revision is None or stored.document == draft.document:
-        # Nothing newer on the server, or the same work (a lock uploaded the draft).
-        base = stored_base if stored is not None and stored.document == draft.document else None
-        return draft.document, base if base is not None else draft.base_revision
-    if stored.revision <= (draft.base_revision or 0):
-        return draft.document, draft.base_revision
+    if stored is not None and stored.document == draft.document:  # a lock uploaded the draft
+        return draft.document, stored_base if stored_base is not None else draft.base_revision
+    if stored is None or stored.revision is None or stored.revision <= (draft.base_revision or 0):
+        return draft.document, draft.base_revision  # nothing newer on the server
     return WorkChoice(work.task, work.schema, draft, stored)
 
 

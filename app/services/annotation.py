@@ -65,8 +65,6 @@ class DocumentEditor:
         self.comment = doc.comment
         self.preference: Preference | None = doc.preference
         self._ranking: tuple[tuple[str, ...], ...] | None = doc.ranking
-        #: The schema the loaded document was made under (a newer schema is applied on save).
-        self.loaded_schema_version = doc.schema_version
         self.generation = 0
         #: Where ELAN-style boundary marking left off.
         self.pending_start: int | None = None
@@ -305,15 +303,6 @@ class DocumentEditor:
             channel = self._speaker_channel(speaker)
         self._replace(replace(segment, speaker=speaker, channel=channel))
 
-    def set_channel(self, segment_id: str, channel: int | None) -> None:
-        self._writable()
-        segment = self.get(segment_id)
-        if segment is None:
-            return
-        if channel is not None and not 0 <= channel < self.channels:
-            raise ValueError("no such channel")
-        self._replace(replace(segment, channel=channel))
-
     def toggle_label(self, segment_id: str, name: str, value: str) -> None:
         """Single choice: set, or clear if already set. Multi: add or remove ``value``."""
         self._writable()
@@ -360,11 +349,6 @@ class DocumentEditor:
         self._pii.append(span)
         self._changed()
         return span
-
-    def remove_pii(self, span_id: str) -> None:
-        self._writable()
-        self._pii = [p for p in self._pii if p.id != span_id]
-        self._changed()
 
     def pii_in(self, segment_id: str) -> list[PiiSpan]:
         return [p for p in self._pii if p.segment == segment_id]
