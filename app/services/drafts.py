@@ -59,7 +59,7 @@ class Draft:
 class _Job:
     user_id: str
     task_id: str
-    document: LabelDocument
+    document: LabelDocument | None  # None: delete the draft
     base_revision: int | None
     done: list[Callable[[float], None]]
 
@@ -129,26 +129,29 @@ class DraftStore:
                 job = self._jobs.pop(key)
                 self._busy = True
             try:
+                if job.document is None:
+                    self._path(job.user_id, job.task_id).unlink(missing_ok=True)
+                    continue
                 started = time.perf_counter()
-                self._write(job)
+                self._write(job, job.document)
                 self.last_write_s = time.perf_counter() - started
                 saved_at = time.time()
                 for callback in job.done:
                     callback(saved_at)
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - the thread outlives any one draft
                 logger.error("draft of task %s not saved: %s", job.task_id, type(exc).__name__)
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
 
-    def _write(self, job: _Job) -> None:
+    def _write(self, job: _Job, document: LabelDocument) -> None:
         record = {
             "user_id": job.user_id,
             "task_id": job.task_id,
             "base_revision": job.base_revision,
             "saved_at": time.time(),
-            "document": to_json_dict(job.document),
+            "document": to_json_dict(document),
         }
         header = new_header()
         data = header + seal_record(
@@ -171,7 +174,12 @@ class DraftStore:
 
     # -- reading and dropping ------------------------------------------------
     def load(self, user_id: str, task_id: str) -> Draft | None:
-        """The task's draft; :class:`DraftDamagedError` (after setting it aside) if not genuine."""
+        """The task's draft; :class:`DraftDamagedError` (after setting it aside) if not genuine.
+
+        Waits for queued writes first (a task reopened at once must see the draft its
+        closing queued). Runs off the GUI thread.
+        """
+        self.flush()
         path = self._path(user_id, task_id)
         try:
             data = path.read_bytes()
@@ -193,11 +201,13 @@ class DraftStore:
             raise DraftDamagedError(task_id) from exc
 
     def discard(self, user_id: str, task_id: str) -> None:
-        """Drop the draft (the server holds the submitted document now)."""
+        """Drop the draft (the outbox holds the document now); done on the drafts thread,
+        after any write queued before it, so the caller never waits on the disk."""
         with self._cond:
-            self._jobs.pop((user_id, task_id), None)
-        self.flush()
-        self._path(user_id, task_id).unlink(missing_ok=True)
+            if self._closed:
+                return
+            self._jobs[(user_id, task_id)] = _Job(user_id, task_id, None, None, [])
+            self._cond.notify()
 
     def _set_aside(self, path: Path, why: str) -> None:
         target = path.with_name(f"{path.name}.{int(time.time())}{DAMAGED_SUFFIX}")

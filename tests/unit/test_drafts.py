@@ -71,4 +71,5 @@ def test_a_flipped_byte_is_damage(store: DraftStore) -> None:
 def test_discard_removes_it(store: DraftStore) -> None:
     store.save("usr_a", "tsk_1", doc("text"), None)
     store.discard("usr_a", "tsk_1")
+    store.flush()  # done on the drafts thread
     assert store.files() == [] and store.load("usr_a", "tsk_1") is None
