@@ -193,6 +193,13 @@ class AnnotationOps:
         document = choice.draft.document if keep_draft else choice.stored.document
         self._install(choice.task, choice.schema, document, choice.stored.revision,
                       from_draft=keep_draft)  # fmt: skip
+        # The answer is kept, so the question is not asked again at the next open: the
+        # draft now builds on that revision, or it is gone.
+        if keep_draft:
+            self._drafted_generation = -1
+            self.save_draft()
+        else:
+            self._drafts.discard(self._editor_user, choice.task.task_id)
 
     def _install(
         self,

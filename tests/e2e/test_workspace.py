@@ -115,7 +115,7 @@ def test_a_newer_server_revision_is_offered_next_to_the_draft(
         box = window.findChild(QMessageBox, "draftConflict")
         assert box is not None and box.isVisible()
         assert "Server revision 1: 1 segments, 3 words" in box.text()
-        assert "Your draft" in box.text() and "1 segments, 3 words" in box.text()
+        assert "based on no earlier revision): 1 segments, 3 words" in box.text()
         assert controller.editor is None  # nothing is chosen for the annotator
         keep = next(b for b in box.buttons() if b.text() == "Continue my draft")
         qtbot.mouseClick(keep, Qt.MouseButton.LeftButton)
