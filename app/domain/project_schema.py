@@ -116,6 +116,15 @@ class ProjectSchema:
     def __post_init__(self) -> None:
         self._speakers.update({s.name: s for s in self.speakers})
 
+    def names(self) -> frozenset[str]:
+        """Every name the schema declares (speakers, labels, values, PII categories)."""
+        names = {s.name for s in self.speakers} | {c.name for c in self.pii}
+        for seg_label in self.segment_labels:
+            names |= {seg_label.name, *(v.name for v in seg_label.values)}
+        for task_label in self.task_labels:
+            names |= {task_label.name, *(v.name for v in task_label.values)}
+        return frozenset(names)
+
     def speaker(self, name: str) -> Speaker | None:
         return self._speakers.get(name)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from app.crypto.errors import CryptoError
 from app.crypto.key_grant import GrantBinding, seal_grant
 from app.domain.document_check import check_document
 from app.domain.label_document import from_wire, read_stored, to_wire
+from app.domain.project_schema import ProjectSchema
+from app.wire.label_document import LabelDocumentWire, PiiSpanWire, PreferenceWire, SegmentWire
 from app.wire.project_schema import ProjectSchemaOut
 from app.wire.schemas import (
     AccessAction,
@@ -42,6 +45,12 @@ from server.context import ServerContext
 from server.ingest import new_id
 
 router = APIRouter(prefix="/v1")
+#: Field names of the label document's own models (safe to name in an answer).
+_API_NAMES = frozenset(
+    name
+    for model in (LabelDocumentWire, SegmentWire, PiiSpanWire, PreferenceWire)
+    for name in model.model_fields
+)
 _STREAM_PIECE = 256 * 1024
 
 
@@ -226,13 +235,23 @@ def _check_fits(conn: Connection, access: TaskAccess, body: LabelIn) -> None:
         first = problems[0]
         raise access.refusal(
             422, ErrorCode.DOCUMENT_INVALID, f"{first.message} ({len(problems)} problem(s))",
-            "document_invalid", path=_label_path(first.path),
+            "document_invalid", path=_label_path(first.path, schema),
         )  # fmt: skip
 
 
-def _label_path(path: str) -> str:
-    """A document path as a path in the request body."""
-    return "$.document" + path[1:]
+def _label_path(path: str, schema: ProjectSchema) -> str:
+    """A document path as a path in the request body, cut before any name the caller chose.
+
+    Names the API or the project schema declares are labels, not content; an unknown
+    label or field name could be anything, so the answer stops at its parent.
+    """
+    known = _API_NAMES | schema.names()
+    kept = "$.document"
+    for part in re.findall(r"\.[^.\[]+|\[\d+\]", path[1:]):
+        if part.startswith(".") and part[1:] not in known:
+            break
+        kept += part
+    return kept
 
 
 @router.get("/tasks/{task_id}/schema")
@@ -258,7 +277,7 @@ def _store_label(
             "role_cannot_label",
         )  # fmt: skip
     device_id = active_device(conn, principal, access)
-    _check_fits(conn, access, body)
+    # A retry of a stored label gets its answer even if the schema has moved on since.
     existing = conn.execute(select(db.labels).where(db.labels.c.id == body.label_id)).first()
     if existing is not None:
         if existing.task_id != task_id or existing.author_id != principal.user_id:
@@ -270,6 +289,7 @@ def _store_label(
             stored_at=existing.created_at,
             duplicate=True,
         )
+    _check_fits(conn, access, body)
     document = json.dumps(
         {
             "document": body.document.model_dump(mode="json"),

@@ -83,6 +83,10 @@ CASES = [
     ("oversized text", ["segments", 0, "text"], "x" * 20_001, "$.document.segments[0].text"),
     ("misordered span", ["segments", 0, "start"], 900, "$.document.segments[0]"),
     ("unknown schema version", ["schema_version"], 7, "$.document.schema_version"),
+    # A name the caller chose is never echoed: the path stops at its parent.
+    ("unknown field name", ["fields", "Ana_Okafor_4417"], "x", "$.document.fields"),
+    ("unknown label name", ["segments", 0, "labels"], {"Ana_4417": ["x"]},
+     "$.document.segments[0].labels"),
 ]  # fmt: skip
 
 
@@ -105,7 +109,7 @@ def test_a_document_that_does_not_fit_is_refused_with_its_path(
     structural = what in ("oversized text", "misordered span")  # the wire model refuses these
     code = "invalid_request" if structural else "document_invalid"
     assert (error["code"], error.get("path")) == (code, where)
-    assert "Ana" not in response.text  # the answer never echoes the document's content
+    assert "Ana" not in response.text  # the answer never echoes content (text or names)
     assert _count(srv, db.labels) == 0
     assert _count(srv, db.access_events, action="access_refused") == refusals + 1
 
