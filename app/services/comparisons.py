@@ -111,6 +111,9 @@ class ComparisonService:
             raise SegmentOpenError(
                 "The comparison could not be opened safely and was discarded.", reason
             ) from exc
+        except BaseException:
+            self._discard(opened, buffers)  # whatever failed, no decrypted byte outlives it
+            raise
         self._events.record(
             AccessEvent(AccessAction.SEGMENT_OPENED, task.task_id, task.segment_id, 0)
         )

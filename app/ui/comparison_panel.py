@@ -161,9 +161,13 @@ class ComparisonPanel(QWidget):
     def show_comparison(self, comparison: Comparison | None) -> None:
         """The bundle arrived (texts shown; audio plays through the controller)."""
         self._comparison = comparison
-        for view in self.text_editors():
-            if view is not self.reason:
-                view.clear_content()
+        self._updating = True  # clearing is not the annotator typing
+        try:
+            for view in self.text_editors():
+                if view is not self.reason or comparison is None:
+                    view.clear_content()
+        finally:
+            self._updating = False
         if comparison is None:
             self.ranking.clear()
             return
