@@ -111,6 +111,61 @@ labels = Table(
     UniqueConstraint("task_id", "revision"),
 )
 
+#: What a stored revision is, beside the sealed document: the author's role when it was
+#: stored (a reviewer's revision is a correction) and the revision it was based on.
+#: Numbers and names only; written once with its label, never updated.
+label_revisions = Table(
+    "label_revisions",
+    metadata,
+    Column("label_id", String(64), ForeignKey("labels.id"), primary_key=True),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("author_role", String(16), nullable=False),
+    Column("base_revision", Integer, nullable=True),
+    Column("draft", Boolean, nullable=False),
+)
+
+#: Every step of a task's lifecycle (app.domain.lifecycle), numbered per task. The
+#: reason a reviewer gives (a rejection's) may quote the recording: sealed under the
+#: project key like a label.
+task_transitions = Table(
+    "task_transitions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("step", String(16), nullable=False),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("actor_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("actor_role", String(16), nullable=False),
+    Column("revision", Integer, nullable=True),  # the newest handed-in revision then
+    Column("sealed_reason", LargeBinary, nullable=True),
+    Column("created_at", Integer, nullable=False),
+    UniqueConstraint("task_id", "seq"),
+)
+
+#: A reviewer's comment on one revision, anchored to a segment (by its id), a time span
+#: (frames), a character range of a segment's text, or the task as a whole. The anchor
+#: is ids and numbers; the comment's words are sealed under the project key.
+review_comments = Table(
+    "review_comments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("author_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    #: The ``claim`` transition of the review round it was made in: the annotator reads
+    #: it once that round ended in a decision.
+    Column("claim_seq", Integer, nullable=False),
+    Column("segment", String(64), nullable=True),
+    Column("start_frame", Integer, nullable=True),
+    Column("end_frame", Integer, nullable=True),
+    Column("char_start", Integer, nullable=True),
+    Column("char_end", Integer, nullable=True),
+    Column("sealed_text", LargeBinary, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+
 #: A project's annotation schema, one row per version (1, 2, ...): what label documents
 #: made under that version may hold. Labels and names, not content: stored in clear.
 project_schemas = Table(

@@ -38,6 +38,32 @@ class KeyVault:
         pk = self.project_key(project_id, wrapped_project_key)
         return unwrap_key(pk, wrapped, "segment", project_id, segment_id)
 
+    def seal_record(
+        self,
+        project_id: str,
+        wrapped_project_key: bytes,
+        kind: str,
+        task_id: str,
+        record_id: str,
+        data: bytes,
+    ) -> bytes:
+        """Seal a task's record (``kind``: a review comment, a rejection's reason)."""
+        pk = self.project_key(project_id, wrapped_project_key)
+        return seal(pk, data, kind, project_id, task_id, record_id)
+
+    def open_record(
+        self,
+        project_id: str,
+        wrapped_project_key: bytes,
+        kind: str,
+        task_id: str,
+        record_id: str,
+        sealed: bytes,
+    ) -> bytes:
+        """Open what :meth:`seal_record` sealed; fails unless every binding matches."""
+        pk = self.project_key(project_id, wrapped_project_key)
+        return open_sealed(pk, sealed, kind, project_id, task_id, record_id)
+
     def seal_label(
         self,
         project_id: str,

@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     AUDIT_UNAVAILABLE = "audit_unavailable"
     #: A label document that does not fit its project schema or its audio (``path`` says where).
     DOCUMENT_INVALID = "document_invalid"
+    #: The task's lifecycle does not allow this action now (e.g. accepting an unsubmitted task).
+    TRANSITION_FORBIDDEN = "transition_forbidden"
     #: A stored key or sealed label failed to authenticate: damaged or tampered at rest.
     STORED_DATA_DAMAGED = "stored_data_damaged"
     INTERNAL_ERROR = "internal_error"
@@ -93,8 +95,14 @@ class DeviceOut(_Model):
 
 
 class TaskStatus(StrEnum):
+    """Where a task is in its lifecycle (``app.domain.lifecycle`` holds the transitions)."""
+
     ASSIGNED = "assigned"
-    SUBMITTED = "submitted"
+    IN_PROGRESS = "in_progress"  # the annotator saved a draft on the server
+    SUBMITTED = "submitted"  # handed in (again, after a rejection): waiting for a reviewer
+    IN_REVIEW = "in_review"  # a reviewer holds it
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"  # back with the annotator, with the reviewer's comments
 
 
 class TaskKind(StrEnum):
@@ -159,6 +167,8 @@ class LabelOut(_Model):
     author_id: Id
     stored_at: int
     draft: bool = False
+    #: The author's role when it was stored: a reviewer's revision is a correction.
+    author_role: Role = Role.ANNOTATOR
 
 
 class AccessAction(StrEnum):
@@ -192,6 +202,12 @@ class AccessAction(StrEnum):
     LABEL_STORED = "label_stored"
     LABEL_READ = "label_read"
     ACCESS_REFUSED = "access_refused"
+    #: A task moved in its lifecycle (reason: the action, e.g. ``submit``, ``accept``).
+    TASK_TRANSITIONED = "task_transitioned"
+    #: A reviewer anchored a comment to a task revision (the comment is sealed).
+    COMMENT_ADDED = "comment_added"
+    #: A task's review comments or history (with the reasons given) were read.
+    REVIEW_READ = "review_read"
     #: A new version of a project's annotation schema was applied (reason ``version_<n>``).
     SCHEMA_APPLIED = "schema_applied"
     #: The server could not complete an allowed access (e.g. a stored key failed to unwrap).

@@ -7,19 +7,21 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Path
 from fastapi.responses import StreamingResponse
-from sqlalchemy import Connection, func, insert, literal, select, update
+from sqlalchemy import Connection, RowMapping, Select, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from app.crypto.errors import CryptoError
 from app.crypto.key_grant import GrantBinding, seal_grant
 from app.domain.document_check import check_document
 from app.domain.label_document import from_wire, read_stored, to_wire
+from app.domain.lifecycle import Step
 from app.domain.project_schema import ProjectSchema
+from app.wire.base import MAX_INT
 from app.wire.label_document import LabelDocumentWire, PiiSpanWire, PreferenceWire, SegmentWire
 from app.wire.project_schema import ProjectSchemaOut
 from app.wire.schemas import (
@@ -36,7 +38,7 @@ from app.wire.schemas import (
     TaskStatus,
 )
 from server import comparisons, db, project_schemas, sequences
-from server.api import idempotency
+from server.api import idempotency, task_lifecycle
 from server.api.errors import ApiError
 from server.api.params import TaskId
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal
@@ -63,19 +65,41 @@ def _damaged(access: TaskAccess, what: str) -> ApiError:
     )  # fmt: skip
 
 
-@router.get("/tasks")
-def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
-    query = (
+def task_rows() -> Select[tuple[object, ...]]:
+    """Tasks joined with what a task row shows (segment, project, kind); no membership."""
+    return (
         select(
-            db.tasks,
-            db.segments,
-            db.projects.c.name.label("project_name"),
-            db.memberships.c.role,
-            db.comparisons.c.kind,
+            db.tasks, db.segments, db.projects.c.name.label("project_name"), db.comparisons.c.kind
         )
         .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
         .outerjoin(db.comparisons, db.comparisons.c.segment_id == db.segments.c.id)
         .join(db.projects, db.projects.c.id == db.tasks.c.project_id)
+    )
+
+
+def task_out(row: RowMapping, role: Role) -> TaskOut:
+    """A :func:`task_rows` row as the caller sees it in ``role``."""
+    return TaskOut(
+        task_id=row["id"],
+        project_id=row["project_id"],
+        project_name=row["project_name"],
+        segment_id=row["segment_id"],
+        title=row["title"],
+        role=role,
+        status=TaskStatus(row["status"]),
+        duration_s=row["frames"] / row["sample_rate"],
+        sample_rate=row["sample_rate"],
+        channels=row["channels"],
+        ciphertext_bytes=row["ciphertext_bytes"],
+        kind=TaskKind(row["kind"] or TaskKind.TRANSCRIPTION.value),
+    )
+
+
+@router.get("/tasks")
+def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
+    query = (
+        task_rows()
+        .add_columns(db.memberships.c.role)
         .join(
             db.memberships,
             (db.memberships.c.project_id == db.tasks.c.project_id)
@@ -87,24 +111,8 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
     with ctx.engine.connect() as conn:
         for row in conn.execute(query).mappings():
             role = Role(row["role"])
-            if not may_access(role, principal, row["assignee_id"], row["status"]):
-                continue
-            out.append(
-                TaskOut(
-                    task_id=row["id"],
-                    project_id=row["project_id"],
-                    project_name=row["project_name"],
-                    segment_id=row["segment_id"],
-                    title=row["title"],
-                    role=role,
-                    status=TaskStatus(row["status"]),
-                    duration_s=row["frames"] / row["sample_rate"],
-                    sample_rate=row["sample_rate"],
-                    channels=row["channels"],
-                    ciphertext_bytes=row["ciphertext_bytes"],
-                    kind=TaskKind(row["kind"] or TaskKind.TRANSCRIPTION.value),
-                )
-            )
+            if may_access(role, principal, row["assignee_id"], row["status"]):
+                out.append(task_out(row, role))
     return TaskListOut(tasks=out)
 
 
@@ -155,7 +163,7 @@ def key_grant(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> KeyGran
     )
 
 
-def _stream_blob(path: Path) -> Iterator[bytes]:
+def _stream_blob(path: FilePath) -> Iterator[bytes]:
     with path.open("rb") as fh:
         while piece := fh.read(_STREAM_PIECE):
             yield piece
@@ -271,11 +279,15 @@ def _store_label(
 ) -> LabelAck:
     now = int(time.time())
     access = load_task(ctx, principal, task_id, "label_submit", conn)
-    if access.role is not Role.ANNOTATOR:
+    # The annotator saves and hands in; the reviewer holding the task corrects it.
+    step = Step.CORRECT if access.role is Role.REVIEWER else Step.SUBMIT
+    if access.role is Role.REVIEWER and body.draft:
         access.refuse(
-            403, ErrorCode.FORBIDDEN, "only the assigned annotator submits labels",
-            "role_cannot_label",
+            403, ErrorCode.FORBIDDEN, "a reviewer's correction is a revision, not a draft",
+            "reviewer_draft",
         )  # fmt: skip
+    if step is Step.SUBMIT and body.draft:
+        step = Step.SAVE_DRAFT
     device_id = active_device(conn, principal, access)
     # A retry of a stored label gets its answer even if the schema has moved on since.
     existing = conn.execute(select(db.labels).where(db.labels.c.id == body.label_id)).first()
@@ -289,6 +301,7 @@ def _store_label(
             stored_at=existing.created_at,
             duplicate=True,
         )
+    task_lifecycle.check(conn, access, principal.user_id, step)
     _check_fits(conn, access, body)
     document = json.dumps(
         {
@@ -324,15 +337,20 @@ def _store_label(
     revision = conn.execute(
         select(db.labels.c.revision).where(db.labels.c.id == body.label_id)
     ).scalar_one()
-    if not body.draft:
-        conn.execute(
-            update(db.tasks)
-            .where(db.tasks.c.id == task_id)
-            .values(status=TaskStatus.SUBMITTED.value)
+    conn.execute(
+        insert(db.label_revisions).values(
+            label_id=body.label_id, task_id=task_id, author_role=access.role.value,
+            base_revision=body.base_revision, draft=body.draft,
         )
-    access.record(conn, principal.actor(device_id), AccessAction.LABEL_STORED)
+    )  # fmt: skip
+    actor = principal.actor(device_id)
+    access.record(conn, actor, AccessAction.LABEL_STORED)
+    # Every hand-in and correction is a step in the history; a draft only when it
+    # starts the work (saving again changes nothing there).
+    if step is not Step.SAVE_DRAFT or access.task.status == TaskStatus.ASSIGNED.value:
+        task_lifecycle.apply(ctx, conn, access, actor, step, revision=revision)
     if body.seq is not None:
-        sequences.observe(conn, principal.actor(device_id), [body.seq])
+        sequences.observe(conn, actor, [body.seq])
     return LabelAck(
         label_id=body.label_id, task_id=task_id, revision=revision, stored_at=now, duplicate=False
     )
@@ -340,22 +358,46 @@ def _store_label(
 
 @router.get("/tasks/{task_id}/labels/latest")
 def latest_label(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> LabelOut:
-    """The newest transcript of a task: to resume work, or for a reviewer to replay.
+    """The newest revision of a task: to resume work, or for a reviewer to replay.
 
-    Opened before the read is recorded, so a label that cannot be opened is
-    recorded as a failed access and nothing as read.
+    A reviewer reads handed-in revisions only; an annotator's drafts stay theirs.
     """
+    return _read_label(ctx, principal, task_id, None)
+
+
+@router.get("/tasks/{task_id}/labels/{revision}")
+def label_revision(
+    task_id: TaskId,
+    revision: Annotated[int, Path(ge=1, le=MAX_INT)],
+    principal: CurrentPrincipal,
+    ctx: Ctx,
+) -> LabelOut:
+    """One stored revision (immutable): the annotator's, to diff a correction against."""
+    return _read_label(ctx, principal, task_id, revision)
+
+
+def _read_label(
+    ctx: ServerContext, principal: Principal, task_id: str, revision: int | None
+) -> LabelOut:
+    """Open a stored revision and record the read (opened first: a label that cannot be
+    opened is recorded as a failed access and nothing as read)."""
     with ctx.transaction() as conn:
         access = load_task(ctx, principal, task_id, "label_read", conn)
         device_id = active_device(conn, principal, access)
-        row = conn.execute(
-            select(db.labels)
+        query = (
+            select(db.labels, db.label_revisions.c.author_role, db.label_revisions.c.draft)
+            .outerjoin(db.label_revisions)
             .where(db.labels.c.task_id == task_id)
             .order_by(db.labels.c.revision.desc())
             .limit(1)
-        ).first()
+        )
+        if revision is not None:
+            query = query.where(db.labels.c.revision == revision)
+        if access.role is not Role.ANNOTATOR:
+            query = query.where(func.coalesce(db.label_revisions.c.draft, False).is_(False))
+        row = conn.execute(query).first()
         if row is None:
-            raise ApiError(404, ErrorCode.NOT_FOUND, "no label yet", audit=False)
+            raise ApiError(404, ErrorCode.NOT_FOUND, "no such label", audit=False)
         try:
             document = json.loads(
                 ctx.vault.open_label(
@@ -375,6 +417,7 @@ def latest_label(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> Labe
                 author_id=row.author_id,
                 stored_at=row.created_at,
                 draft=bool(document.get("draft", False)),
+                author_role=Role(row.author_role or Role.ANNOTATOR.value),
             )
         except (CryptoError, ValueError, KeyError, TypeError) as exc:
             raise _damaged(access, "label") from exc

@@ -1,7 +1,7 @@
 """Which task and device a caller may use: the one place task authorisation lives.
 
-An annotator sees the tasks assigned to them; a reviewer sees every submitted
-task of the projects they review. A task outside that is answered 404
+An annotator sees the tasks assigned to them; a reviewer sees every handed-in
+task (submitted, in review, decided) of the projects they review. A task outside that is answered 404
 (existence is not revealed); a visible task used in a way the role does not
 allow, or with a device that is missing, revoked or not the caller's, is
 answered 400/403. Every refusal is raised as an :class:`ApiError`; the error
@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from sqlalchemy import Connection, Row, select
 
+from app.domain.lifecycle import REVIEWABLE
 from app.wire.schemas import AccessAction, ErrorCode, Role, TaskStatus
 from server import audit, db
 from server.api.errors import ApiError
@@ -72,7 +73,9 @@ def may_access(role: Role | None, principal: Principal, assignee_id: str, status
     if role is Role.ANNOTATOR:
         return assignee_id == principal.user_id
     if role is Role.REVIEWER:
-        return status == TaskStatus.SUBMITTED.value
+        # Their own work stays visible to a reviewer (it is theirs), but reviewing it is
+        # refused by the lifecycle (``own_work``) and the queue leaves it out.
+        return TaskStatus(status) in REVIEWABLE
     return False
 
 

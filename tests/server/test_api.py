@@ -192,10 +192,12 @@ def test_label_is_sealed_at_rest_then_visible_to_the_reviewer(
     forbidden = client.post(
         f"/v1/tasks/{task_id}/labels", json={**body, "label_id": "lbl_2"}, headers=reviewer
     )
-    assert forbidden.status_code == 403
+    # A reviewer changes a document only as a correction of a task they hold in review.
+    assert forbidden.status_code == 409
+    assert forbidden.json()["error"]["code"] == "transition_forbidden"
     refusals = [e for e in events(srv) if e["action"] == "access_refused"]
     assert len(refusals) == before + 1
-    assert (refusals[-1]["reason"], refusals[-1]["task_id"]) == ("role_cannot_label", task_id)
+    assert (refusals[-1]["reason"], refusals[-1]["task_id"]) == ("task_not_held", task_id)
 
 
 def test_label_id_reused_on_another_task_conflicts(srv: DemoServer, client: TestClient) -> None:
