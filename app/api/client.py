@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -24,6 +24,14 @@ from requests.adapters import HTTPAdapter
 
 from app.api import errors
 from app.wire.project_schema import ProjectSchemaOut
+from app.wire.review import (
+    CommentIn,
+    CommentListOut,
+    CommentOut,
+    HistoryOut,
+    ReviewQueueOut,
+    StepIn,
+)
 from app.wire.schemas import (
     DemoLoginIn,
     DeviceEnrollIn,
@@ -39,6 +47,7 @@ from app.wire.schemas import (
     LabelIn,
     LabelOut,
     TaskListOut,
+    TaskStatus,
     TokenOut,
 )
 
@@ -219,6 +228,33 @@ class CordonApi:
             if exc.server_message == "no label yet":
                 return None
             raise
+
+    def label_revision(self, task_id: str, revision: int) -> LabelOut:
+        """One stored revision (to diff a reviewer's correction against the annotator's)."""
+        return self._json(LabelOut, "GET", f"/v1/tasks/{task_id}/labels/{revision}")
+
+    # -- review ---------------------------------------------------------------
+    def review_queue(
+        self, status: TaskStatus | None = None, annotator_id: str | None = None
+    ) -> ReviewQueueOut:
+        query = urlencode(
+            {k: v for k, v in (("status", status), ("annotator_id", annotator_id)) if v}
+        )
+        return self._json(
+            ReviewQueueOut, "GET", "/v1/review/queue" + (f"?{query}" if query else "")
+        )
+
+    def review_step(self, task_id: str, body: StepIn) -> HistoryOut:
+        return self._json(HistoryOut, "POST", f"/v1/tasks/{task_id}/review", body)
+
+    def task_history(self, task_id: str) -> HistoryOut:
+        return self._json(HistoryOut, "GET", f"/v1/tasks/{task_id}/history")
+
+    def comments(self, task_id: str) -> CommentListOut:
+        return self._json(CommentListOut, "GET", f"/v1/tasks/{task_id}/comments")
+
+    def add_comment(self, task_id: str, body: CommentIn) -> CommentOut:
+        return self._json(CommentOut, "POST", f"/v1/tasks/{task_id}/comments", body)
 
     def task_schema(self, task_id: str) -> ProjectSchemaOut:
         """The project schema a task's documents are made under now."""

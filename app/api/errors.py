@@ -42,6 +42,15 @@ class ServerError(ApiError):
         #: Where in the request body the problem is (a document that does not fit its schema).
         self.path = path
 
+    @property
+    def refusal_words(self) -> str:
+        """Why the server refused, as a sentence (its messages name no content).
+
+        A refusal must read as one: "another reviewer holds this task", not "offline".
+        """
+        text = self.server_message.strip() or self.user_message
+        return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
 
 class AuthenticationError(ServerError):
     """401: not signed in, or the token is no longer valid."""

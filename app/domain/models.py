@@ -42,6 +42,11 @@ class Task:
     channels: int
     ciphertext_bytes: int
     kind: TaskKind = TaskKind.TRANSCRIPTION
+    #: In a reviewer's queue: who annotated it, when it was handed in, who holds it.
+    annotator_id: str = ""
+    annotator_name: str = ""
+    handed_in_at: int | None = None
+    holder_id: str | None = None
 
     @property
     def is_comparison(self) -> bool:

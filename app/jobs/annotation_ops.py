@@ -19,20 +19,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QTimer
 
 from app.domain.label_document import FieldValue, LabelDocument, Segment
+from app.domain.lifecycle import ANNOTATOR_LOCKED
 from app.domain.models import AccessEvent, Task
 from app.domain.project_schema import ProjectSchema
+from app.jobs.problem_words import problem_words
+from app.jobs.work_choice import LoadedWork, WorkChoice, choose_work
 from app.player.playback import PlaybackEngine, PlaybackState
 from app.services.annotation import DocumentEditor
 from app.services.delivery import LabelResult
-from app.services.drafts import Draft, DraftDamagedError, DraftStore
+from app.services.drafts import DraftDamagedError, DraftStore
 from app.services.events import EventRecorder
-from app.services.labels import LabelService, StoredWork, new_label_id
+from app.services.labels import LabelService, new_label_id
 from app.services.outbox import OutboxWriteError
 from app.services.segments import OpenedSegment
 from app.wire.schemas import AccessAction, Outcome, Role
@@ -41,42 +43,6 @@ logger = logging.getLogger(__name__)
 
 #: A draft is written this long after the last edit (and at once on leaving the task).
 AUTOSAVE_MS = 2_000
-
-
-@dataclass(frozen=True)
-class LoadedWork:
-    """What the network worker found for a task being opened."""
-
-    task: Task
-    schema: ProjectSchema
-    stored: StoredWork | None
-    draft: Draft | None
-    draft_damaged: bool = False
-
-
-@dataclass(frozen=True)
-class WorkChoice:
-    """A local draft made on an older revision than the server's newest: the annotator picks."""
-
-    task: Task
-    schema: ProjectSchema
-    draft: Draft
-    stored: StoredWork
-
-
-def _choose(work: LoadedWork) -> tuple[LabelDocument | None, int | None] | WorkChoice:
-    """The document to open and its base revision, or a choice to put to the annotator."""
-    stored, draft = work.stored, work.draft
-    stored_base = None
-    if stored is not None:
-        stored_base = stored.revision if stored.revision is not None else stored.base_revision
-    if draft is None:
-        return (stored.document if stored else None), stored_base
-    if stored is not None and stored.document == draft.document:  # a lock uploaded the draft
-        return draft.document, stored_base if stored_base is not None else draft.base_revision
-    if stored is None or stored.revision is None or stored.revision <= (draft.base_revision or 0):
-        return draft.document, draft.base_revision  # nothing newer on the server
-    return WorkChoice(work.task, work.schema, draft, stored)
 
 
 class AnnotationOps:
@@ -179,7 +145,7 @@ class AnnotationOps:
                 )
             )
             self.label_failed.emit(DraftDamagedError.user_message)
-        chosen = _choose(work)
+        chosen = choose_work(work)
         if isinstance(chosen, WorkChoice):
             self.draft_conflict.emit(chosen)
             return
@@ -211,10 +177,12 @@ class AnnotationOps:
         from_draft: bool,
     ) -> None:
         frames = round(task.duration_s * task.sample_rate)
-        # A reviewer reads the annotator's document (review actions are the review queue's).
+        # A reviewer reads the annotator's document until they choose to correct it; an
+        # annotator reads theirs once a reviewer holds it or accepted it.
+        read_only = task.role is not Role.ANNOTATOR or task.status in ANNOTATOR_LOCKED
         editor = DocumentEditor(
             schema, frames, task.channels, task.sample_rate, document,
-            read_only=task.role is not Role.ANNOTATOR, kind=task.kind.value,
+            read_only=read_only, kind=task.kind.value,
             outputs=self._comparison_outputs(task),
         )  # fmt: skip
         editor.add_listener(self._on_edit)
@@ -296,6 +264,8 @@ class AnnotationOps:
         editor, task = self._editor, self._editor_task
         if editor is None or task is None or not self.has_unsaved_work:
             return
+        if task.role is not Role.ANNOTATOR:
+            return  # a reviewer's correction is stored as a revision, never as a draft
         self._labels.save(task, new_label_id(), editor.snapshot(),
                           base_revision=self._base_revision, draft=True)  # fmt: skip
 
@@ -493,8 +463,15 @@ class AnnotationOps:
         if editor is None or task is None:
             self.label_failed.emit("Open a task before submitting.")
             return
+        if task.role is Role.REVIEWER:
+            self.label_failed.emit(
+                "Reviewers do not submit: accept (Ctrl+Shift+A) or reject (Ctrl+Shift+R); "
+                "a correction is stored with the decision."
+            )
+            return
         if editor.read_only:
-            self.label_failed.emit("This task is open for review: reviewers do not submit it.")
+            self.label_failed.emit(f"This task is {task.status.value.replace('_', ' ')}: "
+                                   "it can no longer be changed.")  # fmt: skip
             return
         problems = editor.problems(final=True)
         if problems:
@@ -534,29 +511,19 @@ class AnnotationOps:
                 self.label_submitted.emit(result.task_id, result.ack.revision)
                 self.refresh_tasks()
             return
+        # Refused for good: the entry left the outbox; the work stays as a local draft.
         refusal = result.refusal
-        message = getattr(refusal, "user_message", "The server refused it.")
+        message = refusal.refusal_words if refusal is not None else "The server refused it."
         self.label_failed.emit(
             f"The server refused the annotation: {message} "
             "It is kept as a draft on this workstation."
         )
-
-
-def problem_words(editor: DocumentEditor, path: str, message: str, count: int) -> str:
-    """A problem as the annotator reads it: which segment (by time), what is wrong."""
-    where = "The task"
-    if path.startswith("$.segments["):
-        index = int(path[len("$.segments[") : path.index("]")])
-        if index < len(editor):
-            seconds = editor.segments[index].start / editor.rate
-            where = f"Segment {index + 1} (at {int(seconds // 60)}:{seconds % 60:05.2f})"
-    elif path.startswith("$.preference"):
-        where = "Your preference (Ctrl+1 to Ctrl+7)"
-    elif path.startswith("$.ranking"):
-        where = "The ranking (move outputs, or Alt+K to keep the order shown)"
-    elif path.startswith("$.fields."):
-        name = path[len("$.fields.") :].split("[", maxsplit=1)[0]
-        spec = editor.schema.task_label(name)
-        where = f"The task field '{spec.title if spec else name}'"
-    more = f" ({count - 1} more)" if count > 1 else ""
-    return f"Not submitted: {where}: {message}.{more}"
+        task = self._editor_task
+        if task is not None and task.task_id == result.task_id and self._editable() is not None:
+            self._stored_generation = -1  # the editor holds it: unsaved again, drafted now
+            self._drafted_generation = -1
+            self.save_draft()
+        elif result.document is not None:
+            self._drafts.save(self._user_id(), result.task_id, result.document,
+                              result.base_revision)  # fmt: skip
+        self.refresh_tasks()

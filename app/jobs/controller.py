@@ -20,9 +20,11 @@ from app.api import errors as api_errors
 from app.api.client import CordonApi
 from app.auth.authenticator import AuthError
 from app.domain.models import AccessEvent, Task, User
+from app.domain.review import QueueFilter
 from app.jobs.annotation_ops import AnnotationOps
 from app.jobs.comparison_ops import ComparisonOps
 from app.jobs.job_queue import JobQueue
+from app.jobs.review_ops import ReviewOps
 from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
 from app.services.comparisons import ComparisonService
 from app.services.delivery import Delivery, DeliveryState
@@ -31,6 +33,7 @@ from app.services.drafts import DraftStore
 from app.services.events import EventRecorder
 from app.services.labels import LabelService
 from app.services.outbox import Outbox
+from app.services.review import ReviewService
 from app.services.segments import (
     OpenedSegment,
     SegmentCancelledError,
@@ -55,7 +58,7 @@ def user_message(exc: Exception) -> str:
     return "Something went wrong. The problem was recorded."
 
 
-class Controller(AnnotationOps, ComparisonOps, QObject):
+class Controller(AnnotationOps, ComparisonOps, ReviewOps, QObject):
     signed_in = Signal(object)  # User
     sign_in_failed = Signal(str)
     session_expired = Signal(str)
@@ -81,6 +84,9 @@ class Controller(AnnotationOps, ComparisonOps, QObject):
     span_tagged = Signal()  # the span marked on the waveform became a PII tag
     draft_conflict = Signal(object)  # WorkChoice: a local draft on an older revision
     draft_saved = Signal(float)  # when the local draft was last sealed to disk
+    review_loaded = Signal(object)  # Review of the open task, or None
+    review_failed = Signal(str)  # a review step refused or failed, in words
+    review_done = Signal(str)  # a review step taken, in words
     player_settings_changed = Signal(float, float, bool)  # speed, volume, looping
     delivery_changed = Signal(int, int, str, int)  # events, labels pending; link; parked
     locked = Signal(str)  # why: the session was locked and content wiped
@@ -134,6 +140,9 @@ class Controller(AnnotationOps, ComparisonOps, QObject):
         self._label_from_worker.connect(self._on_label_result)
         self._init_annotation()
         self._init_comparisons()
+        self._review_service = ReviewService(api)
+        self._queue_filter = QueueFilter()
+        self._init_review()
         self._auth_from_worker.connect(self._expire_session)
         self._delivery.start()
         self._playhead_timer = self._timer(PLAYHEAD_MS, self._poll_playback)
@@ -215,9 +224,20 @@ class Controller(AnnotationOps, ComparisonOps, QObject):
         client was closing asked for a refresh from a stopped queue)."""
         if self._shut_down:
             return
+        queue = self._queue_filter
         self._network.submit(
-            "tasks", self._session.tasks, self.tasks_loaded.emit, self._tasks_error
+            "tasks", lambda: self._session.tasks(queue), self.tasks_loaded.emit, self._tasks_error
         )
+
+    @property
+    def reviews(self) -> bool:
+        """The user reviews at least one project (the task list shows their queue)."""
+        return self._session.reviews
+
+    def filter_queue(self, queue: QueueFilter) -> None:
+        """Show the review queue by status and annotator (the server filters it)."""
+        self._queue_filter = queue
+        self.refresh_tasks()
 
     def _tasks_error(self, exc: Exception) -> None:
         if isinstance(exc, api_errors.AuthenticationError):
@@ -252,6 +272,7 @@ class Controller(AnnotationOps, ComparisonOps, QObject):
         self._channel_gains = []
         self.segment_opening.emit(task)
         self._load_work(task)
+        self._load_review(task)
         if task.is_comparison:
             self._open_comparison(task, cancel)
             return

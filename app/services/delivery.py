@@ -42,6 +42,7 @@ from pydantic import ValidationError
 
 from app.api import errors
 from app.api.client import CordonApi
+from app.domain.label_document import LabelDocument, from_wire
 from app.services.labels import outbox_document
 from app.services.outbox import Entry, Outbox
 from app.wire.schemas import AccessEventIn, ErrorCode, EventBatchIn, LabelAck
@@ -84,6 +85,10 @@ class LabelResult:
     draft: bool
     ack: LabelAck | None
     refusal: errors.ServerError | None = None
+    #: A refused label's document and base: the controller keeps it as a local draft,
+    #: so a refusal loses no work even when the task is no longer open.
+    document: LabelDocument | None = None
+    base_revision: int | None = None
 
 
 class Delivery:
@@ -287,8 +292,20 @@ class Delivery:
         for entry in batch:
             if entry.kind == "label":
                 body = entry.body
+                try:
+                    document: LabelDocument | None = from_wire(outbox_document(body))
+                except (ValidationError, ValueError):
+                    document = None  # unreadable: nothing to keep
                 self._on_label(
-                    LabelResult(body["task_id"], body["label_id"], body["draft"], None, exc)
+                    LabelResult(
+                        body["task_id"],
+                        body["label_id"],
+                        body["draft"],
+                        None,
+                        exc,
+                        document,
+                        body.get("base_revision"),
+                    )
                 )
 
     def _send_events(self, batch: list[Entry]) -> None:

@@ -12,16 +12,17 @@ from __future__ import annotations
 import base64
 import logging
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.api.client import CordonApi
 from app.api.errors import ServerError
 from app.auth.authenticator import Authenticator, Credentials
 from app.crypto.device_keys import DeviceKeyPair
 from app.domain.models import DeviceId, Task, User
+from app.domain.review import QueueFilter
 from app.services.device_store import DeviceStore
 from app.services.task_mapping import task_from_wire
-from app.wire.schemas import DeviceOut, ErrorCode
+from app.wire.schemas import DeviceOut, ErrorCode, Role
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ class SessionService:
         self.user: User | None = None
         self.device: Device | None = None
         self.credentials: Credentials | None = None
+        #: The user reviews at least one project (learnt with the task list).
+        self.reviews = False
 
     def sign_in(self, account: str) -> User:
         """Authenticate, then enrol this device. Raises AuthError / ApiError / keyring errors."""
@@ -77,5 +80,26 @@ class SessionService:
         self.api.set_device(None)
         self.user = self.device = self.credentials = None
 
-    def tasks(self) -> list[Task]:
-        return [task_from_wire(t) for t in self.api.list_tasks().tasks]
+    def tasks(self, queue: QueueFilter | None = None) -> list[Task]:
+        """The user's tasks: their own to annotate, then their review queue (oldest first).
+
+        The queue replaces the reviewer rows of the plain list: it is ordered by hand-in,
+        filtered by ``queue`` and says who annotated each task.
+        """
+        listed = self.api.list_tasks()
+        self.reviews = bool(listed.review_projects)
+        own = [task_from_wire(t) for t in listed.tasks if t.role is not Role.REVIEWER]
+        if not self.reviews:
+            return own
+        queue = queue or QueueFilter()
+        items = self.api.review_queue(queue.status, queue.annotator_id).items
+        return own + [
+            replace(
+                task_from_wire(item.task),
+                annotator_id=item.annotator_id,
+                annotator_name=item.annotator_name,
+                handed_in_at=item.submitted_at,
+                holder_id=item.holder_id,
+            )
+            for item in items
+        ]

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -36,6 +35,9 @@ from app.ui.curtain import Curtain
 from app.ui.login_page import LoginPage
 from app.ui.overview_view import OverviewView
 from app.ui.player_bar import PlayerBar
+from app.ui.queue_filter import QueueFilterBar
+from app.ui.quit_warning import ask_to_quit, sync_words
+from app.ui.review_panel import ReviewPanel
 from app.ui.shortcut_dialogs import ShortcutEditor, ShortcutSheet
 from app.ui.shortcuts import ACTIONS, EDITOR_ACTIONS, Keymap
 from app.ui.task_list import TaskList
@@ -138,9 +140,7 @@ class MainWindow(QMainWindow):
         outer = QHBoxLayout(work)
         splitter = QSplitter(Qt.Orientation.Horizontal)
         outer.addWidget(splitter)
-        self.tasks = TaskList()
-        self.tasks.setMinimumWidth(TASK_LIST_MIN_PX)
-        splitter.addWidget(self.tasks)
+        splitter.addWidget(self._build_task_column())
         right = QWidget()
         col = QVBoxLayout(right)
         # The banner keeps its room (two lines) whether or not it says something, so
@@ -177,6 +177,8 @@ class MainWindow(QMainWindow):
         self.editor = self.annotation.text
         self.editor.split_requested.connect(lambda: self.action_triggered.emit("split_segment"))
         col.addWidget(self.work_area, 2)
+        self.review = ReviewPanel(action_requested=self.action_triggered.emit)
+        col.addWidget(self.review, 1)
         row = QHBoxLayout()
         row.addStretch(1)
         self.submit_button = QPushButton("Submit task")
@@ -189,6 +191,18 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 0)  # a wider window widens the work, not the list
         splitter.setStretchFactor(1, 1)
         return work
+
+    def _build_task_column(self) -> QWidget:
+        """The task list, under the review queue's filter (shown to reviewers only)."""
+        self.tasks = TaskList()
+        self.tasks.setMinimumWidth(TASK_LIST_MIN_PX)
+        self.queue_filter = QueueFilterBar()
+        left = QWidget()
+        col = QVBoxLayout(left)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.queue_filter)
+        col.addWidget(self.tasks, 1)
+        return left
 
     def apply_keymap(self) -> None:
         """(Re)create one window-wide shortcut per action from the keymap."""
@@ -209,12 +223,12 @@ class MainWindow(QMainWindow):
             )
             shortcut.activated.connect(lambda a=spec.action_id: self._on_action(a))
             self._shortcuts[spec.action_id] = shortcut
-        self.player.set_tooltips(
-            {
-                a: s.key().toString(QKeySequence.SequenceFormat.NativeText)
-                for a, s in self._shortcuts.items()
-            }
-        )
+        keys = {
+            a: s.key().toString(QKeySequence.SequenceFormat.NativeText)
+            for a, s in self._shortcuts.items()
+        }
+        self.player.set_tooltips(keys)
+        self.review.set_tooltips(keys)
 
     def _on_action(self, action_id: str) -> None:
         """The actions that only change this window; the rest go to the controller."""
@@ -228,6 +242,7 @@ class MainWindow(QMainWindow):
             "submit": self._request_submit,
             "shortcut_sheet": self.show_shortcut_sheet,
             "focus_fields": self._focus_fields,
+            "review_filter": self.queue_filter.focus,
         }
         tab = action_id in ("next_region", "previous_region")
         if action_id in _SKIPS:
@@ -347,7 +362,9 @@ class MainWindow(QMainWindow):
         self.sign_out_action.setEnabled(False)
         self.login.show_error(text)
 
-    def show_tasks(self, tasks: list[Task]) -> None:
+    def show_tasks(self, tasks: list[Task], reviews: bool = False) -> None:
+        """The task list; ``reviews``: the user reviews, so the queue filter is shown."""
+        self.queue_filter.show_tasks(tasks, reviews)
         self.tasks.set_tasks(tasks)
 
     def show_opening(self, task: Task) -> None:
@@ -414,19 +431,7 @@ class MainWindow(QMainWindow):
         safe in the outbox and retried later, but someone may need to look at the server.
         """
         self._pending_labels = labels
-        state = {
-            "online": "Server online",
-            "offline": "Server offline — retrying",
-            "server_error": "Server error — retrying",
-            "signed_out": "Signed out",
-        }.get(link, link)
-        waiting = [f"{labels} annotations"] if labels else []
-        waiting += [f"{events} events"] if events else []
-        pending = f"{' and '.join(waiting)} pending" if waiting else "all delivered"
-        text = f"{state} · {pending}"
-        if parked:
-            text += f" · {parked} set aside after server errors, retried later"
-        self.sync_label.setText(text)
+        self.sync_label.setText(sync_words(events, labels, link, parked))
 
     def quit_without_asking(self) -> None:
         """The next close skips the pending-annotations question (SIGTERM, shutdown)."""
@@ -474,23 +479,9 @@ class MainWindow(QMainWindow):
 
     def _ask_to_quit(self) -> None:
         """Annotations not yet on the server: say where they are before quitting."""
-        n = self._pending_labels
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "Quit Cordon?",
-            f"{n} annotation{'s' if n != 1 else ''} not on the server yet. "
-            "They stay encrypted on this workstation and upload at your next sign-in.",
-            QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        box.setObjectName("quitWarning")
-        quit_button = box.addButton("Quit anyway", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
 
-        def answered() -> None:
-            if box.clickedButton() is quit_button:
-                self._quit_confirmed = True
-                self.close()
+        def confirmed() -> None:
+            self._quit_confirmed = True
+            self.close()
 
-        box.finished.connect(answered)
-        box.open()
+        ask_to_quit(self, self._pending_labels, confirmed)

@@ -44,6 +44,16 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_spectrogram", "Waveform / spectrogram", "Ctrl+G"),
     ActionSpec("focus_fields", "Go to the task fields (Tab moves between them)", "Ctrl+T"),
     ActionSpec("submit", "Submit the task", "Ctrl+Return"),
+    ActionSpec(
+        "review_correct", "Review: correct the document (your own revision)", "Ctrl+Shift+E"
+    ),
+    ActionSpec(
+        "review_comment", "Review: comment on the selected words, span or segment", "Ctrl+Shift+M"
+    ),
+    ActionSpec("review_accept", "Review: accept the task", "Ctrl+Shift+A"),
+    ActionSpec("review_reject", "Review: reject the task with a reason", "Ctrl+Shift+R"),
+    ActionSpec("review_release", "Review: put the task back in the queue", "Ctrl+Shift+L"),
+    ActionSpec("review_filter", "Review: filter the queue (status, annotator)", "Ctrl+Shift+F"),
     ActionSpec("shortcut_sheet", "Show this list", "F1"),
     ActionSpec("security_settings", "Security settings", "Ctrl+,"),
 )

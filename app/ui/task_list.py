@@ -13,7 +13,14 @@ from PySide6.QtWidgets import QListWidgetItem, QWidget
 from app.domain.models import Task
 from app.ui.no_export import NoExportList
 from app.ui.time_format import format_time
-from app.wire.schemas import TaskStatus
+from app.wire.schemas import Role, TaskStatus
+
+#: What is still to do, per role: the annotator's open work, the reviewer's queue.
+_TO_DO = {
+    Role.ANNOTATOR: frozenset({TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.REJECTED}),
+    Role.REVIEWER: frozenset({TaskStatus.SUBMITTED}),
+    Role.AUDITOR: frozenset[TaskStatus](),
+}
 
 
 class TaskList(NoExportList):
@@ -37,7 +44,10 @@ class TaskList(NoExportList):
             else:
                 channels = "stereo" if task.channels == 2 else f"{task.channels} ch"
                 what = f"{format_time(task.duration_s)} · {task.sample_rate // 1000} kHz {channels}"
-            text = f"{task.title}\n{what} · {task.status.value}"
+            status = task.status.value.replace("_", " ")
+            if task.role is Role.REVIEWER:  # the queue: who did it, where it stands
+                what = f"by {task.annotator_name or 'an annotator'}"
+            text = f"{task.title}\n{what} · {status}"
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, task)
             self.addItem(item)
@@ -54,7 +64,7 @@ class TaskList(NoExportList):
         for step in range(1, count):
             row = (current + step) % count
             task = self.task_at(row)
-            if task is not None and task.status is TaskStatus.ASSIGNED:
+            if task is not None and task.status in _TO_DO[task.role]:
                 self.setCurrentRow(row)
                 self.setFocus()
                 return True

@@ -128,6 +128,8 @@ class TaskOut(_Model):
 
 class TaskListOut(_Model):
     tasks: list[TaskOut]
+    #: Projects the caller reviews: the client shows their review queue.
+    review_projects: list[Id] = Field(default_factory=list)
 
 
 class KeyGrantOut(_Model):

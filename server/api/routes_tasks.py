@@ -113,7 +113,13 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
             role = Role(row["role"])
             if may_access(role, principal, row["assignee_id"], row["status"]):
                 out.append(task_out(row, role))
-    return TaskListOut(tasks=out)
+        reviews = conn.execute(
+            select(db.memberships.c.project_id).where(
+                db.memberships.c.user_id == principal.user_id,
+                db.memberships.c.role == Role.REVIEWER.value,
+            )
+        ).scalars()
+        return TaskListOut(tasks=out, review_projects=sorted(reviews))
 
 
 @router.post("/tasks/{task_id}/key-grant")
@@ -397,7 +403,8 @@ def _read_label(
             query = query.where(func.coalesce(db.label_revisions.c.draft, False).is_(False))
         row = conn.execute(query).first()
         if row is None:
-            raise ApiError(404, ErrorCode.NOT_FOUND, "no such label", audit=False)
+            missing = "no label yet" if revision is None else "no such revision"
+            raise ApiError(404, ErrorCode.NOT_FOUND, missing, audit=False)
         try:
             document = json.loads(
                 ctx.vault.open_label(

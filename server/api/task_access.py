@@ -1,10 +1,11 @@
 """Which task and device a caller may use: the one place task authorisation lives.
 
 An annotator sees the tasks assigned to them; a reviewer sees every handed-in
-task (submitted, in review, decided) of the projects they review. A task outside that is answered 404
-(existence is not revealed); a visible task used in a way the role does not
-allow, or with a device that is missing, revoked or not the caller's, is
-answered 400/403. Every refusal is raised as an :class:`ApiError`; the error
+task (submitted, in review, decided) of the projects they review. A task outside
+that is answered 404 (existence is not revealed); a visible task used in a way the
+role does not allow, or with a device that is missing, revoked or not the
+caller's, is answered 400/403; what the lifecycle forbids is answered by
+:mod:`server.api.task_lifecycle`. Every refusal is raised as an :class:`ApiError`; the error
 handler records it as ``access_refused`` after the request's transaction has
 rolled back (:mod:`server.api.refusals`).
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from PySide6.QtCore import Qt, SignalInstance
 from PySide6.QtWidgets import QApplication
@@ -18,8 +19,11 @@ LONG = 60_000
 
 
 @contextmanager
-def running_client(server: LiveServer, tap: TappedOutput) -> Iterator[ClientApp]:
-    client = build(server.url, server.ca_file, tap.factory)
+def running_client(
+    server: LiveServer, tap: TappedOutput, outbox_root: Path | None = None
+) -> Iterator[ClientApp]:
+    """A real client window; ``outbox_root`` apart lets two run side by side."""
+    client = build(server.url, server.ca_file, tap.factory, outbox_root=outbox_root)
     client.window.show()
     try:
         yield client
