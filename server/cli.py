@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from app.domain.project_schema import SchemaError
 from app.wire.schemas import Role
-from server import audit, db, project_schemas, provision
+from server import audit, db, listen_policy, project_schemas, provision
 from server.auditlog import commands as audit_commands
 from server.comparisons import ingest_comparison
 from server.context import DEFAULT_GRANT_LIFETIME_S, open_context
@@ -91,6 +91,29 @@ def cmd_user(args: argparse.Namespace) -> int:
         project_id = ensure_project(ctx.engine, ctx.vault, args.project)
         provision.set_membership(ctx.engine, user_id, project_id, Role(args.role))
     print(user_id)  # noqa: T201
+    return 0
+
+
+def cmd_project_policy(args: argparse.Namespace) -> int:
+    """Show, or change (audited), a project's listening policy."""
+    ctx = open_context(_data(args))
+    project_id = provision.project_id_for(ctx.engine, args.project)
+    with ctx.engine.connect() as conn:
+        policy = listen_policy.load(conn, project_id)
+    if args.submit_coverage is not None or args.accept_coverage is not None:
+        policy = listen_policy.ListenPolicy(
+            policy.submit_coverage if args.submit_coverage is None
+            else args.submit_coverage == "segments",
+            policy.accept_coverage if args.accept_coverage is None else args.accept_coverage,
+        )  # fmt: skip
+        try:
+            listen_policy.apply(ctx.engine, project_id, policy, audit.Actor(None, None, "cli"))
+        except ValueError as exc:
+            print(f"cordon-server: {exc}; nothing was changed", file=sys.stderr)  # noqa: T201
+            return 2
+    rule = "every segment heard" if policy.submit_coverage else "no listening required"
+    print(f"project {project_id}: hand-in: {rule}; "  # noqa: T201
+          f"accept: {policy.accept_coverage}% of the recording heard")  # fmt: skip
     return 0
 
 
@@ -209,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--project", required=True, help="project name or id")
     p.add_argument("file")
     p.set_defaults(func=cmd_project_schema)
+    p = with_data(project.add_parser("policy", help="what must be heard before a hand-in/accept"))
+    p.add_argument("--project", required=True, help="project name or id")
+    p.add_argument("--submit-coverage", choices=["segments", "none"],
+                   help="segments: every segment of a hand-in heard by its annotator")  # fmt: skip
+    p.add_argument("--accept-coverage", type=int, metavar="PCT",
+                   help="percent of the recording an accepting reviewer heard")  # fmt: skip
+    p.set_defaults(func=cmd_project_policy)
     audit_commands.add_parser(sub, with_data)
     p = sub.add_parser("openapi", help="print the /v1 API's OpenAPI document (it is not served)")
     p.set_defaults(func=cmd_openapi)

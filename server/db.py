@@ -111,6 +111,16 @@ labels = Table(
     UniqueConstraint("task_id", "revision"),
 )
 
+#: A project's listening policy (server.listen_policy); no row: the defaults.
+project_policies = Table(
+    "project_policies",
+    metadata,
+    Column("project_id", String(64), ForeignKey("projects.id"), primary_key=True),
+    Column("submit_coverage", Boolean, nullable=False),
+    Column("accept_coverage", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+)
+
 #: What a stored revision is, beside the sealed document: the author's role when it was
 #: stored (a reviewer's revision is a correction) and the revision it was based on.
 #: Numbers and names only; written once with its label, never updated.

@@ -11,7 +11,9 @@ from fastapi.testclient import TestClient
 
 from app.crypto.device_keys import DeviceKeyPair
 from devtools.synthetic_audio import write_audio
+from server import listen_policy
 from server.api.app import create_app
+from server.audit import Actor
 from server.cli import main as server_main
 from server.context import ServerContext, open_context
 from server.datadir import DataDir
@@ -33,14 +35,25 @@ class DemoServer:
         return TestClient(create_app(self.ctx), client=("127.0.0.1", 50000))
 
 
-def demo_server(tmp: Path, files: dict[str, tuple[float, int, int]]) -> DemoServer:
-    """An initialised data dir with the demo users and ``files`` (name: seconds, rate, ch)."""
+def demo_server(
+    tmp: Path, files: dict[str, tuple[float, int, int]], *, listening: bool = False
+) -> DemoServer:
+    """An initialised data dir with the demo users and ``files`` (name: seconds, rate, ch).
+
+    ``listening=False`` (most tests, which hand in documents without playing audio) turns
+    the project's listening policy off, as a project admin can; the coverage tests keep
+    the default policy.
+    """
     audio_dir = tmp / "audio"
     audio_dir.mkdir()
     for i, (name, (seconds, rate, channels)) in enumerate(sorted(files.items())):
         write_audio(audio_dir / name, seconds, rate, channels, seed=i)
     ctx = open_context(init_data_dir(tmp / "data"), demo_login=True)
-    return DemoServer(ctx, setup_demo(ctx, audio_dir), audio_dir)
+    demo = setup_demo(ctx, audio_dir)
+    if not listening:
+        no_listening = listen_policy.ListenPolicy(submit_coverage=False, accept_coverage=0)
+        listen_policy.apply(ctx.engine, demo.project_id, no_listening, Actor(None, None, "test"))
+    return DemoServer(ctx, demo, audio_dir)
 
 
 def login(client: TestClient, username: str) -> dict[str, str]:

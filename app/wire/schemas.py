@@ -41,6 +41,8 @@ class ErrorCode(StrEnum):
     DOCUMENT_INVALID = "document_invalid"
     #: The task's lifecycle does not allow this action now (e.g. accepting an unsubmitted task).
     TRANSITION_FORBIDDEN = "transition_forbidden"
+    #: The project requires listening first: ``unheard`` names the spans not heard yet.
+    COVERAGE_INCOMPLETE = "coverage_incomplete"
     #: A stored key or sealed label failed to authenticate: damaged or tampered at rest.
     STORED_DATA_DAMAGED = "stored_data_damaged"
     INTERNAL_ERROR = "internal_error"
@@ -51,6 +53,8 @@ class ErrorDetail(_Model):
     message: str
     #: Where in the request body the problem is, as a JSON path (``$.segments[2].speaker``).
     path: str | None = None
+    #: ``coverage_incomplete``: the spans (start, end in ms) not heard yet.
+    unheard: list[tuple[int, int]] | None = None
 
 
 class ErrorBody(_Model):
@@ -124,6 +128,10 @@ class TaskOut(_Model):
     channels: int
     ciphertext_bytes: int
     kind: TaskKind = TaskKind.TRANSCRIPTION
+    #: The project's listening policy: a hand-in needs every segment heard; an accept
+    #: needs this percentage of the audio heard by the reviewer (0: no requirement).
+    submit_coverage: bool = False
+    accept_coverage: Annotated[int, Field(ge=0, le=100)] = 0
 
 
 class TaskListOut(_Model):
@@ -181,6 +189,9 @@ class AccessAction(StrEnum):
     PLAYBACK_STARTED = "playback_started"
     PLAYBACK_PAUSED = "playback_paused"
     PLAYBACK_SEEKED = "playback_seeked"
+    PLAYBACK_SPEED = "playback_speed"  # reason speed_<percent>
+    PLAYBACK_LOOP = "playback_loop"  # reason loop_<start ms>_<end ms> or loop_off
+    PLAYBACK_PROGRESS = "playback_progress"  # the playhead while playing (before a hand-in)
     LABEL_SUBMITTED = "label_submitted"
     DECRYPT_FAILED = "decrypt_failed"
     FETCH_FAILED = "fetch_failed"
@@ -210,6 +221,8 @@ class AccessAction(StrEnum):
     COMMENT_ADDED = "comment_added"
     #: A task's review comments or history (with the reasons given) were read.
     REVIEW_READ = "review_read"
+    #: A project's listening policy changed (reason: ``submit_<rule>_accept_<percent>``).
+    POLICY_CHANGED = "policy_changed"
     #: A new version of a project's annotation schema was applied (reason ``version_<n>``).
     SCHEMA_APPLIED = "schema_applied"
     #: The server could not complete an allowed access (e.g. a stored key failed to unwrap).
@@ -226,6 +239,9 @@ CLIENT_ACTIONS = frozenset(
         AccessAction.PLAYBACK_STARTED,
         AccessAction.PLAYBACK_PAUSED,
         AccessAction.PLAYBACK_SEEKED,
+        AccessAction.PLAYBACK_SPEED,
+        AccessAction.PLAYBACK_LOOP,
+        AccessAction.PLAYBACK_PROGRESS,
         AccessAction.LABEL_SUBMITTED,
         AccessAction.DECRYPT_FAILED,
         AccessAction.FETCH_FAILED,

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.wire import comparison, label_document, project_schema, schemas
+from app.wire import comparison, label_document, project_schema, review, schemas
 from app.wire.schemas import AccessAction, ErrorCode, Outcome
 from server.api import refusals
 from server.api.errors import ApiError, BodyTooLargeError, Refusal, error_response, refused
@@ -42,16 +42,17 @@ async def _audited(
     message: str,
     record: Refusal | None,
     path: str | None = None,
+    unheard: list[tuple[int, int]] | None = None,
 ) -> JSONResponse:
     """Record the refusal (off the event loop), then answer it."""
     if record is not None:
         await run_in_threadpool(refusals.record_after_rollback, request, record)
-    return error_response(status, code, message, path)
+    return error_response(status, code, message, path, unheard)
 
 
 def _wire_field_names() -> frozenset[str]:
     names: set[str] = set()
-    for module in (schemas, label_document, comparison, project_schema):
+    for module in (schemas, label_document, comparison, project_schema, review):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, BaseModel):
                 names.update(value.model_fields)
@@ -87,7 +88,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return await _audited(request, exc.status, exc.code, exc.message, exc.record, exc.path)
+        return await _audited(
+            request, exc.status, exc.code, exc.message, exc.record, exc.path, exc.unheard
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -57,6 +57,7 @@ class ApiError(Exception):
         segment_id: str | None = None,
         audit: bool = True,
         path: str | None = None,
+        unheard: list[tuple[int, int]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -64,6 +65,8 @@ class ApiError(Exception):
         self.message = message
         #: The JSON path of the offending part of the body (a document that does not fit).
         self.path = path
+        #: ``coverage_incomplete``: the spans (ms) still to be heard.
+        self.unheard = unheard
         self.record: Refusal | None = None
         if not audit:
             return
@@ -78,7 +81,11 @@ class ApiError(Exception):
 
 
 def error_response(
-    status: int, code: ErrorCode, message: str, path: str | None = None
+    status: int,
+    code: ErrorCode,
+    message: str,
+    path: str | None = None,
+    unheard: list[tuple[int, int]] | None = None,
 ) -> JSONResponse:
-    body = ErrorBody(error=ErrorDetail(code=code, message=message, path=path))
+    body = ErrorBody(error=ErrorDetail(code=code, message=message, path=path, unheard=unheard))
     return JSONResponse(status_code=status, content=body.model_dump(mode="json", exclude_none=True))

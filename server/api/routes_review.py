@@ -32,8 +32,8 @@ from app.wire.review import (
     TransitionOut,
 )
 from app.wire.schemas import AccessAction, ErrorCode, Role, TaskStatus
-from server import db
-from server.api import task_lifecycle
+from server import comparisons, db
+from server.api import coverage, task_lifecycle
 from server.api.errors import ApiError
 from server.api.params import ProjectId, TaskId
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal
@@ -160,6 +160,12 @@ def review_step(task_id: TaskId, body: StepIn, principal: CurrentPrincipal, ctx:
                 "the task has a newer revision than the one judged",
                 "revision_outdated",
             )
+        if step is Step.ACCEPT and comparisons.outputs_of(conn, access.segment_id).kind == (
+            "transcription"
+        ):
+            refusal = coverage.refusal_for_accept(conn, access, principal.user_id)
+            if refusal is not None:
+                raise refusal
         task_lifecycle.apply(
             ctx,
             conn,

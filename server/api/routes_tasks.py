@@ -37,8 +37,8 @@ from app.wire.schemas import (
     TaskOut,
     TaskStatus,
 )
-from server import comparisons, db, project_schemas, sequences
-from server.api import idempotency, task_lifecycle
+from server import comparisons, db, listen_policy, project_schemas, sequences
+from server.api import coverage, idempotency, task_lifecycle
 from server.api.errors import ApiError
 from server.api.params import TaskId
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal
@@ -69,16 +69,25 @@ def task_rows() -> Select[tuple[object, ...]]:
     """Tasks joined with what a task row shows (segment, project, kind); no membership."""
     return (
         select(
-            db.tasks, db.segments, db.projects.c.name.label("project_name"), db.comparisons.c.kind
+            db.tasks,
+            db.segments,
+            db.projects.c.name.label("project_name"),
+            db.comparisons.c.kind,
+            db.project_policies.c.submit_coverage,
+            db.project_policies.c.accept_coverage,
         )
         .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
         .outerjoin(db.comparisons, db.comparisons.c.segment_id == db.segments.c.id)
         .join(db.projects, db.projects.c.id == db.tasks.c.project_id)
+        .outerjoin(db.project_policies, db.project_policies.c.project_id == db.tasks.c.project_id)
     )
 
 
 def task_out(row: RowMapping, role: Role) -> TaskOut:
     """A :func:`task_rows` row as the caller sees it in ``role``."""
+    policy = listen_policy.DEFAULT
+    if row["submit_coverage"] is not None:
+        policy = listen_policy.ListenPolicy(bool(row["submit_coverage"]), row["accept_coverage"])
     return TaskOut(
         task_id=row["id"],
         project_id=row["project_id"],
@@ -92,6 +101,8 @@ def task_out(row: RowMapping, role: Role) -> TaskOut:
         channels=row["channels"],
         ciphertext_bytes=row["ciphertext_bytes"],
         kind=TaskKind(row["kind"] or TaskKind.TRANSCRIPTION.value),
+        submit_coverage=policy.submit_coverage,
+        accept_coverage=policy.accept_coverage,
     )
 
 
@@ -309,6 +320,14 @@ def _store_label(
         )
     task_lifecycle.check(conn, access, principal.user_id, step)
     _check_fits(conn, access, body)
+    if (
+        step is Step.SUBMIT
+        and comparisons.outputs_of(conn, access.segment_id).kind == "transcription"
+    ):
+        spans = [(s.start, s.end) for s in body.document.segments]
+        refusal = coverage.refusal_for_submit(conn, access, principal.user_id, spans)
+        if refusal is not None:
+            raise refusal
     document = json.dumps(
         {
             "document": body.document.model_dump(mode="json"),

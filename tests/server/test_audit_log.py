@@ -30,7 +30,7 @@ from tests.fixtures import DemoServer, demo_server, enroll, login
 
 @pytest.fixture
 def srv(tmp_path: Path) -> DemoServer:
-    server = demo_server(tmp_path, {"call-a.flac": (2.0, 16000, 1)})
+    server = demo_server(tmp_path, {"call-a.flac": (2.0, 16000, 1)}, listening=True)
     _activity(server.client())
     server.ctx.checkpointer.run_once()
     return server
@@ -289,7 +289,8 @@ def test_auditor_gets_proofs_that_verify_and_others_get_nothing(srv: DemoServer)
     auditor = provision.ensure_user(srv.ctx.engine, "audra", "Audra (auditor)", demo=True)
     provision.set_membership(srv.ctx.engine, auditor, project, Role.AUDITOR)
     headers = login(client, "audra")
-    assert client.get("/v1/tasks", headers=headers).json() == {"tasks": []}  # no content
+    listed = client.get("/v1/tasks", headers=headers).json()
+    assert listed == {"tasks": [], "review_projects": []}  # no content
     body = client.get(f"/v1/audit/{project}/checkpoint", headers=headers).json()
     vkey = (srv.ctx.data.checkpoint_dir / "verifier.vkey").read_text().strip()
     old = open_checkpoint(body["note"], parse_verifier_key(vkey), origin(project))
