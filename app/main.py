@@ -350,6 +350,7 @@ def _wire_review(c: Controller, w: MainWindow) -> None:
     c.document_changed.connect(lambda: diff_timer.start() if c.correcting else None)
     c.segments_changed.connect(lambda _e, _s: diff_timer.start() if c.correcting else None)
     c.review_failed.connect(w.show_banner)
+    c.unheard_changed.connect(w.waveform.segment_layer.set_unheard)
     c.review_done.connect(lambda text: w.show_banner(text, error=False))
 
     def ask(title: str, prompt: str, answer: Callable[[str], None]) -> None:

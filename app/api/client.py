@@ -28,6 +28,7 @@ from app.wire.review import (
     CommentIn,
     CommentListOut,
     CommentOut,
+    CoverageOut,
     HistoryOut,
     ReviewQueueOut,
     StepIn,
@@ -246,6 +247,9 @@ class CordonApi:
 
     def review_step(self, task_id: str, body: StepIn) -> HistoryOut:
         return self._json(HistoryOut, "POST", f"/v1/tasks/{task_id}/review", body)
+
+    def coverage(self, task_id: str) -> CoverageOut:
+        return self._json(CoverageOut, "GET", f"/v1/tasks/{task_id}/coverage")
 
     def task_history(self, task_id: str) -> HistoryOut:
         return self._json(HistoryOut, "GET", f"/v1/tasks/{task_id}/history")

@@ -43,6 +43,9 @@ class Task:
     ciphertext_bytes: int
     kind: TaskKind = TaskKind.TRANSCRIPTION
     #: In a reviewer's queue: who annotated it, when it was handed in, who holds it.
+    #: The project's listening policy (see ``TaskOut``).
+    submit_coverage: bool = False
+    accept_coverage: int = 0
     annotator_id: str = ""
     annotator_name: str = ""
     handed_in_at: int | None = None

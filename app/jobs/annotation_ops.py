@@ -23,11 +23,12 @@ from typing import Any
 
 from PySide6.QtCore import QTimer
 
-from app.domain.label_document import FieldValue, LabelDocument, Segment
+from app.domain.label_document import LabelDocument, Segment
 from app.domain.lifecycle import ANNOTATOR_LOCKED
 from app.domain.models import AccessEvent, Task
 from app.domain.project_schema import ProjectSchema
-from app.jobs.problem_words import problem_words
+from app.jobs.problem_words import problem_words, unheard_words
+from app.jobs.segment_ops import SegmentOps
 from app.jobs.work_choice import LoadedWork, WorkChoice, choose_work
 from app.player.playback import PlaybackEngine, PlaybackState
 from app.services.annotation import DocumentEditor
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 AUTOSAVE_MS = 2_000
 
 
-class AnnotationOps:
+class AnnotationOps(SegmentOps):
     # Provided by Controller.
     _engine: PlaybackEngine
     _opened: OpenedSegment | None
@@ -67,15 +68,18 @@ class AnnotationOps:
     _saved_from_worker: Any
     _draft_saved_from_worker: Any
     _channel_gains: list[float]
+    # PlaybackOps (declared only: a stub here would shadow it in the MRO).
+    _emit_player_settings: Callable[[], None]
+    _set_loop: Callable[[int | None, int | None], None]
+    # ListeningOps (declared, not defined here: a stub would shadow it in the MRO).
+    required_unheard: Callable[[], list[tuple[int, int]]]
+    _emit_unheard: Callable[[], None]
     #: The open comparison's output ids (empty until its bundle is open): ComparisonOps.
     _comparison_outputs: Callable[[Task], tuple[str, ...]]
 
     def record(
         self, action: AccessAction, outcome: Outcome = Outcome.OK, reason: str | None = None
     ) -> None:
-        raise NotImplementedError
-
-    def _emit_player_settings(self) -> None:
         raise NotImplementedError
 
     def _current_task_id(self) -> str | None:
@@ -219,11 +223,12 @@ class AnnotationOps:
             self._selected = None
         if self._engine.loop is not None:
             if segment is None:
-                self._engine.set_loop(None, None)
+                self._set_loop(None, None)
             elif self._engine.loop != (segment.start, segment.end):
-                self._engine.set_loop(segment.start, segment.end)
+                self._set_loop(segment.start, segment.end)
         self.segments_changed.emit(self._editor, self._selected)
         self._emit_player_settings()
+        self._emit_unheard()
 
     def _on_edit(self) -> None:
         self._label_id = None  # a new edit after a failed submit is a new label
@@ -269,193 +274,6 @@ class AnnotationOps:
         self._labels.save(task, new_label_id(), editor.snapshot(),
                           base_revision=self._base_revision, draft=True)  # fmt: skip
 
-    # -- segment operations -------------------------------------------------------
-    def _rate(self) -> int:
-        return self._editor.rate if self._editor is not None else 0
-
-    def _soloed_channel(self) -> int | None:
-        """The one audible channel of a stereo call, if the annotator soloed one."""
-        gains = self._channel_gains
-        audible = [i for i, g in enumerate(gains) if g > 0]
-        return audible[0] if len(gains) > 1 and len(audible) == 1 else None
-
-    def select_segment(self, segment_id: str | None, *, play: bool = False) -> None:
-        """Select a segment (a row or a region); ``play`` plays it from its start."""
-        if self._editor is None:
-            return
-        self._selected = segment_id if segment_id and self._editor.get(segment_id) else None
-        self._segments_changed()
-        segment = self.selected_segment
-        if play and segment is not None and self._engine.loaded:
-            self._engine.seek(segment.start)
-            if self._engine.state is not PlaybackState.PLAYING:
-                self._engine.play()
-                self.record(AccessAction.PLAYBACK_STARTED)
-            self.record(AccessAction.PLAYBACK_SEEKED)
-
-    def select_region_at(self, seconds: float) -> None:
-        if self._editor is None:
-            return
-        hits = self._editor.at(int(seconds * self._rate()))
-        self._selected = hits[-1].id if hits else None
-        self._segments_changed()
-
-    def step_region(self, forward: bool) -> None:
-        """Select the next (or previous) segment and play it from its start."""
-        editor = self._editor
-        if editor is None:
-            return
-        selected = self.selected_segment
-        if selected is not None:  # step from the selection: the playhead lags a seek
-            segment = editor.neighbour(selected.id, forward)
-        else:
-            here = self._engine.position_frames
-            margin = self._rate() // 3  # Shift+Tab just after a start goes back one
-            segment = (
-                editor.next_after(here)
-                if forward
-                else editor.previous_before(max(0, here - margin))
-            )
-        if segment is not None:
-            self.select_segment(segment.id, play=True)
-
-    def mark_boundary(self) -> None:
-        """ELAN-style: Alt+Enter while listening closes a segment at the heard position."""
-        editor = self._editable()
-        if editor is None:
-            return
-        segment = editor.mark_boundary(self._engine.position_frames, channel=self._soloed_channel())
-        if segment is not None:
-            self._selected = segment.id
-        self._segments_changed()
-
-    def split_at_playhead(self, char: int | None = None) -> None:
-        """Enter while typing: split the selected segment at the heard position.
-
-        The text after the cursor moves to the new second half, which becomes the
-        selection. Outside the selected segment, Enter marks a boundary instead.
-        """
-        editor, segment = self._editable(), self.selected_segment
-        if editor is None:
-            return
-        here = self._engine.position_frames
-        if segment is None or not segment.contains(here):
-            self.mark_boundary()
-            return
-        tail = editor.split(segment.id, here, char)
-        if tail is not None:
-            self._selected = tail.id
-        self._segments_changed()
-
-    def move_region(self, segment_id: str, start_s: float, end_s: float) -> None:
-        editor = self._editable()
-        if editor is None or editor.get(segment_id) is None:
-            self._segments_changed()  # a refused drag: the region goes back where it was
-            return
-        rate = self._rate()
-        editor.move(segment_id, round(start_s * rate), round(end_s * rate))
-        self._selected = segment_id
-        self._segments_changed()
-
-    def create_region(self, start_s: float, end_s: float) -> None:
-        """A segment drawn with the mouse; it becomes the selection (too short: ignored)."""
-        editor = self._editable()
-        if editor is None:
-            return
-        rate = self._rate()
-        try:
-            segment = editor.add_segment(
-                round(start_s * rate), round(end_s * rate), channel=self._soloed_channel()
-            )
-        except ValueError:
-            return  # shorter than a segment may be: a slip of the mouse, not an error
-        self._selected = segment.id
-        self._segments_changed()
-
-    def delete_selected_region(self) -> None:
-        editor = self._editable()
-        if editor is not None and self._selected is not None:
-            editor.remove(self._selected)
-            self._selected = None
-            self._segments_changed()
-
-    def toggle_loop(self) -> None:
-        segment = self.selected_segment
-        if self._engine.loop is not None or segment is None:
-            self._engine.set_loop(None, None)
-        else:
-            self._engine.set_loop(segment.start, segment.end)
-            if self._engine.state is not PlaybackState.PLAYING:
-                self._engine.play()
-                self.record(AccessAction.PLAYBACK_STARTED)
-        self._emit_player_settings()
-
-    # -- text, speakers, labels, PII, fields -------------------------------------
-    def set_segment_text(self, segment_id: str, text: str) -> None:
-        """A keystroke: only the list row and the text change (the waveform does not)."""
-        editor = self._editable()
-        if editor is not None:
-            editor.set_text(segment_id, text)
-            self.segment_text_changed.emit(editor, self._selected)
-
-    def set_speaker(self, speaker: str) -> None:
-        editor = self._editable()
-        if editor is not None and self._selected is not None:
-            editor.set_speaker(self._selected, speaker)
-            self._segments_changed()
-
-    def toggle_label(self, name: str, value: str) -> None:
-        editor = self._editable()
-        if editor is not None and self._selected is not None:
-            editor.toggle_label(self._selected, name, value)
-            self._segments_changed()
-
-    def mark_span(self, start_s: float, end_s: float) -> None:
-        """Shift+drag on the waveform: the audio span the next PII key tags."""
-        rate = self._rate()
-        self._marked_span = (round(start_s * rate), round(end_s * rate)) if rate else None
-
-    def tag_pii(self, category: str, chars: tuple[int, int] | None) -> bool:
-        """Tag personal data: the selected words of the selected segment; else the span
-        marked on the waveform (Shift+drag); else the selected segment's audio."""
-        editor, segment = self._editable(), self.selected_segment
-        marked, self._marked_span = self._marked_span, None
-        if editor is None:
-            return False
-        if chars is None and marked is not None:
-            inside = segment is not None and segment.start <= marked[0] and marked[1] <= segment.end
-            try:
-                editor.add_pii(
-                    category, *marked, segment_id=segment.id if inside and segment else None
-                )
-            except (KeyError, ValueError):
-                return False
-            self.span_tagged.emit()
-            self._segments_changed()
-            return True
-        if segment is None:
-            return False
-        try:
-            if chars is not None:
-                editor.add_pii(category, segment.start, segment.end, segment_id=segment.id,
-                               char_start=chars[0], char_end=chars[1])  # fmt: skip
-            else:
-                editor.add_pii(category, segment.start, segment.end)
-        except (KeyError, ValueError):
-            return False
-        self._segments_changed()
-        return True
-
-    def set_field(self, name: str, value: FieldValue | None) -> None:
-        editor = self._editable()
-        if editor is not None:
-            editor.set_field(name, value)
-
-    def set_comment(self, text: str) -> None:
-        editor = self._editable()
-        if editor is not None:
-            editor.set_comment(text)
-
     # -- submitting -----------------------------------------------------------------
     def submit(self) -> None:
         """Hand the task in: check the document, then queue it (durable before "saved")."""
@@ -479,6 +297,13 @@ class AnnotationOps:
             words = problem_words(editor, first.path, first.message, len(problems))
             self.submit_blocked.emit(first.path, words)
             return
+        gaps = self.required_unheard()
+        if gaps:
+            self._emit_unheard()
+            self.submit_blocked.emit("$.coverage", unheard_words(gaps, "hand it in"))
+            return
+        if self._engine.state is PlaybackState.PLAYING:  # the server counts up to here
+            self.record(AccessAction.PLAYBACK_PROGRESS)
         label_id = self._label_id or new_label_id()
         self._label_id = label_id
         generation = editor.generation

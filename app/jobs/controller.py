@@ -24,6 +24,8 @@ from app.domain.review import QueueFilter
 from app.jobs.annotation_ops import AnnotationOps
 from app.jobs.comparison_ops import ComparisonOps
 from app.jobs.job_queue import JobQueue
+from app.jobs.listening_ops import ListeningOps
+from app.jobs.playback_ops import PlaybackOps
 from app.jobs.review_ops import ReviewOps
 from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
 from app.services.comparisons import ComparisonService
@@ -58,7 +60,7 @@ def user_message(exc: Exception) -> str:
     return "Something went wrong. The problem was recorded."
 
 
-class Controller(AnnotationOps, ComparisonOps, ReviewOps, QObject):
+class Controller(AnnotationOps, ComparisonOps, ReviewOps, ListeningOps, PlaybackOps, QObject):
     signed_in = Signal(object)  # User
     sign_in_failed = Signal(str)
     session_expired = Signal(str)
@@ -84,6 +86,7 @@ class Controller(AnnotationOps, ComparisonOps, ReviewOps, QObject):
     span_tagged = Signal()  # the span marked on the waveform became a PII tag
     draft_conflict = Signal(object)  # WorkChoice: a local draft on an older revision
     draft_saved = Signal(float)  # when the local draft was last sealed to disk
+    unheard_changed = Signal(list)  # [(start s, end s)]: required audio not heard yet
     review_loaded = Signal(object)  # Review of the open task, or None
     review_failed = Signal(str)  # a review step refused or failed, in words
     review_done = Signal(str)  # a review step taken, in words
@@ -140,6 +143,7 @@ class Controller(AnnotationOps, ComparisonOps, ReviewOps, QObject):
         self._label_from_worker.connect(self._on_label_result)
         self._init_annotation()
         self._init_comparisons()
+        self._init_listening()
         self._review_service = ReviewService(api)
         self._queue_filter = QueueFilter()
         self._init_review()
@@ -273,6 +277,7 @@ class Controller(AnnotationOps, ComparisonOps, ReviewOps, QObject):
         self.segment_opening.emit(task)
         self._load_work(task)
         self._load_review(task)
+        self._load_coverage(task)
         if task.is_comparison:
             self._open_comparison(task, cancel)
             return
@@ -357,16 +362,20 @@ class Controller(AnnotationOps, ComparisonOps, ReviewOps, QObject):
         task = self._opened.task if self._opened else None
         if task is None and self._comparison is not None:
             task = self._comparison.task
+        position = self._position_ms() if task else None
         self._events.record(
             AccessEvent(
                 action,
                 task.task_id if task else None,
                 task.segment_id if task else None,
-                self._position_ms() if task else None,
+                position,
                 outcome,
                 reason,
             )
         )
+        if task is not None and task.task_id == self._listening.task_id and position is not None:
+            self._listening.note(action.value, position, reason)
+            self._emit_unheard()
 
     def pause(self) -> None:
         """Pause if playing (the curtain came down, or the session is locking)."""
@@ -408,60 +417,6 @@ class Controller(AnnotationOps, ComparisonOps, ReviewOps, QObject):
 
         self._network.submit("sign-out", drain_then_sign_out)
         self.locked.emit(message)
-
-    def toggle_playback(self) -> None:
-        if not self._engine.loaded:
-            return
-        if self._engine.state is PlaybackState.PLAYING:
-            self.pause()
-        else:
-            self._engine.play()
-            self.record(AccessAction.PLAYBACK_STARTED)
-        self._poll_playback()
-
-    def seek_seconds(self, seconds: float) -> None:
-        if not self._engine.loaded:
-            return
-        self._engine.seek(int(max(0.0, seconds) * self._engine.sample_rate))
-        self.record(AccessAction.PLAYBACK_SEEKED)
-        self._poll_playback()
-
-    def skip_seconds(self, delta: float) -> None:
-        rate = self._engine.sample_rate
-        if rate:
-            self.seek_seconds(self._engine.position_frames / rate + delta)
-
-    def _poll_playback(self) -> None:
-        rate = self._engine.sample_rate
-        state = (self._engine.state.value, self._engine.position_frames / rate if rate else 0.0)
-        if state != self._last_state:
-            self._last_state = state
-            self.playback_changed.emit(*state)
-        if self._engine.device_error is not None and self._opened is not None:
-            # The engine reopens the device at the next load; keep the segment and
-            # its regions (they stay editable), stop trying to play into a dead stream.
-            self.record(AccessAction.AUDIO_DEVICE_FAILED, Outcome.FAILED, "device_lost")
-            self._engine.unload()
-            self.segment_failed.emit(AudioDeviceError.user_message)
-
-    def change_speed(self, delta: float) -> None:
-        self.set_speed(round(self._engine.speed + delta, 2))
-
-    def set_speed(self, speed: float) -> None:
-        self._engine.set_speed(speed)
-        self._emit_player_settings()
-
-    def set_volume(self, volume: float) -> None:
-        self._engine.set_volume(volume)
-        self._emit_player_settings()
-
-    def set_channel_gains(self, gains: list[float]) -> None:
-        self._channel_gains = list(gains)
-        self._engine.set_channel_gains(gains)
-
-    def _emit_player_settings(self) -> None:
-        looping = self._engine.loop is not None
-        self.player_settings_changed.emit(self._engine.speed, self._engine.volume, looping)
 
     # -- delivery -------------------------------------------------------------
     def _on_delivery_state(self, state: DeliveryState) -> None:

@@ -23,3 +23,16 @@ def problem_words(editor: DocumentEditor, path: str, message: str, count: int) -
         where = f"The task field '{spec.title if spec else name}'"
     more = f" ({count - 1} more)" if count > 1 else ""
     return f"Not submitted: {where}: {message}.{more}"
+
+
+def _clock(ms: int) -> str:
+    seconds = ms / 1000
+    return f"{int(seconds // 60)}:{seconds % 60:05.2f}"
+
+
+def unheard_words(gaps: list[tuple[int, int]], action: str) -> str:
+    """Audio still to be heard before ``action`` ("hand it in", "accept it")."""
+    shown = ", ".join(f"{_clock(a)}-{_clock(b)}" for a, b in gaps[:3])
+    more = f" and {len(gaps) - 3} more" if len(gaps) > 3 else ""
+    return (f"Listen first: {len(gaps)} part(s) not heard yet ({shown}{more}), marked orange "
+            f"on the waveform. The project asks for it before you {action}.")  # fmt: skip

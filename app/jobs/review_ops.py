@@ -21,13 +21,18 @@ from app.domain.label_document import LabelDocument
 from app.domain.lifecycle import Step
 from app.domain.models import Task
 from app.domain.review import Anchor, Review
-from app.jobs.problem_words import problem_words
+from app.jobs.problem_words import problem_words, unheard_words
+from app.player.playback import PlaybackEngine, PlaybackState
 from app.services.annotation import DocumentEditor
+from app.services.delivery import Delivery
 from app.services.drafts import DraftStore
 from app.services.review import ReviewService
-from app.wire.schemas import Role, TaskStatus
+from app.wire.schemas import AccessAction, Outcome, Role, TaskStatus
 
 logger = logging.getLogger(__name__)
+
+#: Before a decision, the playback events still in the outbox are sent (at most this long).
+DRAIN_BEFORE_DECISION_S = 10.0
 
 #: Statuses in which an annotator opening the task is shown its review.
 _REVIEWED = frozenset({TaskStatus.IN_REVIEW, TaskStatus.ACCEPTED, TaskStatus.REJECTED})
@@ -56,6 +61,16 @@ class ReviewOps:
     review_failed: Any
     review_done: Any
     submit_blocked: Any
+    _engine: PlaybackEngine
+    _delivery: Delivery
+    # ListeningOps (declared only: a stub would shadow it in the MRO).
+    accept_shortfall: Callable[[], list[tuple[int, int]]]
+    _emit_unheard: Callable[[], None]
+
+    def record(
+        self, action: AccessAction, outcome: Outcome = Outcome.OK, reason: str | None = None
+    ) -> None:
+        raise NotImplementedError
 
     def _user_id(self) -> str:
         raise NotImplementedError
@@ -242,10 +257,20 @@ class ReviewOps:
         review = self._held(step)
         if review is None or self._correction_problem():
             return
+        if step is Step.ACCEPT:
+            gaps = self.accept_shortfall()
+            if gaps:
+                self._emit_unheard()
+                self.review_failed.emit(unheard_words(gaps, "accept it"))
+                return
+            if self._engine.state is PlaybackState.PLAYING:  # the server counts up to here
+                self.record(AccessAction.PLAYBACK_PROGRESS)
         task, service, user_id = review.task, self._review_service, self._user_id()
         correction = self._pending_correction()
+        delivery = self._delivery
 
         def run() -> Review:
+            delivery.drain(DRAIN_BEFORE_DECISION_S)  # coverage counts what the server holds
             revision = self._store_correction(task, review, correction)
             return service.step(task, user_id, step, revision=revision, reason=reason)
 

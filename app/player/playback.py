@@ -269,7 +269,7 @@ class PlaybackEngine:
         if stream is None or not self._playing:
             return min(max(first, 0), audio.frames)
         try:
-            elapsed = float(stream.time) - self._dac_time
+            elapsed = max(0.0, float(stream.time) - self._dac_time)
         except Exception:  # noqa: BLE001 - a closing stream has no clock
             elapsed = 0.0
         ahead = elapsed * audio.sample_rate * self._settings.speed
@@ -283,6 +283,14 @@ class PlaybackEngine:
             if self._finished or (self._settings.seek_to is None and self._at_end()):
                 self._settings.seek_to = self._settings.loop[0] if self._settings.loop else 0
                 self._bump()
+            if not self._playing and self._stream is not None:
+                # The clock restarts here: until the first new period is heard, the
+                # playhead stays where it was paused (the last period's clock is stale and
+                # would put it as far ahead as the pause lasted).
+                try:
+                    self._dac_time = float(self._stream.time) + self.output_latency_s
+                except Exception:  # noqa: BLE001 - a closing stream has no clock
+                    self._dac_time = 0.0
             self._finished = False
             self._playing = True
             self._cond.notify_all()

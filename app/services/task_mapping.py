@@ -20,4 +20,6 @@ def task_from_wire(t: TaskOut) -> Task:
         channels=t.channels,
         ciphertext_bytes=t.ciphertext_bytes,
         kind=t.kind,
+        submit_coverage=t.submit_coverage,
+        accept_coverage=t.accept_coverage,
     )

@@ -36,6 +36,8 @@ NO_SPEAKER = (250, 204, 21)
 #: Boundary lines are drawn only while they are at least this far apart on average.
 EDGE_SPACING_PX = 4
 PII_COLOUR = (220, 38, 38)
+#: Audio the project requires to be heard and that was not heard yet.
+UNHEARD_COLOUR = (234, 88, 12)
 
 
 def speaker_colour(speakers: Sequence[str], speaker: str | None) -> tuple[int, int, int]:
@@ -79,6 +81,7 @@ class SegmentLayer(pg.GraphicsObject):  # type: ignore[misc]
         self._pii = np.zeros((0, 2))
         self._hidden_index: int | None = None
         self._duration = 0.0
+        self._unheard = np.zeros((0, 2))
         self.setZValue(4)
 
     def set_segments(
@@ -121,13 +124,20 @@ class SegmentLayer(pg.GraphicsObject):  # type: ignore[misc]
         self._duration = (reach[-1] / self._rate) if reach else 0.0
         self.update()
 
+    def set_unheard(self, spans_s: Sequence[tuple[float, float]]) -> None:
+        """Spans (seconds) still to be heard: an orange band under the top lane's bars."""
+        self.prepareGeometryChange()
+        self._unheard = np.array(sorted(spans_s), dtype=np.float64).reshape(-1, 2)
+        self.update()
+
     def set_lanes(self, lanes: int) -> None:
         self.prepareGeometryChange()
         self._lanes = max(1, lanes)
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
-        return QRectF(0.0, -2 * self._lanes + 1, max(self._duration, 1e-3), 2 * self._lanes)
+        right = max(self._duration, float(self._unheard[:, 1].max()) if len(self._unheard) else 0)
+        return QRectF(0.0, -2 * self._lanes + 1, max(right, 1e-3), 2 * self._lanes)
 
     def visible_indices(self, x0: float, x1: float) -> range:
         """Indices of segments that may overlap [x0, x1] seconds."""
@@ -143,13 +153,18 @@ class SegmentLayer(pg.GraphicsObject):  # type: ignore[misc]
 
     def paint(self, painter: QPainter, *_args: Any) -> None:
         view = self.getViewBox()
-        if view is None or not len(self._ids):
-            return
-        (x0, x1), _y = view.viewRange()
-        visible = self.visible_indices(x0, x1)
-        if not len(visible):
+        if view is None:
             return
         t = painter.transform()
+        if len(self._unheard):
+            painter.save()
+            painter.resetTransform()
+            self._paint_unheard(painter, t)
+            painter.restore()
+        (x0, x1), _y = view.viewRange()
+        visible = self.visible_indices(x0, x1)
+        if not len(self._ids) or not len(visible):
+            return
         sel = np.arange(visible.start, visible.stop)
         if self._hidden_index is not None:
             sel = sel[sel != self._hidden_index]
@@ -189,6 +204,16 @@ class SegmentLayer(pg.GraphicsObject):  # type: ignore[misc]
             return  # zoomed far out: the lines would fill the lane; the bars show it
         for x in edges.tolist():
             painter.fillRect(QRect(x, y, 1, height), brush)
+
+    def _paint_unheard(self, painter: QPainter, t: QTransform) -> None:
+        orange = QBrush(QColor(*UNHEARD_COLOUR))
+        p0 = np.floor(self._unheard[:, 0] * t.m11() + t.dx()).astype(np.int64)
+        p1 = np.maximum(p0 + 1, np.ceil(self._unheard[:, 1] * t.m11() + t.dx()).astype(np.int64))
+        y, height = self._lane_pixels(t, -1)
+        band = max(3, min(6, height // 16))
+        top = y + max(3, min(8, height // 12)) + 1  # just under the segment bars
+        for a, b in _runs(p0, p1):
+            painter.fillRect(QRect(a, top, b - a, band), orange)
 
     def _paint_pii(self, painter: QPainter, t: QTransform) -> None:
         """Personal data: a red bar along the foot of the lowest lane."""

@@ -136,3 +136,10 @@ class CommentOut(_Model):
 
 class CommentListOut(_Model):
     comments: list[CommentOut]
+
+
+class CoverageOut(_Model):
+    """What the caller heard of the task's recording, as the server counts it (ms spans)."""
+
+    duration_ms: Count
+    heard: list[tuple[int, int]]

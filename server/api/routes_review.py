@@ -24,6 +24,7 @@ from app.wire.review import (
     CommentIn,
     CommentListOut,
     CommentOut,
+    CoverageOut,
     HistoryOut,
     ReviewItemOut,
     ReviewQueueOut,
@@ -176,6 +177,18 @@ def review_step(task_id: TaskId, body: StepIn, principal: CurrentPrincipal, ctx:
             reason=body.reason,
         )
         return _history(ctx, conn, access, principal, with_reasons=False)
+
+
+@router.get("/tasks/{task_id}/coverage")
+def task_coverage(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> CoverageOut:
+    """What the caller heard so far (their own trace; spans, no content): the client marks
+    the rest on the waveform before a hand-in or an accept would be refused."""
+    with ctx.engine.connect() as conn:
+        access = load_task(ctx, principal, task_id, "coverage_read", conn)
+        frames, rate = int(access.segment.frames), int(access.segment.sample_rate)
+        duration = frames * 1000 // max(1, rate)
+        heard = coverage.heard_by(conn, task_id, principal.user_id, duration)
+    return CoverageOut(duration_ms=duration, heard=heard)
 
 
 @router.get("/tasks/{task_id}/history")

@@ -20,6 +20,8 @@ from keyring.backends import SecretService
 from devtools.processes import start_server, stop
 from devtools.secret_service import private_secret_service
 from devtools.synthetic_audio import write_audio
+from server.cli import main as server_main
+from server.demo import DEMO_PROJECT
 from tests.fixtures import init_data_dir
 
 
@@ -51,9 +53,14 @@ def live_server(
     files: dict[str, tuple[float, int, int]],
     *extra: str,
     comparisons: dict[str, dict[str, object]] | None = None,
+    listening: bool = False,
 ) -> LiveServer:
     """The demo server over ``files`` (name: seconds, rate, channels) and RLHF
-    ``comparisons`` (file name: manifest; its audio names files of ``files``)."""
+    ``comparisons`` (file name: manifest; its audio names files of ``files``).
+
+    ``listening=False`` turns the demo project's listening policy off (with the CLI a
+    project admin uses) for tests that hand work in without playing it through.
+    """
     audio_dir = tmp_path / "source-audio"
     audio_dir.mkdir()
     for i, (name, (seconds, rate, channels)) in enumerate(sorted(files.items())):
@@ -65,6 +72,12 @@ def live_server(
     data_dir = tmp_path / "server-data"
     init_data_dir(data_dir)
     proc, url = start_server(data_dir, "--audio-dir", str(audio_dir), *extra, command="demo")
+    if not listening:
+        policy = ["project", "policy", "--data-dir", str(data_dir), "--project", DEMO_PROJECT,
+                  "--submit-coverage", "none", "--accept-coverage", "0"]  # fmt: skip
+        if server_main(policy) != 0:
+            stop(proc)
+            raise RuntimeError("the listening policy could not be set")
     return LiveServer(url, data_dir, data_dir / "pki" / "ca.pem", audio_dir, proc)
 
 

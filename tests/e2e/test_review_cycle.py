@@ -1,36 +1,41 @@
 """The review cycle with two real clients against the real TLS server, all from the keyboard.
 
-The annotator submits; the reviewer takes it from the queue, corrects it, comments on
-the selected words and rejects it with a reason; the annotator sees the reason and
-the comment, fixes and resubmits; the reviewer accepts. The database then holds every
-revision (with its author's role and base) and every step, and the audit log verifies.
+The project keeps its default listening policy. The annotator's hand-in is stopped
+until the segment was heard, then submitted; an amendment once the reviewer holds the
+task is refused by the server, in words; the reviewer takes it from the queue,
+corrects it, comments on the selected words and rejects it with a reason; the
+annotator sees the reason and the comment, fixes and resubmits; the reviewer's accept
+is stopped until the recording was heard, then accepted. The database holds every
+revision (with its author's role and base) and every step; the audit log verifies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QTextCursor
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 from sqlalchemy import select
 
 from app.domain.review import Review
 from app.main import ClientApp
+from app.player.playback import PlaybackState
 from app.ui.review_panel import ReviewTextDialog
 from app.ui.shortcuts import BY_ID
 from app.wire.schemas import Role, TaskStatus
 from devtools import annotate
-from devtools.audio_tap import TappedOutput
+from devtools.audio_tap import PacedOutput
 from server import db
 from server.cli import main as server_main
 from server.context import open_context
 from server.datadir import DataDir
 from tests.e2e.client_driver import LONG, open_row, running_client, sign_in
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, live_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("secret_service")]
 
@@ -62,6 +67,11 @@ def _dialog(client: ClientApp) -> ReviewTextDialog | None:
     return found[0] if found else None
 
 
+def _conflict(client: ClientApp) -> QMessageBox | None:
+    boxes = [b for b in client.window.findChildren(QMessageBox, "draftConflict") if b.isVisible()]
+    return boxes[0] if boxes else None
+
+
 def wait_review(qtbot: QtBot, client: ClientApp, status: TaskStatus) -> Review:
     qtbot.waitUntil(
         lambda: (
@@ -88,12 +98,40 @@ def select_words(client: ClientApp, start: int, end: int) -> None:
     client.window.editor.setTextCursor(cursor)
 
 
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    files = {"a-call-mono.wav": (4.0, 48000, 1), "b-call-stereo.flac": (3.0, 8000, 2)}
+    srv = live_server(tmp_path, files, listening=True)
+    yield srv
+    srv.stop()
+
+
+def play_until(qtbot: QtBot, client: ClientApp, seconds: float) -> None:
+    """Play (Ctrl+Space, unless playing) from the playhead until it passes ``seconds``; pause."""
+    engine = client.controller._engine
+    if engine.state is not PlaybackState.PLAYING:
+        key_space(client)
+    qtbot.waitUntil(
+        lambda: (
+            engine.position_frames / engine.sample_rate >= seconds
+            or engine.state is not PlaybackState.PLAYING
+        ),
+        timeout=LONG,
+    )
+    if engine.state is PlaybackState.PLAYING:
+        key_space(client)
+
+
+def key_space(client: ClientApp) -> None:
+    QTest.keyClick(client.window, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier)
+
+
 def test_submit_correct_comment_reject_fix_resubmit_accept(
     qtbot: QtBot, server: LiveServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with (
-        running_client(server, TappedOutput(), tmp_path / "annotator") as ann,
-        running_client(server, TappedOutput(), tmp_path / "reviewer") as rev,
+        running_client(server, PacedOutput(), tmp_path / "annotator") as ann,
+        running_client(server, PacedOutput(), tmp_path / "reviewer") as rev,
     ):
         activate(qtbot, ann)
         sign_in(qtbot, ann)
@@ -102,6 +140,15 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         annotate.type_text(ann.window, "hello wrold")
         annotate.press(ann.window, Qt.Key.Key_1)  # agent
         annotate.choose_first(ann.window, "outcome")
+        # Not heard yet: the hand-in is stopped, the unheard part marked on the waveform.
+        with qtbot.waitSignal(ann.controller.submit_blocked, timeout=LONG) as blocked:
+            annotate.submit(ann.window)
+        assert blocked.args[0] == "$.coverage" and "Listen first" in blocked.args[1]
+        assert ann.controller.required_unheard() == [(500, 2000)]
+        assert ann.window.waveform.segment_layer._unheard.tolist() == [[0.5, 2.0]]
+        ann.controller.seek_seconds(0.45)
+        play_until(qtbot, ann, 2.1)
+        assert ann.controller.required_unheard() == []
         with qtbot.waitSignal(ann.controller.label_submitted, timeout=LONG):
             annotate.submit(ann.window)
 
@@ -118,6 +165,19 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         editor = rev.controller.editor
         assert editor is not None and editor.read_only
         assert rev.window.review.isVisible() and not rev.window.submit_button.isEnabled()
+
+        # The annotator, still on the task, amends it: the server refuses, in words; the
+        # entry leaves the outbox and the work stays as a local draft.
+        activate(qtbot, ann)
+        ann.window.editor.moveCursor(QTextCursor.MoveOperation.End)
+        QTest.keyClicks(ann.window.editor, " again")
+        with qtbot.waitSignal(ann.controller.label_failed, timeout=LONG) as failed:
+            annotate.submit(ann.window)
+        assert "can no longer be changed by its annotator" in failed.args[0]
+        assert "offline" not in failed.args[0].lower()
+        assert ann.outbox.counts()[1] == 0
+        qtbot.waitUntil(lambda: ann.controller.has_unsaved_work, timeout=LONG)
+        activate(qtbot, rev)
 
         # Correct (Ctrl+Shift+E): fix the word; the diff shows it.
         key(rev, "review_correct")
@@ -142,7 +202,18 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         refresh(qtbot, ann)
         assert ann.window.tasks.task_at(0).status is TaskStatus.REJECTED
         open_row(qtbot, ann, 1)
-        open_row(qtbot, ann, 0)
+        # Its refused amendment is a local draft on revision 1; the server has the
+        # reviewer's revision 2: both are offered, and the annotator opens revision 2.
+        tasks = ann.window.tasks
+        tasks.setCurrentRow(0)
+        tasks.setFocus()
+        QTest.keyClick(tasks, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: _conflict(ann) is not None, timeout=LONG)
+        box = _conflict(ann)
+        assert box is not None
+        stored = next(b for b in box.buttons() if b.text() == "Open revision 2")
+        qtbot.mouseClick(stored, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: ann.controller.editor is not None, timeout=LONG)
         seen = wait_review(qtbot, ann, TaskStatus.REJECTED)
         assert [c.text for c in seen.comments] == ["Check this word against the audio"]
         assert (seen.comments[0].char_start, seen.comments[0].char_end) == (6, 11)
@@ -151,7 +222,6 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         assert panel.reason.text().endswith("Please listen again to the greeting")
         mine = ann.controller.editor
         assert mine is not None and not mine.read_only
-        assert mine.segments[0].text == "hello world"
         ann.controller.select_segment(mine.segments[0].id)
         ann.window.editor.moveCursor(QTextCursor.MoveOperation.End)
         QTest.keyClicks(ann.window.editor, " there")
@@ -165,6 +235,13 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         refresh(qtbot, rev)
         open_row(qtbot, rev, 0)
         wait_review(qtbot, rev, TaskStatus.IN_REVIEW)
+        with qtbot.waitSignal(rev.controller.review_failed, timeout=LONG) as refused:
+            key(rev, "review_accept")  # the reviewer has not heard the recording
+        assert "Listen first" in refused.args[0]
+        rev.controller.set_speed(2.0)
+        rev.controller.seek_seconds(0.0)
+        play_until(qtbot, rev, 4.0)  # to the end, at twice the speed
+        qtbot.waitUntil(lambda: rev.controller.accept_shortfall() == [], timeout=LONG)
         key(rev, "review_accept")
         wait_review(qtbot, rev, TaskStatus.ACCEPTED)
         QApplication.processEvents()
