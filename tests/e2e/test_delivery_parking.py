@@ -76,6 +76,21 @@ def _add_project_to_damage(server: LiveServer, tmp_path: Path) -> None:
                         "--project", "Damaged", "--role", "annotator"]) == 0  # fmt: skip
     assert server_main(["ingest", "--data-dir", data, "--project", "Damaged",
                         "--assign", "annotator", str(audio)]) == 0  # fmt: skip
+    assert (
+        server_main(
+            [
+                "project",
+                "policy",
+                "--data-dir",
+                data,
+                "--project",
+                "Damaged",
+                "--submit-coverage",
+                "none",
+            ]
+        )
+        == 0
+    )  # fmt: skip  (handed in unheard)
 
 
 def _damage_project_key(engine: Engine, project_id: str) -> bytes:

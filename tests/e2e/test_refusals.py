@@ -155,7 +155,13 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
         ("grant: not visible", lambda: reviewer.api.key_grant(other_task), 404, "not_found"),
         # labels (the client always sends an Idempotency-Key with them)
         ("label: unknown task", label(annotator.api, "tsk_nope", "lbl-a-0001"), 404, "not_found"),
-        ("label: reviewer", label(reviewer.api, task, "lbl-b-0001"), 403, "forbidden"),
+        # a reviewer changes a document only as a correction of a task they hold
+        (
+            "label: reviewer",
+            label(reviewer.api, task, "lbl-b-0001"),
+            409,
+            "transition_forbidden",
+        ),
         ("label: not visible", label(reviewer.api, other_task, "lbl-c-0001"), 404, "not_found"),
         ("label: no device", label(no_device, task, "lbl-d-0001"), 400, "unknown_device"),
         ("label: another's device", label(foreign, task, "lbl-e-0001"), 403, "unknown_device"),
@@ -228,8 +234,9 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
     assert watch.waits and max(watch.waits) < 1.0, f"a bystander waited {max(watch.waits):.2f} s"
     assert watch.failures == []
     # The refused label left nothing behind: a retry is refused again, not replayed.
-    with pytest.raises(errors.ForbiddenError):
+    with pytest.raises(errors.RequestRejectedError) as again:
         reviewer.api.submit_label(task, "lbl-b-0001", document("text"))
+    assert again.value.status == 409
     for api in (annotator.api, reviewer.api, revoked.api, no_device, foreign):
         api.close()
     engine.dispose()
