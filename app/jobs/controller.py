@@ -339,6 +339,8 @@ class Controller(AnnotationOps, ComparisonOps, ReviewOps, ListeningOps, Playback
             self._opening[1].set()
             self._opening = None
         self._drop_editor()
+        self._drop_review()
+        self._drop_listening()
         if self._close_comparison():
             return
         opened = self._opened

@@ -52,6 +52,11 @@ class ListeningOps:
             lambda exc: logger.info("coverage not loaded: %s", type(exc).__name__),
         )
 
+    def _drop_listening(self) -> None:
+        """Leaving the task: forget its trace and clear the orange band."""
+        self._listening.reset(None, 0, self._position_ms)
+        self._emit_unheard()
+
     def _known_coverage(self, task_id: str, heard: list[tuple[int, int]]) -> None:
         self._listening.add_known(task_id, heard)
         self._emit_unheard()

@@ -111,6 +111,13 @@ class ReviewOps:
             return review.annotator_document
         return self._review_base if self.correcting else None
 
+    def _drop_review(self) -> None:
+        """Leaving the task: its reason, comments and diff leave the screen with it."""
+        if self._review is not None or self._review_base is not None:
+            self._review = None
+            self._review_base = None
+            self.review_loaded.emit(None)
+
     # -- opening ---------------------------------------------------------------
     def _load_review(self, task: Task) -> None:
         self._review = None

@@ -144,6 +144,7 @@ class ReviewPanel(QWidget):
         row = QHBoxLayout()
         self.comments = NoExportList()
         self.comments.setObjectName("reviewComments")
+        self.comments.setWordWrap(True)
         self.comments.itemActivated.connect(self._on_comment)
         self.comments.itemClicked.connect(self._on_comment)
         self.diff = QTextBrowser()
@@ -237,5 +238,12 @@ class ReviewTextDialog(QDialog):
         box.accepted.connect(self.accept)
         box.rejected.connect(self.reject)
         col.addWidget(box)
+        self.editor.setPlaceholderText(prompt.split(":", maxsplit=1)[0] + ".")
         self.accepted.connect(lambda: answer(self.editor.toPlainText()))
-        self.finished.connect(lambda _r: self.editor.clear())  # the words leave with the dialog
+        self.finished.connect(lambda _r: self._done(parent))
+
+    def _done(self, parent: QWidget) -> None:
+        self.editor.clear()  # the words leave with the dialog
+        # Back to the window, so its shortcuts act at once (without a window manager
+        # nobody else re-activates it).
+        parent.activateWindow()

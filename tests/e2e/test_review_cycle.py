@@ -232,6 +232,9 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         # Back in the queue; the reviewer accepts (Ctrl+Shift+A).
         activate(qtbot, rev)
         rev.controller.close_segment()
+        # Closing the task takes its review and its coverage off the screen.
+        assert not rev.window.review.isVisible() and rev.window.review.comments.count() == 0
+        assert rev.window.waveform.segment_layer._unheard.size == 0
         refresh(qtbot, rev)
         open_row(qtbot, rev, 0)
         wait_review(qtbot, rev, TaskStatus.IN_REVIEW)
