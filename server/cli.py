@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from app.domain.project_schema import SchemaError
 from app.wire.schemas import Role
-from server import audit, db, listen_policy, project_schemas, provision
+from server import audit, db, listen_policy, project_schemas, provision, report
 from server.auditlog import commands as audit_commands
 from server.comparisons import ingest_comparison
 from server.context import DEFAULT_GRANT_LIFETIME_S, open_context
@@ -94,6 +96,42 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Print the project's quality report (aggregates only) as JSON; audited."""
+    ctx = open_context(_data(args))
+    project_id = provision.project_id_for(ctx.engine, args.project)
+    body = report.project_report(ctx, project_id, audit.Actor(None, None, "cli"))
+    print(json.dumps(body, indent=2, sort_keys=True))  # noqa: T201
+    return 0
+
+
+def cmd_task_assign(args: argparse.Namespace) -> int:
+    """Another task on the same recording for another annotator; each works blind."""
+    ctx = open_context(_data(args))
+    project_id = provision.project_id_for(ctx.engine, args.project)
+    user_id = provision.user_id_for(ctx.engine, args.to)
+    with ctx.engine.connect() as conn:
+        segment_id = conn.execute(
+            select(db.segments.c.id).where(
+                db.segments.c.project_id == project_id, db.segments.c.title == args.title
+            )
+        ).scalar()
+        taken = conn.execute(
+            select(db.tasks.c.id).where(
+                db.tasks.c.segment_id == segment_id, db.tasks.c.assignee_id == user_id
+            )
+        ).first()
+    if segment_id is None:
+        print(f"cordon-server: no recording titled {args.title!r} in the project", file=sys.stderr)  # noqa: T201
+        return 2
+    if taken is not None:
+        print(f"cordon-server: {args.to} already has task {taken.id} on it", file=sys.stderr)  # noqa: T201
+        return 2
+    task_id = provision.assign_task(ctx.engine, segment_id, user_id)
+    print(f"task {task_id}: {args.title} assigned to {args.to}")  # noqa: T201
+    return 0
+
+
 def cmd_project_policy(args: argparse.Namespace) -> int:
     """Show, or change (audited), a project's listening policy."""
     ctx = open_context(_data(args))
@@ -163,6 +201,21 @@ def cmd_openapi(_args: argparse.Namespace) -> int:
 
     print(json.dumps(openapi_schema(), indent=2, sort_keys=True))  # noqa: T201
     return 0
+
+
+def _add_quality_commands(sub: Any, with_data: Callable[[Any], Any]) -> None:
+    """``report`` and ``task assign``: what review managers run on the data directory."""
+    p = with_data(sub.add_parser("report", help="a project's quality report, as JSON"))
+    p.add_argument("--project", required=True, help="project name or id")
+    p.set_defaults(func=cmd_report)
+    task = sub.add_parser("task", help="tasks").add_subparsers(dest="task_command", required=True)
+    p = with_data(task.add_parser(
+        "assign", help="assign a recording to one more annotator (blind double annotation)"
+    ))  # fmt: skip
+    p.add_argument("--project", required=True, help="project name or id")
+    p.add_argument("--title", required=True, help="the recording's title")
+    p.add_argument("--to", required=True, help="username of an annotator of the project")
+    p.set_defaults(func=cmd_task_assign)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--accept-coverage", type=int, metavar="PCT",
                    help="percent of the recording an accepting reviewer heard")  # fmt: skip
     p.set_defaults(func=cmd_project_policy)
+    _add_quality_commands(sub, with_data)
     audit_commands.add_parser(sub, with_data)
     p = sub.add_parser("openapi", help="print the /v1 API's OpenAPI document (it is not served)")
     p.set_defaults(func=cmd_openapi)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from app.wire.schemas import Role
 from server import audit, db, project_schemas, provision
@@ -21,6 +21,9 @@ from server.ingest import ensure_project, ingest_file
 DEMO_PROJECT = "Demo call centre"
 DEMO_ANNOTATOR = "annotator"
 DEMO_REVIEWER = "reviewer"
+#: A second annotator: the demo's double-annotated recording is theirs too (blind).
+DEMO_SECOND_ANNOTATOR = "annotator2"
+DOUBLE_ANNOTATED = "clinic-dictation"
 DEFAULT_AUDIO_DIR = Path(__file__).resolve().parent.parent / "resources" / "demo"
 #: Two call-centre speakers (agent left, customer right), a few labels, PII categories.
 DEMO_SCHEMA = DEFAULT_AUDIO_DIR / "schema.json"
@@ -46,6 +49,8 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
     reviewer = provision.ensure_user(engine, DEMO_REVIEWER, "Rui (demo reviewer)", demo=True)
     provision.set_membership(engine, annotator, project_id, Role.ANNOTATOR)
     provision.set_membership(engine, reviewer, project_id, Role.REVIEWER)
+    second = provision.ensure_user(engine, DEMO_SECOND_ANNOTATOR, "Bo (demo annotator)", demo=True)
+    provision.set_membership(engine, second, project_id, Role.ANNOTATOR)
     project_schemas.apply_schema(
         engine, project_id, project_schemas.read_file(DEMO_SCHEMA), audit.Actor(None, None, "demo")
     )
@@ -66,6 +71,7 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
             continue
         seg = ingest_comparison(ctx.data, engine, ctx.vault, project_id, manifest)
         provision.assign_task(engine, seg.segment_id, annotator)
+    _double_annotate(engine, project_id, DOUBLE_ANNOTATED, second)
     with engine.connect() as conn:
         task_ids = list(
             conn.execute(
@@ -75,3 +81,20 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
             ).scalars()
         )
     return DemoSetup(project_id, annotator, reviewer, task_ids)
+
+
+def _double_annotate(engine: Engine, project_id: str, title: str, user_id: str) -> None:
+    """Give ``title`` (if the demo has it) to a second annotator, once."""
+    with engine.connect() as conn:
+        segment_id = conn.execute(
+            select(db.segments.c.id).where(
+                db.segments.c.project_id == project_id, db.segments.c.title == title
+            )
+        ).scalar()
+        taken = conn.execute(
+            select(db.tasks.c.id).where(
+                db.tasks.c.segment_id == segment_id, db.tasks.c.assignee_id == user_id
+            )
+        ).first()
+    if segment_id is not None and taken is None:
+        provision.assign_task(engine, segment_id, user_id)

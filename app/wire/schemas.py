@@ -221,6 +221,8 @@ class AccessAction(StrEnum):
     COMMENT_ADDED = "comment_added"
     #: A task's review comments or history (with the reasons given) were read.
     REVIEW_READ = "review_read"
+    #: A project quality report was made (it read the project's handed-in documents).
+    REPORT_MADE = "report_made"
     #: A project's listening policy changed (reason: ``submit_<rule>_accept_<percent>``).
     POLICY_CHANGED = "policy_changed"
     #: A new version of a project's annotation schema was applied (reason ``version_<n>``).
