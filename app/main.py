@@ -11,7 +11,7 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,6 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.api.client import CordonApi
 from app.auth.demo_login import DemoAuthenticator
 from app.domain.models import AccessEvent, User
-from app.domain.review import Comment
 from app.jobs.controller import Controller
 from app.jobs.lockdown import LockdownController
 from app.jobs.work_choice import WorkChoice
@@ -60,7 +59,7 @@ from app.ui.comparison_panel import RankingList
 from app.ui.lockdown_filter import LockdownFilter
 from app.ui.main_window import MainWindow
 from app.ui.policy_dialog import PolicyDialog
-from app.ui.review_panel import ReviewTextDialog
+from app.ui.review_wiring import wire_review
 from app.ui.segment_table import SegmentTable
 from app.ui.task_list import TaskList
 from app.ui.transcript_editor import InAppClipboard, TranscriptEditor, release_clipboard
@@ -245,7 +244,7 @@ def _wire(c: Controller, w: MainWindow) -> None:
     c.delivery_changed.connect(w.show_sync)
     _wire_player(c, w)
     _wire_annotation(c, w)
-    _wire_review(c, w)
+    wire_review(c, w)
 
 
 def _wire_player(c: Controller, w: MainWindow) -> None:
@@ -329,62 +328,6 @@ def _wire_annotation(c: Controller, w: MainWindow) -> None:
 
     c.draft_conflict.connect(conflict)
     _wire_comparison(c, w)
-
-
-def _wire_review(c: Controller, w: MainWindow) -> None:
-    """The review queue and the open task's review: diff, comments, decisions, keys."""
-    w.queue_filter.changed.connect(c.filter_queue)
-    diff_timer = QTimer(w)  # the diff follows a correction, a moment after the typing
-    diff_timer.setSingleShot(True)
-    diff_timer.setInterval(400)
-
-    def show(_review: object = None) -> None:
-        editor = c.editor
-        w.review.show_review(
-            c.review, base=c.review_base(), current=editor.snapshot() if editor else None,
-            correcting=c.correcting, rate=editor.rate if editor else 1,
-        )  # fmt: skip
-
-    diff_timer.timeout.connect(show)
-    c.review_loaded.connect(show)
-    c.document_changed.connect(lambda: diff_timer.start() if c.correcting else None)
-    c.segments_changed.connect(lambda _e, _s: diff_timer.start() if c.correcting else None)
-    c.review_failed.connect(w.show_banner)
-    c.unheard_changed.connect(w.waveform.segment_layer.set_unheard)
-    c.review_done.connect(lambda text: w.show_banner(text, error=False))
-
-    def ask(title: str, prompt: str, answer: Callable[[str], None]) -> None:
-        configure = w.annotation.fields.configure_editor
-        ReviewTextDialog(w, title, prompt, configure, answer).open()
-
-    def comment() -> None:
-        cursor = w.editor.textCursor()
-        chars = (cursor.selectionStart(), cursor.selectionEnd()) if cursor.hasSelection() else None
-        ask("Comment", "Your comment, for the annotator (on the selected words, the span "
-            "marked on the waveform, the selected segment, or the task):",
-            lambda text: c.add_comment(text, chars))  # fmt: skip
-
-    actions: dict[str, Callable[[], object]] = {
-        "review_correct": c.start_correcting,
-        "review_accept": c.accept,
-        "review_release": c.release,
-        "review_comment": comment,
-        "review_reject": lambda: ask(
-            "Reject",
-            "Why is it sent back? The annotator reads this with your comments:",
-            c.reject,
-        ),
-    }
-    w.action_triggered.connect(lambda action_id: actions.get(action_id, lambda: None)())
-
-    def go_to(note: Comment) -> None:
-        editor = c.editor
-        if note.segment is not None and editor is not None and editor.get(note.segment):
-            c.select_segment(note.segment, play=True)
-        elif note.start_frame is not None and editor is not None:
-            c.seek_seconds(note.start_frame / editor.rate)
-
-    w.review.comment_chosen.connect(go_to)
 
 
 def _wire_comparison(c: Controller, w: MainWindow) -> None:

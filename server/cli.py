@@ -101,7 +101,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     ctx = open_context(_data(args))
     project_id = provision.project_id_for(ctx.engine, args.project)
     body = report.project_report(ctx, project_id, audit.Actor(None, None, "cli"))
-    print(json.dumps(body, indent=2, sort_keys=True))  # noqa: T201
+    print(body.model_dump_json(indent=2))  # noqa: T201
     return 0
 
 
@@ -195,7 +195,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_openapi(_args: argparse.Namespace) -> int:
-    import json  # noqa: PLC0415
 
     from server.api.app import openapi_schema  # noqa: PLC0415 - FastAPI only for this
 

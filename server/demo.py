@@ -24,6 +24,8 @@ DEMO_REVIEWER = "reviewer"
 #: A second annotator: the demo's double-annotated recording is theirs too (blind).
 DEMO_SECOND_ANNOTATOR = "annotator2"
 DOUBLE_ANNOTATED = "clinic-dictation"
+#: Reads the project's quality report (Ctrl+Shift+P); sees no task and no content.
+DEMO_MANAGER = "manager"
 DEFAULT_AUDIO_DIR = Path(__file__).resolve().parent.parent / "resources" / "demo"
 #: Two call-centre speakers (agent left, customer right), a few labels, PII categories.
 DEMO_SCHEMA = DEFAULT_AUDIO_DIR / "schema.json"
@@ -51,6 +53,8 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
     provision.set_membership(engine, reviewer, project_id, Role.REVIEWER)
     second = provision.ensure_user(engine, DEMO_SECOND_ANNOTATOR, "Bo (demo annotator)", demo=True)
     provision.set_membership(engine, second, project_id, Role.ANNOTATOR)
+    manager = provision.ensure_user(engine, DEMO_MANAGER, "Mo (demo manager)", demo=True)
+    provision.set_membership(engine, manager, project_id, Role.MANAGER)
     project_schemas.apply_schema(
         engine, project_id, project_schemas.read_file(DEMO_SCHEMA), audit.Actor(None, None, "demo")
     )

@@ -2,8 +2,9 @@
 
 Aggregates only — counts, rates, error rates and agreement figures, by user id and
 name; never a transcript, a label value or a reason. The server administrator runs it
-(``cordon-server report --project P``) on the data directory; it opens the sealed
-documents in memory to compute the figures and prints JSON. Running it is audited
+(``cordon-server report --project P``) on the data directory, and a project's managers
+get it from ``GET /v1/projects/{id}/report``; it opens the sealed documents in memory to
+compute the figures. Running it is audited
 (``report_made``): it read every handed-in document of the project.
 """
 
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, select
 
 from app.domain.label_document import LabelDocument, read_stored
 from app.domain.lifecycle import Step
+from app.wire.report import ReportOut
 from app.wire.schemas import AccessAction, Role, TaskStatus
 from server import agreement, audit, db, project_schemas
 from server.context import ServerContext
@@ -68,8 +70,8 @@ def _mean(values: list[float]) -> float | None:
     return round(statistics.fmean(values), 4) if values else None
 
 
-def project_report(ctx: ServerContext, project_id: str, actor: audit.Actor) -> dict[str, Any]:
-    """The report as JSON-ready values (see the module docstring)."""
+def project_report(ctx: ServerContext, project_id: str, actor: audit.Actor) -> ReportOut:
+    """The report (see the module docstring); its making is recorded."""
     with ctx.engine.connect() as conn:
         project = conn.execute(select(db.projects).where(db.projects.c.id == project_id)).one()
         names = {
@@ -93,12 +95,13 @@ def project_report(ctx: ServerContext, project_id: str, actor: audit.Actor) -> d
         loaded = project_schemas.load(
             conn, project_id, project_schemas.current_version(conn, project_id)
         )
-    report = {
+    report = ReportOut.model_validate({
         "project_id": project_id,
+        "project_name": project.name,
         "generated_at": int(time.time()),
         "annotators": _annotators(tasks, steps, revisions, names),
         "agreement": _agreement(tasks, revisions, rates, names, loaded[0] if loaded else None),
-    }
+    })  # fmt: skip
     with ctx.engine.begin() as conn:
         audit.record(conn, actor, AccessAction.REPORT_MADE, project_id=project_id)
     return report

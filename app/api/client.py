@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 
 from app.api import errors
 from app.wire.project_schema import ProjectSchemaOut
+from app.wire.report import ReportOut
 from app.wire.review import (
     CommentIn,
     CommentListOut,
@@ -259,6 +260,10 @@ class CordonApi:
 
     def add_comment(self, task_id: str, body: CommentIn) -> CommentOut:
         return self._json(CommentOut, "POST", f"/v1/tasks/{task_id}/comments", body)
+
+    # -- managers -------------------------------------------------------------
+    def project_report(self, project_id: str) -> ReportOut:
+        return self._json(ReportOut, "GET", f"/v1/projects/{project_id}/report")
 
     def task_schema(self, task_id: str) -> ProjectSchemaOut:
         """The project schema a task's documents are made under now."""

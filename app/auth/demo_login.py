@@ -12,7 +12,7 @@ from app.api.client import CordonApi
 from app.auth.authenticator import AuthError, Credentials
 from app.domain.models import User
 
-DEMO_ACCOUNTS = ["annotator", "reviewer", "annotator2"]
+DEMO_ACCOUNTS = ["annotator", "reviewer", "annotator2", "manager"]
 
 
 class DemoAuthenticator:

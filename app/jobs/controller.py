@@ -87,6 +87,8 @@ class Controller(AnnotationOps, ComparisonOps, ReviewOps, ListeningOps, Playback
     draft_conflict = Signal(object)  # WorkChoice: a local draft on an older revision
     draft_saved = Signal(float)  # when the local draft was last sealed to disk
     unheard_changed = Signal(list)  # [(start s, end s)]: required audio not heard yet
+    report_loaded = Signal(object)  # ReportOut: a managed project's quality figures
+    report_failed = Signal(str)
     review_loaded = Signal(object)  # Review of the open task, or None
     review_failed = Signal(str)  # a review step refused or failed, in words
     review_done = Signal(str)  # a review step taken, in words
@@ -237,6 +239,22 @@ class Controller(AnnotationOps, ComparisonOps, ReviewOps, ListeningOps, Playback
     def reviews(self) -> bool:
         """The user reviews at least one project (the task list shows their queue)."""
         return self._session.reviews
+
+    @property
+    def managed_projects(self) -> list[str]:
+        """Projects whose quality report the user may read (a manager's)."""
+        return self._session.managed_projects
+
+    def load_report(self) -> None:
+        """The first managed project's quality report, fetched on the network worker."""
+        projects = self.managed_projects
+        if not projects:
+            self.report_failed.emit("You manage no project: there is no report to show.")
+            return
+        self._network.submit(
+            "report", lambda: self._api.project_report(projects[0]), self.report_loaded.emit,
+            lambda exc: self.report_failed.emit(user_message(exc)),
+        )  # fmt: skip
 
     def filter_queue(self, queue: QueueFilter) -> None:
         """Show the review queue by status and annotator (the server filters it)."""

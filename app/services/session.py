@@ -47,6 +47,8 @@ class SessionService:
         self.credentials: Credentials | None = None
         #: The user reviews at least one project (learnt with the task list).
         self.reviews = False
+        #: Projects whose quality report the user may read (learnt with the task list).
+        self.managed_projects: list[str] = []
 
     def sign_in(self, account: str) -> User:
         """Authenticate, then enrol this device. Raises AuthError / ApiError / keyring errors."""
@@ -88,6 +90,7 @@ class SessionService:
         """
         listed = self.api.list_tasks()
         self.reviews = bool(listed.review_projects)
+        self.managed_projects = list(listed.managed_projects)
         own = [task_from_wire(t) for t in listed.tasks if t.role is not Role.REVIEWER]
         if not self.reviews:
             return own

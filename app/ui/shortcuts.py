@@ -54,6 +54,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("review_reject", "Review: reject the task with a reason", "Ctrl+Shift+R"),
     ActionSpec("review_release", "Review: put the task back in the queue", "Ctrl+Shift+L"),
     ActionSpec("review_filter", "Review: filter the queue (status, annotator)", "Ctrl+Shift+F"),
+    ActionSpec("project_report", "Manager: the project's quality report", "Ctrl+Shift+P"),
     ActionSpec("shortcut_sheet", "Show this list", "F1"),
     ActionSpec("security_settings", "Security settings", "Ctrl+,"),
 )

@@ -66,6 +66,8 @@ class ErrorBody(_Model):
 class Role(StrEnum):
     ANNOTATOR = "annotator"
     REVIEWER = "reviewer"
+    #: Reads the project's quality report and sets its listening policy; no content.
+    MANAGER = "manager"
     AUDITOR = "auditor"  # reads the project's audit log and its proofs; never content
 
 
@@ -138,6 +140,8 @@ class TaskListOut(_Model):
     tasks: list[TaskOut]
     #: Projects the caller reviews: the client shows their review queue.
     review_projects: list[Id] = Field(default_factory=list)
+    #: Projects the caller manages: the client offers their quality report.
+    managed_projects: list[Id] = Field(default_factory=list)
 
 
 class KeyGrantOut(_Model):

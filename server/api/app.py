@@ -9,7 +9,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from server import __version__
-from server.api import routes_audit, routes_events, routes_review, routes_session, routes_tasks
+from server.api import (
+    routes_audit,
+    routes_events,
+    routes_projects,
+    routes_review,
+    routes_session,
+    routes_tasks,
+)
 from server.api.body_limit import BodyLimitMiddleware
 from server.api.error_handlers import install_error_handlers
 from server.auditlog.checkpoints import CheckpointThread
@@ -56,7 +63,14 @@ def create_app(ctx: ServerContext) -> FastAPI:
 
 
 def _include_routes(app: FastAPI) -> None:
-    for module in (routes_session, routes_tasks, routes_review, routes_events, routes_audit):
+    for module in (
+        routes_session,
+        routes_tasks,
+        routes_review,
+        routes_projects,
+        routes_events,
+        routes_audit,
+    ):
         app.include_router(module.router)
 
 

@@ -124,13 +124,16 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
             role = Role(row["role"])
             if may_access(role, principal, row["assignee_id"], row["status"]):
                 out.append(task_out(row, role))
-        reviews = conn.execute(
-            select(db.memberships.c.project_id).where(
-                db.memberships.c.user_id == principal.user_id,
-                db.memberships.c.role == Role.REVIEWER.value,
+        roles = conn.execute(
+            select(db.memberships.c.project_id, db.memberships.c.role).where(
+                db.memberships.c.user_id == principal.user_id
             )
-        ).scalars()
-        return TaskListOut(tasks=out, review_projects=sorted(reviews))
+        ).all()
+        return TaskListOut(
+            tasks=out,
+            review_projects=sorted(p for p, r in roles if r == Role.REVIEWER.value),
+            managed_projects=sorted(p for p, r in roles if r == Role.MANAGER.value),
+        )
 
 
 @router.post("/tasks/{task_id}/key-grant")

@@ -14,11 +14,12 @@ import pytest
 from pyannote.core import Annotation
 from pyannote.core import Segment as Turn
 from pyannote.metrics.diarization import DiarizationErrorRate
+from sqlalchemy import select
 
 from app.crypto.device_keys import DeviceKeyPair
 from app.domain.label_document import LabelDocument, Segment
 from app.wire.schemas import Role
-from server import agreement, provision
+from server import agreement, db, provision
 from server.cli import main as server_main
 from tests.fixtures import DemoServer, demo_server, enroll, login
 
@@ -145,3 +146,37 @@ def test_double_annotation_is_blind_and_the_report_compares_it(
     assert ada_row["rejection_rate"] == 0.0 and ada_row["wer_vs_final"] == 0.0
     assert (bo_row["handed_in"], bo_row["rejection_rate"]) == (1, None)
     assert sum(d["hand_ins"] for d in ada_row["hand_ins_per_day"]) == 1
+
+
+def test_a_manager_reads_the_report_and_sets_the_policy_others_are_refused(
+    srv: DemoServer,
+) -> None:
+    engine = srv.ctx.engine
+    mo = provision.ensure_user(engine, "mo", "Mo (manager)", demo=True)
+    provision.set_membership(engine, mo, srv.demo.project_id, Role.MANAGER)
+    provision.ensure_user(engine, "stranger", "Not a member", demo=True)
+    client = srv.client()
+    manager, annotator = login(client, "mo"), login(client, "annotator")
+    listed = client.get("/v1/tasks", headers=manager).json()
+    assert listed == {"tasks": [], "review_projects": [],
+                      "managed_projects": [srv.demo.project_id]}  # fmt: skip
+    path = f"/v1/projects/{srv.demo.project_id}/report"
+    report = client.get(path, headers=manager)
+    assert report.status_code == 200
+    body = report.json()
+    assert body["project_name"] == "Demo call centre"
+    assert {a["name"] for a in body["annotators"]} == {"Ada (demo annotator)"}
+    refused = client.get(path, headers=annotator)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert client.get(path, headers=login(client, "stranger")).status_code == 404
+    policy = {"submit_coverage": True, "accept_coverage": 80}
+    ppath = f"/v1/projects/{srv.demo.project_id}/policy"
+    assert client.put(ppath, json=policy, headers=annotator).status_code == 403
+    assert client.put(ppath, json=policy, headers=manager).json()["accept_coverage"] == 80
+    task = client.get("/v1/tasks", headers=annotator).json()["tasks"][0]
+    assert (task["submit_coverage"], task["accept_coverage"]) == (True, 80)
+    with engine.connect() as conn:
+        reasons = [r for (r,) in conn.execute(select(db.access_events.c.reason).where(
+            db.access_events.c.project_id == srv.demo.project_id))]  # fmt: skip
+    assert reasons.count("not_manager") == 2 and "submit_segments_accept_80" in reasons
+    assert "report_read" not in reasons  # the stranger's refusal names no project

@@ -1,0 +1,91 @@
+"""A project's quality report for its managers: a table per annotator and hand-ins over time.
+
+Aggregates only (the server sends no text, label value or reason). The plot has no
+menus and no export, like every Cordon plot.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.no_export import seal_view
+from app.ui.plot_setup import CHANNEL_COLOURS
+from app.wire.report import ReportOut
+
+COLUMNS = ("Annotator", "Assigned", "Handed in", "Accepted", "Rejection rate", "WER vs final")
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f} %"
+
+
+def agreement_words(report: ReportOut) -> str:
+    a = report.agreement
+    if not a.recordings:
+        return "No recording has been handed in by two annotators yet."
+    alpha = ", ".join(
+        f"{name} {'—' if value is None else f'{value:.2f}'}" for name, value in a.alpha.items()
+    )
+    return (
+        f"{a.recordings} double-annotated recording(s): WER {_rate(a.wer_mean)}, "
+        f"CER {_rate(a.cer_mean)}, DER {_rate(a.der_mean)} (collar {a.der_collar_s:g} s)"
+        + (f"; Krippendorff's alpha: {alpha}" if alpha else "")
+    )
+
+
+class ReportDialog(QDialog):
+    def __init__(self, report: ReportOut, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("reportDialog")
+        self.setWindowTitle(f"Quality report — {report.project_name}")
+        self.resize(900, 600)
+        col = QVBoxLayout(self)
+        made = time.strftime("%Y-%m-%d %H:%M", time.localtime(report.generated_at))
+        col.addWidget(QLabel(f"Made {made}. Aggregates only: no text, labels or reasons."))
+        self.table = QTableWidget(len(report.annotators), len(COLUMNS))
+        self.table.setObjectName("reportTable")
+        self.table.setHorizontalHeaderLabels(list(COLUMNS))
+        seal_view(self.table)
+        for row, person in enumerate(report.annotators):
+            cells = (person.name or person.user_id, str(person.assigned), str(person.handed_in),
+                     str(person.accepted), _rate(person.rejection_rate),
+                     _rate(person.wer_vs_final))  # fmt: skip
+            for column, text in enumerate(cells):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
+        col.addWidget(self.table)
+        self.agreement = QLabel(agreement_words(report))
+        self.agreement.setObjectName("reportAgreement")
+        self.agreement.setWordWrap(True)
+        col.addWidget(self.agreement)
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        self.plot.setObjectName("reportPlot")
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setLabel("left", "hand-ins per day")
+        self.plot.addLegend()
+        for i, person in enumerate(report.annotators):
+            days = [
+                calendar.timegm(time.strptime(d.day, "%Y-%m-%d")) for d in person.hand_ins_per_day
+            ]
+            counts = [d.hand_ins for d in person.hand_ins_per_day]
+            if days:
+                colour = CHANNEL_COLOURS[i % len(CHANNEL_COLOURS)]
+                self.plot.plot(days, counts, pen=pg.mkPen(colour, width=2), symbol="o",
+                               symbolBrush=colour, name=person.name or person.user_id)  # fmt: skip
+        col.addWidget(self.plot, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        col.addWidget(buttons)
