@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from app.domain.label_document import LabelDocument, read_stored
-from app.domain.lifecycle import Step
+from app.domain.lifecycle import REVIEWABLE, Step
 from app.wire.report import ReportOut
 from app.wire.schemas import AccessAction, Role, TaskStatus
 from server import agreement, audit, db, project_schemas
@@ -136,8 +136,7 @@ def _annotators(
         out.append({
             "user_id": user_id, "name": names.get(user_id, ""),
             "assigned": len(own),
-            "handed_in": sum(1 for t in own if any(s.step == Step.SUBMIT.value
-                                                   for s in steps[t.id])),
+            "handed_in": sum(1 for t in own if TaskStatus(t.status) in REVIEWABLE),
             "accepted": sum(1 for t in own if t.status == TaskStatus.ACCEPTED.value),
             "rejection_rate": round(rejects / decisions, 4) if decisions else None,
             "wer_vs_final": _mean(wers),

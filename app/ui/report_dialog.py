@@ -24,6 +24,7 @@ from app.ui.no_export import seal_view
 from app.ui.plot_setup import CHANNEL_COLOURS
 from app.wire.report import ReportOut
 
+DAY_S = 86_400
 COLUMNS = ("Annotator", "Assigned", "Handed in", "Accepted", "Rejection rate", "WER vs final")
 
 
@@ -85,6 +86,12 @@ class ReportDialog(QDialog):
                 colour = CHANNEL_COLOURS[i % len(CHANNEL_COLOURS)]
                 self.plot.plot(days, counts, pen=pg.mkPen(colour, width=2), symbol="o",
                                symbolBrush=colour, name=person.name or person.user_id)  # fmt: skip
+        all_days = [calendar.timegm(time.strptime(d.day, "%Y-%m-%d"))
+                    for p in report.annotators for d in p.hand_ins_per_day]  # fmt: skip
+        if all_days:  # whole days either side, so one day of data still reads as a date
+            self.plot.setXRange(min(all_days) - DAY_S, max(all_days) + DAY_S)
+            top = max(d.hand_ins for p in report.annotators for d in p.hand_ins_per_day)
+            self.plot.setYRange(0, top + 1)
         col.addWidget(self.plot, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)

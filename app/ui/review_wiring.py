@@ -72,6 +72,15 @@ def wire_review(c: Controller, w: MainWindow) -> None:
             c.seek_seconds(note.start_frame / editor.rate)
 
     w.review.comment_chosen.connect(go_to)
+
+    def manager_hint(tasks: list[object]) -> None:
+        if not tasks and c.managed_projects:
+            w.task_title.setText(
+                "You manage this project: Ctrl+Shift+P (Cordon → Project report…) shows its "
+                "quality report. Managers see no recordings or transcripts."
+            )
+
+    c.tasks_loaded.connect(manager_hint)
     c.report_loaded.connect(lambda report: ReportDialog(report, w).open())
     c.report_failed.connect(w.show_banner)
     w.action_triggered.connect(lambda a: c.load_report() if a == "project_report" else None)
