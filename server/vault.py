@@ -73,8 +73,8 @@ class KeyVault:
         document: bytes,
     ) -> bytes:
         """Seal a stored label (its document, JSON) under the project key."""
-        pk = self.project_key(project_id, wrapped_project_key)
-        return seal(pk, document, "label", project_id, task_id, label_id)
+        return self.seal_record(project_id, wrapped_project_key, "label", task_id, label_id,
+                                document)  # fmt: skip
 
     def open_label(
         self,
@@ -85,5 +85,5 @@ class KeyVault:
         sealed: bytes,
     ) -> bytes:
         """Open a sealed label document."""
-        pk = self.project_key(project_id, wrapped_project_key)
-        return open_sealed(pk, sealed, "label", project_id, task_id, label_id)
+        return self.open_record(project_id, wrapped_project_key, "label", task_id, label_id,
+                                sealed)  # fmt: skip

@@ -47,7 +47,9 @@ def test_annotator_sees_assigned_tasks_and_reviewer_none_yet(
     assert {t["title"] for t in tasks} == {"call-a", "call-b"}
     assert {(t["sample_rate"], t["channels"]) for t in tasks} == {(16000, 1), (8000, 2)}
     reviewer = client.get("/v1/tasks", headers=login(client, "reviewer")).json()
-    assert reviewer == {"tasks": [], "review_projects": [srv.demo.project_id]}
+    assert reviewer == {
+        "tasks": [], "review_projects": [srv.demo.project_id], "managed_projects": []
+    }  # fmt: skip
 
 
 def test_key_grant_opens_only_on_the_enrolled_device_and_decrypts_the_blob(

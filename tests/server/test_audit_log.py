@@ -290,7 +290,7 @@ def test_auditor_gets_proofs_that_verify_and_others_get_nothing(srv: DemoServer)
     provision.set_membership(srv.ctx.engine, auditor, project, Role.AUDITOR)
     headers = login(client, "audra")
     listed = client.get("/v1/tasks", headers=headers).json()
-    assert listed == {"tasks": [], "review_projects": []}  # no content
+    assert listed == {"tasks": [], "review_projects": [], "managed_projects": []}  # no content
     body = client.get(f"/v1/audit/{project}/checkpoint", headers=headers).json()
     vkey = (srv.ctx.data.checkpoint_dir / "verifier.vkey").read_text().strip()
     old = open_checkpoint(body["note"], parse_verifier_key(vkey), origin(project))
