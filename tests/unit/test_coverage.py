@@ -59,3 +59,26 @@ def test_unheard_names_the_gaps_above_the_tolerance() -> None:
     assert unheard([(0, 12_000)], heard) == [(5000, 9000), (10_000, 12_000)]
     assert unheard([(4000, 4500), (4200, 9500)], heard) == [(5000, 9000)]
     assert unheard([(0, 1000)], []) == [(0, 1000)]
+
+
+def test_unheard_agrees_with_a_millisecond_by_millisecond_count() -> None:
+    """Random spans: the single walk equals marking every millisecond heard or not."""
+    import random  # noqa: PLC0415
+
+    import numpy as np  # noqa: PLC0415
+
+    from app.domain.coverage import merge  # noqa: PLC0415
+
+    rng = random.Random(7)  # noqa: S311 - test data, not secrets
+    for _ in range(50):
+        length = 20_000
+        heard = merge((a, a + rng.randrange(1, 3000)) for a in rng.sample(range(length - 3000), 12))
+        required = [(a, a + rng.randrange(1, 4000)) for a in rng.sample(range(length - 4000), 8)]
+        mask = np.zeros(length, dtype=bool)
+        for a, b in required:
+            mask[a:b] = True
+        for a, b in heard:
+            mask[a:b] = False
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+        expected = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+        assert unheard(required, heard, tolerance_ms=0) == expected
