@@ -176,7 +176,11 @@ def review_step(task_id: TaskId, body: StepIn, principal: CurrentPrincipal, ctx:
             revision=newest,
             reason=body.reason,
         )
-        return _history(ctx, conn, access, principal, with_reasons=False)
+        # The holder reads every reason anyway; the answer shows the one just given.
+        out = _history(ctx, conn, access, principal, with_reasons=True)
+        if any(t.reason is not None for t in out.transitions):
+            access.record(conn, principal.actor(device_id), AccessAction.REVIEW_READ)
+        return out
 
 
 @router.get("/tasks/{task_id}/coverage")

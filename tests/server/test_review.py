@@ -94,6 +94,7 @@ def test_the_whole_review_cycle_keeps_every_revision_and_step(
     assert people.submit(task, "lbl_a_late", "x").status_code == 409
     rejected = people.step(people.rev, task, "reject", revision=2, reason="Fix the two notes")
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert rejected.json()["transitions"][-1]["reason"] == "Fix the two notes"
     # The annotator reads the reason and the comments, works on the corrected revision.
     mine = c.get(f"/v1/tasks/{task}/history", headers=people.ann).json()
     assert mine["transitions"][-1]["reason"] == "Fix the two notes"
