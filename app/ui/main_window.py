@@ -125,8 +125,9 @@ class MainWindow(QMainWindow):
         menu.setObjectName("cordonMenu")
         settings = menu.addAction("Security settings…")
         settings.triggered.connect(lambda: self.action_triggered.emit("security_settings"))
-        report = menu.addAction("Project report…")
-        report.triggered.connect(lambda: self.action_triggered.emit("project_report"))
+        self.report_action = menu.addAction("Project report…")
+        self.report_action.setVisible(False)  # shown to a project's managers
+        self.report_action.triggered.connect(lambda: self.action_triggered.emit("project_report"))
         shortcuts = menu.addAction("Keyboard shortcuts…")
         shortcuts.triggered.connect(self.show_shortcut_sheet)
         menu.addSeparator()

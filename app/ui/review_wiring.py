@@ -74,6 +74,7 @@ def wire_review(c: Controller, w: MainWindow) -> None:
     w.review.comment_chosen.connect(go_to)
 
     def manager_hint(tasks: list[object]) -> None:
+        w.report_action.setVisible(bool(c.managed_projects))
         if not tasks and c.managed_projects:
             w.task_title.setText(
                 "You manage this project: Ctrl+Shift+P (Cordon → Project report…) shows its "
