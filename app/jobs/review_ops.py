@@ -186,7 +186,10 @@ class ReviewOps:
     # -- the reviewer's actions ----------------------------------------------------
     def _held(self, step: Step) -> Review | None:
         review = self._review
-        if review is None or self._review_busy:
+        if review is None:
+            return None
+        if self._review_busy:
+            self.review_failed.emit("The last review step is still on its way; try again.")
             return None
         if step not in review.steps:
             self.review_failed.emit(_why_not(review, step))

@@ -23,16 +23,21 @@ class ListenTracker:
         self._known: list[Span] = []
         self._playing = False
         self._position: Callable[[], int] = lambda: 0
+        #: The server's count for this task arrived: until then nothing is called unheard
+        #: (this session alone would miss what was heard before), and the server decides.
+        self.loaded = False
 
     def reset(self, task_id: str | None, duration_ms: int, position: Callable[[], int]) -> None:
         """A task opened (or none): forget the last one's trace."""
         self.task_id, self.duration_ms, self._position = task_id, duration_ms, position
         self._trace, self._known, self._playing = [], [], False
+        self.loaded = False
 
     def add_known(self, task_id: str, heard: list[Span]) -> None:
         """What the server had counted for this task when it opened."""
         if task_id == self.task_id:
             self._known = merge([*self._known, *heard])
+            self.loaded = True
 
     def note(self, action: str, position_ms: int, reason: str | None) -> None:
         if action not in MARKS or self.task_id is None:
@@ -56,7 +61,8 @@ class ListenTracker:
         return merge([*self._known, *heard_spans(trace, self.duration_ms)])
 
     def unheard(self, required: list[Span]) -> list[Span]:
-        return unheard(required, self.heard())
+        """What of ``required`` is not heard yet (nothing, until the server's count is in)."""
+        return unheard(required, self.heard()) if self.loaded else []
 
     def heard_ms(self) -> int:
         return sum(end - start for start, end in self.heard())

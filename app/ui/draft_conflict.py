@@ -52,5 +52,8 @@ def ask(
     box.addButton(f"Open revision {revision}", QMessageBox.ButtonRole.RejectRole)
     box.setDefaultButton(keep)
     box.finished.connect(lambda _r: answer(box.clickedButton() is keep))
+    # Back to the window, so its shortcuts act at once (without a window manager nobody
+    # else re-activates it).
+    box.finished.connect(lambda _r: parent.activateWindow())
     box.open()
     return box

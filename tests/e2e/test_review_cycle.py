@@ -86,6 +86,11 @@ def wait_review(qtbot: QtBot, client: ClientApp, status: TaskStatus) -> Review:
     return review
 
 
+def coverage_known(qtbot: QtBot, client: ClientApp) -> None:
+    """The server's count of what was heard has reached the client (it opens the task)."""
+    qtbot.waitUntil(lambda: client.controller._listening.loaded, timeout=LONG)
+
+
 def refresh(qtbot: QtBot, client: ClientApp) -> None:
     with qtbot.waitSignal(client.controller.tasks_loaded, timeout=LONG):
         client.controller.refresh_tasks()
@@ -141,6 +146,7 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         annotate.press(ann.window, Qt.Key.Key_1)  # agent
         annotate.choose_first(ann.window, "outcome")
         # Not heard yet: the hand-in is stopped, the unheard part marked on the waveform.
+        coverage_known(qtbot, ann)
         with qtbot.waitSignal(ann.controller.submit_blocked, timeout=LONG) as blocked:
             annotate.submit(ann.window)
         assert blocked.args[0] == "$.coverage" and "Listen first" in blocked.args[1]
@@ -214,6 +220,7 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         stored = next(b for b in box.buttons() if b.text() == "Open revision 2")
         qtbot.mouseClick(stored, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: ann.controller.editor is not None, timeout=LONG)
+        qtbot.waitUntil(lambda: QApplication.activeWindow() is ann.window, timeout=LONG)
         seen = wait_review(qtbot, ann, TaskStatus.REJECTED)
         assert [c.text for c in seen.comments] == ["Check this word against the audio"]
         assert (seen.comments[0].char_start, seen.comments[0].char_end) == (6, 11)
@@ -222,6 +229,8 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         assert panel.reason.text().endswith("Please listen again to the greeting")
         mine = ann.controller.editor
         assert mine is not None and not mine.read_only
+        coverage_known(qtbot, ann)  # what was heard in the first round still counts
+        assert ann.controller.required_unheard() == []
         ann.controller.select_segment(mine.segments[0].id)
         ann.window.editor.moveCursor(QTextCursor.MoveOperation.End)
         QTest.keyClicks(ann.window.editor, " there")
@@ -238,6 +247,7 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         refresh(qtbot, rev)
         open_row(qtbot, rev, 0)
         wait_review(qtbot, rev, TaskStatus.IN_REVIEW)
+        coverage_known(qtbot, rev)
         with qtbot.waitSignal(rev.controller.review_failed, timeout=LONG) as refused:
             key(rev, "review_accept")  # the reviewer has not heard the recording
         assert "Listen first" in refused.args[0]
@@ -245,7 +255,12 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         rev.controller.seek_seconds(0.0)
         play_until(qtbot, rev, 4.0)  # to the end, at twice the speed
         qtbot.waitUntil(lambda: rev.controller.accept_shortfall() == [], timeout=LONG)
+        said: list[str] = []
+        rev.controller.review_failed.connect(said.append)
         key(rev, "review_accept")
+        qtbot.waitUntil(lambda: bool(said) or (rev.controller.review is not None
+                        and rev.controller.review.status is TaskStatus.ACCEPTED), timeout=LONG)
+        assert said == [], said
         wait_review(qtbot, rev, TaskStatus.ACCEPTED)
         QApplication.processEvents()
         task_id = queue[0].task_id
