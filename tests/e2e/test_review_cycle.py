@@ -258,8 +258,16 @@ def test_submit_correct_comment_reject_fix_resubmit_accept(
         said: list[str] = []
         rev.controller.review_failed.connect(said.append)
         key(rev, "review_accept")
-        qtbot.waitUntil(lambda: bool(said) or (rev.controller.review is not None
-                        and rev.controller.review.status is TaskStatus.ACCEPTED), timeout=LONG)
+        qtbot.waitUntil(
+            lambda: (
+                bool(said)
+                or (
+                    rev.controller.review is not None
+                    and rev.controller.review.status is TaskStatus.ACCEPTED
+                )
+            ),
+            timeout=LONG,
+        )
         assert said == [], said
         wait_review(qtbot, rev, TaskStatus.ACCEPTED)
         QApplication.processEvents()
