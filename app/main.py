@@ -59,6 +59,7 @@ from app.ui.comparison_panel import RankingList
 from app.ui.lockdown_filter import LockdownFilter
 from app.ui.main_window import MainWindow
 from app.ui.policy_dialog import PolicyDialog
+from app.ui.review_panel import CommentList, DiffView
 from app.ui.review_wiring import wire_review
 from app.ui.segment_table import SegmentTable
 from app.ui.task_list import TaskList
@@ -103,6 +104,8 @@ def _redact_accessibility() -> None:
             TaskList: (QAccessible.Role.List, "Tasks"),
             SegmentTable: (QAccessible.Role.Table, "Segments"),
             RankingList: (QAccessible.Role.List, "Ranking"),
+            CommentList: (QAccessible.Role.List, "Review comments"),
+            DiffView: (QAccessible.Role.StaticText, "Changes"),
             WaveformView: (QAccessible.Role.Graphic, "Waveform"),
         }
     )

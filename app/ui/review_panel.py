@@ -121,6 +121,20 @@ def _status_words(review: Review) -> str:
     return f"Review: {status}{holder} · {revision}{who}"
 
 
+class CommentList(NoExportList):
+    """A task's review comments (a reviewer's words about a recording: content)."""
+
+
+class DiffView(QTextBrowser):
+    """The correction shown against the annotator's revision (transcript words: content)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # No selection at all: nothing to copy, drag or print from the diff.
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+
+
 class ReviewPanel(QWidget):
     """The open task's review; hidden when the task has none."""
 
@@ -142,16 +156,13 @@ class ReviewPanel(QWidget):
         col.addWidget(self.status)
         col.addWidget(self.reason)
         row = QHBoxLayout()
-        self.comments = NoExportList()
+        self.comments = CommentList()
         self.comments.setObjectName("reviewComments")
         self.comments.setWordWrap(True)
         self.comments.itemActivated.connect(self._on_comment)
         self.comments.itemClicked.connect(self._on_comment)
-        self.diff = QTextBrowser()
+        self.diff = DiffView()
         self.diff.setObjectName("reviewDiff")
-        # No selection at all: nothing to copy, drag or print from the diff.
-        self.diff.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        self.diff.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
         row.addWidget(self.comments, 1)
         row.addWidget(self.diff, 2)
         col.addLayout(row, 1)
