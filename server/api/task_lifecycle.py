@@ -76,38 +76,46 @@ def newest_handed_in(conn: Connection, task_id: str) -> int | None:
     ).scalar_one_or_none()
 
 
+def _status(conn: Connection, access: TaskAccess) -> TaskStatus:
+    """The task's status now (inside the request's transaction)."""
+    return TaskStatus(conn.execute(
+        select(db.tasks.c.status).where(db.tasks.c.id == access.task_id)
+    ).scalar_one())  # fmt: skip
+
+
 def check(conn: Connection, access: TaskAccess, user_id: str, step: Step) -> TaskStatus:
     """The status ``step`` leads to; refuses (403/409) what the lifecycle forbids."""
+    return _checked(conn, access, user_id, step)[1]
+
+
+def _checked(
+    conn: Connection, access: TaskAccess, user_id: str, step: Step
+) -> tuple[TaskStatus, TaskStatus]:
+    """(status now, status after ``step``), or the refusal."""
     party = party_of(step)
+    status = _status(conn, access)
     if party not in parties(conn, access, user_id):
         if party is Party.ASSIGNEE:
             message, reason = "only the assigned annotator does this", "not_assignee"
         elif access.role is Role.REVIEWER and access.task.assignee_id == user_id:
             message, reason = "a reviewer does not review their own work", "own_work"
         elif party is Party.HOLDER and access.role is Role.REVIEWER:
-            return _forbidden_moment(conn, access, step, "task_not_held")
+            raise _forbidden_moment(access, step, status, "task_not_held")
         else:
             message, reason = "only a reviewer of this project does this", "not_reviewer"
         access.refuse(403, ErrorCode.FORBIDDEN, message, reason)
-    status = TaskStatus(conn.execute(
-        select(db.tasks.c.status).where(db.tasks.c.id == access.task_id)
-    ).scalar_one())  # fmt: skip
     target = next_status(status, step)
     if target is None:
-        return _forbidden_moment(conn, access, step, f"{step.value}_from_{status.value}")
-    return target
+        raise _forbidden_moment(access, step, status, f"{step.value}_from_{status.value}")
+    return status, target
 
 
-def _forbidden_moment(conn: Connection, access: TaskAccess, step: Step, reason: str) -> TaskStatus:
-    status = TaskStatus(conn.execute(
-        select(db.tasks.c.status).where(db.tasks.c.id == access.task_id)
-    ).scalar_one())  # fmt: skip
+def _forbidden_moment(access: TaskAccess, step: Step, status: TaskStatus, reason: str) -> ApiError:
     words = forbidden_words(status, step)
-    if reason == "task_not_held" and status is TaskStatus.IN_REVIEW:
-        words = "another reviewer holds this task"
-    elif reason == "task_not_held":
-        words = "take the task for review first"
-    raise access.refusal(409, ErrorCode.TRANSITION_FORBIDDEN, words, reason[:64])
+    if reason == "task_not_held":
+        held = status is TaskStatus.IN_REVIEW
+        words = "another reviewer holds this task" if held else "take the task for review first"
+    return access.refusal(409, ErrorCode.TRANSITION_FORBIDDEN, words, reason[:64])
 
 
 def apply(
@@ -122,10 +130,7 @@ def apply(
 ) -> Transition:
     """Take ``step`` (checked first): a numbered transition, the new status, one leaf."""
     user_id = str(actor.user_id)
-    target = check(conn, access, user_id, step)
-    current = TaskStatus(conn.execute(
-        select(db.tasks.c.status).where(db.tasks.c.id == access.task_id)
-    ).scalar_one())  # fmt: skip
+    current, target = _checked(conn, access, user_id, step)
     moved = conn.execute(
         update(db.tasks)
         .where(db.tasks.c.id == access.task_id, db.tasks.c.status == current.value)
