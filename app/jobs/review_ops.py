@@ -13,6 +13,7 @@ words ("another reviewer holds this task"), never as a network failure.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,12 +28,14 @@ from app.services.annotation import DocumentEditor
 from app.services.delivery import Delivery
 from app.services.drafts import DraftStore
 from app.services.review import ReviewService
-from app.wire.schemas import AccessAction, Outcome, Role, TaskStatus
+from app.wire.schemas import AccessAction, ErrorCode, Outcome, Role, TaskStatus
 
 logger = logging.getLogger(__name__)
 
 #: Before a decision, the playback events still in the outbox are sent (at most this long).
 DRAIN_BEFORE_DECISION_S = 10.0
+#: How long to let just-recorded events reach the outbox before asking the server again.
+COVERAGE_RETRY_S = 0.5
 
 #: Statuses in which an annotator opening the task is shown its review.
 _REVIEWED = frozenset({TaskStatus.IN_REVIEW, TaskStatus.ACCEPTED, TaskStatus.REJECTED})
@@ -282,7 +285,16 @@ class ReviewOps:
         def run() -> Review:
             delivery.drain(DRAIN_BEFORE_DECISION_S)  # coverage counts what the server holds
             revision = self._store_correction(task, review, correction)
-            return service.step(task, user_id, step, revision=revision, reason=reason)
+            try:
+                return service.step(task, user_id, step, revision=revision, reason=reason)
+            except api_errors.ServerError as exc:
+                if exc.code is not ErrorCode.COVERAGE_INCOMPLETE:
+                    raise
+                # The last playback events may still have been on their way into the
+                # outbox when it was drained: deliver them, then ask once more.
+                time.sleep(COVERAGE_RETRY_S)
+                delivery.drain(DRAIN_BEFORE_DECISION_S)
+                return service.step(task, user_id, step, revision=revision, reason=reason)
 
         words = "Accepted." if step is Step.ACCEPT else "Rejected: sent back to the annotator."
         self._run(task, run, done=words, stored=None if correction is None else correction[1])
