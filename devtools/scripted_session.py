@@ -66,6 +66,9 @@ def run(server: str, ca: Path, marker: str, *, edit_only: bool = False) -> int:
         wait_for(client.controller.document_loaded)
     client.controller.toggle_playback()
     QTest.qWait(1000)
+    # Paused before marking: while playing, a loaded machine can stall the GUI thread
+    # long enough after a seek for the heard position to run past the second boundary.
+    client.controller.toggle_playback()
     annotate.mark_segment(window, client.controller, 0.2, 1.0)
     annotate.type_text(window, marker)
     if edit_only:  # the draft is sealed on disk; now wait to be killed mid-edit
