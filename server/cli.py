@@ -9,13 +9,21 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from app.domain.project_schema import SchemaError
 from app.wire.schemas import Role
-from server import audit, db, listen_policy, project_schemas, provision, report
+from server import (
+    assignment,
+    audit,
+    db,
+    gold,
+    listen_policy,
+    project_schemas,
+    provision,
+    quality_commands,
+)
 from server.auditlog import commands as audit_commands
 from server.comparisons import ingest_comparison
 from server.context import DEFAULT_GRANT_LIFETIME_S, open_context
@@ -27,6 +35,7 @@ from server.pki import ensure_pki
 from server.vault import KeyVault
 
 logger = logging.getLogger("cordon.server")
+CLI = quality_commands.CLI
 
 
 def _data(args: argparse.Namespace) -> DataDir:
@@ -71,7 +80,10 @@ _Ingest = Callable[[DataDir, Engine, KeyVault, str, Path], IngestedSegment]
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     ctx = open_context(_data(args))
-    project_id = ensure_project(ctx.engine, ctx.vault, args.project)
+    try:  # an existing project by its id or name; a new name makes a new project
+        project_id = provision.project_id_for(ctx.engine, args.project)
+    except provision.ProvisionError:
+        project_id = ensure_project(ctx.engine, ctx.vault, args.project)
     assignee = provision.user_id_for(ctx.engine, args.assign) if args.assign else None
     if not args.files and not args.comparison:
         raise IngestError("name audio files, or --comparison manifests, to ingest")
@@ -81,7 +93,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         seg = ingest(ctx.data, ctx.engine, ctx.vault, project_id, path)
         line = f"{seg.segment_id}\t{seg.frames / seg.sample_rate:.1f}s\t{seg.ciphertext_bytes} B"
         if assignee is not None:
-            line += "\t" + provision.assign_task(ctx.engine, seg.segment_id, assignee)
+            with ctx.engine.begin() as conn:
+                line += "\t" + assignment.assign(conn, seg.segment_id, assignee, CLI).task_id
         print(line)  # noqa: T201
     return 0
 
@@ -96,44 +109,8 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    """Print the project's quality report (aggregates only) as JSON; audited."""
-    ctx = open_context(_data(args))
-    project_id = provision.project_id_for(ctx.engine, args.project)
-    body = report.project_report(ctx, project_id, audit.Actor(None, None, "cli"))
-    print(body.model_dump_json(indent=2))  # noqa: T201
-    return 0
-
-
-def cmd_task_assign(args: argparse.Namespace) -> int:
-    """Another task on the same recording for another annotator; each works blind."""
-    ctx = open_context(_data(args))
-    project_id = provision.project_id_for(ctx.engine, args.project)
-    user_id = provision.user_id_for(ctx.engine, args.to)
-    with ctx.engine.connect() as conn:
-        segment_id = conn.execute(
-            select(db.segments.c.id).where(
-                db.segments.c.project_id == project_id, db.segments.c.title == args.title
-            )
-        ).scalar()
-        taken = conn.execute(
-            select(db.tasks.c.id).where(
-                db.tasks.c.segment_id == segment_id, db.tasks.c.assignee_id == user_id
-            )
-        ).first()
-    if segment_id is None:
-        print(f"cordon-server: no recording titled {args.title!r} in the project", file=sys.stderr)  # noqa: T201
-        return 2
-    if taken is not None:
-        print(f"cordon-server: {args.to} already has task {taken.id} on it", file=sys.stderr)  # noqa: T201
-        return 2
-    task_id = provision.assign_task(ctx.engine, segment_id, user_id)
-    print(f"task {task_id}: {args.title} assigned to {args.to}")  # noqa: T201
-    return 0
-
-
 def cmd_project_policy(args: argparse.Namespace) -> int:
-    """Show, or change (audited), a project's listening policy."""
+    """Show, or change (audited), a project's listening policy and gold rate."""
     ctx = open_context(_data(args))
     project_id = provision.project_id_for(ctx.engine, args.project)
     with ctx.engine.connect() as conn:
@@ -145,13 +122,25 @@ def cmd_project_policy(args: argparse.Namespace) -> int:
             policy.accept_coverage if args.accept_coverage is None else args.accept_coverage,
         )  # fmt: skip
         try:
-            listen_policy.apply(ctx.engine, project_id, policy, audit.Actor(None, None, "cli"))
+            listen_policy.apply(ctx.engine, project_id, policy, CLI)
         except ValueError as exc:
             print(f"cordon-server: {exc}; nothing was changed", file=sys.stderr)  # noqa: T201
             return 2
+    made: list[str] = []
+    if args.gold_rate is not None:
+        try:
+            with ctx.engine.begin() as conn:
+                made = assignment.set_gold_rate(conn, project_id, args.gold_rate, CLI)
+        except gold.GoldError as exc:
+            print(f"cordon-server: {exc}; the gold rate was not changed", file=sys.stderr)  # noqa: T201
+            return 2
+    with ctx.engine.connect() as conn:
+        rate = gold.load_rate(conn, project_id)
     rule = "every segment heard" if policy.submit_coverage else "no listening required"
     print(f"project {project_id}: hand-in: {rule}; "  # noqa: T201
-          f"accept: {policy.accept_coverage}% of the recording heard")  # fmt: skip
+          f"accept: {policy.accept_coverage}% of the recording heard; "
+          f"gold: {rate}% of each annotator's tasks"
+          + (f" ({len(made)} gold task(s) handed out)" if made else ""))  # fmt: skip
     return 0
 
 
@@ -200,21 +189,6 @@ def cmd_openapi(_args: argparse.Namespace) -> int:
 
     print(json.dumps(openapi_schema(), indent=2, sort_keys=True))  # noqa: T201
     return 0
-
-
-def _add_quality_commands(sub: Any, with_data: Callable[[Any], Any]) -> None:
-    """``report`` and ``task assign``: what review managers run on the data directory."""
-    p = with_data(sub.add_parser("report", help="a project's quality report, as JSON"))
-    p.add_argument("--project", required=True, help="project name or id")
-    p.set_defaults(func=cmd_report)
-    task = sub.add_parser("task", help="tasks").add_subparsers(dest="task_command", required=True)
-    p = with_data(task.add_parser(
-        "assign", help="assign a recording to one more annotator (blind double annotation)"
-    ))  # fmt: skip
-    p.add_argument("--project", required=True, help="project name or id")
-    p.add_argument("--title", required=True, help="the recording's title")
-    p.add_argument("--to", required=True, help="username of an annotator of the project")
-    p.set_defaults(func=cmd_task_assign)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -290,8 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="segments: every segment of a hand-in heard by its annotator")  # fmt: skip
     p.add_argument("--accept-coverage", type=int, metavar="PCT",
                    help="percent of the recording an accepting reviewer heard")  # fmt: skip
+    p.add_argument("--gold-rate", type=int, metavar="PCT",
+                   help="percent of each annotator's tasks that are gold tasks (0-50)")  # fmt: skip
     p.set_defaults(func=cmd_project_policy)
-    _add_quality_commands(sub, with_data)
+    quality_commands.add_parser(sub, with_data)
     audit_commands.add_parser(sub, with_data)
     p = sub.add_parser("openapi", help="print the /v1 API's OpenAPI document (it is not served)")
     p.set_defaults(func=cmd_openapi)

@@ -176,6 +176,54 @@ review_comments = Table(
     Column("created_at", Integer, nullable=False),
 )
 
+#: Gold answers (server.gold): a recording's known-right document, sealed under the project
+#: key (bound to the segment). Made from an accepted task or an answer file; retired
+#: answers stop being handed out but keep scoring what was already handed in.
+gold_answers = Table(
+    "gold_answers",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project_id", String(64), ForeignKey("projects.id"), nullable=False, index=True),
+    Column("segment_id", String(64), ForeignKey("segments.id"), nullable=False, unique=True),
+    Column("source_task_id", String(64), ForeignKey("tasks.id"), nullable=True),
+    Column("sealed_document", LargeBinary, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("retired_at", Integer, nullable=True),
+)
+
+#: Which tasks are gold tasks. A task row of its own, never a column on ``tasks``: an
+#: annotator's answers are built from ``tasks`` and cannot show it.
+gold_tasks = Table(
+    "gold_tasks",
+    metadata,
+    Column("task_id", String(64), ForeignKey("tasks.id"), primary_key=True),
+    Column("gold_id", String(64), ForeignKey("gold_answers.id"), nullable=False, index=True),
+)
+
+#: The score of a gold task's newest hand-in against its answer (figures, no content).
+gold_scores = Table(
+    "gold_scores",
+    metadata,
+    Column("task_id", String(64), ForeignKey("tasks.id"), primary_key=True),
+    Column("user_id", String(64), ForeignKey("users.id"), nullable=False, index=True),
+    Column("revision", Integer, nullable=False),
+    Column("wer", Float, nullable=True),
+    Column("cer", Float, nullable=True),
+    Column("fields_matched", Integer, nullable=False),
+    Column("fields_total", Integer, nullable=False),
+    Column("score", Float, nullable=True),
+    Column("scored_at", Integer, nullable=False),
+)
+
+#: Percent of each annotator's tasks that are gold tasks (no row: none are mixed in).
+gold_policies = Table(
+    "gold_policies",
+    metadata,
+    Column("project_id", String(64), ForeignKey("projects.id"), primary_key=True),
+    Column("rate_percent", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+)
+
 #: A project's annotation schema, one row per version (1, 2, ...): what label documents
 #: made under that version may hold. Labels and names, not content: stored in clear.
 project_schemas = Table(

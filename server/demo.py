@@ -1,4 +1,4 @@
-"""The demo project: two demo users, a project and the shipped speech recordings.
+"""The demo project: demo users, a project and the shipped speech recordings.
 
 Idempotent: running ``cordon-server demo`` again on the same data directory
 reuses what is there; a recording is ingested once (by its title), so a
@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from app.wire.schemas import Role
-from server import audit, db, project_schemas, provision
+from server import assignment, audit, db, gold, project_schemas, provision
 from server.comparisons import ingest_comparison, read_manifest
 from server.context import ServerContext
 from server.ingest import ensure_project, ingest_file
@@ -32,6 +32,11 @@ DEMO_SCHEMA = DEFAULT_AUDIO_DIR / "schema.json"
 #: RLHF comparisons are manifests in ``<audio dir>/comparisons`` (the shipped demo has one
 #: of each kind, pairwise and ranking).
 COMPARISONS = "comparisons"
+#: Known answers (``<title>.json``, a label document): each such recording is not
+#: assigned but becomes a gold answer, mixed into annotators' queues at ``GOLD_RATE``.
+GOLD = "gold"
+#: With five real tasks, the demo annotator gets one gold task (see server.gold.due).
+GOLD_RATE = 20
 AUDIO_SUFFIXES = frozenset({".flac", ".wav", ".ogg", ".mp3"})
 
 
@@ -64,18 +69,29 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
                 select(db.segments.c.title).where(db.segments.c.project_id == project_id)
             ).scalars()
         )
+    actor = audit.Actor(None, None, "demo")
     files = sorted(p for p in audio_dir.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    answers = {p.stem: p for p in (audio_dir / GOLD).glob("*.json")}
     for path in files:
         if path.stem[:256] in ingested:
             continue  # ingested by an earlier run
         seg = ingest_file(ctx.data, engine, ctx.vault, project_id, path)
-        provision.assign_task(engine, seg.segment_id, annotator)
+        with engine.begin() as conn:
+            if path.stem in answers:
+                document = gold.read_answer(conn, seg.segment_id, answers[path.stem].read_bytes())
+                gold.add_answer(conn, ctx.vault, seg.segment_id, document, actor)
+            else:
+                assignment.assign(conn, seg.segment_id, annotator, actor)
     for manifest in sorted((audio_dir / COMPARISONS).glob("*.json")):
         if read_manifest(manifest).title in ingested:
             continue
         seg = ingest_comparison(ctx.data, engine, ctx.vault, project_id, manifest)
-        provision.assign_task(engine, seg.segment_id, annotator)
+        with engine.begin() as conn:
+            assignment.assign(conn, seg.segment_id, annotator, actor)
     _double_annotate(engine, project_id, DOUBLE_ANNOTATED, second)
+    with engine.begin() as conn:
+        if answers and gold.load_rate(conn, project_id) == 0:
+            assignment.set_gold_rate(conn, project_id, GOLD_RATE, actor)
     with engine.connect() as conn:
         task_ids = list(
             conn.execute(
@@ -101,4 +117,5 @@ def _double_annotate(engine: Engine, project_id: str, title: str, user_id: str) 
             )
         ).first()
     if segment_id is not None and taken is None:
-        provision.assign_task(engine, segment_id, user_id)
+        with engine.begin() as conn:
+            assignment.assign(conn, segment_id, user_id, audit.Actor(None, None, "demo"))

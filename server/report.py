@@ -79,6 +79,19 @@ def project_report(ctx: ServerContext, project_id: str, actor: audit.Actor) -> R
             for uid, name in conn.execute(select(db.users.c.id, db.users.c.display_name))
         }
         tasks = conn.execute(select(db.tasks).where(db.tasks.c.project_id == project_id)).all()
+        scores = conn.execute(
+            select(db.gold_scores)
+            .join(db.tasks, db.tasks.c.id == db.gold_scores.c.task_id)
+            .where(db.tasks.c.project_id == project_id)
+            .order_by(db.gold_scores.c.scored_at, db.gold_scores.c.task_id)
+        ).all()
+        gold_tasks = set(
+            conn.execute(
+                select(db.gold_tasks.c.task_id)
+                .join(db.tasks, db.tasks.c.id == db.gold_tasks.c.task_id)
+                .where(db.tasks.c.project_id == project_id)
+            ).scalars()
+        )
         steps = defaultdict(list)
         for row in conn.execute(
             select(db.task_transitions)
@@ -99,8 +112,11 @@ def project_report(ctx: ServerContext, project_id: str, actor: audit.Actor) -> R
         "project_id": project_id,
         "project_name": project.name,
         "generated_at": int(time.time()),
-        "annotators": _annotators(tasks, steps, revisions, names),
-        "agreement": _agreement(tasks, revisions, rates, names, loaded[0] if loaded else None),
+        "annotators": _with_gold(_annotators(tasks, steps, revisions, names), scores),
+        "agreement": _agreement(
+            [t for t in tasks if t.id not in gold_tasks], revisions, rates, names,
+            loaded[0] if loaded else None,
+        ),
     })  # fmt: skip
     with ctx.engine.begin() as conn:
         audit.record(conn, actor, AccessAction.REPORT_MADE, project_id=project_id)
@@ -143,6 +159,30 @@ def _annotators(
             "hand_ins_per_day": [{"day": d, "hand_ins": n} for d, n in sorted(per_day.items())],
         })  # fmt: skip
     return out
+
+
+def _with_gold(figures: list[dict[str, Any]], scores: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each annotator's gold figures: the mean score and WER, and the score day by day."""
+    by_user: dict[str, list[Any]] = defaultdict(list)
+    for row in scores:  # in the order they were scored
+        by_user[row.user_id].append(row)
+    for figure in figures:
+        own = by_user.get(figure["user_id"], [])
+        marks = [float(r.score) for r in own if r.score is not None]
+        running: dict[str, float] = {}
+        seen: list[float] = []
+        for row in own:
+            if row.score is not None:
+                seen.append(float(row.score))
+                day = time.strftime("%Y-%m-%d", time.gmtime(row.scored_at))
+                running[day] = round(statistics.fmean(seen), 4)
+        figure.update({
+            "gold_scored": len(own),
+            "gold_score": _mean(marks),
+            "gold_wer": _mean([float(r.wer) for r in own if r.wer is not None]),
+            "gold_running": [{"day": d, "score": v} for d, v in sorted(running.items())],
+        })  # fmt: skip
+    return figures
 
 
 def _agreement(

@@ -7,12 +7,21 @@ never a transcript, a label value or a reason.
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from app.wire.base import Count, Id, _Model
 
 
 class DayCount(_Model):
     day: str  # YYYY-MM-DD (UTC)
     hand_ins: Count
+
+
+class GoldPoint(_Model):
+    """The running gold score at the end of a day: the mean over every gold hand-in so far."""
+
+    day: str  # YYYY-MM-DD (UTC)
+    score: float
 
 
 class AnnotatorFigures(_Model):
@@ -26,6 +35,14 @@ class AnnotatorFigures(_Model):
     #: Mean WER of their first hand-in against the accepted revision (``None``: none accepted).
     wer_vs_final: float | None = None
     hand_ins_per_day: list[DayCount]
+    #: Gold tasks handed in and scored against their known answer.
+    gold_scored: Count = 0
+    #: Mean gold score, 0..1: per hand-in the mean of ``1 - WER`` (at least 0) and the
+    #: share of the answer's choice fields matched (``None``: no gold task scored).
+    gold_score: float | None = None
+    #: Mean WER of their gold hand-ins against the answers.
+    gold_wer: float | None = None
+    gold_running: list[GoldPoint] = Field(default_factory=list)
 
 
 class PairFigures(_Model):

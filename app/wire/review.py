@@ -143,14 +143,3 @@ class CoverageOut(_Model):
 
     duration_ms: Count
     heard: list[tuple[int, int]]
-
-
-class PolicyIn(_Model):
-    """A project's listening policy, as its manager sets it."""
-
-    submit_coverage: bool
-    accept_coverage: Annotated[int, Field(ge=0, le=100)]
-
-
-class PolicyOut(PolicyIn):
-    project_id: Id

@@ -229,6 +229,12 @@ class AccessAction(StrEnum):
     REPORT_MADE = "report_made"
     #: A project's listening policy changed (reason: ``submit_<rule>_accept_<percent>``).
     POLICY_CHANGED = "policy_changed"
+    #: A task was created for an annotator (reason ``assigned``, or ``gold`` for a gold task
+    #: mixed into their queue) or handed to another one (``reassigned``).
+    TASK_ASSIGNED = "task_assigned"
+    #: A gold answer was added to a project (reason ``from_task`` or ``from_file``) or
+    #: retired (``retired``); the answer itself is sealed.
+    GOLD_CHANGED = "gold_changed"
     #: A new version of a project's annotation schema was applied (reason ``version_<n>``).
     SCHEMA_APPLIED = "schema_applied"
     #: The server could not complete an allowed access (e.g. a stored key failed to unwrap).

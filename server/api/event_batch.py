@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select
 from app.wire.schemas import AccessEventIn, EventBatchAck, LogRange
 from server import db, sequences
 from server.api.principal import Principal, membership_role
-from server.api.task_access import may_access
+from server.api.task_access import is_gold, may_access
 from server.auditlog import store
 
 
@@ -116,6 +116,6 @@ def _visible_task(conn: Connection, principal: Principal, task_id: str) -> tuple
     if task is None:
         return None
     role = membership_role(conn, principal.user_id, task.project_id)
-    if not may_access(role, principal, task.assignee_id, task.status):
+    if not may_access(role, principal, task.assignee_id, task.status, gold=is_gold(conn, task_id)):
         return None
     return str(task.project_id), str(task.segment_id)

@@ -1,24 +1,46 @@
-"""Project-level routes for a project's managers: the quality report and the listening policy.
+"""Project-level routes for a project's managers: report, policy, and who works on what.
 
-A manager holds no content rights: these answer aggregates and settings only. A caller
-who is not a member of the project gets 404 (the project is not revealed); a member in
-another role 403 ``not_manager``; both are refusals with a leaf.
+A manager holds no content rights: these answer aggregates, settings, recording titles,
+names and statuses only. A caller who is not a member of the project gets 404 (the
+project is not revealed); a member in another role 403 ``not_manager``; both are
+refusals with a leaf. Assignment rules live in :mod:`server.assignment`; a rule's
+refusal is answered with its stable reason.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlalchemy import Connection, func, select
 
+from app.wire.manage import (
+    AssignIn,
+    AssignOut,
+    ManagedTaskOut,
+    MemberOut,
+    PolicyIn,
+    PolicyOut,
+    ProjectTasksOut,
+    ReassignIn,
+    RecordingOut,
+)
 from app.wire.report import ReportOut
-from app.wire.review import PolicyIn, PolicyOut
-from app.wire.schemas import ErrorCode, Role
-from server import listen_policy, report
+from app.wire.schemas import ErrorCode, Role, TaskStatus
+from server import assignment, db, gold, listen_policy, report
 from server.api.errors import ApiError
-from server.api.params import ProjectId
+from server.api.params import ProjectId, TaskId
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal, membership_role
 from server.context import ServerContext
 
 router = APIRouter(prefix="/v1")
+
+#: A refused assignment rule -> (status, code). Unknown ids are 404 like any hidden row.
+_REFUSALS = {
+    "unknown_recording": (404, ErrorCode.NOT_FOUND),
+    "unknown_task": (404, ErrorCode.NOT_FOUND),
+    "not_annotator": (422, ErrorCode.INVALID_REQUEST),
+    "already_on_recording": (409, ErrorCode.CONFLICT),
+    "task_moved": (409, ErrorCode.CONFLICT),
+}
 
 
 def _require_manager(ctx: ServerContext, principal: Principal, project_id: str, why: str) -> None:
@@ -33,6 +55,12 @@ def _require_manager(ctx: ServerContext, principal: Principal, project_id: str, 
         )  # fmt: skip
 
 
+def _refusal(exc: assignment.AssignmentError, project_id: str, task_id: str | None) -> ApiError:
+    status, code = _REFUSALS.get(exc.code, (409, ErrorCode.TRANSITION_FORBIDDEN))
+    return ApiError(status, code, str(exc), reason=exc.code, project_id=project_id,
+                    task_id=task_id)  # fmt: skip
+
+
 @router.get("/projects/{project_id}/report")
 def project_report(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx) -> ReportOut:
     """The project's quality figures (aggregates only); making it is audited.
@@ -44,13 +72,141 @@ def project_report(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx)
     return report.project_report(ctx, project_id, principal.actor())
 
 
+def _policy(conn: Connection, project_id: str, added: int = 0) -> PolicyOut:
+    listen = listen_policy.load(conn, project_id)
+    return PolicyOut(
+        project_id=project_id, submit_coverage=listen.submit_coverage,
+        accept_coverage=listen.accept_coverage, gold_rate=gold.load_rate(conn, project_id),
+        gold_tasks_added=added,
+    )  # fmt: skip
+
+
 @router.put("/projects/{project_id}/policy", dependencies=[JsonBody])
 def set_policy(
     project_id: ProjectId, body: PolicyIn, principal: CurrentPrincipal, ctx: Ctx
 ) -> PolicyOut:
-    """What must have been heard before a hand-in and an accept; audited."""
+    """What must have been heard before a hand-in and an accept, and the gold rate; audited."""
     _require_manager(ctx, principal, project_id, "policy_set")
+    actor = principal.actor()
     policy = listen_policy.ListenPolicy(body.submit_coverage, body.accept_coverage)
-    listen_policy.apply(ctx.engine, project_id, policy, principal.actor())
-    return PolicyOut(project_id=project_id, submit_coverage=policy.submit_coverage,
-                     accept_coverage=policy.accept_coverage)  # fmt: skip
+    listen_policy.apply(ctx.engine, project_id, policy, actor)
+    with ctx.engine.begin() as conn:
+        added = []
+        if body.gold_rate is not None and body.gold_rate != gold.load_rate(conn, project_id):
+            added = assignment.set_gold_rate(conn, project_id, body.gold_rate, actor)
+        return _policy(conn, project_id, len(added))
+
+
+@router.get("/projects/{project_id}/tasks")
+def project_tasks(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx) -> ProjectTasksOut:
+    """Every task of the project with its annotator and status, the recordings, the
+    annotators and the policy: what a manager plans assignments with (no content)."""
+    _require_manager(ctx, principal, project_id, "project_tasks")
+    with ctx.engine.connect() as conn:
+        name = conn.execute(
+            select(db.projects.c.name).where(db.projects.c.id == project_id)
+        ).scalar_one()
+        rows = conn.execute(
+            select(db.tasks, db.segments.c.title, db.users.c.display_name, db.gold_tasks.c.gold_id)
+            .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
+            .join(db.users, db.users.c.id == db.tasks.c.assignee_id)
+            .outerjoin(db.gold_tasks, db.gold_tasks.c.task_id == db.tasks.c.id)
+            .where(db.tasks.c.project_id == project_id)
+            .order_by(db.tasks.c.created_at, db.segments.c.title, db.tasks.c.id)
+        ).all()
+        counts = (
+            select(db.tasks.c.segment_id, func.count().label("n"))
+            .group_by(db.tasks.c.segment_id)
+            .subquery()
+        )
+        recordings = conn.execute(
+            select(db.segments, counts.c.n, db.gold_answers.c.id.label("gold_id"))
+            .outerjoin(counts, counts.c.segment_id == db.segments.c.id)
+            .outerjoin(db.gold_answers, db.gold_answers.c.segment_id == db.segments.c.id)
+            .where(db.segments.c.project_id == project_id)
+            .order_by(db.segments.c.title, db.segments.c.id)
+        ).all()
+        annotators = conn.execute(
+            select(db.users.c.id, db.users.c.display_name)
+            .join(db.memberships, db.memberships.c.user_id == db.users.c.id)
+            .where(
+                db.memberships.c.project_id == project_id,
+                db.memberships.c.role == Role.ANNOTATOR.value,
+            )
+            .order_by(db.users.c.display_name, db.users.c.id)
+        ).all()
+        policy = _policy(conn, project_id)
+    return ProjectTasksOut(
+        project_id=project_id,
+        project_name=name,
+        tasks=[
+            ManagedTaskOut(
+                task_id=r.id,
+                segment_id=r.segment_id,
+                title=r.title,
+                assignee_id=r.assignee_id,
+                assignee_name=r.display_name,
+                status=TaskStatus(r.status),
+                gold=r.gold_id is not None,
+                created_at=r.created_at,
+            )
+            for r in rows
+        ],
+        recordings=[
+            RecordingOut(
+                segment_id=r.id,
+                title=r.title,
+                duration_s=r.frames / r.sample_rate,
+                tasks=r.n or 0,
+                gold=r.gold_id is not None,
+            )
+            for r in recordings
+        ],
+        annotators=[MemberOut(user_id=r.id, name=r.display_name) for r in annotators],
+        policy=policy,
+    )
+
+
+@router.post("/projects/{project_id}/assignments", status_code=201, dependencies=[JsonBody])
+def assign(
+    project_id: ProjectId, body: AssignIn, principal: CurrentPrincipal, ctx: Ctx
+) -> AssignOut:
+    """A new task on one of the project's recordings for one of its annotators; audited."""
+    _require_manager(ctx, principal, project_id, "assign")
+    with ctx.engine.begin() as conn:
+        in_project = conn.execute(
+            select(db.segments.c.id).where(
+                db.segments.c.id == body.segment_id, db.segments.c.project_id == project_id
+            )
+        ).scalar()
+        try:
+            if in_project is None:
+                raise assignment.AssignmentError("unknown_recording", "no such recording")
+            made = assignment.assign(conn, body.segment_id, body.assignee_id, principal.actor())
+        except assignment.AssignmentError as exc:
+            raise _refusal(exc, project_id, None) from exc
+    return AssignOut(task_id=made.task_id, assignee_id=body.assignee_id,
+                     gold_tasks_added=len(made.gold_task_ids))  # fmt: skip
+
+
+@router.put("/projects/{project_id}/tasks/{task_id}/assignee", dependencies=[JsonBody])
+def reassign(
+    project_id: ProjectId, task_id: TaskId, body: ReassignIn, principal: CurrentPrincipal,
+    ctx: Ctx,
+) -> AssignOut:  # fmt: skip
+    """Hand a task that is not handed in (or was rejected) to another annotator; audited."""
+    _require_manager(ctx, principal, project_id, "reassign")
+    with ctx.engine.begin() as conn:
+        in_project = conn.execute(
+            select(db.tasks.c.id).where(
+                db.tasks.c.id == task_id, db.tasks.c.project_id == project_id
+            )
+        ).scalar()
+        try:
+            if in_project is None:
+                raise assignment.AssignmentError("unknown_task", "no such task")
+            added = assignment.reassign(conn, task_id, body.assignee_id, principal.actor())
+        except assignment.AssignmentError as exc:
+            raise _refusal(exc, project_id, task_id) from exc
+    return AssignOut(task_id=task_id, assignee_id=body.assignee_id,
+                     gold_tasks_added=len(added))  # fmt: skip

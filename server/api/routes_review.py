@@ -117,7 +117,10 @@ def review_queue(
                 reason="not_reviewer",
             )
         for row in conn.execute(query).mappings():
-            if not may_access(Role.REVIEWER, principal, row["assignee_id"], row["status"]):
+            gold = row["gold_id"] is not None
+            if not may_access(
+                Role.REVIEWER, principal, row["assignee_id"], row["status"], gold=gold
+            ):
                 continue  # their own work is not theirs to review
             items.append(_item(conn, row))
     return ReviewQueueOut(items=items)

@@ -37,7 +37,7 @@ from app.wire.schemas import (
     TaskOut,
     TaskStatus,
 )
-from server import comparisons, db, listen_policy, project_schemas, sequences
+from server import comparisons, db, gold, listen_policy, project_schemas, sequences
 from server.api import coverage, idempotency, task_lifecycle
 from server.api.errors import ApiError
 from server.api.params import TaskId
@@ -75,11 +75,13 @@ def task_rows() -> Select[tuple[object, ...]]:
             db.comparisons.c.kind,
             db.project_policies.c.submit_coverage,
             db.project_policies.c.accept_coverage,
+            db.gold_tasks.c.gold_id,
         )
         .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
         .outerjoin(db.comparisons, db.comparisons.c.segment_id == db.segments.c.id)
         .join(db.projects, db.projects.c.id == db.tasks.c.project_id)
         .outerjoin(db.project_policies, db.project_policies.c.project_id == db.tasks.c.project_id)
+        .outerjoin(db.gold_tasks, db.gold_tasks.c.task_id == db.tasks.c.id)
     )
 
 
@@ -122,7 +124,8 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
     with ctx.engine.connect() as conn:
         for row in conn.execute(query).mappings():
             role = Role(row["role"])
-            if may_access(role, principal, row["assignee_id"], row["status"]):
+            gold = row["gold_id"] is not None
+            if may_access(role, principal, row["assignee_id"], row["status"], gold=gold):
                 out.append(task_out(row, role))
         roles = conn.execute(
             select(db.memberships.c.project_id, db.memberships.c.role).where(
@@ -294,20 +297,24 @@ def task_schema(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> Proje
     return ProjectSchemaOut(project_id=access.project_id, version=version, definition=loaded[1])
 
 
+def _step_of(access: TaskAccess, body: LabelIn) -> Step:
+    """The annotator saves and hands in; the reviewer holding the task corrects it."""
+    if access.role is Role.REVIEWER:
+        if body.draft:
+            access.refuse(
+                403, ErrorCode.FORBIDDEN, "a reviewer's correction is a revision, not a draft",
+                "reviewer_draft",
+            )  # fmt: skip
+        return Step.CORRECT
+    return Step.SAVE_DRAFT if body.draft else Step.SUBMIT
+
+
 def _store_label(
     ctx: ServerContext, conn: Connection, principal: Principal, task_id: str, body: LabelIn
 ) -> LabelAck:
     now = int(time.time())
     access = load_task(ctx, principal, task_id, "label_submit", conn)
-    # The annotator saves and hands in; the reviewer holding the task corrects it.
-    step = Step.CORRECT if access.role is Role.REVIEWER else Step.SUBMIT
-    if access.role is Role.REVIEWER and body.draft:
-        access.refuse(
-            403, ErrorCode.FORBIDDEN, "a reviewer's correction is a revision, not a draft",
-            "reviewer_draft",
-        )  # fmt: skip
-    if step is Step.SUBMIT and body.draft:
-        step = Step.SAVE_DRAFT
+    step = _step_of(access, body)
     device_id = active_device(conn, principal, access)
     # A retry of a stored label gets its answer even if the schema has moved on since.
     existing = conn.execute(select(db.labels).where(db.labels.c.id == body.label_id)).first()
@@ -377,11 +384,32 @@ def _store_label(
     # starts the work (saving again changes nothing there).
     if step is not Step.SAVE_DRAFT or access.task.status == TaskStatus.ASSIGNED.value:
         task_lifecycle.apply(ctx, conn, access, actor, step, revision=revision)
+    if step is Step.SUBMIT:
+        _score_if_gold(ctx, conn, access, principal.user_id, revision, body)
     if body.seq is not None:
         sequences.observe(conn, actor, [body.seq])
     return LabelAck(
         label_id=body.label_id, task_id=task_id, revision=revision, stored_at=now, duplicate=False
     )
+
+
+def _score_if_gold(
+    ctx: ServerContext, conn: Connection, access: TaskAccess, user_id: str, revision: int,
+    body: LabelIn,
+) -> None:  # fmt: skip
+    """A gold task's hand-in is scored against its answer in the hand-in's transaction."""
+    gold_id = gold.gold_id_of(conn, access.task_id)
+    if gold_id is None:
+        return
+    loaded = project_schemas.load(conn, access.project_id, body.document.schema_version)
+    schema = loaded[0] if loaded is not None else ProjectSchema()
+    try:
+        gold.score_hand_in(
+            conn, ctx.vault, gold_id, access.task, user_id, revision,
+            from_wire(body.document), schema,
+        )  # fmt: skip
+    except CryptoError as exc:
+        raise _damaged(access, "gold answer") from exc
 
 
 @router.get("/tasks/{task_id}/labels/latest")

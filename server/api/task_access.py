@@ -69,15 +69,30 @@ class TaskAccess:
         )
 
 
-def may_access(role: Role | None, principal: Principal, assignee_id: str, status: str) -> bool:
-    """The visibility rule, shared by the task list and every task route."""
+def may_access(
+    role: Role | None, principal: Principal, assignee_id: str, status: str, *, gold: bool
+) -> bool:
+    """The visibility rule, shared by the task list and every task route.
+
+    A gold task (:mod:`server.gold`) is its annotator's like any other, and no
+    reviewer's: its hand-ins are scored against the known answer instead.
+    """
     if role is Role.ANNOTATOR:
         return assignee_id == principal.user_id
     if role is Role.REVIEWER:
         # Their own work stays visible to a reviewer (it is theirs), but reviewing it is
         # refused by the lifecycle (``own_work``) and the queue leaves it out.
-        return TaskStatus(status) in REVIEWABLE
+        return not gold and TaskStatus(status) in REVIEWABLE
     return False
+
+
+def is_gold(conn: Connection, task_id: str) -> bool:
+    return (
+        conn.execute(
+            select(db.gold_tasks.c.task_id).where(db.gold_tasks.c.task_id == task_id)
+        ).first()
+        is not None
+    )
 
 
 def load_task(
@@ -100,7 +115,9 @@ def load_task(
     if (
         task is None
         or role is None
-        or not may_access(role, principal, task.assignee_id, task.status)
+        or not may_access(
+            role, principal, task.assignee_id, task.status, gold=is_gold(conn, task_id)
+        )
     ):
         raise ApiError(
             404, ErrorCode.NOT_FOUND, "no such task", reason=why,

@@ -78,7 +78,7 @@ def test_every_access_has_one_leaf_in_its_projects_log_and_verify_passes(
     project = srv.demo.project_id
     in_project = leaves(srv, project)
     actions = [json.loads(leaf["data"])["action"] for leaf in in_project]
-    assert actions[:3] == ["schema_applied", "key_released", "segment_fetched"]
+    assert actions[:4] == ["schema_applied", "task_assigned", "key_released", "segment_fetched"]
     assert actions.count("playback_started") == 5
     server_actions = {json.loads(x["data"])["action"] for x in leaves(srv, "server")}
     assert {"login", "device_enrolled"} <= server_actions
@@ -138,7 +138,7 @@ def test_flipped_leaf_fails_and_names_it(
     code, out = run_verify(srv, capsys)
     assert code == 1
     assert f"log {project}: leaf 4 does not match access event" in out
-    assert f"log {project}: checkpoint 8 (exported file): root does not match" in out
+    assert f"log {project}: checkpoint 9 (exported file): root does not match" in out
 
 
 def test_deleted_leaf_fails_and_names_it(
@@ -192,7 +192,7 @@ def test_inserted_leaf_fails(srv: DemoServer, capsys: pytest.CaptureFixture[str]
     code, out = run_verify(srv, capsys)
     assert code == 1
     assert f"log {project}: leaf 2 does not match access event {seq}" in out
-    assert f"log {project}: checkpoint 8 (database): root does not match" in out
+    assert f"log {project}: checkpoint 9 (database): root does not match" in out
     assert f"log {project}: has leaves but no head" in out
 
 
@@ -233,7 +233,7 @@ def test_consistent_database_rewrite_is_caught_by_the_exported_checkpoint(
     _rebuild_heads(srv)
     code, out = run_verify(srv, capsys)
     assert code == 1
-    assert f"log {project}: checkpoint 8 (exported file): root does not match" in out
+    assert f"log {project}: checkpoint 9 (exported file): root does not match" in out
     assert "(database)" not in out  # the database itself was made consistent
 
 
@@ -252,13 +252,13 @@ def _rebuild_heads(srv: DemoServer) -> None:
 
 def test_forged_checkpoint_fails(srv: DemoServer, capsys: pytest.CaptureFixture[str]) -> None:
     project = srv.demo.project_id
-    path = export_path(srv.ctx.data, project, 8)
+    path = export_path(srv.ctx.data, project, 9)
     lines = path.read_text().split("\n")
     lines[1] = "7"  # claim a smaller tree under the same signature
     path.chmod(0o644)
     path.write_text("\n".join(lines))
     code, out = run_verify(srv, capsys)
-    assert code == 1 and f"log {project}: checkpoint 8 (exported file):" in out
+    assert code == 1 and f"log {project}: checkpoint 9 (exported file):" in out
 
 
 def test_fail_closed_no_key_is_released_if_the_log_cannot_be_written(srv: DemoServer) -> None:
@@ -331,9 +331,10 @@ def test_export_streams_json_lines(srv: DemoServer, capsys: pytest.CaptureFixtur
         == 0
     )
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
-    assert [x["index"] for x in lines] == list(range(8))
+    assert [x["index"] for x in lines] == list(range(9))
     assert {x["log_id"] for x in lines} == {project}
-    assert lines[3]["event"]["action"] == "playback_started"
+    assert lines[1]["event"]["action"] == "task_assigned"
+    assert lines[4]["event"]["action"] == "playback_started"
     assert lines[0]["leaf_hash"] == leaf_hash(leaves(srv, project)[0]["data"]).hex()
-    assert lines[1]["remote_addr"] == "127.0.0.1"  # the SIEM gets the address the leaf hides
+    assert lines[2]["remote_addr"] == "127.0.0.1"  # the SIEM gets the address the leaf hides
     assert (lines[0]["event"]["action"], lines[0]["remote_addr"]) == ("schema_applied", "demo")

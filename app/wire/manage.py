@@ -1,0 +1,91 @@
+"""JSON bodies of a project manager's routes: who works on what, and the project's policy.
+
+A manager holds no content rights: these carry ids, recording titles, names, statuses
+and numbers — never audio, a transcript, a label value or a reviewer's words. Which
+tasks are gold tasks is shown here (managers make the gold answers) and nowhere an
+annotator looks.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from app.wire.base import Count, Id, _Model
+from app.wire.schemas import TaskStatus
+
+GoldRate = Annotated[int, Field(ge=0, le=50)]
+
+
+class PolicyIn(_Model):
+    """A project's listening policy and gold rate, as its manager sets them."""
+
+    submit_coverage: bool
+    accept_coverage: Annotated[int, Field(ge=0, le=100)]
+    #: Percent of each annotator's tasks that are gold tasks (``None``: leave as it is).
+    gold_rate: GoldRate | None = None
+
+
+class PolicyOut(_Model):
+    project_id: Id
+    submit_coverage: bool
+    accept_coverage: int
+    gold_rate: int
+    #: Gold tasks handed out by this change (a raised rate tops every queue up at once).
+    gold_tasks_added: Count = 0
+
+
+class ManagedTaskOut(_Model):
+    task_id: Id
+    segment_id: Id
+    title: str
+    assignee_id: Id
+    assignee_name: str
+    status: TaskStatus
+    gold: bool
+    created_at: int
+
+
+class RecordingOut(_Model):
+    segment_id: Id
+    title: str
+    duration_s: float
+    #: Tasks on it (more than one: blind double annotation).
+    tasks: Count
+    #: It has a gold answer (its tasks are scored, not reviewed).
+    gold: bool
+
+
+class MemberOut(_Model):
+    user_id: Id
+    name: str
+
+
+class ProjectTasksOut(_Model):
+    """A project as its manager plans the work: tasks, recordings, annotators, policy."""
+
+    project_id: Id
+    project_name: str
+    tasks: list[ManagedTaskOut]
+    recordings: list[RecordingOut]
+    annotators: list[MemberOut]
+    policy: PolicyOut
+
+
+class AssignIn(_Model):
+    """A new task: ``segment_id`` for the annotator ``assignee_id``."""
+
+    segment_id: Id
+    assignee_id: Id
+
+
+class ReassignIn(_Model):
+    assignee_id: Id
+
+
+class AssignOut(_Model):
+    task_id: Id
+    assignee_id: Id
+    #: Gold tasks handed to the same annotator right after (the project's gold rate).
+    gold_tasks_added: Count = 0
