@@ -185,6 +185,7 @@ def _wire_lockdown(
         configure(editor)
     w.comparison.ranking.blocked.connect(lockdown.blocked)
     w.tasks.blocked.connect(lockdown.blocked)
+    w.dialog_blocked.connect(lockdown.blocked)
     w.annotation.table.blocked.connect(lockdown.blocked)
     lockdown.notice.connect(lambda text: w.statusBar().showMessage(text, NOTICE_SHOWN_MS))
     lock_filter.capture_key_pressed.connect(lockdown.capture_key_pressed)

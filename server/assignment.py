@@ -22,12 +22,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
+from app.domain.lifecycle import REASSIGNABLE
 from app.wire.schemas import AccessAction, Role, TaskStatus
 from server import audit, db, gold
 from server.ingest import new_id
-
-#: Statuses from which a task may be handed to another annotator.
-REASSIGNABLE = frozenset({TaskStatus.ASSIGNED, TaskStatus.IN_PROGRESS, TaskStatus.REJECTED})
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,8 @@ def reassign(conn: Connection, task_id: str, user_id: str, actor: audit.Actor) -
         return []
     if TaskStatus(task.status) not in REASSIGNABLE:
         raise AssignmentError(
-            f"reassign_from_{task.status}", "a task in review or accepted stays with its annotator"
+            f"reassign_from_{task.status}",
+            f"the task is {task.status.replace('_', ' ')}: it stays with its annotator",
         )
     _check_annotator(conn, task.project_id, user_id)
     _check_blind(conn, task.segment_id, user_id)

@@ -132,7 +132,7 @@ def _annotators(
     for task in tasks:
         by_user[task.assignee_id].append(task)
     out = []
-    for user_id, own in sorted(by_user.items()):
+    for user_id, own in sorted(by_user.items(), key=lambda kv: (names.get(kv[0], ""), kv[0])):
         per_day: dict[str, int] = defaultdict(int)
         rejects = decisions = 0
         wers = []

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from app.api import errors
+from app.wire.manage import AssignIn, AssignOut, PolicyIn, PolicyOut, ProjectTasksOut, ReassignIn
 from app.wire.project_schema import ProjectSchemaOut
 from app.wire.report import ReportOut
 from app.wire.review import (
@@ -264,6 +265,19 @@ class CordonApi:
     # -- managers -------------------------------------------------------------
     def project_report(self, project_id: str) -> ReportOut:
         return self._json(ReportOut, "GET", f"/v1/projects/{project_id}/report")
+
+    def project_tasks(self, project_id: str) -> ProjectTasksOut:
+        return self._json(ProjectTasksOut, "GET", f"/v1/projects/{project_id}/tasks")
+
+    def assign(self, project_id: str, body: AssignIn) -> AssignOut:
+        return self._json(AssignOut, "POST", f"/v1/projects/{project_id}/assignments", body)
+
+    def reassign(self, project_id: str, task_id: str, body: ReassignIn) -> AssignOut:
+        path = f"/v1/projects/{project_id}/tasks/{task_id}/assignee"
+        return self._json(AssignOut, "PUT", path, body)
+
+    def set_policy(self, project_id: str, body: PolicyIn) -> PolicyOut:
+        return self._json(PolicyOut, "PUT", f"/v1/projects/{project_id}/policy", body)
 
     def task_schema(self, task_id: str) -> ProjectSchemaOut:
         """The project schema a task's documents are made under now."""

@@ -72,6 +72,9 @@ STEPS: dict[Step, tuple[Party, dict[TaskStatus, TaskStatus]]] = {
 REVIEWABLE = frozenset({_S.SUBMITTED, _S.IN_REVIEW, _S.ACCEPTED, _S.REJECTED})
 #: Statuses in which the annotator's copy is read-only (a reviewer holds or decided it).
 ANNOTATOR_LOCKED = frozenset({_S.IN_REVIEW, _S.ACCEPTED})
+#: Statuses in which a manager may hand a task to another annotator: before its hand-in,
+#: or once rejected (the new assignee continues its revisions).
+REASSIGNABLE = frozenset({_S.ASSIGNED, _S.IN_PROGRESS, _S.REJECTED})
 
 
 def next_status(status: TaskStatus, step: Step) -> TaskStatus | None:

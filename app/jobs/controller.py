@@ -25,6 +25,7 @@ from app.jobs.annotation_ops import AnnotationOps
 from app.jobs.comparison_ops import ComparisonOps
 from app.jobs.job_queue import JobQueue
 from app.jobs.listening_ops import ListeningOps
+from app.jobs.manage_ops import ManageOps
 from app.jobs.playback_ops import PlaybackOps
 from app.jobs.review_ops import ReviewOps
 from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
@@ -60,7 +61,9 @@ def user_message(exc: Exception) -> str:
     return "Something went wrong. The problem was recorded."
 
 
-class Controller(AnnotationOps, ComparisonOps, ReviewOps, ListeningOps, PlaybackOps, QObject):
+class Controller(
+    AnnotationOps, ComparisonOps, ReviewOps, ListeningOps, PlaybackOps, ManageOps, QObject
+):
     signed_in = Signal(object)  # User
     sign_in_failed = Signal(str)
     session_expired = Signal(str)
@@ -89,6 +92,9 @@ class Controller(AnnotationOps, ComparisonOps, ReviewOps, ListeningOps, Playback
     unheard_changed = Signal(list)  # [(start s, end s)]: required audio not heard yet
     report_loaded = Signal(object)  # ReportOut: a managed project's quality figures
     report_failed = Signal(str)
+    plan_loaded = Signal(object)  # ProjectTasksOut: a managed project's tasks and policy
+    manage_failed = Signal(str)  # an assignment or policy change refused, in words
+    manage_done = Signal(str)  # an assignment or policy change made, in words
     review_loaded = Signal(object)  # Review of the open task, or None
     review_failed = Signal(str)  # a review step refused or failed, in words
     review_done = Signal(str)  # a review step taken, in words
@@ -244,17 +250,6 @@ class Controller(AnnotationOps, ComparisonOps, ReviewOps, ListeningOps, Playback
     def managed_projects(self) -> list[str]:
         """Projects whose quality report the user may read (a manager's)."""
         return self._session.managed_projects
-
-    def load_report(self) -> None:
-        """The first managed project's quality report, fetched on the network worker."""
-        projects = self.managed_projects
-        if not projects:
-            self.report_failed.emit("You manage no project: there is no report to show.")
-            return
-        self._network.submit(
-            "report", lambda: self._api.project_report(projects[0]), self.report_loaded.emit,
-            lambda exc: self.report_failed.emit(user_message(exc)),
-        )  # fmt: skip
 
     def filter_queue(self, queue: QueueFilter) -> None:
         """Show the review queue by status and annotator (the server filters it)."""

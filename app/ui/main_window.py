@@ -66,6 +66,9 @@ class MainWindow(QMainWindow):
     action_triggered = Signal(str)  # an action id from app.ui.shortcuts
     minimized = Signal()
     sign_out_requested = Signal()
+    #: A copy refused in one of the window's dialogs (access action, reason): audited
+    #: like one refused in the window.
+    dialog_blocked = Signal(str, str)
 
     def __init__(
         self,
@@ -128,6 +131,9 @@ class MainWindow(QMainWindow):
         self.report_action = menu.addAction("Project report…")
         self.report_action.setVisible(False)  # shown to a project's managers
         self.report_action.triggered.connect(lambda: self.action_triggered.emit("project_report"))
+        self.manage_action = menu.addAction("Manage project…")
+        self.manage_action.setVisible(False)  # shown to a project's managers
+        self.manage_action.triggered.connect(lambda: self.action_triggered.emit("manage_project"))
         shortcuts = menu.addAction("Keyboard shortcuts…")
         shortcuts.triggered.connect(self.show_shortcut_sheet)
         menu.addSeparator()

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QMimeData, Qt, Signal, SignalInstance
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QListWidget,
+    QListWidgetItem,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 from app.ui.transcript_editor import copy_or_cut
 
@@ -49,4 +56,22 @@ class NoExportList(QListWidget):
 
     def mimeData(self, items: Sequence[QListWidgetItem]) -> QMimeData:  # noqa: N802 - Qt override
         """A drag out of the list carries nothing."""
+        return QMimeData()
+
+
+class NoExportTable(QTableWidget):
+    """A table of titles and names (a manager's): copied nowhere, like the task list."""
+
+    blocked = Signal(str, str)  # access action, reason
+
+    def __init__(self, rows: int, columns: int, parent: QWidget | None = None) -> None:
+        super().__init__(rows, columns, parent)
+        seal_view(self)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        if not refuse_copy(event, self.blocked):
+            super().keyPressEvent(event)
+
+    def mimeData(self, items: Sequence[QTableWidgetItem]) -> QMimeData:  # noqa: N802 - Qt override
+        """A drag out of the table carries nothing."""
         return QMimeData()

@@ -1,4 +1,5 @@
-"""A project's quality report for its managers: a table per annotator and hand-ins over time.
+"""A project's quality report for its managers: a table per annotator, hand-ins and the
+running gold score over time.
 
 Aggregates only (the server sends no text, label value or reason). The plot has no
 menus and no export, like every Cordon plot.
@@ -14,18 +15,18 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
-    QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from app.ui.no_export import seal_view
+from app.ui.no_export import NoExportTable
 from app.ui.plot_setup import CHANNEL_COLOURS
 from app.wire.report import ReportOut
 
 DAY_S = 86_400
-COLUMNS = ("Annotator", "Assigned", "Handed in", "Accepted", "Rejection rate", "WER vs final")
+COLUMNS = ("Annotator", "Assigned", "Handed in", "Accepted", "Rejection rate", "WER vs final",
+           "Gold tasks", "Gold score")  # fmt: skip
 
 
 def _rate(value: float | None) -> str:
@@ -55,14 +56,14 @@ class ReportDialog(QDialog):
         col = QVBoxLayout(self)
         made = time.strftime("%Y-%m-%d %H:%M", time.localtime(report.generated_at))
         col.addWidget(QLabel(f"Made {made}. Aggregates only: no text, labels or reasons."))
-        self.table = QTableWidget(len(report.annotators), len(COLUMNS))
+        self.table = NoExportTable(len(report.annotators), len(COLUMNS))
         self.table.setObjectName("reportTable")
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        seal_view(self.table)
         for row, person in enumerate(report.annotators):
             cells = (person.name or person.user_id, str(person.assigned), str(person.handed_in),
                      str(person.accepted), _rate(person.rejection_rate),
-                     _rate(person.wer_vs_final))  # fmt: skip
+                     _rate(person.wer_vs_final), str(person.gold_scored),
+                     _rate(person.gold_score))  # fmt: skip
             for column, text in enumerate(cells):
                 self.table.setItem(row, column, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
@@ -93,6 +94,32 @@ class ReportDialog(QDialog):
             top = max(d.hand_ins for p in report.annotators for d in p.hand_ins_per_day)
             self.plot.setYRange(0, top + 1)
         col.addWidget(self.plot, 1)
+        self.gold_plot = self._gold_plot(report)
+        col.addWidget(self.gold_plot, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         col.addWidget(buttons)
+
+    @staticmethod
+    def _gold_plot(report: ReportOut) -> pg.PlotWidget:
+        """Each annotator's running gold score, day by day (hidden while there is none)."""
+        plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem()})
+        plot.setObjectName("reportGoldPlot")
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.setLabel("left", "gold score (running)")
+        plot.addLegend()
+        plot.setYRange(0, 1)
+        days = []
+        for i, person in enumerate(report.annotators):
+            xs = [calendar.timegm(time.strptime(p.day, "%Y-%m-%d")) for p in person.gold_running]
+            if xs:
+                days += xs
+                colour = CHANNEL_COLOURS[i % len(CHANNEL_COLOURS)]
+                plot.plot(xs, [p.score for p in person.gold_running], symbol="s",
+                          pen=pg.mkPen(colour, width=2), symbolBrush=colour,
+                          name=person.name or person.user_id)  # fmt: skip
+        if days:
+            plot.setXRange(min(days) - DAY_S, max(days) + DAY_S)
+        plot.setVisible(bool(days))
+        return plot

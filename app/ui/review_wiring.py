@@ -14,7 +14,7 @@ from PySide6.QtCore import QTimer
 from app.domain.review import Comment
 from app.jobs.controller import Controller
 from app.ui.main_window import MainWindow
-from app.ui.report_dialog import ReportDialog
+from app.ui.manage_wiring import wire_manage
 from app.ui.review_panel import ReviewTextDialog
 
 
@@ -73,15 +73,4 @@ def wire_review(c: Controller, w: MainWindow) -> None:
 
     w.review.comment_chosen.connect(go_to)
 
-    def manager_hint(tasks: list[object]) -> None:
-        w.report_action.setVisible(bool(c.managed_projects))
-        if not tasks and c.managed_projects:
-            w.task_title.setText(
-                "You manage this project: Ctrl+Shift+P (Cordon → Project report…) shows its "
-                "quality report. Managers see no recordings or transcripts."
-            )
-
-    c.tasks_loaded.connect(manager_hint)
-    c.report_loaded.connect(lambda report: ReportDialog(report, w).open())
-    c.report_failed.connect(w.show_banner)
-    w.action_triggered.connect(lambda a: c.load_report() if a == "project_report" else None)
+    wire_manage(c, w)

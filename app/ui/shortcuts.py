@@ -55,6 +55,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("review_release", "Review: put the task back in the queue", "Ctrl+Shift+L"),
     ActionSpec("review_filter", "Review: filter the queue (status, annotator)", "Ctrl+Shift+F"),
     ActionSpec("project_report", "Manager: the project's quality report", "Ctrl+Shift+P"),
+    ActionSpec(
+        "manage_project", "Manager: assign tasks, set the policy and gold rate", "Ctrl+Shift+G"
+    ),
     ActionSpec("shortcut_sheet", "Show this list", "F1"),
     ActionSpec("security_settings", "Security settings", "Ctrl+,"),
 )

@@ -18,7 +18,10 @@ REPORT = ReportOut.model_validate({
         {"user_id": "usr_a", "name": "Ada", "assigned": 3, "handed_in": 2, "accepted": 1,
          "rejection_rate": 0.5, "wer_vs_final": 0.125,
          "hand_ins_per_day": [{"day": "2026-11-29", "hand_ins": 1},
-                              {"day": "2026-11-30", "hand_ins": 1}]},
+                              {"day": "2026-11-30", "hand_ins": 1}],
+         "gold_scored": 2, "gold_score": 0.75, "gold_wer": 0.5,
+         "gold_running": [{"day": "2026-11-29", "score": 1.0},
+                          {"day": "2026-11-30", "score": 0.75}]},
         {"user_id": "usr_b", "name": "Bo", "assigned": 1, "handed_in": 0, "accepted": 0,
          "hand_ins_per_day": []},
     ],
@@ -41,7 +44,10 @@ def test_the_report_shows_each_annotator_agreement_and_hand_ins(qtbot: QtBot) ->
     table = dialog.table
     rows = [[_text(table.item(r, c)) for c in range(table.columnCount())]
             for r in range(table.rowCount())]  # fmt: skip
-    assert rows == [["Ada", "3", "2", "1", "50.0 %", "12.5 %"], ["Bo", "1", "0", "0", "—", "—"]]
+    assert rows == [
+        ["Ada", "3", "2", "1", "50.0 %", "12.5 %", "2", "75.0 %"],
+        ["Bo", "1", "0", "0", "—", "—", "0", "—"],
+    ]
     assert dialog.agreement.text() == (
         "1 double-annotated recording(s): WER 20.0 %, CER 10.0 %, DER 0.0 % (collar 0.25 s); "
         "Krippendorff's alpha: outcome —"
@@ -50,6 +56,9 @@ def test_the_report_shows_each_annotator_agreement_and_hand_ins(qtbot: QtBot) ->
     assert len(curves) == 1  # Bo handed nothing in: no line
     xs, ys = curves[0].getData()
     assert list(ys) == [1, 1] and xs[1] - xs[0] == 86_400
+    gold = dialog.gold_plot.getPlotItem().listDataItems()
+    assert len(gold) == 1 and list(gold[0].getData()[1]) == [1.0, 0.75]
+    assert not dialog.gold_plot.isHidden()
     none = REPORT.model_copy(update={"agreement": REPORT.agreement.model_copy(
         update={"recordings": 0})})  # fmt: skip
     assert agreement_words(none).startswith("No recording has been handed in by two")
