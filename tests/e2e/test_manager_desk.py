@@ -77,11 +77,11 @@ def test_a_manager_assigns_hands_over_sets_policy_and_reads_the_report(
         desk = _desk(mgr)
         with qtbot.waitSignal(mgr.controller.plan_loaded, timeout=LONG):
             key(mgr, "manage_project")
-        qtbot.waitUntil(lambda: desk.assign_button.isEnabled(), timeout=LONG)
+        qtbot.waitUntil(desk.assign_button.isEnabled, timeout=LONG)
         assert _rows(desk) == [("a-call-mono", "Ada (demo annotator)", "assigned"),
                                ("b-call-stereo", "Ada (demo annotator)", "assigned")]  # fmt: skip
         desk.activateWindow()
-        qtbot.waitUntil(lambda: desk.isActiveWindow(), timeout=LONG)
+        qtbot.waitUntil(desk.isActiveWindow, timeout=LONG)
         desk.recording.setCurrentIndex(0)  # a-call-mono
         desk.assign_to.setCurrentIndex(desk.assign_to.findText("Bo (demo annotator)"))
         with qtbot.waitSignal(mgr.controller.plan_loaded, timeout=LONG):
