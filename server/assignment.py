@@ -43,7 +43,7 @@ class AssignmentError(Exception):
         self.code = code
 
 
-def _check_annotator(conn: Connection, project_id: str, user_id: str) -> None:
+def check_annotator(conn: Connection, project_id: str, user_id: str) -> None:
     role = conn.execute(
         select(db.memberships.c.role).where(
             db.memberships.c.user_id == user_id, db.memberships.c.project_id == project_id
@@ -98,7 +98,7 @@ def assign(conn: Connection, segment_id: str, user_id: str, actor: audit.Actor) 
     seg = conn.execute(select(db.segments).where(db.segments.c.id == segment_id)).first()
     if seg is None:
         raise AssignmentError("unknown_recording", f"no recording {segment_id}")
-    _check_annotator(conn, seg.project_id, user_id)
+    check_annotator(conn, seg.project_id, user_id)
     _check_blind(conn, segment_id, user_id)
     task_id = _insert(conn, seg.project_id, segment_id, user_id, actor, "assigned")
     return Assigned(task_id, top_up(conn, seg.project_id, user_id, actor))
@@ -116,7 +116,7 @@ def reassign(conn: Connection, task_id: str, user_id: str, actor: audit.Actor) -
             f"reassign_from_{task.status}",
             f"the task is {task.status.replace('_', ' ')}: it stays with its annotator",
         )
-    _check_annotator(conn, task.project_id, user_id)
+    check_annotator(conn, task.project_id, user_id)
     _check_blind(conn, task.segment_id, user_id)
     moved = conn.execute(
         update(db.tasks)

@@ -176,6 +176,18 @@ review_comments = Table(
     Column("created_at", Integer, nullable=False),
 )
 
+#: A segment cut from a longer recording for a windowed task (server.windows): which
+#: recording, and which frames of it. Frames and ids only.
+segment_windows = Table(
+    "segment_windows",
+    metadata,
+    Column("segment_id", String(64), ForeignKey("segments.id"), primary_key=True),
+    Column("source_segment_id", String(64), ForeignKey("segments.id"), nullable=False),
+    Column("start_frame", Integer, nullable=False),
+    Column("end_frame", Integer, nullable=False),
+    UniqueConstraint("source_segment_id", "start_frame", "end_frame"),
+)
+
 #: Gold answers (server.gold): a recording's known-right document, sealed under the project
 #: key (bound to the segment). Made from an accepted task or an answer file; retired
 #: answers stop being handed out but keep scoring what was already handed in.

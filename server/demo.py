@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from app.wire.schemas import Role
-from server import assignment, audit, db, gold, project_schemas, provision
+from server import assignment, audit, db, gold, project_schemas, provision, windows
 from server.comparisons import ingest_comparison, read_manifest
 from server.context import ServerContext
 from server.ingest import ensure_project, ingest_file
@@ -24,6 +24,8 @@ DEMO_REVIEWER = "reviewer"
 #: A second annotator: the demo's double-annotated recording is theirs too (blind).
 DEMO_SECOND_ANNOTATOR = "annotator2"
 DOUBLE_ANNOTATED = "clinic-dictation"
+#: Bo also gets only a stretch of a call (least exposure): title, start s, end s.
+WINDOWED = ("pharmacy-refill-call", 5.0, 12.0)
 #: Reads the project's quality report (Ctrl+Shift+P); sees no task and no content.
 DEMO_MANAGER = "manager"
 DEFAULT_AUDIO_DIR = Path(__file__).resolve().parent.parent / "resources" / "demo"
@@ -89,6 +91,7 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
         with engine.begin() as conn:
             assignment.assign(conn, seg.segment_id, annotator, actor)
     _double_annotate(engine, project_id, DOUBLE_ANNOTATED, second)
+    _window(ctx, project_id, WINDOWED, second)
     with engine.begin() as conn:
         if answers and gold.load_rate(conn, project_id) == 0:
             assignment.set_gold_rate(conn, project_id, GOLD_RATE, actor)
@@ -101,6 +104,30 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
             ).scalars()
         )
     return DemoSetup(project_id, annotator, reviewer, task_ids)
+
+
+def _window(
+    ctx: ServerContext, project_id: str, window: tuple[str, float, float], user_id: str
+) -> None:
+    """Give a stretch of a recording (if the demo has it) to ``user_id``, once."""
+    title, start, end = window
+    with ctx.engine.connect() as conn:
+        segment_id = conn.execute(
+            select(db.segments.c.id).where(
+                db.segments.c.project_id == project_id, db.segments.c.title == title
+            )
+        ).scalar()
+    if segment_id is None:
+        return
+    cut = windows.cut(ctx, segment_id, start, end)
+    with ctx.engine.begin() as conn:
+        taken = conn.execute(
+            select(db.tasks.c.id).where(
+                db.tasks.c.segment_id == cut.segment_id, db.tasks.c.assignee_id == user_id
+            )
+        ).first()
+        if taken is None:
+            assignment.assign(conn, cut.segment_id, user_id, audit.Actor(None, None, "demo"))
 
 
 def _double_annotate(engine: Engine, project_id: str, title: str, user_id: str) -> None:

@@ -2,8 +2,10 @@
 
 ``cordon-server report --project P``
     the quality report (aggregates only) as JSON.
-``cordon-server task assign --project P --title T --to USER``
-    another task on a recording (blind double annotation), gold top-up after it.
+``cordon-server task assign --project P --title T --to USER [--window START:END]``
+    another task on a recording (blind double annotation), or on only a stretch of it
+    (the window is cut and sealed on its own; nothing else of the recording is sent);
+    gold top-up after it.
 ``cordon-server task reassign --task ID --to USER``
     hand a task that is not in review or accepted to another annotator.
 ``cordon-server gold add --project P (--from-task ID | --title T --answer FILE)``
@@ -27,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server import assignment, audit, db, gold, provision, report
+from server import assignment, audit, db, gold, provision, report, windows
 from server.context import open_context
 from server.datadir import DataDir
 
@@ -69,13 +71,28 @@ def cmd_task_assign(args: argparse.Namespace) -> int:
     project_id = provision.project_id_for(ctx.engine, args.project)
     user_id = provision.user_id_for(ctx.engine, args.to)
     segment_id = _segment_titled(ctx, project_id, args.title)
+    title = args.title
     try:
+        if args.window:
+            start, end = _window(args.window)
+            with ctx.engine.connect() as conn:  # before cutting: a refusal leaves no window
+                assignment.check_annotator(conn, project_id, user_id)
+            cut = windows.cut(ctx, segment_id, start, end)
+            segment_id, title = cut.segment_id, cut.title
         with ctx.engine.begin() as conn:
             task_id = assignment.assign(conn, segment_id, user_id, CLI).task_id
-    except assignment.AssignmentError as exc:
+    except (assignment.AssignmentError, windows.WindowError) as exc:
         return _refused(exc)
-    print(f"task {task_id}: {args.title} assigned to {args.to}")  # noqa: T201
+    print(f"task {task_id}: {title} assigned to {args.to}")  # noqa: T201
     return 0
+
+
+def _window(text: str) -> tuple[float, float]:
+    try:
+        start, end = (float(part) for part in text.split(":"))
+    except ValueError as exc:
+        raise windows.WindowError("--window is START:END in seconds, e.g. 60:90") from exc
+    return start, end
 
 
 def cmd_task_reassign(args: argparse.Namespace) -> int:
@@ -145,6 +162,9 @@ def add_parser(sub: Any, with_data: Callable[[Any], Any]) -> None:
     p.add_argument("--project", required=True, help="project name or id")
     p.add_argument("--title", required=True, help="the recording's title")
     p.add_argument("--to", required=True, help="username of an annotator of the project")
+    p.add_argument(
+        "--window", metavar="START:END", help="only this stretch of the recording, in seconds"
+    )
     p.set_defaults(func=cmd_task_assign)
     p = with_data(task.add_parser("reassign", help="hand a task to another annotator"))
     p.add_argument("--task", required=True, help="task id")

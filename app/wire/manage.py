@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from app.wire.base import Count, Id, _Model
 from app.wire.schemas import TaskStatus
@@ -74,10 +74,19 @@ class ProjectTasksOut(_Model):
 
 
 class AssignIn(_Model):
-    """A new task: ``segment_id`` for the annotator ``assignee_id``."""
+    """A new task: ``segment_id`` for the annotator ``assignee_id`` — the whole recording,
+    or only the window ``[start_s, end_s)`` of it (cut and sealed on its own)."""
 
     segment_id: Id
     assignee_id: Id
+    start_s: Annotated[float, Field(ge=0, le=86_400)] | None = None
+    end_s: Annotated[float, Field(gt=0, le=86_400)] | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> AssignIn:
+        if (self.start_s is None) != (self.end_s is None):
+            raise ValueError("a window needs both start_s and end_s")
+        return self
 
 
 class ReassignIn(_Model):

@@ -25,7 +25,7 @@ from app.wire.manage import (
 )
 from app.wire.report import ReportOut
 from app.wire.schemas import ErrorCode, Role, TaskStatus
-from server import assignment, db, gold, listen_policy, report
+from server import assignment, db, gold, listen_policy, report, windows
 from server.api.errors import ApiError
 from server.api.params import ProjectId, TaskId
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal, membership_role
@@ -171,20 +171,30 @@ def project_tasks(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx) 
 def assign(
     project_id: ProjectId, body: AssignIn, principal: CurrentPrincipal, ctx: Ctx
 ) -> AssignOut:
-    """A new task on one of the project's recordings for one of its annotators; audited."""
+    """A new task on one of the project's recordings (or a window of one, cut here) for one
+    of its annotators; audited. A plain function: a cut decrypts and encodes off the loop."""
     _require_manager(ctx, principal, project_id, "assign")
-    with ctx.engine.begin() as conn:
+    with ctx.engine.connect() as conn:
         in_project = conn.execute(
             select(db.segments.c.id).where(
                 db.segments.c.id == body.segment_id, db.segments.c.project_id == project_id
             )
         ).scalar()
-        try:
-            if in_project is None:
-                raise assignment.AssignmentError("unknown_recording", "no such recording")
-            made = assignment.assign(conn, body.segment_id, body.assignee_id, principal.actor())
-        except assignment.AssignmentError as exc:
-            raise _refusal(exc, project_id, None) from exc
+    segment_id = body.segment_id
+    try:
+        if in_project is None:
+            raise assignment.AssignmentError("unknown_recording", "no such recording")
+        if body.start_s is not None and body.end_s is not None:
+            with ctx.engine.connect() as conn:  # before cutting: a refusal leaves no window
+                assignment.check_annotator(conn, project_id, body.assignee_id)
+            segment_id = windows.cut(ctx, segment_id, body.start_s, body.end_s).segment_id
+        with ctx.engine.begin() as conn:
+            made = assignment.assign(conn, segment_id, body.assignee_id, principal.actor())
+    except windows.WindowError as exc:
+        raise ApiError(422, ErrorCode.INVALID_REQUEST, str(exc), reason="window_invalid",
+                       project_id=project_id) from exc  # fmt: skip
+    except assignment.AssignmentError as exc:
+        raise _refusal(exc, project_id, None) from exc
     return AssignOut(task_id=made.task_id, assignee_id=body.assignee_id,
                      gold_tasks_added=len(made.gold_task_ids))  # fmt: skip
 

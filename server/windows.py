@@ -1,0 +1,153 @@
+"""Windowed tasks: an annotator gets only a stretch of a longer recording (least exposure).
+
+A window is cut on the server, once, when the task is made: the stored recording is
+decrypted in memory, the window's frames are encoded as lossless FLAC and sealed as a
+segment of its own under a fresh data key (``segment_windows`` names its source and
+its frames there). The task is an ordinary task on that segment, so every existing
+route — key grant, the encrypted stream, labels, coverage — serves the window and
+nothing else: audio outside it never leaves the server, and a client cannot seek to
+what it never received.
+
+Why a cut and not a byte range of the stored blob: the blob is the ingested file as it
+was (FLAC, Ogg, MP3 …) in 1 MiB encrypted chunks; a chunk is a byte range of a
+compressed stream, which cannot be decoded without what came before it. Serving a
+range would either fail to decode or send more than the window.
+
+The plaintext is held in ``bytearray`` buffers that are zeroed when the cut is done;
+soundfile's decode and encode pass through ``bytes`` and numpy arrays the server does
+not control (as at ingest, where the source file is plaintext anyway).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from sqlalchemy import Connection, insert, select
+
+from app.crypto.segment_format import SegmentDecryptor
+from server import db
+from server.context import ServerContext
+from server.ingest import new_id, seal_blob
+
+#: A window shorter than this is refused (a second of speech is the least worth a task).
+MIN_WINDOW_S = 1.0
+
+
+class WindowError(Exception):
+    """A window that cannot be cut (outside the recording, too short, a comparison)."""
+
+
+@dataclass(frozen=True)
+class Window:
+    segment_id: str
+    source_segment_id: str
+    start_frame: int
+    end_frame: int
+    title: str
+
+
+def _clock(frames: int, rate: int) -> str:
+    seconds = frames // rate
+    return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def window_of(conn: Connection, segment_id: str) -> Any:
+    """The ``segment_windows`` row of a cut segment, else ``None``."""
+    return conn.execute(
+        select(db.segment_windows).where(db.segment_windows.c.segment_id == segment_id)
+    ).first()
+
+
+def _plaintext(ctx: ServerContext, project: Any, seg: Any) -> bytearray:
+    data_key = ctx.vault.data_key(project.id, project.wrapped_key, seg.id, seg.wrapped_data_key)
+    holder: list[bytearray] = []
+
+    def allocate(size: int) -> memoryview:
+        holder.append(bytearray(size))
+        return memoryview(holder[0])
+
+    decryptor = SegmentDecryptor(
+        data_key, project_id=project.id, segment_id=seg.id, allocate=allocate
+    )
+    with (ctx.data.blob_dir / seg.blob_name).open("rb") as blob:
+        while chunk := blob.read(1 << 20):
+            decryptor.feed(chunk)
+    decryptor.finish()
+    return holder[0]
+
+
+def cut(ctx: ServerContext, source_segment_id: str, start_s: float, end_s: float) -> Window:
+    """Seal frames [start, end) of a stored recording as a segment of its own (once: the
+    same window asked for again is the segment already cut, so two annotators of one
+    window are a double annotation of one recording)."""
+    with ctx.engine.connect() as conn:
+        seg = conn.execute(select(db.segments).where(db.segments.c.id == source_segment_id)).first()
+        if seg is None:
+            raise WindowError(f"no recording {source_segment_id}")
+        compared = conn.execute(
+            select(db.comparisons.c.kind).where(db.comparisons.c.segment_id == seg.id)
+        ).first()
+        if compared is not None:
+            raise WindowError("an RLHF comparison has no audio timeline to window")
+        if window_of(conn, seg.id) is not None:
+            raise WindowError("the recording is itself a window; cut from its source")
+        project = conn.execute(select(db.projects).where(db.projects.c.id == seg.project_id)).one()
+    rate = int(seg.sample_rate)
+    start, end = round(start_s * rate), round(end_s * rate)
+    if not 0 <= start < end <= int(seg.frames):
+        raise WindowError(
+            f"the window must lie within the recording (0 to {seg.frames / rate:.1f} s)"
+        )
+    if end - start < MIN_WINDOW_S * rate:
+        raise WindowError(f"a window is at least {MIN_WINDOW_S:g} s long")
+    with ctx.engine.connect() as conn:  # the same window again: the same segment (blind pairs)
+        same = conn.execute(
+            select(db.segment_windows, db.segments.c.title)
+            .join(db.segments, db.segments.c.id == db.segment_windows.c.segment_id)
+            .where(
+                db.segment_windows.c.source_segment_id == seg.id,
+                db.segment_windows.c.start_frame == start,
+                db.segment_windows.c.end_frame == end,
+            )
+        ).first()
+    if same is not None:
+        return Window(same.segment_id, seg.id, start, end, same.title)
+    plaintext = _plaintext(ctx, project, seg)
+    encoded = io.BytesIO()
+    try:
+        with sf.SoundFile(io.BytesIO(plaintext)) as source:
+            source.seek(start)
+            frames = source.read(end - start, dtype="int16", always_2d=True)
+        sf.write(encoded, frames, rate, format="FLAC", subtype="PCM_16")
+        frames.fill(0)
+    finally:
+        plaintext[:] = bytes(len(plaintext))
+    segment_id = new_id("seg")
+    size = len(encoded.getbuffer())
+    encoded.seek(0)
+    sealed = seal_blob(ctx.data, ctx.engine, ctx.vault, project.id, segment_id, encoded, size)
+    encoded.seek(0)
+    encoded.write(bytes(size))  # the encoded window, zeroed before it is dropped
+    title = f"{seg.title} {_clock(start, rate)}-{_clock(end, rate)}"[:256]
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            insert(db.segments).values(
+                id=segment_id, project_id=project.id, title=title,
+                wrapped_data_key=sealed.wrapped_data_key, blob_name=sealed.blob_name,
+                ciphertext_bytes=sealed.size, media_format="FLAC", sample_rate=rate,
+                channels=int(np.shape(frames)[1]), frames=end - start,
+                created_at=int(time.time()),
+            )
+        )  # fmt: skip
+        conn.execute(
+            insert(db.segment_windows).values(
+                segment_id=segment_id, source_segment_id=seg.id, start_frame=start,
+                end_frame=end,
+            )
+        )  # fmt: skip
+    return Window(segment_id, seg.id, start, end, title)
