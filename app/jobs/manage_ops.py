@@ -75,9 +75,13 @@ class ManageOps:
             lambda exc: self.manage_failed.emit(refusal_words(exc)),
         )  # fmt: skip
 
-    def assign_task(self, segment_id: str, assignee_id: str) -> None:
-        """A new task on a recording for an annotator (never a second one for the same)."""
-        body = AssignIn(segment_id=segment_id, assignee_id=assignee_id)
+    def assign_task(
+        self, segment_id: str, assignee_id: str, window: tuple[float, float] | None = None
+    ) -> None:
+        """A new task on a recording — or only ``window`` (start s, end s) of it — for an
+        annotator (never a second one on the same recording)."""
+        start, end = window if window is not None else (None, None)
+        body = AssignIn(segment_id=segment_id, assignee_id=assignee_id, start_s=start, end_s=end)
         self._change("assign", lambda p: self._api.assign(p, body), _assigned_words)
 
     def reassign_task(self, task_id: str, assignee_id: str) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -40,7 +41,8 @@ def _status_words(status: str) -> str:
 
 
 class ManageDialog(QDialog):
-    assign_requested = Signal(str, str)  # recording (segment) id, annotator id
+    #: recording (segment) id, annotator id, (start s, end s) of a window or None
+    assign_requested = Signal(str, str, object)
     reassign_requested = Signal(str, str)  # task id, annotator id
     policy_requested = Signal(object)  # PolicyIn
 
@@ -98,9 +100,24 @@ class ManageDialog(QDialog):
         label.setBuddy(self.recording)
         self.assign_button = QPushButton("&Assign")
         self.assign_button.clicked.connect(self._assign)
+        # Least exposure: only a stretch of the recording (0 and 0: all of it).
+        self.window_from, self.window_to = QDoubleSpinBox(), QDoubleSpinBox()
+        for spin, whole in ((self.window_from, "start"), (self.window_to, "end")):
+            spin.setRange(0.0, 86_400.0)
+            spin.setDecimals(1)
+            spin.setSuffix(" s")
+            spin.setSpecialValueText(whole)
+        self.window_from.setObjectName("windowFrom")
+        self.window_to.setObjectName("windowTo")
+        window = QLabel("&only from")
+        window.setBuddy(self.window_from)
         row.addWidget(label)
         row.addWidget(self.recording, 2)
+        row.addWidget(window)
+        row.addWidget(self.window_from)
         row.addWidget(QLabel("to"))
+        row.addWidget(self.window_to)
+        row.addWidget(QLabel("for"))
         row.addWidget(self.assign_to, 1)
         row.addWidget(self.assign_button)
         return row
@@ -201,9 +218,11 @@ class ManageDialog(QDialog):
 
     def _assign(self) -> None:
         segment, to = self.recording.currentData(), self.assign_to.currentData()
+        start, end = self.window_from.value(), self.window_to.value()
+        window = (start, end) if end > 0 else None
         if segment is not None and to is not None:
             self._sending("Assigning…")
-            self.assign_requested.emit(str(segment), str(to))
+            self.assign_requested.emit(str(segment), str(to), window)
 
     def _save_policy(self) -> None:
         self._sending("Saving the policy…")

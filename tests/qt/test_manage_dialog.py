@@ -103,7 +103,13 @@ def test_assign_and_policy_are_sent_from_the_keyboard(desk: ManageDialog, qtbot:
     desk.assign_to.setCurrentIndex(1)
     with qtbot.waitSignal(desk.assign_requested) as sent:
         QTest.keyClick(desk, Qt.Key.Key_A, ALT)
-    assert sent.args == ["seg_c", "usr_bo"]
+    assert sent.args == ["seg_c", "usr_bo", None]
+    desk.show_result("The task was assigned.", ok=True)
+    desk.window_from.setValue(5.0)
+    desk.window_to.setValue(12.5)
+    with qtbot.waitSignal(desk.assign_requested) as sent:
+        QTest.keyClick(desk, Qt.Key.Key_A, ALT)
+    assert sent.args == ["seg_c", "usr_bo", (5.0, 12.5)]
     desk.show_result("The task was assigned.", ok=True)
     desk.gold_rate.setValue(25)
     desk.accept_coverage.setValue(80)
