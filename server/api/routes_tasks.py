@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import time
-from collections.abc import Iterator
-from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path
@@ -16,7 +13,6 @@ from sqlalchemy import Connection, RowMapping, Select, func, insert, literal, se
 from sqlalchemy.exc import IntegrityError
 
 from app.crypto.errors import CryptoError
-from app.crypto.key_grant import GrantBinding, seal_grant
 from app.domain.document_check import check_document
 from app.domain.label_document import from_wire, read_stored, to_wire
 from app.domain.lifecycle import Step
@@ -38,13 +34,12 @@ from app.wire.schemas import (
     TaskStatus,
 )
 from server import comparisons, db, gold, listen_policy, project_schemas, sequences
-from server.api import coverage, idempotency, task_lifecycle
+from server.api import coverage, idempotency, segment_delivery, task_lifecycle
 from server.api.errors import ApiError
 from server.api.params import TaskId
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal
 from server.api.task_access import TaskAccess, active_device, load_task, may_access
 from server.context import ServerContext
-from server.ingest import new_id
 
 router = APIRouter(prefix="/v1")
 #: Field names of the label document's own models (safe to name in an answer).
@@ -53,16 +48,6 @@ _API_NAMES = frozenset(
     for model in (LabelDocumentWire, SegmentWire, PiiSpanWire, PreferenceWire)
     for name in model.model_fields
 )
-_STREAM_PIECE = 256 * 1024
-
-
-def _damaged(access: TaskAccess, what: str) -> ApiError:
-    """A stored key or sealed label that fails to open: tampered or damaged at rest."""
-    return ApiError(
-        500, ErrorCode.STORED_DATA_DAMAGED, f"the stored {what} of this task cannot be opened",
-        reason=f"{what.replace(' ', '_')}_damaged",
-        project_id=access.project_id, task_id=access.task_id, segment_id=access.segment_id,
-    )  # fmt: skip
 
 
 def task_rows() -> Select[tuple[object, ...]]:
@@ -142,54 +127,9 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
 @router.post("/tasks/{task_id}/key-grant")
 def key_grant(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> KeyGrantOut:
     """Wrap the segment's data key to the caller's device. Audited before it is released."""
-    now = int(time.time())
     with ctx.transaction() as conn:
         access = load_task(ctx, principal, task_id, "key_grant", conn)
-        device_id = active_device(conn, principal, access)
-        public_key = conn.execute(
-            select(db.devices.c.public_key).where(db.devices.c.id == device_id)
-        ).scalar_one()
-        binding = GrantBinding(
-            project_id=access.project_id,
-            segment_id=access.segment_id,
-            device_id=device_id,
-            grant_id=new_id("grt"),
-            expires_at=now + ctx.grant_lifetime_s,
-        )
-        try:
-            data_key = ctx.vault.data_key(
-                access.project_id,
-                access.project.wrapped_key,
-                access.segment_id,
-                access.segment.wrapped_data_key,
-            )
-            wrapped = seal_grant(data_key, public_key, binding)
-        except (CryptoError, ValueError) as exc:
-            raise _damaged(access, "key") from exc
-        conn.execute(
-            insert(db.key_grants).values(
-                id=binding.grant_id,
-                task_id=access.task_id,
-                device_id=device_id,
-                expires_at=binding.expires_at,
-                created_at=now,
-            )
-        )
-        access.record(conn, principal.actor(device_id), AccessAction.KEY_RELEASED)
-    return KeyGrantOut(
-        grant_id=binding.grant_id,
-        project_id=binding.project_id,
-        segment_id=binding.segment_id,
-        device_id=device_id,
-        expires_at=binding.expires_at,
-        wrapped_key=base64.b64encode(wrapped).decode("ascii"),
-    )
-
-
-def _stream_blob(path: FilePath) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while piece := fh.read(_STREAM_PIECE):
-            yield piece
+        return segment_delivery.release_key(ctx, conn, principal, access)
 
 
 @router.get("/tasks/{task_id}/segment", response_class=StreamingResponse)
@@ -197,14 +137,8 @@ def segment(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> Streaming
     """Stream the encrypted segment (ciphertext only); the fetch commits to the audit first."""
     with ctx.transaction() as conn:
         access = load_task(ctx, principal, task_id, "segment_fetch", conn)
-        device_id = active_device(conn, principal, access)
-        access.record(conn, principal.actor(device_id), AccessAction.SEGMENT_FETCHED)
-    path = ctx.data.blob_dir / str(access.segment.blob_name)
-    return StreamingResponse(
-        _stream_blob(path),
-        media_type="application/octet-stream",
-        headers={"Content-Length": str(path.stat().st_size), "Cache-Control": "no-store"},
-    )
+        segment_delivery.record_fetch(conn, principal, access)
+    return segment_delivery.stream(ctx, access)
 
 
 @router.post("/tasks/{task_id}/labels", dependencies=[JsonBody])
@@ -293,7 +227,7 @@ def task_schema(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> Proje
         version = project_schemas.current_version(conn, access.project_id)
         loaded = project_schemas.load(conn, access.project_id, version)
     if loaded is None:  # pragma: no cover - the newest version always loads
-        raise _damaged(access, "schema")
+        raise segment_delivery.damaged(access, "schema")
     return ProjectSchemaOut(project_id=access.project_id, version=version, definition=loaded[1])
 
 
@@ -350,7 +284,7 @@ def _store_label(
             access.project_id, access.project.wrapped_key, body.label_id, task_id, document
         )
     except CryptoError as exc:
-        raise _damaged(access, "project key") from exc
+        raise segment_delivery.damaged(access, "project key") from exc
     # The next revision is computed inside the INSERT itself: one statement, so
     # SQLite's write lock makes it atomic against concurrent submits.
     next_revision = select(
@@ -409,7 +343,7 @@ def _score_if_gold(
             from_wire(body.document), schema,
         )  # fmt: skip
     except CryptoError as exc:
-        raise _damaged(access, "gold answer") from exc
+        raise segment_delivery.damaged(access, "gold answer") from exc
 
 
 @router.get("/tasks/{task_id}/labels/latest")
@@ -477,6 +411,6 @@ def _read_label(
                 author_role=Role(row.author_role or Role.ANNOTATOR.value),
             )
         except (CryptoError, ValueError, KeyError, TypeError) as exc:
-            raise _damaged(access, "label") from exc
+            raise segment_delivery.damaged(access, "label") from exc
         access.record(conn, principal.actor(device_id), AccessAction.LABEL_READ)
     return out

@@ -1,0 +1,100 @@
+"""Releasing a segment's key to a device and streaming its ciphertext: one way for every route.
+
+A task's own audio and a context stretch granted around a windowed task both go out
+through here, so each release is bound to the caller's enrolled device, recorded as a
+grant row and a ``key_released`` leaf naming the segment that was released, and each
+fetch is a ``segment_fetched`` leaf committed before the first byte is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Connection, insert, select
+
+from app.crypto.errors import CryptoError
+from app.crypto.key_grant import GrantBinding, seal_grant
+from app.wire.schemas import AccessAction, ErrorCode, KeyGrantOut
+from server import db
+from server.api.errors import ApiError
+from server.api.principal import Principal
+from server.api.task_access import TaskAccess, active_device
+from server.context import ServerContext
+from server.ingest import new_id
+
+_STREAM_PIECE = 256 * 1024
+
+
+def damaged(access: TaskAccess, what: str) -> ApiError:
+    """A stored key or sealed record that fails to open: tampered or damaged at rest."""
+    return ApiError(
+        500, ErrorCode.STORED_DATA_DAMAGED, f"the stored {what} of this task cannot be opened",
+        reason=f"{what.replace(' ', '_')}_damaged",
+        project_id=access.project_id, task_id=access.task_id, segment_id=access.segment_id,
+    )  # fmt: skip
+
+
+def release_key(
+    ctx: ServerContext, conn: Connection, principal: Principal, access: TaskAccess
+) -> KeyGrantOut:
+    """Wrap ``access.segment``'s data key to the caller's device, inside ``conn``."""
+    now = int(time.time())
+    device_id = active_device(conn, principal, access)
+    public_key = conn.execute(
+        select(db.devices.c.public_key).where(db.devices.c.id == device_id)
+    ).scalar_one()
+    binding = GrantBinding(
+        project_id=access.project_id,
+        segment_id=access.segment_id,
+        device_id=device_id,
+        grant_id=new_id("grt"),
+        expires_at=now + ctx.grant_lifetime_s,
+    )
+    try:
+        data_key = ctx.vault.data_key(
+            access.project_id, access.project.wrapped_key, access.segment_id,
+            access.segment.wrapped_data_key,
+        )  # fmt: skip
+        wrapped = seal_grant(data_key, public_key, binding)
+    except (CryptoError, ValueError) as exc:
+        raise damaged(access, "key") from exc
+    conn.execute(
+        insert(db.key_grants).values(
+            id=binding.grant_id, task_id=access.task_id, device_id=device_id,
+            expires_at=binding.expires_at, created_at=now,
+        )
+    )  # fmt: skip
+    access.record(conn, principal.actor(device_id), AccessAction.KEY_RELEASED)
+    return KeyGrantOut(
+        grant_id=binding.grant_id,
+        project_id=binding.project_id,
+        segment_id=binding.segment_id,
+        device_id=device_id,
+        expires_at=binding.expires_at,
+        wrapped_key=base64.b64encode(wrapped).decode("ascii"),
+    )
+
+
+def record_fetch(conn: Connection, principal: Principal, access: TaskAccess) -> None:
+    device_id = active_device(conn, principal, access)
+    access.record(conn, principal.actor(device_id), AccessAction.SEGMENT_FETCHED)
+
+
+def _pieces(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while piece := fh.read(_STREAM_PIECE):
+            yield piece
+
+
+def stream(ctx: ServerContext, access: TaskAccess) -> StreamingResponse:
+    """The segment's ciphertext, as stored (call :func:`record_fetch` first)."""
+    path = ctx.data.blob_dir / str(access.segment.blob_name)
+    return StreamingResponse(
+        _pieces(path),
+        media_type="application/octet-stream",
+        headers={"Content-Length": str(path.stat().st_size), "Cache-Control": "no-store"},
+    )
