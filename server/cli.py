@@ -17,6 +17,7 @@ from app.wire.schemas import Role
 from server import (
     assignment,
     audit,
+    context_unlock,
     db,
     gold,
     listen_policy,
@@ -134,12 +135,28 @@ def cmd_project_policy(args: argparse.Namespace) -> int:
         except gold.GoldError as exc:
             print(f"cordon-server: {exc}; the gold rate was not changed", file=sys.stderr)  # noqa: T201
             return 2
+    if {args.context_max, args.context_approval, args.context_per_day} != {None}:
+        with ctx.engine.begin() as conn:
+            was = context_unlock.load_policy(conn, project_id)
+            wanted = context_unlock.ContextPolicy(
+                was.max_s if args.context_max is None else args.context_max,
+                was.approval if args.context_approval is None else args.context_approval == "yes",
+                was.per_day if args.context_per_day is None else args.context_per_day,
+            )
+            try:
+                context_unlock.store_policy(conn, project_id, wanted, CLI)
+            except ValueError as exc:
+                print(f"cordon-server: {exc}; the context rules were not changed", file=sys.stderr)  # noqa: T201
+                return 2
     with ctx.engine.connect() as conn:
         rate = gold.load_rate(conn, project_id)
+        unlock = context_unlock.load_policy(conn, project_id)
     rule = "every segment heard" if policy.submit_coverage else "no listening required"
     print(f"project {project_id}: hand-in: {rule}; "  # noqa: T201
           f"accept: {policy.accept_coverage}% of the recording heard; "
-          f"gold: {rate}% of each annotator's tasks"
+          f"gold: {rate}% of each annotator's tasks; "
+          f"context: up to {unlock.max_s} s either side, {unlock.per_day} a day"
+          + (", a reviewer approves" if unlock.approval else "")
           + (f" ({len(made)} gold task(s) handed out)" if made else ""))  # fmt: skip
     return 0
 
@@ -266,6 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="percent of the recording an accepting reviewer heard")  # fmt: skip
     p.add_argument("--gold-rate", type=int, metavar="PCT",
                    help="percent of each annotator's tasks that are gold tasks (0-50)")  # fmt: skip
+    p.add_argument("--context-max", type=int, metavar="S",
+                   help="seconds either side of a window one may ask for (0: none)")  # fmt: skip
+    p.add_argument("--context-approval", choices=["yes", "no"],
+                   help="yes: a reviewer of the project grants each context ask")  # fmt: skip
+    p.add_argument("--context-per-day", type=int, metavar="N",
+                   help="context asks per annotator and task in 24 hours")  # fmt: skip
     p.set_defaults(func=cmd_project_policy)
     quality_commands.add_parser(sub, with_data)
     audit_commands.add_parser(sub, with_data)

@@ -188,6 +188,35 @@ segment_windows = Table(
     UniqueConstraint("source_segment_id", "start_frame", "end_frame"),
 )
 
+#: A project's context-unlock rules (server.context_unlock); no row: the defaults.
+context_policies = Table(
+    "context_policies",
+    metadata,
+    Column("project_id", String(64), ForeignKey("projects.id"), primary_key=True),
+    Column("max_s", Integer, nullable=False),  # 0: no unlock
+    Column("approval", Boolean, nullable=False),
+    Column("per_day", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+)
+
+#: An annotator's request to hear ``seconds`` either side of their window, with the
+#: typed justification sealed under the project key; ``segment_id`` is the cut that a
+#: grant released.
+context_requests = Table(
+    "context_requests",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("task_id", String(64), ForeignKey("tasks.id"), nullable=False, index=True),
+    Column("user_id", String(64), ForeignKey("users.id"), nullable=False),
+    Column("seconds", Integer, nullable=False),
+    Column("sealed_justification", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, granted, denied
+    Column("decided_by", String(64), ForeignKey("users.id"), nullable=True),
+    Column("segment_id", String(64), ForeignKey("segments.id"), nullable=True),
+    Column("created_at", Integer, nullable=False),
+    Column("decided_at", Integer, nullable=True),
+)
+
 #: Gold answers (server.gold): a recording's known-right document, sealed under the project
 #: key (bound to the segment). Made from an accepted task or an answer file; retired
 #: answers stop being handed out but keep scoring what was already handed in.

@@ -132,11 +132,20 @@ class ManageDialog(QDialog):
         self.gold_rate = QSpinBox()
         self.gold_rate.setRange(0, 50)
         self.gold_rate.setSuffix(" %")
+        self.context_max = QSpinBox()
+        self.context_max.setRange(0, 600)
+        self.context_max.setSuffix(" s")
+        self.context_max.setSpecialValueText("no unlock")
+        self.context_approval = QCheckBox("a revie&wer grants each ask")
         self.policy_button = QPushButton("Save &policy")
         self.policy_button.clicked.connect(self._save_policy)
         form.addRow(self.submit_coverage)
         form.addRow("Heard by the reviewer before an a&ccept:", self.accept_coverage)
         form.addRow("&Gold tasks in each annotator's queue:", self.gold_rate)
+        context = QHBoxLayout()
+        context.addWidget(self.context_max)
+        context.addWidget(self.context_approval, 1)
+        form.addRow("Conte&xt a windowed task may ask for, either side:", context)
         form.addRow(self.policy_button)
         return group
 
@@ -171,6 +180,8 @@ class ManageDialog(QDialog):
         self.submit_coverage.setChecked(plan.policy.submit_coverage)
         self.accept_coverage.setValue(plan.policy.accept_coverage)
         self.gold_rate.setValue(plan.policy.gold_rate)
+        self.context_max.setValue(plan.policy.context_max_s)
+        self.context_approval.setChecked(plan.policy.context_approval)
         self._enable(True)
 
     def show_result(self, words: str, ok: bool) -> None:
@@ -231,6 +242,8 @@ class ManageDialog(QDialog):
                 submit_coverage=self.submit_coverage.isChecked(),
                 accept_coverage=self.accept_coverage.value(),
                 gold_rate=self.gold_rate.value(),
+                context_max_s=self.context_max.value(),
+                context_approval=self.context_approval.isChecked(),
             )
         )
 

@@ -25,6 +25,10 @@ class PolicyIn(_Model):
     accept_coverage: Annotated[int, Field(ge=0, le=100)]
     #: Percent of each annotator's tasks that are gold tasks (``None``: leave as it is).
     gold_rate: GoldRate | None = None
+    #: Seconds either side of a window an annotator may ask to hear (0: no unlock), and
+    #: whether a reviewer grants each ask (``None``: leave as it is).
+    context_max_s: Annotated[int, Field(ge=0, le=600)] | None = None
+    context_approval: bool | None = None
 
 
 class PolicyOut(_Model):
@@ -32,6 +36,8 @@ class PolicyOut(_Model):
     submit_coverage: bool
     accept_coverage: int
     gold_rate: int
+    context_max_s: int = 10
+    context_approval: bool = False
     #: Gold tasks handed out by this change (a raised rate tops every queue up at once).
     gold_tasks_added: Count = 0
 

@@ -43,6 +43,8 @@ class ErrorCode(StrEnum):
     TRANSITION_FORBIDDEN = "transition_forbidden"
     #: The project requires listening first: ``unheard`` names the spans not heard yet.
     COVERAGE_INCOMPLETE = "coverage_incomplete"
+    #: Too many requests of this kind for now (a context unlock's daily limit).
+    RATE_LIMITED = "rate_limited"
     #: A stored key or sealed label failed to authenticate: damaged or tampered at rest.
     STORED_DATA_DAMAGED = "stored_data_damaged"
     INTERNAL_ERROR = "internal_error"
@@ -134,6 +136,10 @@ class TaskOut(_Model):
     #: needs this percentage of the audio heard by the reviewer (0: no requirement).
     submit_coverage: bool = False
     accept_coverage: Annotated[int, Field(ge=0, le=100)] = 0
+    #: The task holds only a stretch of a longer recording; the annotator may ask for up
+    #: to ``context_max_s`` seconds either side (0: the project allows no unlock).
+    windowed: bool = False
+    context_max_s: Annotated[int, Field(ge=0, le=600)] = 0
 
 
 class TaskListOut(_Model):
@@ -235,6 +241,11 @@ class AccessAction(StrEnum):
     #: A gold answer was added to a project (reason ``from_task`` or ``from_file``) or
     #: retired (``retired``); the answer itself is sealed.
     GOLD_CHANGED = "gold_changed"
+    #: An annotator asked to hear more around their window (reason ``pending`` or
+    #: ``granted``); the justification is sealed.
+    CONTEXT_REQUESTED = "context_requested"
+    #: A reviewer granted or denied a pending context request (reason says which).
+    CONTEXT_DECIDED = "context_decided"
     #: A new version of a project's annotation schema was applied (reason ``version_<n>``).
     SCHEMA_APPLIED = "schema_applied"
     #: The server could not complete an allowed access (e.g. a stored key failed to unwrap).

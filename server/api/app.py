@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from server import __version__
 from server.api import (
     routes_audit,
+    routes_context,
     routes_events,
     routes_projects,
     routes_review,
@@ -67,6 +68,7 @@ def _include_routes(app: FastAPI) -> None:
         routes_session,
         routes_tasks,
         routes_review,
+        routes_context,
         routes_projects,
         routes_events,
         routes_audit,

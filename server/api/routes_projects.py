@@ -25,7 +25,7 @@ from app.wire.manage import (
 )
 from app.wire.report import ReportOut
 from app.wire.schemas import ErrorCode, Role, TaskStatus
-from server import assignment, db, gold, listen_policy, report, windows
+from server import assignment, context_unlock, db, gold, listen_policy, report, windows
 from server.api.errors import ApiError
 from server.api.params import ProjectId, TaskId
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal, membership_role
@@ -74,10 +74,11 @@ def project_report(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx)
 
 def _policy(conn: Connection, project_id: str, added: int = 0) -> PolicyOut:
     listen = listen_policy.load(conn, project_id)
+    unlock = context_unlock.load_policy(conn, project_id)
     return PolicyOut(
         project_id=project_id, submit_coverage=listen.submit_coverage,
         accept_coverage=listen.accept_coverage, gold_rate=gold.load_rate(conn, project_id),
-        gold_tasks_added=added,
+        context_max_s=unlock.max_s, context_approval=unlock.approval, gold_tasks_added=added,
     )  # fmt: skip
 
 
@@ -85,7 +86,8 @@ def _policy(conn: Connection, project_id: str, added: int = 0) -> PolicyOut:
 def set_policy(
     project_id: ProjectId, body: PolicyIn, principal: CurrentPrincipal, ctx: Ctx
 ) -> PolicyOut:
-    """What must have been heard before a hand-in and an accept, and the gold rate; audited."""
+    """What must have been heard before a hand-in and an accept, the gold rate and the
+    context-unlock rules; each change audited."""
     _require_manager(ctx, principal, project_id, "policy_set")
     actor = principal.actor()
     policy = listen_policy.ListenPolicy(body.submit_coverage, body.accept_coverage)
@@ -94,6 +96,14 @@ def set_policy(
         added = []
         if body.gold_rate is not None and body.gold_rate != gold.load_rate(conn, project_id):
             added = assignment.set_gold_rate(conn, project_id, body.gold_rate, actor)
+        was = context_unlock.load_policy(conn, project_id)
+        unlock = context_unlock.ContextPolicy(
+            was.max_s if body.context_max_s is None else body.context_max_s,
+            was.approval if body.context_approval is None else body.context_approval,
+            was.per_day,
+        )
+        if unlock != was:
+            context_unlock.store_policy(conn, project_id, unlock, actor)
         return _policy(conn, project_id, len(added))
 
 

@@ -33,7 +33,7 @@ from app.wire.schemas import (
     TaskOut,
     TaskStatus,
 )
-from server import comparisons, db, gold, listen_policy, project_schemas, sequences
+from server import comparisons, context_unlock, db, gold, listen_policy, project_schemas, sequences
 from server.api import coverage, idempotency, segment_delivery, task_lifecycle
 from server.api.errors import ApiError
 from server.api.params import TaskId
@@ -61,12 +61,16 @@ def task_rows() -> Select[tuple[object, ...]]:
             db.project_policies.c.submit_coverage,
             db.project_policies.c.accept_coverage,
             db.gold_tasks.c.gold_id,
+            db.segment_windows.c.source_segment_id.label("window_source"),
+            db.context_policies.c.max_s.label("context_max_s"),
         )
         .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
         .outerjoin(db.comparisons, db.comparisons.c.segment_id == db.segments.c.id)
         .join(db.projects, db.projects.c.id == db.tasks.c.project_id)
         .outerjoin(db.project_policies, db.project_policies.c.project_id == db.tasks.c.project_id)
         .outerjoin(db.gold_tasks, db.gold_tasks.c.task_id == db.tasks.c.id)
+        .outerjoin(db.segment_windows, db.segment_windows.c.segment_id == db.segments.c.id)
+        .outerjoin(db.context_policies, db.context_policies.c.project_id == db.tasks.c.project_id)
     )
 
 
@@ -90,6 +94,12 @@ def task_out(row: RowMapping, role: Role) -> TaskOut:
         kind=TaskKind(row["kind"] or TaskKind.TRANSCRIPTION.value),
         submit_coverage=policy.submit_coverage,
         accept_coverage=policy.accept_coverage,
+        windowed=row["window_source"] is not None,
+        context_max_s=(
+            context_unlock.DEFAULT.max_s if row["context_max_s"] is None else row["context_max_s"]
+        )
+        if row["window_source"] is not None
+        else 0,
     )
 
 

@@ -243,7 +243,8 @@ def test_a_manager_plans_the_work_through_the_api_and_sees_no_content(
         ("call-b", 1),
     ]
     assert plan["policy"] == {"project_id": project, "submit_coverage": False, "accept_coverage": 0,
-                              "gold_rate": 0, "gold_tasks_added": 0}  # fmt: skip
+                              "gold_rate": 0, "context_max_s": 10, "context_approval": False,
+                              "gold_tasks_added": 0}  # fmt: skip
     bo = next(a["user_id"] for a in plan["annotators"] if a["name"].startswith("Bo"))
     segment = {r["title"]: r["segment_id"] for r in plan["recordings"]}
     # Only a manager of this project: others are refused with a leaf each.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -50,16 +51,21 @@ class Workstations:
 
     def fetch(self, headers: dict[str, str], task: dict[str, object]) -> bytes:
         """What the server sends for the task's audio, decrypted as the client does."""
-        c = self.client
-        grant = c.post(f"/v1/tasks/{task['task_id']}/key-grant", headers=headers).json()
+        base = f"/v1/tasks/{task['task_id']}"
+        grant = self.client.post(f"{base}/key-grant", headers=headers)
+        assert grant.status_code == 200, grant.text
+        return self.fetch_path(headers, base, grant.json())
+
+    def fetch_path(self, headers: dict[str, str], base: str, grant: dict[str, Any]) -> bytes:
+        """``base``/segment, opened with ``grant`` (the segment it names)."""
         binding = GrantBinding(
-            str(task["project_id"]), str(task["segment_id"]), headers["X-Cordon-Device"],
+            grant["project_id"], grant["segment_id"], headers["X-Cordon-Device"],
             grant["grant_id"], grant["expires_at"],
         )  # fmt: skip
         key = open_grant(
             base64.b64decode(grant["wrapped_key"]), self.pairs[headers["X-Cordon-Device"]], binding
         )
-        sent = c.get(f"/v1/tasks/{task['task_id']}/segment", headers=headers)
+        sent = self.client.get(f"{base}/segment", headers=headers)
         assert sent.status_code == 200
         self.sent.append(len(sent.content))
         out: list[bytearray] = []
@@ -68,8 +74,8 @@ class Workstations:
             out.append(bytearray(n))
             return memoryview(out[0])
 
-        dec = SegmentDecryptor(key, project_id=str(task["project_id"]),
-                               segment_id=str(task["segment_id"]), allocate=allocate)  # fmt: skip
+        dec = SegmentDecryptor(key, project_id=grant["project_id"],
+                               segment_id=grant["segment_id"], allocate=allocate)  # fmt: skip
         dec.feed(sent.content)
         dec.finish()
         return bytes(out[0])
