@@ -32,7 +32,12 @@ def mark_segment(window: MainWindow, controller: Controller, start_s: float, end
     mark_segment_keys(window, controller, start_s, end_s)
     segment = controller.selected_segment
     if segment is None:
-        raise AssertionError("no segment was marked")
+        editor = controller.editor
+        raise AssertionError(
+            "no segment was marked: "
+            f"audio loaded={controller.audio_loaded}, editor={'none' if editor is None else 'open'}"
+            f"{', read-only' if editor is not None and editor.read_only else ''}"
+        )
     return segment.id
 
 

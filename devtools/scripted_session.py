@@ -61,15 +61,23 @@ def run(server: str, ca: Path, marker: str, *, edit_only: bool = False) -> int:
     window.tasks.setCurrentRow(0)
     window.tasks.setFocus()
     QTest.keyClick(window.tasks, Qt.Key.Key_Return)
+    failures: list[str] = []
+    client.controller.segment_failed.connect(failures.append)
     wait_for(client.controller.segment_opened)
     if client.controller.editor is None:
         wait_for(client.controller.document_loaded)
-    client.controller.toggle_playback()
-    QTest.qWait(1000)
-    # Paused before marking: while playing, a loaded machine can stall the GUI thread
-    # long enough after a seek for the heard position to run past the second boundary.
-    client.controller.toggle_playback()
-    annotate.mark_segment(window, client.controller, 0.2, 1.0)
+    if client.controller.audio_loaded:
+        client.controller.toggle_playback()
+        QTest.qWait(1000)
+        # Paused before marking: while playing, a loaded machine can stall the GUI thread
+        # long enough after a seek for the heard position to run past the second boundary.
+        client.controller.toggle_playback()
+        annotate.mark_segment(window, client.controller, 0.2, 1.0)
+    else:
+        # The sound output failed to start (strace slows the audio thread's syscalls enough
+        # for that under load): the annotator still draws the segment with the mouse.
+        print(f"no audio output: {failures}", file=sys.stderr)  # noqa: T201 - for the test log
+        client.controller.create_region(0.2, 1.0)
     annotate.type_text(window, marker)
     if edit_only:  # the draft is sealed on disk; now wait to be killed mid-edit
         wait_for(client.controller.draft_saved)

@@ -45,6 +45,11 @@ class PlaybackOps:
     #: When the unheard spans were last recomputed while playing.
     _unheard_at = 0.0
 
+    @property
+    def audio_loaded(self) -> bool:
+        """The open task's audio is in the output engine (``False`` if the device failed)."""
+        return self._engine.loaded
+
     def toggle_playback(self) -> None:
         if not self._engine.loaded:
             return

@@ -24,16 +24,23 @@ CLOCK_SKEW_S = 600
 MAX_SPANS_SHOWN = 50
 
 
-def heard_by(conn: Connection, task_id: str, user_id: str, duration_ms: int) -> list[Span]:
-    """The merged spans (ms) of the task's recording ``user_id`` heard."""
+def heard_by(
+    conn: Connection, task_id: str, segment_id: str, user_id: str, duration_ms: int
+) -> list[Span]:
+    """The merged spans (ms) of the task's recording ``user_id`` heard.
+
+    Only events about the task's own segment count: context granted around a windowed
+    task is another segment, and what was played of it is not the window heard.
+    """
     events = db.access_events.c
     fetched: dict[str, float] = {
         str(device): float(at)
         for device, at in conn.execute(
             select(events.device_id, func.min(events.server_time))
             .where(
-                events.task_id == task_id, events.user_id == user_id,
-                events.source == "server", events.action == AccessAction.SEGMENT_FETCHED.value,
+                events.task_id == task_id, events.segment_id == segment_id,
+                events.user_id == user_id, events.source == "server",
+                events.action == AccessAction.SEGMENT_FETCHED.value,
                 events.outcome == Outcome.OK.value,
             )
             .group_by(events.device_id)
@@ -45,7 +52,9 @@ def heard_by(conn: Connection, task_id: str, user_id: str, duration_ms: int) -> 
         select(events.device_id, events.action, events.client_time, events.position_ms,
                events.reason, events.server_time)
         .where(
-            events.task_id == task_id, events.user_id == user_id, events.source == "client",
+            events.task_id == task_id,
+            events.segment_id.is_(None) | (events.segment_id == segment_id),
+            events.user_id == user_id, events.source == "client",
             events.verified.is_(True), events.action.in_(MARKS),
             events.device_id.in_(list(fetched)),
         )
@@ -78,7 +87,7 @@ def refusal_for_submit(
     if not listen_policy.load(conn, access.project_id).submit_coverage or not segments:
         return None
     rate, frames = int(access.segment.sample_rate), int(access.segment.frames)
-    heard = heard_by(conn, access.task_id, user_id, _ms(frames, rate))
+    heard = heard_by(conn, access.task_id, access.segment_id, user_id, _ms(frames, rate))
     gaps = unheard([(_ms(s, rate), _ms(e, rate)) for s, e in segments], heard)
     if not gaps:
         return None
@@ -96,7 +105,7 @@ def refusal_for_accept(conn: Connection, access: TaskAccess, user_id: str) -> Ap
     if percent <= 0:
         return None
     duration = _ms(int(access.segment.frames), int(access.segment.sample_rate))
-    heard = heard_by(conn, access.task_id, user_id, duration)
+    heard = heard_by(conn, access.task_id, access.segment_id, user_id, duration)
     gaps = unheard([(0, duration)], heard)
     missing = sum(end - start for start, end in gaps)
     if not gaps or duration - missing >= duration * percent // 100:

@@ -51,7 +51,7 @@ def ingest(
     fresh = [e for e in unique.values() if e.event_id not in known]
     if not fresh:
         return EventBatchAck(accepted=0, duplicates=len(events))
-    visible: dict[str, tuple[str, str] | None] = {}
+    visible: dict[str, tuple[str, frozenset[str]] | None] = {}
     rows = [_row(conn, principal, device_id, e, now, visible) for e in fresh]
     # Row numbers are assigned here, not by RETURNING: SQLAlchemy runs an ordered
     # RETURNING insert on SQLite one row at a time. The caller's transaction holds
@@ -80,17 +80,17 @@ def _row(
     device_id: str | None,
     event: AccessEventIn,
     now: float,
-    visible: dict[str, tuple[str, str] | None],
+    visible: dict[str, tuple[str, frozenset[str]] | None],
 ) -> dict[str, Any]:
-    project_id = segment_id = None
+    project_id = None
     verified = event.task_id is None
     if event.task_id is not None:
         if event.task_id not in visible:
             visible[event.task_id] = _visible_task(conn, principal, event.task_id)
         found = visible[event.task_id]
         if found is not None:
-            project_id, segment_id = found
-            verified = event.segment_id in (None, segment_id)
+            project_id, segments = found
+            verified = event.segment_id is None or event.segment_id in segments
     return {
         "event_id": event.event_id,
         "source": "client",
@@ -110,12 +110,20 @@ def _row(
     }
 
 
-def _visible_task(conn: Connection, principal: Principal, task_id: str) -> tuple[str, str] | None:
-    """(project, segment) of a task the caller may see, else ``None``."""
+def _visible_task(
+    conn: Connection, principal: Principal, task_id: str
+) -> tuple[str, frozenset[str]] | None:
+    """(project, segments) of a task the caller may see, else ``None``: its own segment and
+    the context stretches granted around it (playing those is an event about the task)."""
     task = conn.execute(select(db.tasks).where(db.tasks.c.id == task_id)).first()
     if task is None:
         return None
     role = membership_role(conn, principal.user_id, task.project_id)
     if not may_access(role, principal, task.assignee_id, task.status, gold=is_gold(conn, task_id)):
         return None
-    return str(task.project_id), str(task.segment_id)
+    granted = conn.execute(
+        select(db.context_requests.c.segment_id).where(
+            db.context_requests.c.task_id == task_id, db.context_requests.c.segment_id.is_not(None)
+        )
+    ).scalars()
+    return str(task.project_id), frozenset({str(task.segment_id), *map(str, granted)})

@@ -194,7 +194,7 @@ def task_coverage(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> Cov
         access = load_task(ctx, principal, task_id, "coverage_read", conn)
         frames, rate = int(access.segment.frames), int(access.segment.sample_rate)
         duration = frames * 1000 // max(1, rate)
-        heard = coverage.heard_by(conn, task_id, principal.user_id, duration)
+        heard = coverage.heard_by(conn, task_id, access.segment_id, principal.user_id, duration)
     return CoverageOut(duration_ms=duration, heard=heard)
 
 
