@@ -23,6 +23,13 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from app.api import errors
+from app.wire.context import (
+    ContextDecisionIn,
+    ContextIn,
+    ContextListOut,
+    ContextOut,
+    PendingContextListOut,
+)
 from app.wire.manage import AssignIn, AssignOut, PolicyIn, PolicyOut, ProjectTasksOut, ReassignIn
 from app.wire.project_schema import ProjectSchemaOut
 from app.wire.report import ReportOut
@@ -186,13 +193,21 @@ class CordonApi:
     def list_tasks(self) -> TaskListOut:
         return self._json(TaskListOut, "GET", "/v1/tasks")
 
-    def key_grant(self, task_id: str) -> KeyGrantOut:
-        return self._json(KeyGrantOut, "POST", f"/v1/tasks/{task_id}/key-grant")
+    @staticmethod
+    def _audio_path(task_id: str, context: str | None) -> str:
+        """A task's own audio, or the context stretch granted by ask ``context``."""
+        return f"/v1/tasks/{task_id}" + (f"/context/{context}" if context else "")
+
+    def key_grant(self, task_id: str, context: str | None = None) -> KeyGrantOut:
+        return self._json(KeyGrantOut, "POST", self._audio_path(task_id, context) + "/key-grant")
 
     @contextmanager
-    def segment_stream(self, task_id: str) -> Iterator[tuple[int | None, Iterator[bytes]]]:
+    def segment_stream(
+        self, task_id: str, context: str | None = None
+    ) -> Iterator[tuple[int | None, Iterator[bytes]]]:
         """Yield (content length, iterator of ciphertext pieces) while the download runs."""
-        response = self._send("GET", f"/v1/tasks/{task_id}/segment", stream=True)
+        path = self._audio_path(task_id, context) + "/segment"
+        response = self._send("GET", path, stream=True)
         try:
             length_header = response.headers.get("Content-Length")
             length = int(length_header) if length_header and length_header.isdigit() else None
@@ -265,6 +280,20 @@ class CordonApi:
     # -- managers -------------------------------------------------------------
     def project_report(self, project_id: str) -> ReportOut:
         return self._json(ReportOut, "GET", f"/v1/projects/{project_id}/report")
+
+    # -- context around a windowed task ------------------------------------------
+    def ask_context(self, task_id: str, body: ContextIn) -> ContextOut:
+        return self._json(ContextOut, "POST", f"/v1/tasks/{task_id}/context", body)
+
+    def task_context(self, task_id: str) -> ContextListOut:
+        return self._json(ContextListOut, "GET", f"/v1/tasks/{task_id}/context")
+
+    def pending_context(self) -> PendingContextListOut:
+        return self._json(PendingContextListOut, "GET", "/v1/review/context")
+
+    def decide_context(self, request_id: str, grant: bool) -> ContextOut:
+        body = ContextDecisionIn(grant=grant)
+        return self._json(ContextOut, "POST", f"/v1/context/{request_id}/decision", body)
 
     def project_tasks(self, project_id: str) -> ProjectTasksOut:
         return self._json(ProjectTasksOut, "GET", f"/v1/projects/{project_id}/tasks")

@@ -46,6 +46,10 @@ class Task:
     #: The project's listening policy (see ``TaskOut``).
     submit_coverage: bool = False
     accept_coverage: int = 0
+    #: Only a stretch of a longer recording; up to this many seconds either side may be
+    #: asked for (0: none).
+    windowed: bool = False
+    context_max_s: int = 0
     annotator_id: str = ""
     annotator_name: str = ""
     handed_in_at: int | None = None

@@ -23,6 +23,7 @@ from app.domain.models import AccessEvent, Task, User
 from app.domain.review import QueueFilter
 from app.jobs.annotation_ops import AnnotationOps
 from app.jobs.comparison_ops import ComparisonOps
+from app.jobs.context_ops import ContextOps
 from app.jobs.job_queue import JobQueue
 from app.jobs.listening_ops import ListeningOps
 from app.jobs.manage_ops import ManageOps
@@ -62,7 +63,14 @@ def user_message(exc: Exception) -> str:
 
 
 class Controller(
-    AnnotationOps, ComparisonOps, ReviewOps, ListeningOps, PlaybackOps, ManageOps, QObject
+    AnnotationOps,
+    ComparisonOps,
+    ReviewOps,
+    ListeningOps,
+    PlaybackOps,
+    ManageOps,
+    ContextOps,
+    QObject,
 ):
     signed_in = Signal(object)  # User
     sign_in_failed = Signal(str)
@@ -95,6 +103,11 @@ class Controller(
     plan_loaded = Signal(object)  # ProjectTasksOut: a managed project's tasks and policy
     manage_failed = Signal(str)  # an assignment or policy change refused, in words
     manage_done = Signal(str)  # an assignment or policy change made, in words
+    context_changed = Signal(str)  # what the context around a window is doing ("" : back)
+    context_failed = Signal(str)  # a context ask or decision refused or failed, in words
+    context_ask_wanted = Signal(int)  # the annotator may ask now: up to this many seconds
+    context_asks_loaded = Signal(list)  # [PendingContextOut]: a reviewer's pending asks
+    context_decided = Signal(str)  # a reviewer's decision taken, in words
     review_loaded = Signal(object)  # Review of the open task, or None
     review_failed = Signal(str)  # a review step refused or failed, in words
     review_done = Signal(str)  # a review step taken, in words
@@ -151,6 +164,7 @@ class Controller(
         self._label_from_worker.connect(self._on_label_result)
         self._init_annotation()
         self._init_comparisons()
+        self._init_context()
         self._init_listening()
         self._review_service = ReviewService(api)
         self._queue_filter = QueueFilter()
@@ -351,6 +365,7 @@ class Controller(
         if self._opening is not None:
             self._opening[1].set()
             self._opening = None
+        self._drop_context()
         self._drop_editor()
         self._drop_review()
         self._drop_listening()

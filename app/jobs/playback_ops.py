@@ -40,8 +40,10 @@ class PlaybackOps:
     def pause(self) -> None:
         raise NotImplementedError
 
-    # ListeningOps (declared only: a stub would shadow it in the MRO).
+    # ListeningOps and ContextOps (declared only: a stub would shadow them in the MRO).
     _emit_unheard: Callable[[], None]
+    in_context: bool
+    toggle_context_playback: Callable[[], None]
     #: When the unheard spans were last recomputed while playing.
     _unheard_at = 0.0
 
@@ -51,6 +53,9 @@ class PlaybackOps:
         return self._engine.loaded
 
     def toggle_playback(self) -> None:
+        if self.in_context:  # the context around the window plays in its place
+            self.toggle_context_playback()
+            return
         if not self._engine.loaded:
             return
         if self._engine.state is PlaybackState.PLAYING:
@@ -61,7 +66,7 @@ class PlaybackOps:
         self._poll_playback()
 
     def seek_seconds(self, seconds: float) -> None:
-        if not self._engine.loaded:
+        if not self._engine.loaded or self.in_context:
             return
         self._engine.seek(int(max(0.0, seconds) * self._engine.sample_rate))
         self.record(AccessAction.PLAYBACK_SEEKED)
@@ -73,6 +78,8 @@ class PlaybackOps:
             self.seek_seconds(self._engine.position_frames / rate + delta)
 
     def _poll_playback(self) -> None:
+        if self.in_context:
+            return  # the waveform stays on the window; the context is heard, not shown
         if self._listening.playing and self._engine.state is not PlaybackState.PLAYING:
             self.record(AccessAction.PLAYBACK_PAUSED, reason="ended")  # it played to the end
         elif self._listening.playing and time.monotonic() - self._unheard_at > UNHEARD_EVERY_S:

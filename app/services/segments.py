@@ -45,7 +45,9 @@ DeviceSource = Callable[[], Device | None]
 MAX_SEGMENT_BYTES = 8 << 30
 
 
-def open_key(api: CordonApi, device_source: DeviceSource, task: Task) -> bytes:
+def open_key(
+    api: CordonApi, device_source: DeviceSource, task: Task, context: str | None = None
+) -> bytes:
     """Ask for the task's key grant and open it with this device's key, checking its binding.
 
     The grant must name the project, segment and device *this* client expects and be
@@ -54,7 +56,7 @@ def open_key(api: CordonApi, device_source: DeviceSource, task: Task) -> bytes:
     device = device_source()
     if device is None:
         raise api_errors.AuthenticationError(401, None, "not signed in")
-    grant = api.key_grant(task.task_id)
+    grant = api.key_grant(task.task_id, context)
     binding = GrantBinding(
         project_id=task.project_id,
         segment_id=task.segment_id,
@@ -142,11 +144,14 @@ class SegmentService:
         on_ready: Callable[[OpenedSegment], None],
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
+        context: str | None = None,
     ) -> OpenedSegment:
-        """Fetch, verify and decode ``task``'s segment. Raises :class:`SegmentOpenError`."""
+        """Fetch, verify and decode ``task``'s segment — or, with ``context`` (a granted ask),
+        the wider stretch around it, whose id ``task.segment_id`` must then name. Raises
+        :class:`SegmentOpenError`."""
         run = _OpenRun(
             self._api, self._device, task, self._opened, on_ready, progress,
-            cancel or threading.Event(),
+            cancel or threading.Event(), context,
         )  # fmt: skip
         try:
             opened = run.execute()
@@ -194,8 +199,10 @@ class _OpenRun:
         on_ready: Callable[[OpenedSegment], None],
         progress: Progress | None,
         cancel: threading.Event,
+        context: str | None = None,
     ) -> None:
         self.api = api
+        self.context = context
         self.device = device
         self.record_opened = record_opened
         self.task = task
@@ -243,10 +250,10 @@ class _OpenRun:
                 self.source.close()  # the compressed plaintext is zeroed here, always
 
     def _grant(self) -> bytes:
-        return open_key(self.api, self.device, self.task)
+        return open_key(self.api, self.device, self.task, self.context)
 
     def _download(self, decryptor: SegmentDecryptor) -> None:
-        with self.api.segment_stream(self.task.task_id) as (total, pieces):
+        with self.api.segment_stream(self.task.task_id, self.context) as (total, pieces):
             received = 0
             for piece in pieces:
                 if self.cancel.is_set():

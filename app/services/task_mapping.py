@@ -22,4 +22,6 @@ def task_from_wire(t: TaskOut) -> Task:
         kind=t.kind,
         submit_coverage=t.submit_coverage,
         accept_coverage=t.accept_coverage,
+        windowed=t.windowed,
+        context_max_s=t.context_max_s,
     )

@@ -249,6 +249,7 @@ class ReviewTextDialog(QDialog):
         box.accepted.connect(self.accept)
         box.rejected.connect(self.reject)
         col.addWidget(box)
+        self.column, self.buttons = col, box
         self.editor.setPlaceholderText(prompt.split(":", maxsplit=1)[0] + ".")
         self.accepted.connect(lambda: answer(self.editor.toPlainText()))
         self.finished.connect(lambda _r: self._done(parent))

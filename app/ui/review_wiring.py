@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer
 
 from app.domain.review import Comment
 from app.jobs.controller import Controller
+from app.ui.context_wiring import wire_context
 from app.ui.main_window import MainWindow
 from app.ui.manage_wiring import wire_manage
 from app.ui.review_panel import ReviewTextDialog
@@ -74,3 +75,4 @@ def wire_review(c: Controller, w: MainWindow) -> None:
     w.review.comment_chosen.connect(go_to)
 
     wire_manage(c, w)
+    wire_context(c, w)

@@ -54,6 +54,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("review_reject", "Review: reject the task with a reason", "Ctrl+Shift+R"),
     ActionSpec("review_release", "Review: put the task back in the queue", "Ctrl+Shift+L"),
     ActionSpec("review_filter", "Review: filter the queue (status, annotator)", "Ctrl+Shift+F"),
+    ActionSpec("context", "Hear more around a windowed task (ask; again: back)", "Ctrl+Shift+U"),
+    ActionSpec("context_asks", "Review: annotators' context asks", "Ctrl+Shift+K"),
     ActionSpec("project_report", "Manager: the project's quality report", "Ctrl+Shift+P"),
     ActionSpec(
         "manage_project", "Manager: assign tasks, set the policy and gold rate", "Ctrl+Shift+G"

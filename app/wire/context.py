@@ -27,6 +27,8 @@ class ContextOut(_Model):
     task_id: Id
     seconds: int
     status: Literal["pending", "granted", "denied"]
+    #: The stretch a grant released (its key grant and stream name it).
+    segment_id: Id | None = None
     #: What a grant covers around the window (clamped at the recording's ends).
     before_s: float = 0.0
     after_s: float = 0.0

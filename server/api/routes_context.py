@@ -54,6 +54,7 @@ def _out(conn: Connection, row: Any) -> ContextOut:
     before, after = context_unlock.extent(conn, row)
     return ContextOut(
         request_id=row.id, task_id=row.task_id, seconds=row.seconds, status=row.status,
+        segment_id=row.segment_id,
         before_s=before, after_s=after, created_at=row.created_at, decided_at=row.decided_at,
     )  # fmt: skip
 
