@@ -111,38 +111,19 @@ def _window(
 ) -> None:
     """Give a stretch of a recording (if the demo has it) to ``user_id``, once."""
     title, start, end = window
-    with ctx.engine.connect() as conn:
-        segment_id = conn.execute(
-            select(db.segments.c.id).where(
-                db.segments.c.project_id == project_id, db.segments.c.title == title
-            )
-        ).scalar()
-    if segment_id is None:
-        return
-    cut = windows.cut(ctx, segment_id, start, end)
-    with ctx.engine.begin() as conn:
-        taken = conn.execute(
-            select(db.tasks.c.id).where(
-                db.tasks.c.segment_id == cut.segment_id, db.tasks.c.assignee_id == user_id
-            )
-        ).first()
-        if taken is None:
-            assignment.assign(conn, cut.segment_id, user_id, audit.Actor(None, None, "demo"))
+    segment_id = provision.segment_titled(ctx.engine, project_id, title)
+    if segment_id is not None:
+        _assign_once(ctx.engine, windows.cut(ctx, segment_id, start, end).segment_id, user_id)
 
 
 def _double_annotate(engine: Engine, project_id: str, title: str, user_id: str) -> None:
     """Give ``title`` (if the demo has it) to a second annotator, once."""
-    with engine.connect() as conn:
-        segment_id = conn.execute(
-            select(db.segments.c.id).where(
-                db.segments.c.project_id == project_id, db.segments.c.title == title
-            )
-        ).scalar()
-        taken = conn.execute(
-            select(db.tasks.c.id).where(
-                db.tasks.c.segment_id == segment_id, db.tasks.c.assignee_id == user_id
-            )
-        ).first()
-    if segment_id is not None and taken is None:
+    segment_id = provision.segment_titled(engine, project_id, title)
+    if segment_id is not None:
+        _assign_once(engine, segment_id, user_id)
+
+
+def _assign_once(engine: Engine, segment_id: str, user_id: str) -> None:
+    if not provision.has_task_on(engine, segment_id, user_id):
         with engine.begin() as conn:
             assignment.assign(conn, segment_id, user_id, audit.Actor(None, None, "demo"))

@@ -84,6 +84,30 @@ def user_id_for(engine: Engine, username: str) -> str:
     return str(row.id)
 
 
+def segment_titled(engine: Engine, project_id: str, title: str) -> str | None:
+    """The id of the project's recording titled ``title`` (``None``: there is none)."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(db.segments.c.id).where(
+                db.segments.c.project_id == project_id, db.segments.c.title == title
+            )
+        ).scalar()
+    return str(found) if found is not None else None
+
+
+def has_task_on(engine: Engine, segment_id: str, user_id: str) -> bool:
+    """``user_id`` already has a task on the recording (blind double annotation's rule)."""
+    with engine.connect() as conn:
+        return (
+            conn.execute(
+                select(db.tasks.c.id).where(
+                    db.tasks.c.segment_id == segment_id, db.tasks.c.assignee_id == user_id
+                )
+            ).first()
+            is not None
+        )
+
+
 def project_id_for(engine: Engine, ref: str) -> str:
     """A project named by its id or its name."""
     with engine.connect() as conn:

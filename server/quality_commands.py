@@ -46,15 +46,10 @@ def _refused(exc: Exception) -> int:
 
 
 def _segment_titled(ctx: Any, project_id: str, title: str) -> str:
-    with ctx.engine.connect() as conn:
-        segment_id = conn.execute(
-            select(db.segments.c.id).where(
-                db.segments.c.project_id == project_id, db.segments.c.title == title
-            )
-        ).scalar()
+    segment_id = provision.segment_titled(ctx.engine, project_id, title)
     if segment_id is None:
         raise provision.ProvisionError(f"no recording titled {title!r} in the project")
-    return str(segment_id)
+    return segment_id
 
 
 def cmd_report(args: argparse.Namespace) -> int:
