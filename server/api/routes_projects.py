@@ -133,7 +133,15 @@ def project_tasks(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx) 
             select(db.segments, counts.c.n, db.gold_answers.c.id.label("gold_id"))
             .outerjoin(counts, counts.c.segment_id == db.segments.c.id)
             .outerjoin(db.gold_answers, db.gold_answers.c.segment_id == db.segments.c.id)
-            .where(db.segments.c.project_id == project_id)
+            .where(
+                db.segments.c.project_id == project_id,
+                # a stretch granted as context is one annotator's, not a recording to assign
+                db.segments.c.id.not_in(
+                    select(db.context_requests.c.segment_id).where(
+                        db.context_requests.c.segment_id.is_not(None)
+                    )
+                ),
+            )
             .order_by(db.segments.c.title, db.segments.c.id)
         ).all()
         annotators = conn.execute(

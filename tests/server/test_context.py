@@ -12,7 +12,8 @@ import pytest
 import soundfile as sf
 from sqlalchemy import select
 
-from server import db
+from app.wire.schemas import Role
+from server import db, provision
 from server.cli import main as server_main
 from tests.fixtures import DemoServer, demo_server, login
 from tests.server.test_windows import RATE, Workstations, assign
@@ -137,3 +138,14 @@ def test_with_approval_a_reviewer_reads_the_reason_and_decides(srv: DemoServer) 
     assert answer.json()["status"] == "denied"
     assert leaves(srv, "context_decided") == ["granted", "denied"]
     assert bo.client.get("/v1/review/context", headers=reviewer).json()["requests"] == []
+
+
+def test_a_granted_stretch_is_not_a_recording_to_assign(srv: DemoServer) -> None:
+    bo = Bo(srv)
+    assert bo.ask(2).json()["status"] == "granted"
+    manager = provision.ensure_user(srv.ctx.engine, "mgr", "Manager", demo=True)
+    provision.set_membership(srv.ctx.engine, manager, srv.demo.project_id, Role.MANAGER)
+    plan = bo.client.get(f"/v1/projects/{srv.demo.project_id}/tasks",
+                         headers=login(bo.client, "mgr")).json()  # fmt: skip
+    assert [r["title"] for r in plan["recordings"]] == [
+        "long-call", "long-call 00:04-00:06", "short"]  # fmt: skip
