@@ -77,7 +77,11 @@ def _demo_audio(audio_dir: Path) -> Path:
     once, then reused)."""
     audio_dir.mkdir(parents=True, exist_ok=True)
     (audio_dir / "comparisons").mkdir(exist_ok=True)
-    shipped = [*SHIPPED_AUDIO.glob("*.flac"), *SHIPPED_AUDIO.glob("comparisons/*.json")]
+    (audio_dir / "gold").mkdir(exist_ok=True)
+    shipped = [
+        *SHIPPED_AUDIO.glob("*.flac"), *SHIPPED_AUDIO.glob("comparisons/*.json"),
+        *SHIPPED_AUDIO.glob("gold/*.json"),
+    ]  # fmt: skip
     for source in shipped:
         target = audio_dir / source.relative_to(SHIPPED_AUDIO)
         if not target.exists():
@@ -113,7 +117,10 @@ def main() -> int:
         server, url = start_server(data_dir, "--audio-dir", str(audio_dir), command="demo")
         stack.callback(stop, server)
         print(f"Cordon demo server: {url}")
-        print("Sign in as 'annotator' to transcribe, or 'reviewer' to replay submitted work.")
+        print(
+            "Sign in as 'annotator' (or 'annotator2') to transcribe, 'reviewer' to review "
+            "hand-ins, or 'manager' to plan the work and read the quality report."
+        )
         keyring_state = Path(tempfile.mkdtemp(prefix="cordon-demo-keyring-"))
         stack.callback(shutil.rmtree, keyring_state, True)
         password = secrets.token_hex(16).encode()
