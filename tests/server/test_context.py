@@ -124,12 +124,21 @@ def test_with_approval_a_reviewer_reads_the_reason_and_decides(srv: DemoServer) 
     assert [(q["title"], q["annotator_name"], q["justification"]) for q in queue] == [
         ("long-call 00:04-00:06", "Bo (demo annotator)", WHY)]  # fmt: skip
     assert "context_reason" in leaves(srv, "review_read")
+    # The role table: no one else reads the reason or hears the stretch.
+    assert bo.client.get("/v1/review/context", headers=bo.headers).json()["requests"] == []
+    manager = provision.ensure_user(srv.ctx.engine, "mgr", "Manager", demo=True)
+    provision.set_membership(srv.ctx.engine, manager, srv.demo.project_id, Role.MANAGER)
+    mgr = login(bo.client, "mgr")
+    assert bo.client.get("/v1/review/context", headers=mgr).json()["requests"] == []
     decide = f"/v1/context/{pending['request_id']}/decision"
     assert bo.client.post(decide, json={"grant": True}, headers=bo.headers).status_code == 404
     granted = bo.client.post(decide, json={"grant": True}, headers=reviewer)
     assert granted.status_code == 200 and granted.json()["status"] == "granted"
     audio, _ = sf.read(io.BytesIO(bo.hear(pending["request_id"])), dtype="int16")
     assert len(audio) == 6 * RATE  # 2 s either side of 2 s
+    rev_device = bo.desks.device("reviewer")
+    for who in (rev_device, mgr):
+        assert bo.client.post(key, headers=who).status_code == 404
     again = bo.client.post(decide, json={"grant": False}, headers=reviewer)
     assert again.status_code == 409 and leaves(srv, "access_refused")[-1] == "context_decided"
     denied = bo.ask(5).json()
