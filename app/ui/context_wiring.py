@@ -6,6 +6,7 @@ Ctrl+Shift+K (reviewer): the pending asks. Only connections here.
 
 from __future__ import annotations
 
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu
 
 from app.domain.models import Task
@@ -23,13 +24,18 @@ def wire_context(c: Controller, w: MainWindow) -> ContextAsksDialog:
     w.sign_out_requested.connect(asks.close_and_clear)
     c.locked.connect(lambda _why: asks.close_and_clear())
     menu = w.findChild(QMenu, "cordonMenu")
-    if menu is not None:
-        hear = menu.addAction("Hear more around this window…")
+    if menu is not None:  # beside the manager's entries, before the shortcut sheet
+        before = next((a for a in menu.actions() if a.text() == "Keyboard shortcuts…"), None)
+        hear = QAction("Hear more around this window…", menu)
+        pending = QAction("Context asks…", menu)
+        menu.insertActions(before, [hear, pending])  # type: ignore[arg-type]
         hear.triggered.connect(lambda: w.action_triggered.emit("context"))
-        pending = menu.addAction("Context asks…")
         pending.triggered.connect(lambda: w.action_triggered.emit("context_asks"))
-        pending.setVisible(False)
+        hear.setVisible(False)  # shown while a windowed task is open
+        pending.setVisible(False)  # shown to reviewers
         c.tasks_loaded.connect(lambda _tasks: pending.setVisible(c.reviews))
+        c.segment_opened.connect(lambda opened: hear.setVisible(opened.task.windowed))
+        c.segment_closed.connect(lambda: hear.setVisible(False))
 
     def open_asks() -> None:
         asks.show_result("Loading…")
