@@ -367,6 +367,7 @@ class MainWindow(QMainWindow):
 
     def show_session_expired(self, text: str) -> None:
         """Back to sign-in; the work page (and its transcript) waits behind it."""
+        self.user_label.setText("Signed out")
         self.stack.setCurrentIndex(0)
         self.sign_out_action.setEnabled(False)
         self.login.show_error(text)
@@ -410,6 +411,7 @@ class MainWindow(QMainWindow):
         self.comparison.show_comparison(None)
         self.submit_button.setEnabled(False)
         self.player.set_enabled(False)
+        self.player.set_duration(0.0)  # no length of a closed task left on screen
         self.task_title.setText("Choose a task.")
 
     def show_playback(self, state: str, position: float) -> None:

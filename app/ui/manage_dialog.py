@@ -34,6 +34,7 @@ from app.ui.no_export import NoExportTable
 from app.wire.manage import PolicyIn, ProjectTasksOut
 
 COLUMNS = ("Recording", "Annotator", "Status", "Gold")
+LOADING = "Loading the project…"
 
 
 def _status_words(status: str) -> str:
@@ -68,7 +69,7 @@ class ManageDialog(QDialog):
         col.addLayout(self._handover_row())
         col.addLayout(self._assign_row())
         col.addWidget(self._policy_group())
-        self.outcome = QLabel("Loading the project…")
+        self.outcome = QLabel(LOADING)
         self.outcome.setObjectName("manageResult")
         self.outcome.setWordWrap(True)
         col.addWidget(self.outcome)
@@ -179,6 +180,10 @@ class ManageDialog(QDialog):
         self._choose(self.assign_to, keep_to)
         self.submit_coverage.setChecked(plan.policy.submit_coverage)
         self.accept_coverage.setValue(plan.policy.accept_coverage)
+        if self.outcome.text() == LOADING:  # an earlier change's words stay
+            self.outcome.setText(
+                f"{len(plan.tasks)} task(s) on {len(plan.recordings)} recording(s)."
+            )
         self.gold_rate.setValue(plan.policy.gold_rate)
         self.context_max.setValue(plan.policy.context_max_s)
         self.context_approval.setChecked(plan.policy.context_approval)

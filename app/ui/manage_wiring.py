@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from app.jobs.controller import Controller
 from app.ui.main_window import MainWindow
-from app.ui.manage_dialog import ManageDialog
+from app.ui.manage_dialog import LOADING, ManageDialog
 from app.ui.report_dialog import ReportDialog
 from app.wire.report import ReportOut
 
@@ -40,7 +40,7 @@ def wire_manage(c: Controller, w: MainWindow) -> ManageDialog:
             )
 
     def open_desk() -> None:
-        desk.show_result("Loading the project…", True)
+        desk.show_result(LOADING, True)
         desk.open()
         c.load_plan()
 

@@ -75,6 +75,10 @@ def test_the_plan_shows_tasks_recordings_people_and_policy(desk: ManageDialog) -
     assert [desk.assign_to.itemText(i) for i in range(desk.assign_to.count())] == ["Ada", "Bo"]
     assert desk.submit_coverage.isChecked() and desk.accept_coverage.value() == 100
     assert desk.gold_rate.value() == 10
+    assert desk.outcome.text() == "3 task(s) on 3 recording(s)."
+    desk.show_result("The task was assigned.", ok=True)
+    desk.set_plan(PLAN)  # the fresh plan after a change keeps the change's words
+    assert desk.outcome.text() == "The task was assigned."
 
 
 def test_a_handed_in_task_cannot_be_handed_over_an_assigned_one_can(
@@ -148,3 +152,12 @@ def test_the_manage_key_asks_for_the_desk(window: MainWindow) -> None:
     combo = QKeySequence(BY_ID["manage_project"].default)[0]  # type: ignore[index]
     QTest.keyClick(window, combo.key(), combo.keyboardModifiers())
     assert seen == ["manage_project"]
+
+
+def test_signing_out_leaves_no_name_or_length_behind(window: MainWindow) -> None:
+    window.player.set_duration(7.0)
+    window.show_closed()
+    assert window.player.time_label.text() == "0:00.00 / 0:00.00"
+    window.user_label.setText("Signed in as Bo")
+    window.show_session_expired("You signed out.")
+    assert window.user_label.text() == "Signed out"
