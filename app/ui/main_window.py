@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         # otherwise render a title like "<img src=…>" as rich text.
         for label in (self.banner, self.task_title, self.progress_label, self.user_label):
             label.setTextFormat(Qt.TextFormat.PlainText)
+        self.task_title.setWordWrap(True)  # a long hint wraps instead of widening the window
 
         self._build_menu()
         self.submit_button.clicked.connect(self._request_submit)

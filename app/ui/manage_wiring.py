@@ -13,6 +13,12 @@ from app.ui.manage_dialog import LOADING, ManageDialog
 from app.ui.report_dialog import ReportDialog
 from app.wire.report import ReportOut
 
+MANAGER_HINT = (
+    "You manage this project: Ctrl+Shift+G (Cordon → Manage project…) assigns work and sets "
+    "the policy; Ctrl+Shift+P shows the quality report. Managers see no recordings or "
+    "transcripts."
+)
+
 
 def wire_manage(c: Controller, w: MainWindow) -> ManageDialog:
     """Connect the manager's report and desk; the desk dialog is returned (for tests)."""
@@ -33,11 +39,9 @@ def wire_manage(c: Controller, w: MainWindow) -> ManageDialog:
         w.report_action.setVisible(managing)
         w.manage_action.setVisible(managing)
         if not tasks and managing:
-            w.task_title.setText(
-                "You manage this project: Ctrl+Shift+G (Cordon → Manage project…) assigns "
-                "work and sets the policy; Ctrl+Shift+P shows the quality report. Managers "
-                "see no recordings or transcripts."
-            )
+            w.task_title.setText(MANAGER_HINT)
+        elif w.task_title.text() == MANAGER_HINT:  # the next user of this window is no manager
+            w.task_title.setText("Choose a task.")
 
     def open_desk() -> None:
         desk.show_result(LOADING, True)

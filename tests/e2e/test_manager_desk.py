@@ -128,3 +128,11 @@ def test_a_manager_assigns_hands_over_sets_policy_and_reads_the_report(
         report = mgr.window.findChildren(ReportDialog)[0]
         names = [report.table.item(r, 0).text() for r in range(report.table.rowCount())]  # type: ignore[union-attr]
         assert names == ["Ada (demo annotator)", "Bo (demo annotator)"]
+        report.reject()
+        # The next person at this window is no manager: no desk, no manager's hint.
+        with qtbot.waitSignal(mgr.controller.locked, timeout=LONG):
+            mgr.window.sign_out_action.trigger()
+        assert desk.table.rowCount() == 0 and mgr.window.user_label.text() == "Signed out"
+        sign_in(qtbot, mgr, "reviewer")
+        assert "You manage" not in mgr.window.task_title.text()
+        assert not mgr.window.manage_action.isVisible()
