@@ -51,6 +51,9 @@ class ContextAskDialog(ReviewTextDialog):
             configure, lambda text: answer(self.seconds.value(), text),
         )  # fmt: skip
         self.setObjectName("contextAskDialog")
+        self.editor.setPlaceholderText(
+            "Your reason, e.g. the caller refers to something said earlier."
+        )
         row = QHBoxLayout()
         label = QLabel("&How much:")
         label.setBuddy(self.seconds)
