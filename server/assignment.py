@@ -8,6 +8,8 @@ One place for the rules, used by the admin CLI, the demo and the managers' API:
 * a task moves to another annotator only before it is handed in, or after it was
   rejected (the new assignee continues its revisions); never once it is in review or
   accepted;
+* a project may require N independent annotations per recording: once a recording has
+  a task, it gets tasks for other annotators (fewest open tasks first) up to N;
 * after each assignment, the annotator's queue is topped up with gold tasks at the
   project's gold rate (:func:`server.gold.due`).
 
@@ -20,7 +22,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.domain.lifecycle import REASSIGNABLE
 from app.wire.schemas import AccessAction, Role, TaskStatus
@@ -101,7 +104,10 @@ def assign(conn: Connection, segment_id: str, user_id: str, actor: audit.Actor) 
     check_annotator(conn, seg.project_id, user_id)
     _check_blind(conn, segment_id, user_id)
     task_id = _insert(conn, seg.project_id, segment_id, user_id, actor, "assigned")
-    return Assigned(task_id, top_up(conn, seg.project_id, user_id, actor))
+    gold_ids = top_up(conn, seg.project_id, user_id, actor)
+    for other in fill_recording(conn, seg.project_id, segment_id, actor):
+        gold_ids += top_up(conn, seg.project_id, other, actor)
+    return Assigned(task_id, gold_ids)
 
 
 def reassign(conn: Connection, task_id: str, user_id: str, actor: audit.Actor) -> list[str]:
@@ -150,3 +156,100 @@ def top_up_project(conn: Connection, project_id: str, actor: audit.Actor) -> lis
     for user_id in sorted(annotators):
         made += top_up(conn, project_id, user_id, actor)
     return made
+
+
+# -- N independent annotations per recording -------------------------------------------
+MAX_PER_RECORDING = 5
+
+
+def load_per_recording(conn: Connection, project_id: str) -> int:
+    found = conn.execute(
+        select(db.annotation_policies.c.per_recording).where(
+            db.annotation_policies.c.project_id == project_id
+        )
+    ).scalar()
+    return int(found or 1)
+
+
+def set_per_recording(conn: Connection, project_id: str, count: int, actor: audit.Actor) -> int:
+    """Store N (audited ``policy_changed``, reason ``annotations_<n>``) and fill every
+    recording up to it at once; the number of tasks made."""
+    if not 1 <= count <= MAX_PER_RECORDING:
+        raise AssignmentError(
+            "annotations_invalid", f"annotations per recording are 1 to {MAX_PER_RECORDING}"
+        )
+    values = {"project_id": project_id, "per_recording": count, "updated_at": int(time.time())}
+    conn.execute(
+        sqlite_insert(db.annotation_policies)
+        .values(**values)
+        .on_conflict_do_update(index_elements=["project_id"], set_=values)
+    )
+    audit.record(
+        conn, actor, AccessAction.POLICY_CHANGED, reason=f"annotations_{count}",
+        project_id=project_id,
+    )  # fmt: skip
+    assigned = conn.execute(
+        select(db.tasks.c.segment_id)
+        .outerjoin(db.gold_tasks, db.gold_tasks.c.task_id == db.tasks.c.id)
+        .where(db.tasks.c.project_id == project_id, db.gold_tasks.c.task_id.is_(None))
+        .distinct()
+    ).scalars()
+    made = 0
+    for segment_id in sorted(assigned):
+        for user_id in fill_recording(conn, project_id, segment_id, actor):
+            top_up(conn, project_id, user_id, actor)
+            made += 1
+    return made
+
+
+def fill_recording(
+    conn: Connection, project_id: str, segment_id: str, actor: audit.Actor
+) -> list[str]:
+    """Tasks on ``segment_id`` for more annotators until it has the project's N (a gold
+    recording is left to the gold mix); the new assignees, fewest open tasks first."""
+    wanted = load_per_recording(conn, project_id)
+    if wanted <= 1 or gold_answer_on(conn, segment_id):
+        return []
+    holders = set(
+        conn.execute(
+            select(db.tasks.c.assignee_id).where(db.tasks.c.segment_id == segment_id)
+        ).scalars()
+    )
+    if not holders or len(holders) >= wanted:
+        return []
+    open_statuses = [s.value for s in REASSIGNABLE]
+    load: dict[str, int] = {
+        str(user_id): int(count)
+        for user_id, count in conn.execute(
+            select(db.tasks.c.assignee_id, func.count())
+            .where(db.tasks.c.project_id == project_id, db.tasks.c.status.in_(open_statuses))
+            .group_by(db.tasks.c.assignee_id)
+        )
+    }
+    candidates = sorted(
+        (
+            (load.get(user_id, 0), name, user_id)
+            for user_id, name in conn.execute(
+                select(db.users.c.id, db.users.c.display_name)
+                .join(db.memberships, db.memberships.c.user_id == db.users.c.id)
+                .where(
+                    db.memberships.c.project_id == project_id,
+                    db.memberships.c.role == Role.ANNOTATOR.value,
+                )
+            )
+            if user_id not in holders
+        )
+    )
+    chosen = [user_id for _load, _name, user_id in candidates[: wanted - len(holders)]]
+    for user_id in chosen:
+        _insert(conn, project_id, segment_id, user_id, actor, "assigned")
+    return chosen
+
+
+def gold_answer_on(conn: Connection, segment_id: str) -> bool:
+    return (
+        conn.execute(
+            select(db.gold_answers.c.id).where(db.gold_answers.c.segment_id == segment_id)
+        ).first()
+        is not None
+    )

@@ -148,13 +148,22 @@ def cmd_project_policy(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 print(f"cordon-server: {exc}; the context rules were not changed", file=sys.stderr)  # noqa: T201
                 return 2
+    if args.annotations is not None:
+        try:
+            with ctx.engine.begin() as conn:
+                filled = assignment.set_per_recording(conn, project_id, args.annotations, CLI)
+            print(f"{filled} task(s) assigned to reach {args.annotations} per recording")  # noqa: T201
+        except assignment.AssignmentError as exc:
+            print(f"cordon-server: {exc}; nothing was changed", file=sys.stderr)  # noqa: T201
+            return 2
     with ctx.engine.connect() as conn:
         rate = gold.load_rate(conn, project_id)
         unlock = context_unlock.load_policy(conn, project_id)
+        per = assignment.load_per_recording(conn, project_id)
     rule = "every segment heard" if policy.submit_coverage else "no listening required"
     print(f"project {project_id}: hand-in: {rule}; "  # noqa: T201
           f"accept: {policy.accept_coverage}% of the recording heard; "
-          f"gold: {rate}% of each annotator's tasks; "
+          f"annotations per recording: {per}; gold: {rate}% of each annotator's tasks; "
           f"context: up to {unlock.max_s} s either side, {unlock.per_day} a day"
           + (", a reviewer approves" if unlock.approval else "")
           + (f" ({len(made)} gold task(s) handed out)" if made else ""))  # fmt: skip
@@ -283,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="percent of the recording an accepting reviewer heard")  # fmt: skip
     p.add_argument("--gold-rate", type=int, metavar="PCT",
                    help="percent of each annotator's tasks that are gold tasks (0-50)")  # fmt: skip
+    p.add_argument("--annotations", type=int, metavar="N",
+                   help="independent annotations per assigned recording (1-5)")  # fmt: skip
     p.add_argument("--context-max", type=int, metavar="S",
                    help="seconds either side of a window one may ask for (0: none)")  # fmt: skip
     p.add_argument("--context-approval", choices=["yes", "no"],

@@ -217,6 +217,16 @@ context_requests = Table(
     Column("decided_at", Integer, nullable=True),
 )
 
+#: How many independent annotations each recording of a project gets (server.assignment);
+#: no row: one.
+annotation_policies = Table(
+    "annotation_policies",
+    metadata,
+    Column("project_id", String(64), ForeignKey("projects.id"), primary_key=True),
+    Column("per_recording", Integer, nullable=False),
+    Column("updated_at", Integer, nullable=False),
+)
+
 #: Gold answers (server.gold): a recording's known-right document, sealed under the project
 #: key (bound to the segment). Made from an accepted task or an answer file; retired
 #: answers stop being handed out but keep scoring what was already handed in.

@@ -107,4 +107,6 @@ def _reassigned_words(result: Any) -> str:
 
 
 def _policy_words(result: Any) -> str:
-    return "The policy was saved." + _gold(result.gold_tasks_added)
+    more = result.tasks_added
+    tasks = f" {more} task(s) were assigned to reach the annotations per recording." if more else ""
+    return "The policy was saved." + tasks + _gold(result.gold_tasks_added)

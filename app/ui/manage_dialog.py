@@ -138,10 +138,13 @@ class ManageDialog(QDialog):
         self.context_max.setSuffix(" s")
         self.context_max.setSpecialValueText("no unlock")
         self.context_approval = QCheckBox("a revie&wer grants each ask")
+        self.per_recording = QSpinBox()
+        self.per_recording.setRange(1, 5)
         self.policy_button = QPushButton("Save &policy")
         self.policy_button.clicked.connect(self._save_policy)
         form.addRow(self.submit_coverage)
         form.addRow("Heard by the reviewer before an a&ccept:", self.accept_coverage)
+        form.addRow("&Independent annotations per recording:", self.per_recording)
         form.addRow("&Gold tasks in each annotator's queue:", self.gold_rate)
         context = QHBoxLayout()
         context.addWidget(self.context_max)
@@ -187,6 +190,7 @@ class ManageDialog(QDialog):
         self.gold_rate.setValue(plan.policy.gold_rate)
         self.context_max.setValue(plan.policy.context_max_s)
         self.context_approval.setChecked(plan.policy.context_approval)
+        self.per_recording.setValue(plan.policy.annotations_per_recording)
         self._enable(True)
 
     def show_result(self, words: str, ok: bool) -> None:
@@ -249,6 +253,7 @@ class ManageDialog(QDialog):
                 gold_rate=self.gold_rate.value(),
                 context_max_s=self.context_max.value(),
                 context_approval=self.context_approval.isChecked(),
+                annotations_per_recording=self.per_recording.value(),
             )
         )
 

@@ -29,6 +29,8 @@ class PolicyIn(_Model):
     #: whether a reviewer grants each ask (``None``: leave as it is).
     context_max_s: Annotated[int, Field(ge=0, le=600)] | None = None
     context_approval: bool | None = None
+    #: Independent annotations each assigned recording gets (``None``: leave as it is).
+    annotations_per_recording: Annotated[int, Field(ge=1, le=5)] | None = None
 
 
 class PolicyOut(_Model):
@@ -38,6 +40,9 @@ class PolicyOut(_Model):
     gold_rate: int
     context_max_s: int = 10
     context_approval: bool = False
+    annotations_per_recording: int = 1
+    #: Tasks assigned by this change to reach the annotations per recording.
+    tasks_added: Count = 0
     #: Gold tasks handed out by this change (a raised rate tops every queue up at once).
     gold_tasks_added: Count = 0
 

@@ -72,13 +72,15 @@ def project_report(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx)
     return report.project_report(ctx, project_id, principal.actor())
 
 
-def _policy(conn: Connection, project_id: str, added: int = 0) -> PolicyOut:
+def _policy(conn: Connection, project_id: str, added: int = 0, tasks: int = 0) -> PolicyOut:
     listen = listen_policy.load(conn, project_id)
     unlock = context_unlock.load_policy(conn, project_id)
     return PolicyOut(
         project_id=project_id, submit_coverage=listen.submit_coverage,
         accept_coverage=listen.accept_coverage, gold_rate=gold.load_rate(conn, project_id),
-        context_max_s=unlock.max_s, context_approval=unlock.approval, gold_tasks_added=added,
+        context_max_s=unlock.max_s, context_approval=unlock.approval,
+        annotations_per_recording=assignment.load_per_recording(conn, project_id),
+        tasks_added=tasks, gold_tasks_added=added,
     )  # fmt: skip
 
 
@@ -104,7 +106,11 @@ def set_policy(
         )
         if unlock != was:
             context_unlock.store_policy(conn, project_id, unlock, actor)
-        return _policy(conn, project_id, len(added))
+        tasks = 0
+        per = body.annotations_per_recording
+        if per is not None and per != assignment.load_per_recording(conn, project_id):
+            tasks = assignment.set_per_recording(conn, project_id, per, actor)
+        return _policy(conn, project_id, len(added), tasks)
 
 
 @router.get("/projects/{project_id}/tasks")

@@ -121,7 +121,8 @@ def test_assign_and_policy_are_sent_from_the_keyboard(desk: ManageDialog, qtbot:
     with qtbot.waitSignal(desk.policy_requested) as sent:
         QTest.keyClick(desk, Qt.Key.Key_P, ALT)
     assert sent.args == [PolicyIn(submit_coverage=False, accept_coverage=80, gold_rate=25,
-                                  context_max_s=10, context_approval=False)]  # fmt: skip
+                                  context_max_s=10, context_approval=False,
+                                  annotations_per_recording=1)]  # fmt: skip
     # A fresh plan keeps what the manager had chosen.
     desk.set_plan(PLAN)
     assert desk.recording.currentData() == "seg_c" and desk.assign_to.currentData() == "usr_bo"

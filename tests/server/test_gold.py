@@ -248,6 +248,7 @@ def test_a_manager_plans_the_work_through_the_api_and_sees_no_content(
     ]
     assert plan["policy"] == {"project_id": project, "submit_coverage": False, "accept_coverage": 0,
                               "gold_rate": 0, "context_max_s": 10, "context_approval": False,
+                              "annotations_per_recording": 1, "tasks_added": 0,
                               "gold_tasks_added": 0}  # fmt: skip
     bo = next(a["user_id"] for a in plan["annotators"] if a["name"].startswith("Bo"))
     segment = {r["title"]: r["segment_id"] for r in plan["recordings"]}
@@ -287,3 +288,40 @@ def test_a_manager_plans_the_work_through_the_api_and_sees_no_content(
     tasks = client.get(f"{base}/tasks", headers=mgr).json()["tasks"]
     assert [(t["title"], t["assignee_name"]) for t in tasks if t["gold"]] == [
         ("voicemail", "Ada (demo annotator)")]  # fmt: skip
+
+
+def test_a_project_that_requires_two_annotations_gives_each_recording_a_second_annotator(
+    srv: DemoServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = srv.demo.project_id
+    third = provision.ensure_user(srv.ctx.engine, "annotator3", "Cy", demo=True)
+    provision.set_membership(srv.ctx.engine, third, project, Role.ANNOTATOR)
+    _gold_recording(srv, tmp_path)  # a gold recording is left to the gold mix
+    assert cli2(srv, "project", "policy", "--project", project, "--annotations", "2") == 0
+    assert "5 task(s) assigned" in capsys.readouterr().out
+
+    def holders() -> dict[str, list[str]]:
+        with srv.ctx.engine.connect() as conn:
+            rows = conn.execute(
+                select(db.segments.c.title, db.users.c.username)
+                .select_from(db.tasks)
+                .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
+                .join(db.users, db.users.c.id == db.tasks.c.assignee_id)
+            ).all()
+        out: dict[str, list[str]] = {}
+        for title, user in rows:
+            out.setdefault(title, []).append(user)
+        return {k: sorted(v) for k, v in out.items()}
+
+    held = holders()
+    assert "voicemail" not in held
+    assert all(len(users) == 2 and "annotator" in users for users in held.values())
+    # Spread by open tasks: Bo and Cy share the five second annotations (3 and 2).
+    seconds = [u for users in held.values() for u in users if u != "annotator"]
+    assert sorted(seconds.count(u) for u in ("annotator2", "annotator3")) == [2, 3]
+    # A recording assigned now gets its second annotator at once, blind as ever.
+    write_audio(tmp_path / "late.wav", 1.0, 8000, 1, seed=5)
+    assert server_main(["ingest", "--data-dir", str(srv.ctx.data.root), "--project", project,
+                        "--assign", "annotator", str(tmp_path / "late.wav")]) == 0  # fmt: skip
+    assert len(holders()["late"]) == 2
+    assert cli2(srv, "project", "policy", "--project", project, "--annotations", "9") == 2
