@@ -23,12 +23,12 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.domain.lifecycle import REASSIGNABLE
 from app.wire.schemas import AccessAction, Role, TaskStatus
 from server import audit, db, gold
 from server.ingest import new_id
+from server.upsert import upsert
 
 
 @dataclass(frozen=True)
@@ -179,11 +179,7 @@ def set_per_recording(conn: Connection, project_id: str, count: int, actor: audi
             "annotations_invalid", f"annotations per recording are 1 to {MAX_PER_RECORDING}"
         )
     values = {"project_id": project_id, "per_recording": count, "updated_at": int(time.time())}
-    conn.execute(
-        sqlite_insert(db.annotation_policies)
-        .values(**values)
-        .on_conflict_do_update(index_elements=["project_id"], set_=values)
-    )
+    upsert(conn, db.annotation_policies, ["project_id"], values)
     audit.record(
         conn, actor, AccessAction.POLICY_CHANGED, reason=f"annotations_{count}",
         project_id=project_id,

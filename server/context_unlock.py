@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.wire.schemas import AccessAction
 from server import audit, db, windows
 from server.context import ServerContext
 from server.ingest import new_id
+from server.upsert import upsert
 
 KIND = "context"
 DAY_S = 86_400
@@ -69,11 +69,7 @@ def store_policy(
         "project_id": project_id, "max_s": policy.max_s, "approval": policy.approval,
         "per_day": policy.per_day, "updated_at": int(time.time()),
     }  # fmt: skip
-    conn.execute(
-        sqlite_insert(db.context_policies)
-        .values(**values)
-        .on_conflict_do_update(index_elements=["project_id"], set_=values)
-    )
+    upsert(conn, db.context_policies, ["project_id"], values)
     rule = "approval" if policy.approval else "direct"
     audit.record(
         conn, actor, AccessAction.POLICY_CHANGED, reason=f"context_{policy.max_s}_{rule}",

@@ -25,7 +25,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, func, insert, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.domain.document_check import check_document
 from app.domain.label_document import LabelDocument, from_wire, read_stored, to_json_dict
@@ -34,6 +33,7 @@ from app.wire.label_document import LabelDocumentWire
 from app.wire.schemas import AccessAction, TaskStatus
 from server import agreement, audit, comparisons, db, project_schemas
 from server.ingest import new_id
+from server.upsert import upsert
 from server.vault import KeyVault as Vault
 
 KIND = "gold"
@@ -91,11 +91,7 @@ def store_rate(conn: Connection, project_id: str, rate: int, actor: audit.Actor)
     if not 0 <= rate <= 50:
         raise GoldError("the gold rate is a percentage from 0 to 50")
     values = {"project_id": project_id, "rate_percent": rate, "updated_at": int(time.time())}
-    conn.execute(
-        sqlite_insert(db.gold_policies)
-        .values(**values)
-        .on_conflict_do_update(index_elements=["project_id"], set_=values)
-    )
+    upsert(conn, db.gold_policies, ["project_id"], values)
     audit.record(
         conn, actor, AccessAction.POLICY_CHANGED, reason=f"gold_{rate}", project_id=project_id
     )
@@ -327,9 +323,5 @@ def score_hand_in(
         "fields_total": result.fields_total, "score": result.score,
         "scored_at": int(time.time()),
     }  # fmt: skip
-    conn.execute(
-        sqlite_insert(db.gold_scores)
-        .values(**values)
-        .on_conflict_do_update(index_elements=["task_id"], set_=values)
-    )
+    upsert(conn, db.gold_scores, ["task_id"], values)
     return result

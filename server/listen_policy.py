@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.wire.schemas import AccessAction
 from server import audit, db
+from server.upsert import upsert
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,7 @@ def apply(engine: Engine, project_id: str, policy: ListenPolicy, actor: audit.Ac
         "updated_at": int(time.time()),
     }
     with engine.begin() as conn:
-        conn.execute(
-            sqlite_insert(db.project_policies)
-            .values(**values)
-            .on_conflict_do_update(index_elements=["project_id"], set_=values)
-        )
+        upsert(conn, db.project_policies, ["project_id"], values)
         rule = "segments" if policy.submit_coverage else "none"
         audit.record(
             conn, actor, AccessAction.POLICY_CHANGED,

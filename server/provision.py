@@ -1,15 +1,17 @@
-"""Users, memberships and task assignment (admin CLI and the demo use these)."""
+"""Users, memberships and lookups by name (admin CLI and the demo use these).
+
+Task assignment has its rules in :mod:`server.assignment`."""
 
 from __future__ import annotations
 
 import time
 
 from sqlalchemy import Engine, insert, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.wire.schemas import Role, TaskStatus
+from app.wire.schemas import Role
 from server import db
 from server.ingest import new_id
+from server.upsert import upsert
 
 
 class ProvisionError(Exception):
@@ -38,41 +40,8 @@ def ensure_user(engine: Engine, username: str, display_name: str, *, demo: bool 
 def set_membership(engine: Engine, user_id: str, project_id: str, role: Role) -> None:
     """Give ``user_id`` ``role`` in ``project_id`` (replacing any earlier role)."""
     with engine.begin() as conn:
-        conn.execute(
-            sqlite_insert(db.memberships)
-            .values(user_id=user_id, project_id=project_id, role=role.value)
-            .on_conflict_do_update(
-                index_elements=["user_id", "project_id"], set_={"role": role.value}
-            )
-        )
-
-
-def assign_task(engine: Engine, segment_id: str, assignee_id: str) -> str:
-    """Create a task for ``segment_id`` assigned to an annotator of its project."""
-    with engine.begin() as conn:
-        seg = conn.execute(select(db.segments).where(db.segments.c.id == segment_id)).first()
-        if seg is None:
-            raise ProvisionError(f"unknown segment {segment_id}")
-        role = conn.execute(
-            select(db.memberships.c.role).where(
-                db.memberships.c.user_id == assignee_id,
-                db.memberships.c.project_id == seg.project_id,
-            )
-        ).scalar()
-        if role != Role.ANNOTATOR.value:
-            raise ProvisionError("assignee is not an annotator of the segment's project")
-        task_id = new_id("tsk")
-        conn.execute(
-            insert(db.tasks).values(
-                id=task_id,
-                project_id=seg.project_id,
-                segment_id=segment_id,
-                assignee_id=assignee_id,
-                status=TaskStatus.ASSIGNED.value,
-                created_at=int(time.time()),
-            )
-        )
-        return task_id
+        values = {"user_id": user_id, "project_id": project_id, "role": role.value}
+        upsert(conn, db.memberships, ["user_id", "project_id"], values)
 
 
 def user_id_for(engine: Engine, username: str) -> str:
