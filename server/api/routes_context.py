@@ -166,10 +166,16 @@ def decide_context(
                        project_id=task.project_id, task_id=task.id) from exc  # fmt: skip
 
 
-def _granted(conn: Connection, access: TaskAccess, request_id: str) -> TaskAccess:
-    """The task's access with its segment swapped for the granted stretch; else 404."""
+def _granted(
+    conn: Connection, principal: Principal, access: TaskAccess, request_id: str
+) -> TaskAccess:
+    """The task's access with its segment swapped for the stretch granted to the caller's
+    own ask (a task handed over does not hand over its context); else 404."""
     row = context_unlock.get(conn, request_id)
-    if row is None or row.task_id != access.task_id or row.status != context_unlock.GRANTED:
+    if (
+        row is None or row.task_id != access.task_id or row.user_id != principal.user_id
+        or row.status != context_unlock.GRANTED
+    ):  # fmt: skip
         access.refuse(404, ErrorCode.NOT_FOUND, "no granted context for this task",
                       "context_not_granted")  # fmt: skip
     wider = conn.execute(select(db.segments).where(db.segments.c.id == row.segment_id)).one()
@@ -183,7 +189,7 @@ def context_key(
     access = _annotator(ctx, principal, task_id, "context_key")
     with ctx.transaction() as conn:
         return segment_delivery.release_key(
-            ctx, conn, principal, _granted(conn, access, request_id)
+            ctx, conn, principal, _granted(conn, principal, access, request_id)
         )
 
 
@@ -193,6 +199,6 @@ def context_segment(
 ) -> StreamingResponse:
     access = _annotator(ctx, principal, task_id, "context_fetch")
     with ctx.transaction() as conn:
-        wider = _granted(conn, access, request_id)
+        wider = _granted(conn, principal, access, request_id)
         segment_delivery.record_fetch(conn, principal, wider)
     return segment_delivery.stream(ctx, wider)

@@ -158,3 +158,14 @@ def test_a_granted_stretch_is_not_a_recording_to_assign(srv: DemoServer) -> None
                          headers=login(bo.client, "mgr")).json()  # fmt: skip
     assert [r["title"] for r in plan["recordings"]] == [
         "long-call", "long-call 00:04-00:06", "short"]  # fmt: skip
+
+
+def test_a_task_handed_over_does_not_hand_over_its_context(srv: DemoServer) -> None:
+    bo = Bo(srv)
+    granted = bo.ask(2).json()
+    assert server_main(["task", "reassign", "--data-dir", str(srv.ctx.data.root),
+                        "--task", bo.task["task_id"], "--to", "annotator"]) == 0  # fmt: skip
+    ada = bo.desks.device("annotator")
+    key = f"/v1/tasks/{bo.task['task_id']}/context/{granted['request_id']}/key-grant"
+    assert bo.client.post(key, headers=ada).status_code == 404
+    assert bo.client.post(key, headers=bo.headers).status_code == 404  # no longer Bo's task
