@@ -56,13 +56,18 @@ def check_annotator(conn: Connection, project_id: str, user_id: str) -> None:
         raise AssignmentError("not_annotator", "the assignee is not an annotator of the project")
 
 
-def _check_blind(conn: Connection, segment_id: str, user_id: str) -> None:
+def has_task_on(conn: Connection, segment_id: str, user_id: str) -> bool:
+    """``user_id`` already has a task on the recording (blind double annotation's rule)."""
     taken = conn.execute(
         select(db.tasks.c.id).where(
             db.tasks.c.segment_id == segment_id, db.tasks.c.assignee_id == user_id
         )
-    ).scalar()
-    if taken is not None:
+    ).first()
+    return taken is not None
+
+
+def _check_blind(conn: Connection, segment_id: str, user_id: str) -> None:
+    if has_task_on(conn, segment_id, user_id):
         raise AssignmentError(
             "already_on_recording", "the assignee already has a task on this recording"
         )

@@ -124,6 +124,6 @@ def _double_annotate(engine: Engine, project_id: str, title: str, user_id: str) 
 
 
 def _assign_once(engine: Engine, segment_id: str, user_id: str) -> None:
-    if not provision.has_task_on(engine, segment_id, user_id):
-        with engine.begin() as conn:
+    with engine.begin() as conn:
+        if not assignment.has_task_on(conn, segment_id, user_id):
             assignment.assign(conn, segment_id, user_id, audit.Actor(None, None, "demo"))

@@ -32,6 +32,7 @@ from app.domain.project_schema import ProjectSchema
 from app.wire.label_document import LabelDocumentWire
 from app.wire.schemas import AccessAction, TaskStatus
 from server import agreement, audit, comparisons, db, project_schemas
+from server.api import task_lifecycle
 from server.ingest import new_id
 from server.upsert import upsert
 from server.vault import KeyVault as Vault
@@ -269,15 +270,9 @@ def answers(conn: Connection, project_id: str) -> list[GoldAnswer]:
 
 def _final_document(conn: Connection, vault: Vault, project: Any, task: Any) -> LabelDocument:
     """The newest handed-in revision of an accepted task: what the reviewer accepted."""
+    revision = task_lifecycle.newest_handed_in(conn, task.id)
     row = conn.execute(
-        select(db.labels)
-        .outerjoin(db.label_revisions)
-        .where(
-            db.labels.c.task_id == task.id,
-            func.coalesce(db.label_revisions.c.draft, False).is_(False),
-        )
-        .order_by(db.labels.c.revision.desc())
-        .limit(1)
+        select(db.labels).where(db.labels.c.task_id == task.id, db.labels.c.revision == revision)
     ).first()
     if row is None:
         raise GoldError("the task has no handed-in revision")

@@ -64,19 +64,6 @@ def segment_titled(engine: Engine, project_id: str, title: str) -> str | None:
     return str(found) if found is not None else None
 
 
-def has_task_on(engine: Engine, segment_id: str, user_id: str) -> bool:
-    """``user_id`` already has a task on the recording (blind double annotation's rule)."""
-    with engine.connect() as conn:
-        return (
-            conn.execute(
-                select(db.tasks.c.id).where(
-                    db.tasks.c.segment_id == segment_id, db.tasks.c.assignee_id == user_id
-                )
-            ).first()
-            is not None
-        )
-
-
 def project_id_for(engine: Engine, ref: str) -> str:
     """A project named by its id or its name."""
     with engine.connect() as conn:
