@@ -25,14 +25,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import soundfile as sf
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from app.crypto.segment_format import SegmentDecryptor
 from server import db
 from server.context import ServerContext
-from server.ingest import new_id, seal_blob
+from server.ingest import SealedBlob, new_id, seal_blob
 
 #: A window shorter than this is refused (a second of speech is the least worth a task).
 MIN_WINDOW_S = 1.0
@@ -96,33 +96,25 @@ def cut(ctx: ServerContext, source_segment_id: str, start_s: float, end_s: float
             raise WindowError("an RLHF comparison has no audio timeline to window")
         if window_of(conn, seg.id) is not None:
             raise WindowError("the recording is itself a window; cut from its source")
-        project = conn.execute(select(db.projects).where(db.projects.c.id == seg.project_id)).one()
-    rate = int(seg.sample_rate)
-    start, end = round(start_s * rate), round(end_s * rate)
-    if not 0 <= start < end <= int(seg.frames):
-        raise WindowError(
-            f"the window must lie within the recording (0 to {seg.frames / rate:.1f} s)"
-        )
-    if end - start < MIN_WINDOW_S * rate:
-        raise WindowError(f"a window is at least {MIN_WINDOW_S:g} s long")
-    with ctx.engine.connect() as conn:  # the same window again: the same segment (blind pairs)
-        same = conn.execute(
-            select(db.segment_windows, db.segments.c.title)
-            .join(db.segments, db.segments.c.id == db.segment_windows.c.segment_id)
-            .where(
-                db.segment_windows.c.source_segment_id == seg.id,
-                db.segment_windows.c.start_frame == start,
-                db.segment_windows.c.end_frame == end,
+        rate = int(seg.sample_rate)
+        start, end = round(start_s * rate), round(end_s * rate)
+        if not 0 <= start < end <= int(seg.frames):
+            raise WindowError(
+                f"the window must lie within the recording (0 to {seg.frames / rate:.1f} s)"
             )
-        ).first()
-    if same is not None:
-        return Window(same.segment_id, seg.id, start, end, same.title)
+        if end - start < MIN_WINDOW_S * rate:
+            raise WindowError(f"a window is at least {MIN_WINDOW_S:g} s long")
+        same = _same(conn, seg.id, start, end)  # the same window again: the same segment
+        if same is not None:
+            return same
+        project = conn.execute(select(db.projects).where(db.projects.c.id == seg.project_id)).one()
     plaintext = _plaintext(ctx, project, seg)
     encoded = io.BytesIO()
     try:
         with sf.SoundFile(io.BytesIO(plaintext)) as source:
             source.seek(start)
             frames = source.read(end - start, dtype="int16", always_2d=True)
+        channels = int(frames.shape[1])
         sf.write(encoded, frames, rate, format="FLAC", subtype="PCM_16")
         frames.fill(0)
     finally:
@@ -134,20 +126,48 @@ def cut(ctx: ServerContext, source_segment_id: str, start_s: float, end_s: float
     encoded.seek(0)
     encoded.write(bytes(size))  # the encoded window, zeroed before it is dropped
     title = f"{seg.title} {_clock(start, rate)}-{_clock(end, rate)}"[:256]
-    with ctx.engine.begin() as conn:
-        conn.execute(
-            insert(db.segments).values(
-                id=segment_id, project_id=project.id, title=title,
-                wrapped_data_key=sealed.wrapped_data_key, blob_name=sealed.blob_name,
-                ciphertext_bytes=sealed.size, media_format="FLAC", sample_rate=rate,
-                channels=int(np.shape(frames)[1]), frames=end - start,
-                created_at=int(time.time()),
-            )
-        )  # fmt: skip
-        conn.execute(
-            insert(db.segment_windows).values(
-                segment_id=segment_id, source_segment_id=seg.id, start_frame=start,
-                end_frame=end,
-            )
-        )  # fmt: skip
+    try:
+        with ctx.engine.begin() as conn:
+            _record(conn, segment_id, seg, project.id, title, sealed, start, end, channels)
+    except IntegrityError:
+        # Cut at the same moment by another request: theirs is the window, this blob goes.
+        (ctx.data.blob_dir / sealed.blob_name).unlink(missing_ok=True)
+        with ctx.engine.connect() as conn:
+            winner = _same(conn, seg.id, start, end)
+        if winner is None:
+            raise
+        return winner
     return Window(segment_id, seg.id, start, end, title)
+
+
+def _same(conn: Connection, source_id: str, start: int, end: int) -> Window | None:
+    row = conn.execute(
+        select(db.segment_windows, db.segments.c.title)
+        .join(db.segments, db.segments.c.id == db.segment_windows.c.segment_id)
+        .where(
+            db.segment_windows.c.source_segment_id == source_id,
+            db.segment_windows.c.start_frame == start,
+            db.segment_windows.c.end_frame == end,
+        )
+    ).first()
+    return Window(row.segment_id, source_id, start, end, row.title) if row is not None else None
+
+
+def _record(
+    conn: Connection, segment_id: str, seg: Any, project_id: str, title: str,
+    sealed: SealedBlob, start: int, end: int, channels: int,
+) -> None:  # fmt: skip
+    """The cut's segment row and its window row (the pair is unique per source span)."""
+    conn.execute(
+        insert(db.segments).values(
+            id=segment_id, project_id=project_id, title=title,
+            wrapped_data_key=sealed.wrapped_data_key, blob_name=sealed.blob_name,
+            ciphertext_bytes=sealed.size, media_format="FLAC", sample_rate=int(seg.sample_rate),
+            channels=channels, frames=end - start, created_at=int(time.time()),
+        )
+    )  # fmt: skip
+    conn.execute(
+        insert(db.segment_windows).values(
+            segment_id=segment_id, source_segment_id=seg.id, start_frame=start, end_frame=end
+        )
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from app.crypto.device_keys import DeviceKeyPair
 from app.crypto.key_grant import GrantBinding, open_grant
 from app.crypto.segment_format import SegmentDecryptor
 from app.wire.schemas import Role
-from server import db, provision
+from server import db, provision, windows
 from server.cli import main as server_main
 from tests.fixtures import DemoServer, demo_server, enroll, login
 
@@ -162,3 +163,27 @@ def test_a_manager_assigns_a_window_over_the_api(srv: DemoServer) -> None:
             assert last is not None and last.reason == reason
     with srv.ctx.engine.connect() as conn:
         assert len(conn.execute(select(db.segment_windows)).all()) == 1
+
+
+def test_the_same_window_cut_twice_at_once_is_one_segment_and_one_blob(srv: DemoServer) -> None:
+    with srv.ctx.engine.connect() as conn:
+        source = conn.execute(
+            select(db.segments.c.id).where(db.segments.c.title == "long-call")
+        ).scalar_one()
+    blobs_before = set(srv.ctx.data.blob_dir.iterdir())
+    start = threading.Barrier(4)
+    cuts: list[str] = []
+
+    def cut() -> None:
+        start.wait()
+        cuts.append(windows.cut(srv.ctx, source, 2.0, 5.0).segment_id)
+
+    workers = [threading.Thread(target=cut) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(cuts) == 4 and len(set(cuts)) == 1
+    with srv.ctx.engine.connect() as conn:
+        assert len(conn.execute(select(db.segment_windows)).all()) == 1
+    assert len(set(srv.ctx.data.blob_dir.iterdir()) - blobs_before) == 1  # no orphan blob
