@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine
 from server import db
 from server.auditlog.checkpoints import Checkpointer, load_signer, publish_verifier_key
 from server.datadir import DataDir, ensure_secret
+from server.dpop import ProofVerifier
 from server.group_commit import GroupCommitter
 from server.tokens import TokenSigner
 from server.vault import KeyVault
@@ -32,6 +33,8 @@ class ServerContext:
     grant_lifetime_s: int = DEFAULT_GRANT_LIFETIME_S
     max_json_body: int = MAX_JSON_BODY
     max_devices_per_user: int = 3
+    #: DPoP proof checks: nonces and the replay cache of this process.
+    proofs: ProofVerifier = field(default_factory=ProofVerifier)
 
     def __post_init__(self) -> None:
         self.committer = GroupCommitter(db.make_writer_engine(self.data.db_path))

@@ -30,6 +30,8 @@ from sqlalchemy import (
     event,
 )
 
+from server import schema_upgrade
+
 metadata = MetaData()
 
 users = Table(
@@ -40,6 +42,8 @@ users = Table(
     Column("display_name", String(128), nullable=False),
     Column("is_demo", Boolean, nullable=False, default=False),
     Column("created_at", Integer, nullable=False),
+    #: Set when an administrator disables the user: every token stops working at once.
+    Column("disabled_at", Integer, nullable=True),
 )
 
 projects = Table(
@@ -69,6 +73,9 @@ devices = Table(
     Column("fingerprint", String(64), nullable=False, unique=True),
     Column("created_at", Integer, nullable=False),
     Column("revoked_at", Integer, nullable=True),
+    #: RFC 7638 thumbprint of the workstation's DPoP signing key: requests proven by
+    #: that key (for this user) are this device's.
+    Column("jkt", String(64), nullable=True, index=True),
 )
 
 segments = Table(
@@ -403,3 +410,4 @@ def create_schema(engine: Engine) -> None:
     import server.auditlog.store  # noqa: F401, PLC0415 - registers its tables on ``metadata``
 
     metadata.create_all(engine)
+    schema_upgrade.add_missing_columns(engine, metadata)

@@ -1,8 +1,10 @@
-"""Access tokens the server signs itself (demo login; the SSO issue adds OIDC tokens).
+"""Access tokens the server signs itself, after a demo or identity-provider sign-in.
 
 A token is ``base64url(json claims) "." base64url(HMAC-SHA256)``. Verification
 compares MACs in constant time and checks expiry; roles are never in the token,
 they are looked up on every request so a revoked membership takes effect at once.
+Every token is bound to one device signing key (``cnf.jkt``, RFC 9449): without
+a proof signed by that key it opens nothing (``server.dpop``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class TokenClaims:
     issued_at: int
     expires_at: int
     token_id: str
+    #: Thumbprint of the device signing key the token is bound to.
+    jkt: str
 
 
 def _b64(data: bytes) -> str:
@@ -70,16 +74,17 @@ class TokenSigner:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, b"cordon-token-v1." + payload, hashlib.sha256).digest()
 
-    def issue(self, user_id: str, now: float | None = None) -> tuple[str, TokenClaims]:
-        """A new token for ``user_id`` and its claims."""
+    def issue(self, user_id: str, jkt: str, now: float | None = None) -> tuple[str, TokenClaims]:
+        """A new token for ``user_id``, bound to key ``jkt``, and its claims."""
         issued = int(time.time() if now is None else now)
-        claims = TokenClaims(user_id, issued, issued + self.lifetime_s, secrets.token_hex(16))
+        claims = TokenClaims(user_id, issued, issued + self.lifetime_s, secrets.token_hex(16), jkt)
         payload = json.dumps(
             {
                 "sub": claims.user_id,
                 "iat": issued,
                 "exp": claims.expires_at,
                 "jti": claims.token_id,
+                "cnf": {"jkt": jkt},
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -96,7 +101,13 @@ class TokenSigner:
             raise TokenError("token signature invalid")
         try:
             raw = json.loads(payload)
-            claims = TokenClaims(str(raw["sub"]), int(raw["iat"]), int(raw["exp"]), str(raw["jti"]))
+            claims = TokenClaims(
+                str(raw["sub"]),
+                int(raw["iat"]),
+                int(raw["exp"]),
+                str(raw["jti"]),
+                str(raw["cnf"]["jkt"]),
+            )
         except (ValueError, KeyError, TypeError) as exc:
             raise TokenError("token claims malformed") from exc
         if claims.expires_at <= (time.time() if now is None else now):

@@ -6,10 +6,13 @@ import base64
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
+import httpx
 from fastapi.testclient import TestClient
 
 from app.crypto.device_keys import DeviceKeyPair
+from app.crypto.dpop import NONCE_HEADER, PROOF_HEADER, SCHEME, DPoPKey
 from devtools.synthetic_audio import write_audio
 from server import listen_policy
 from server.api.app import create_app
@@ -18,6 +21,56 @@ from server.cli import main as server_main
 from server.context import ServerContext, open_context
 from server.datadir import DataDir
 from server.demo import DemoSetup, setup_demo
+
+#: Which workstation key each issued token is bound to, and the device it enrolled.
+PROOF_KEYS: dict[str, DPoPKey] = {}
+DEVICE_IDS: dict[str, str] = {}
+
+
+class ProvingClient(TestClient):
+    """An in-process client that proves every request as Cordon's client does (RFC 9449).
+
+    A request sent with ``Authorization: DPoP <token>`` gets a fresh proof signed
+    by the key that token was issued to, with the server's latest nonce (a
+    ``use_dpop_nonce`` answer is retried once). A request that already carries a
+    ``DPoP`` header — a test's own, or ``""`` for none — is sent as it is.
+    """
+
+    nonce: str | None = None
+
+    def request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Response:
+        headers = dict(kwargs.pop("headers", None) or {})
+        scheme, _, token = headers.get("Authorization", "").partition(" ")
+        key = PROOF_KEYS.get(token) if scheme == SCHEME else None
+        if key is None or PROOF_HEADER in headers:
+            if headers.get(PROOF_HEADER) == "":
+                del headers[PROOF_HEADER]
+            return self._remember(super().request(method, url, headers=headers, **kwargs))
+        target = urljoin(str(self.base_url), str(url))
+        for attempt in (1, 2):
+            proof = key.proof(method, target, access_token=token, nonce=self.nonce)
+            response = self._remember(
+                super().request(method, url, headers={**headers, PROOF_HEADER: proof}, **kwargs)
+            )
+            if attempt == 1 and _wants_nonce(response):
+                continue
+            return response
+        raise AssertionError("unreachable")
+
+    def _remember(self, response: httpx.Response) -> httpx.Response:
+        self.nonce = response.headers.get(NONCE_HEADER, self.nonce)
+        return response
+
+    def prove(self, key: DPoPKey, method: str, url: str, token: str | None = None) -> str:
+        """A proof by ``key`` for a request this client is about to send itself."""
+        if self.nonce is None:
+            self.get("/v1/health")
+        target = urljoin(str(self.base_url), url)
+        return key.proof(method, target, access_token=token, nonce=self.nonce)
+
+
+def _wants_nonce(response: httpx.Response) -> bool:
+    return response.status_code == 401 and '"use_dpop_nonce"' in response.text
 
 
 def init_data_dir(root: Path) -> DataDir:
@@ -31,8 +84,8 @@ class DemoServer:
     demo: DemoSetup
     audio_dir: Path
 
-    def client(self) -> TestClient:
-        return TestClient(create_app(self.ctx), client=("127.0.0.1", 50000))
+    def client(self) -> ProvingClient:
+        return ProvingClient(create_app(self.ctx), client=("127.0.0.1", 50000))
 
 
 def demo_server(
@@ -56,17 +109,34 @@ def demo_server(
     return DemoServer(ctx, demo, audio_dir)
 
 
-def login(client: TestClient, username: str) -> dict[str, str]:
-    response = client.post("/v1/auth/demo-login", json={"username": username})
+def login(client: ProvingClient, username: str, key: DPoPKey | None = None) -> dict[str, str]:
+    """Demo sign-in proven by ``key`` (a new workstation key if none): the caller's headers."""
+    key = key or DPoPKey.generate()
+    path = "/v1/auth/demo-login"
+    proof = client.prove(key, "POST", path)
+    response = client.post(path, json={"username": username}, headers={PROOF_HEADER: proof})
     assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+    token = response.json()["access_token"]
+    PROOF_KEYS[token] = key
+    return {"Authorization": f"{SCHEME} {token}"}
+
+
+def proof_key(headers: dict[str, str]) -> DPoPKey:
+    """The workstation key the caller's token is bound to."""
+    return PROOF_KEYS[headers["Authorization"].partition(" ")[2]]
 
 
 def enroll(client: TestClient, headers: dict[str, str], pair: DeviceKeyPair) -> dict[str, str]:
     body = {"name": "test", "public_key": base64.b64encode(pair.public_bytes()).decode()}
     response = client.post("/v1/devices", json=body, headers=headers)
     assert response.status_code == 201, response.text
-    return {**headers, "X-Cordon-Device": response.json()["device_id"]}
+    DEVICE_IDS[headers["Authorization"]] = response.json()["device_id"]
+    return headers
+
+
+def device_id(headers: dict[str, str]) -> str:
+    """The device the caller enrolled (their requests are proven by its key)."""
+    return DEVICE_IDS[headers["Authorization"]]
 
 
 def document(text: str = "x", **segment: Any) -> dict[str, Any]:

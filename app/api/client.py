@@ -6,6 +6,10 @@ otherwise silently replace it with the system store. Each worker thread gets
 its own ``requests.Session`` (sessions are not thread-safe). Every response is
 validated against the shared wire schema; every failure becomes a typed
 :class:`~app.api.errors.ApiError`.
+
+Every request is proven by the workstation's DPoP key (RFC 9449): a fresh
+proof for its method and URL, with the hash of the token and the server's
+latest nonce. A ``use_dpop_nonce`` answer is retried once with the new nonce.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from app.api import errors
+from app.crypto.dpop import NONCE_HEADER, PROOF_HEADER, SCHEME, DPoPKey
 from app.wire.context import (
     ContextDecisionIn,
     ContextIn,
@@ -88,14 +93,16 @@ class CordonApi:
         self.timeout = timeout
         self._local = threading.local()
         self._token: str | None = None
-        self._device_id: str | None = None
+        self._proof_key: DPoPKey | None = None
+        self._nonce: str | None = None
 
     # -- state ------------------------------------------------------------
     def set_token(self, token: str | None) -> None:
         self._token = token
 
-    def set_device(self, device_id: str | None) -> None:
-        self._device_id = device_id
+    def set_proof_key(self, key: DPoPKey | None) -> None:
+        """The workstation key that signs every request's proof (``None``: sign nothing)."""
+        self._proof_key = key
 
     @property
     def signed_in(self) -> bool:
@@ -119,12 +126,13 @@ class CordonApi:
             session.close()
             self._local.session = None
 
-    def _headers(self) -> dict[str, str]:
+    def _headers(self, method: str, url: str) -> dict[str, str]:
         headers = {"Accept": "application/json"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
-        if self._device_id:
-            headers["X-Cordon-Device"] = self._device_id
+        token, key = self._token, self._proof_key
+        if token:
+            headers["Authorization"] = f"{SCHEME} {token}"
+        if key is not None:
+            headers[PROOF_HEADER] = key.proof(method, url, access_token=token, nonce=self._nonce)
         return headers
 
     # -- transport ----------------------------------------------------------
@@ -137,27 +145,36 @@ class CordonApi:
         stream: bool = False,
         idempotency_key: str | None = None,
     ) -> requests.Response:
-        headers = self._headers()
-        if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
-        data = None
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-            data = body.model_dump_json().encode("utf-8")
-        try:
-            response = self._session().request(
-                method,
-                self.base_url + path,
-                data=data,
-                headers=headers,
-                timeout=self.timeout,
-                stream=stream,
-                allow_redirects=False,
-            )
-        except requests.exceptions.SSLError as exc:
-            raise errors.TlsError(type(exc).__name__) from exc
-        except requests.exceptions.RequestException as exc:
-            raise errors.NetworkError(type(exc).__name__) from exc
+        url = self.base_url + path
+        data = None if body is None else body.model_dump_json().encode("utf-8")
+        for attempt in (1, 2):
+            headers = self._headers(method, url)
+            if idempotency_key is not None:
+                headers["Idempotency-Key"] = idempotency_key
+            if data is not None:
+                headers["Content-Type"] = "application/json"
+            try:
+                response = self._session().request(
+                    method,
+                    url,
+                    data=data,
+                    headers=headers,
+                    timeout=self.timeout,
+                    stream=stream,
+                    allow_redirects=False,
+                )
+            except requests.exceptions.SSLError as exc:
+                raise errors.TlsError(type(exc).__name__) from exc
+            except requests.exceptions.RequestException as exc:
+                raise errors.NetworkError(type(exc).__name__) from exc
+            fresh = response.headers.get(NONCE_HEADER)
+            stale = fresh is not None and fresh != self._nonce
+            if fresh is not None:
+                self._nonce = fresh
+            if attempt == 1 and stale and response.status_code == 401 and _wants_nonce(response):
+                response.close()
+                continue
+            break
         if response.status_code >= 300:
             try:
                 raise _error_for(response)
@@ -323,6 +340,15 @@ class _RefuseAdapter(HTTPAdapter):
         raise errors.TlsError("plain http refused")
 
 
+def _wants_nonce(response: requests.Response) -> bool:
+    try:
+        return ErrorBody.model_validate_json(response.content).error.code is (
+            ErrorCode.USE_DPOP_NONCE
+        )
+    except ValidationError:
+        return False
+
+
 def _error_for(response: requests.Response) -> errors.ServerError:
     status = response.status_code
     code: ErrorCode | None = None
@@ -338,7 +364,9 @@ def _error_for(response: requests.Response) -> errors.ServerError:
             return errors.TokenExpiredError(status, code, message, path)
         return errors.AuthenticationError(status, code, message, path)
     cls: type[errors.ServerError]
-    if status == 403:
+    if status == 403 and code is ErrorCode.DEVICE_REVOKED:
+        cls = errors.DeviceRevokedError
+    elif status == 403:
         cls = errors.ForbiddenError
     elif status == 404:
         cls = errors.NotFoundError

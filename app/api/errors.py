@@ -70,6 +70,15 @@ class ForbiddenError(ServerError):
     user_message = "You are not allowed to do this."
 
 
+class DeviceRevokedError(ForbiddenError):
+    """403 ``device_revoked``: this workstation's access was withdrawn; wipe and sign out."""
+
+    user_message = (
+        "This workstation's access to Cordon was revoked. Its keys have been removed; "
+        "contact your administrator."
+    )
+
+
 class NotFoundError(ServerError):
     """404: the task does not exist or is not yours."""
 

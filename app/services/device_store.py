@@ -24,6 +24,7 @@ import keyring
 import keyring.errors
 
 from app.crypto.device_keys import DeviceKeyPair
+from app.crypto.dpop import DPoPKey
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,7 @@ class DeviceStore:
     def __init__(self, server_id: str) -> None:
         self._legacy = f"device-key:{server_id}"
         self._prefix = f"device-key:{server_id}:"
+        self._proof = f"dpop-key:{server_id}"
 
     def _entry(self, user_id: str | None) -> str:
         return self._legacy if user_id is None else self._prefix + user_id
@@ -158,6 +160,41 @@ class DeviceStore:
             logger.info("created a new device key pair")
         return pair
 
+    def proof_key(self) -> DPoPKey:
+        """This workstation's DPoP signing key for the server, made on first use.
+
+        One per workstation and server, not per user: it is needed before the
+        server has said who signed in (the sign-in request itself is proven).
+        """
+        try:
+            stored = keyring.get_password(SERVICE, self._proof)
+            if stored is not None:
+                return DPoPKey.from_private_bytes(base64.b64decode(stored))
+            key = DPoPKey.generate()
+            value = base64.b64encode(key.private_bytes()).decode("ascii")
+            keyring.set_password(SERVICE, self._proof, value)
+        except keyring.errors.KeyringError as exc:
+            raise KeyringUnavailableError(type(exc).__name__) from exc
+        logger.info("created a new device signing key")
+        return key
+
+    def forget(self, user_ids: list[str]) -> int:
+        """Delete the signing key, the legacy key and ``user_ids``' device keys; count deleted."""
+        deleted = 0
+        for entry in [self._proof, self._legacy, *(self._entry(u) for u in user_ids)]:
+            deleted += _delete(entry)
+        return deleted
+
+
+def _delete(entry: str) -> int:
+    try:
+        keyring.delete_password(SERVICE, entry)
+    except keyring.errors.PasswordDeleteError:
+        return 0
+    except keyring.errors.KeyringError as exc:
+        raise KeyringUnavailableError(type(exc).__name__) from exc
+    return 1
+
 
 class OutboxKeyStore:
     """The outbox's AES-256 key for one server, kept only in the OS keyring.
@@ -180,6 +217,10 @@ class OutboxKeyStore:
             raise KeyringUnavailableError(type(exc).__name__) from exc
         logger.info("created a new outbox key")
         return key
+
+    def forget(self) -> int:
+        """Delete the outbox key (the outbox's files become unreadable); 1 if it existed."""
+        return _delete(self._entry)
 
 
 def state_dir() -> Path:

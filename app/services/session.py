@@ -51,7 +51,12 @@ class SessionService:
         self.managed_projects: list[str] = []
 
     def sign_in(self, account: str) -> User:
-        """Authenticate, then enrol this device. Raises AuthError / ApiError / keyring errors."""
+        """Authenticate, then enrol this device. Raises AuthError / ApiError / keyring errors.
+
+        Every request from the sign-in on is proven by the workstation's signing
+        key, so the key is loaded (or made) first.
+        """
+        self.api.set_proof_key(self._store.proof_key())
         credentials = self.authenticator.sign_in(account)
         self.api.set_token(credentials.access_token)
         user_id = credentials.user.user_id
@@ -60,12 +65,12 @@ class SessionService:
         try:
             enrolled = self._enroll(pair)
         except ServerError as exc:
-            if legacy is None or exc.code is not ErrorCode.CONFLICT:
+            if exc.code is not ErrorCode.CONFLICT:
                 raise
-            # The old shared key was another user's: this user gets a key of their own.
+            # The key is another user's (an old shared key) or was enrolled with a
+            # signing key this workstation no longer has: this user gets a new one.
             pair = self._store.load_or_create(user_id, fresh=True)
             enrolled = self._enroll(pair)
-        self.api.set_device(enrolled.device_id)
         self.device = Device(DeviceId(enrolled.device_id), pair)
         self.credentials = credentials
         self.user = credentials.user
@@ -79,7 +84,6 @@ class SessionService:
     def sign_out(self) -> None:
         """Forget the token and device in memory (the keyring keeps the device key)."""
         self.api.set_token(None)
-        self.api.set_device(None)
         self.user = self.device = self.credentials = None
 
     def tasks(self, queue: QueueFilter | None = None) -> list[Task]:

@@ -33,6 +33,12 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
     UNKNOWN_DEVICE = "unknown_device"
+    #: The DPoP proof is missing, malformed, replayed, stale, for another request or key.
+    INVALID_DPOP_PROOF = "invalid_dpop_proof"
+    #: The proof lacks the server's current nonce; retry with the ``DPoP-Nonce`` header's.
+    USE_DPOP_NONCE = "use_dpop_nonce"
+    #: This device was revoked: the client wipes what it holds and signs out.
+    DEVICE_REVOKED = "device_revoked"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
@@ -85,7 +91,7 @@ class UserOut(_Model):
 
 class TokenOut(_Model):
     access_token: str
-    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type name
+    token_type: str = "DPoP"  # noqa: S105 - the token type name (RFC 9449)
     expires_at: int
     user: UserOut
     #: Public id of this sign-in: shown in the watermark, recorded with the login.

@@ -28,10 +28,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import requests
-
+from app.api.client import CordonApi
+from app.api.errors import ApiError
 from app.crypto.device_keys import DeviceKeyPair
-from app.wire.schemas import Role
+from app.crypto.dpop import DPoPKey
+from app.wire.schemas import EventBatchIn, Role
 from devtools.bench.measure import ratio
 from devtools.processes import start_server, stop
 from server import provision
@@ -72,28 +73,26 @@ def sqlite_floor(path: Path, per_txn: int, seconds: float) -> float:
     return rate
 
 
-def _session(ca: Path) -> requests.Session:
-    session = requests.Session()
-    session.trust_env = False
-    session.verify = str(ca)
-    return session
-
-
 def _provision(data_dir: Path, url: str, ca: Path) -> list[tuple[str, str]]:
-    """200 users with a device each; return their (token, device id)."""
+    """200 users, each on a workstation of their own with an enrolled device.
+
+    Returns (token, workstation signing key as base64 PKCS#8): every request is
+    proven with DPoP, as Cordon's client proves it.
+    """
     engine = make_engine(DataDir(data_dir).db_path)
-    session = _session(ca)
     clients = []
     for i in range(CLIENTS):
         user = provision.ensure_user(engine, f"bench{i:03d}", f"Bench {i}", demo=True)
         provision.set_membership(engine, user, _demo_project(engine), Role.ANNOTATOR)
-        token = session.post(f"{url}/v1/auth/demo-login", json={"username": f"bench{i:03d}"})
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        key = base64.b64encode(DeviceKeyPair.generate().public_bytes()).decode()
-        device = session.post(
-            f"{url}/v1/devices", json={"name": f"ws{i}", "public_key": key}, headers=headers
-        )
-        clients.append((headers["Authorization"], device.json()["device_id"]))
+        key = DPoPKey.generate()
+        api = CordonApi(url, ca)
+        api.set_proof_key(key)
+        token = api.demo_login(f"bench{i:03d}").access_token
+        api.set_token(token)
+        public = base64.b64encode(DeviceKeyPair.generate().public_bytes()).decode()
+        api.enroll_device(f"ws{i}", public)
+        api.close()
+        clients.append((token, base64.b64encode(key.private_bytes()).decode()))
     engine.dispose()
     return clients
 
@@ -121,9 +120,11 @@ def _worker(
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
 
-    def workstation(auth: str, device: str) -> None:
-        session = _session(Path(ca))
-        headers = {"Authorization": auth, "X-Cordon-Device": device}
+    def workstation(token: str, key: str) -> None:
+        api = CordonApi(url, Path(ca), timeout=(5.0, 60.0))
+        api.set_token(token)
+        api.set_proof_key(DPoPKey.from_private_bytes(base64.b64decode(key)))
+        device = key[-12:]
         # The open-loop phase goes on from far ahead: new numbers, new keys.
         seq, mine, took = (1_000_000 if interval else 0), 0, []
         due = time.perf_counter() + random.uniform(0, interval)  # noqa: S311 - spread only
@@ -138,20 +139,18 @@ def _worker(
                     {"event_id": str(uuid.uuid4()), "action": "capture_attempt",
                      "client_time": time.time(), "seq": seq}
                 )  # fmt: skip
-            key = f"bench-{device}-{seq}"
+            batch = EventBatchIn.model_validate({"events": events})
             began = time.perf_counter()
-            reply = session.post(
-                f"{url}/v1/events",
-                json={"events": events},
-                headers={**headers, "Idempotency-Key": key},
-                timeout=60,
-            )
+            try:
+                ack = api.post_events(batch, idempotency_key=f"bench-{device}-{seq}")
+                mine += ack.accepted
+            except ApiError:
+                pass
             took.append(time.perf_counter() - began)
-            if reply.status_code == 200:
-                mine += int(reply.json()["accepted"])
         with lock:
             latencies.extend(took)
             accepted[0] += mine
+        api.close()
 
     threads = [threading.Thread(target=workstation, args=c) for c in clients]
     for thread in threads:

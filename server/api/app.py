@@ -19,6 +19,7 @@ from server.api import (
     routes_tasks,
 )
 from server.api.body_limit import BodyLimitMiddleware
+from server.api.dpop_nonce import NonceMiddleware
 from server.api.error_handlers import install_error_handlers
 from server.auditlog.checkpoints import CheckpointThread
 from server.context import ServerContext
@@ -60,6 +61,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
     install_error_handlers(app)
     _include_routes(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=ctx.max_json_body)
+    app.add_middleware(NonceMiddleware, nonces=ctx.proofs.nonces)
     return app
 
 

@@ -18,17 +18,8 @@ from sqlalchemy import Connection, func, select
 from app.wire.schemas import AccessEventIn, EventBatchAck, LogRange
 from server import db, sequences
 from server.api.principal import Principal, membership_role
-from server.api.task_access import is_gold, may_access
+from server.api.task_access import device_of, is_gold, may_access
 from server.auditlog import store
-
-
-def device_of(conn: Connection, principal: Principal) -> str | None:
-    """The device the caller named, if it is theirs (else the events name none)."""
-    device_id = principal.device_header
-    if device_id is None:
-        return None
-    owner = conn.execute(select(db.devices.c.user_id).where(db.devices.c.id == device_id)).scalar()
-    return device_id if owner == principal.user_id else None
 
 
 def ingest(

@@ -1,23 +1,29 @@
-"""Who is calling: bearer-token authentication and per-request authorisation.
+"""Who is calling: device-bound token authentication and per-request authorisation.
 
-Every route that touches a project asks :func:`require_membership`; roles come
-from the database on each request (never from the token), so least privilege
-holds even for a token issued before a membership changed.
+A request is authenticated by two things together: the server's own access
+token (``Authorization: DPoP <token>``) and a fresh DPoP proof signed by the
+device key the token is bound to (``server.dpop``). A token alone — copied
+from a log, a proxy or another machine — opens nothing. Roles come from the
+database on each request (never from the token), so least privilege holds
+even for a token issued before a membership changed.
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Connection, select
 
+from app.crypto.dpop import PROOF_HEADER, SCHEME
 from app.wire.schemas import ErrorCode, Role
 from server import db
 from server.api.errors import ApiError
 from server.audit import Actor
 from server.context import ServerContext
+from server.dpop import NonceError, Proof, ProofError
 from server.tokens import TokenError, TokenExpiredError
 
 
@@ -31,40 +37,96 @@ Ctx = Annotated[ServerContext, Depends(get_context)]
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated user, and the device they named (if any)."""
+    """An authenticated user, and the thumbprint of the device key that proved the request."""
 
     user_id: str
-    username: str
     remote_addr: str | None
-    device_header: str | None
+    jkt: str
 
     def actor(self, device_id: str | None = None) -> Actor:
         return Actor(self.user_id, device_id, self.remote_addr)
 
 
+def check_proof(request: Request, ctx: ServerContext, access_token: str | None = None) -> Proof:
+    """The request's DPoP proof, verified, or 401 (``use_dpop_nonce``: retry with the nonce)."""
+    try:
+        return ctx.proofs.verify(
+            request.headers.get(PROOF_HEADER),
+            request.method,
+            str(request.url),
+            access_token=access_token,
+        )
+    except NonceError as exc:
+        raise ApiError(
+            401, ErrorCode.USE_DPOP_NONCE, exc.message, reason=exc.reason, audit=False
+        ) from exc
+    except ProofError as exc:
+        raise ApiError(401, ErrorCode.INVALID_DPOP_PROOF, exc.message, reason=exc.reason) from exc
+
+
+def _token(request: Request) -> str:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if not token:
+        raise ApiError(401, ErrorCode.UNAUTHENTICATED, "a DPoP-bound access token is required")
+    if scheme.lower() != SCHEME.lower():
+        raise ApiError(
+            401, ErrorCode.UNAUTHENTICATED, "the access token must be sent with the DPoP scheme"
+        )
+    return token
+
+
 def authenticate(request: Request, ctx: ServerContext) -> Principal:
-    """The caller named by the request's bearer token, or 401."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, ErrorCode.UNAUTHENTICATED, "a bearer token is required")
+    """The caller named by the request's token and proven by its DPoP proof, or 401.
+
+    Once the token is known good, its user is remembered as the *claimed* caller,
+    so a refused proof (a stolen token used without its key) is audited under
+    the user whose token it was.
+    """
+    token = _token(request)
     try:
         claims = ctx.signer.verify(token)
     except TokenExpiredError as exc:
         raise ApiError(401, ErrorCode.TOKEN_EXPIRED, "the access token has expired") from exc
     except TokenError as exc:
         raise ApiError(401, ErrorCode.UNAUTHENTICATED, "the access token is not valid") from exc
-    with ctx.engine.connect() as conn:
-        row = conn.execute(select(db.users).where(db.users.c.id == claims.user_id)).first()
-    if row is None:
-        raise ApiError(401, ErrorCode.UNAUTHENTICATED, "the access token is not valid")
     client = request.client
-    return Principal(
-        user_id=row.id,
-        username=row.username,
-        remote_addr=client.host if client else None,
-        device_header=request.headers.get("x-cordon-device"),
+    principal = Principal(
+        user_id=claims.user_id, remote_addr=client.host if client else None, jkt=claims.jkt
     )
+    request.state.claimed = principal
+    proof = check_proof(request, ctx, access_token=token)
+    if not hmac.compare_digest(proof.jkt, claims.jkt):
+        raise ApiError(
+            401, ErrorCode.INVALID_DPOP_PROOF,
+            "the DPoP proof is signed by another key than the token's", reason="dpop_key_mismatch",
+        )  # fmt: skip
+    with ctx.engine.connect() as conn:
+        user = conn.execute(
+            select(db.users.c.disabled_at).where(db.users.c.id == claims.user_id)
+        ).first()
+        revoked = conn.execute(
+            select(db.devices.c.id)
+            .where(
+                db.devices.c.user_id == claims.user_id,
+                db.devices.c.jkt == claims.jkt,
+                db.devices.c.revoked_at.is_not(None),
+            )
+            .limit(1)
+        ).first()
+    if user is None:
+        request.state.claimed = None  # a user who no longer exists is not recorded as one
+        raise ApiError(401, ErrorCode.UNAUTHENTICATED, "the access token is not valid")
+    if user.disabled_at is not None:
+        raise ApiError(
+            401, ErrorCode.UNAUTHENTICATED, "this account is disabled", reason="user_disabled"
+        )
+    if revoked is not None:
+        raise ApiError(
+            403, ErrorCode.DEVICE_REVOKED,
+            "this workstation's access was revoked; Cordon removes its keys",
+            reason="device_revoked",
+        )  # fmt: skip
+    return principal
 
 
 def get_principal(request: Request, ctx: Ctx) -> Principal:
@@ -84,10 +146,13 @@ def principal_if_any(request: Request) -> Principal | None:
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:
         return known
-    try:
-        return authenticate(request, get_context(request))
-    except ApiError:
-        return None
+    if getattr(request.state, "claimed", None) is None:
+        try:
+            return authenticate(request, get_context(request))
+        except ApiError:
+            pass
+    claimed: Principal | None = getattr(request.state, "claimed", None)
+    return claimed
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -8,7 +8,7 @@ import ipaddress
 import time
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.crypto.device_keys import load_public_key, public_key_fingerprint
@@ -24,7 +24,7 @@ from app.wire.schemas import (
 )
 from server import __version__, audit, db
 from server.api.errors import ApiError
-from server.api.principal import Ctx, CurrentPrincipal, JsonBody
+from server.api.principal import Ctx, CurrentPrincipal, JsonBody, check_proof
 from server.ingest import new_id
 
 router = APIRouter(prefix="/v1")
@@ -48,13 +48,14 @@ def demo_login(body: DemoLoginIn, ctx: Ctx, request: Request) -> TokenOut:
     client_host = request.client.host if request.client else None
     if not ctx.demo_login or not _is_loopback(client_host):
         raise ApiError(404, ErrorCode.NOT_FOUND, "demo login is not enabled")
+    proof = check_proof(request, ctx)
     with ctx.transaction() as conn:
         row = conn.execute(
             select(db.users).where(db.users.c.username == body.username, db.users.c.is_demo)
         ).first()
         if row is None:
             raise ApiError(401, ErrorCode.UNAUTHENTICATED, "unknown demo user")
-        token, claims = ctx.signer.issue(row.id)
+        token, claims = ctx.signer.issue(row.id, proof.jkt)
         session_id = claims.token_id[:12]
         audit.record(
             conn,
@@ -81,9 +82,11 @@ def me(principal: CurrentPrincipal, ctx: Ctx) -> UserOut:
 def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -> DeviceOut:
     """Register a device public key; data keys are wrapped only to enrolled devices.
 
-    Idempotent for a key already enrolled by the same user. A revoked key stays
-    revoked, and a user has at most ``ctx.max_devices_per_user`` active devices,
-    so a stolen token cannot mint itself fresh devices without limit.
+    The device is bound to the signing key that proved this request (the
+    token's key): later requests proven by it are this device's. Idempotent for
+    a key already enrolled by the same user on the same workstation. A revoked
+    key or workstation stays revoked, and a user has at most
+    ``ctx.max_devices_per_user`` active devices.
     """
     try:
         raw = base64.b64decode(body.public_key, validate=True)
@@ -92,20 +95,40 @@ def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -
         raise ApiError(422, ErrorCode.INVALID_REQUEST, "public_key is not a device key") from exc
     fingerprint = public_key_fingerprint(raw)
     with ctx.transaction() as conn:
-        existing = conn.execute(
-            select(db.devices.c.id, db.devices.c.user_id, db.devices.c.revoked_at).where(
-                db.devices.c.fingerprint == fingerprint
+        revoked_here = conn.execute(
+            select(db.devices.c.id).where(
+                db.devices.c.user_id == principal.user_id,
+                db.devices.c.jkt == principal.jkt,
+                db.devices.c.revoked_at.is_not(None),
             )
         ).first()
+        if revoked_here is not None:
+            raise ApiError(
+                403, ErrorCode.DEVICE_REVOKED, "this device was revoked", reason="device_revoked"
+            )
+        existing = conn.execute(
+            select(
+                db.devices.c.id, db.devices.c.user_id, db.devices.c.revoked_at, db.devices.c.jkt
+            ).where(db.devices.c.fingerprint == fingerprint)
+        ).first()
         if existing is not None:
-            if existing.user_id != principal.user_id:
-                raise ApiError(
-                    409, ErrorCode.CONFLICT, "key is enrolled for another user",
-                    reason="device_key_conflict",
-                )  # fmt: skip
             if existing.revoked_at is not None:
                 raise ApiError(
-                    403, ErrorCode.FORBIDDEN, "this device was revoked", reason="device_revoked"
+                    403, ErrorCode.DEVICE_REVOKED, "this device was revoked",
+                    reason="device_revoked",
+                )  # fmt: skip
+            if existing.user_id != principal.user_id or (
+                existing.jkt is not None and existing.jkt != principal.jkt
+            ):
+                raise ApiError(
+                    409, ErrorCode.CONFLICT, "key is enrolled for another user or workstation",
+                    reason="device_key_conflict",
+                )  # fmt: skip
+            if existing.jkt is None:  # enrolled before devices were bound to a signing key
+                conn.execute(
+                    update(db.devices)
+                    .where(db.devices.c.id == existing.id)
+                    .values(jkt=principal.jkt)
                 )
             return DeviceOut(device_id=existing.id, fingerprint=fingerprint)
         active = conn.execute(
@@ -130,6 +153,7 @@ def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -
                     fingerprint=fingerprint,
                     created_at=int(time.time()),
                     revoked_at=None,
+                    jkt=principal.jkt,
                 )
             )
         except IntegrityError as exc:

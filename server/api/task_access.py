@@ -129,21 +129,32 @@ def load_task(
 
 
 def active_device(conn: Connection, principal: Principal, access: TaskAccess | None = None) -> str:
-    """The device named in ``X-Cordon-Device``: it must be the caller's and not revoked."""
-    device_id = principal.device_header
+    """The caller's device on this workstation: enrolled for them with the proving key.
+
+    The device is whichever enrolment is bound to the key that signed the
+    request's DPoP proof; nothing the client names can point elsewhere.
+    """
     project_id = access.project_id if access is not None else None
     task_id = access.task_id if access is not None else None
-    if not device_id:
+    device = device_of(conn, principal)
+    if device is None:
         raise ApiError(
-            400, ErrorCode.UNKNOWN_DEVICE, "X-Cordon-Device header is required",
-            reason="device_missing", project_id=project_id, task_id=task_id,
-        )  # fmt: skip
-    row = conn.execute(
-        select(db.devices.c.user_id, db.devices.c.revoked_at).where(db.devices.c.id == device_id)
-    ).first()
-    if row is None or row.user_id != principal.user_id or row.revoked_at is not None:
-        raise ApiError(
-            403, ErrorCode.UNKNOWN_DEVICE, "device is not enrolled for this user",
+            403, ErrorCode.UNKNOWN_DEVICE, "this workstation is not enrolled for this user",
             reason="device_not_enrolled", project_id=project_id, task_id=task_id,
         )  # fmt: skip
-    return device_id
+    return device
+
+
+def device_of(conn: Connection, principal: Principal) -> str | None:
+    """The newest active device of the caller bound to the proving key, if any."""
+    row = conn.execute(
+        select(db.devices.c.id)
+        .where(
+            db.devices.c.user_id == principal.user_id,
+            db.devices.c.jkt == principal.jkt,
+            db.devices.c.revoked_at.is_(None),
+        )
+        .order_by(db.devices.c.created_at.desc(), db.devices.c.id.desc())
+        .limit(1)
+    ).first()
+    return str(row.id) if row is not None else None

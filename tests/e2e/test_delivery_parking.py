@@ -149,7 +149,7 @@ def _run(server: LiveServer, tmp_path: Path) -> None:
 
     api = CordonApi(server.url, server.ca_file)
     api.set_token(caller.api._token)  # the same sign-in, on the uploader's own client
-    api.set_device(caller.device_id)
+    api.set_proof_key(caller.key)
     delivery = Delivery(outbox, api, on_state=on_state, backoff=(0.05, 0.2), park_retry=(1.5, 3.0))
     delivery.start()
     try:

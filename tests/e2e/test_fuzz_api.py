@@ -3,8 +3,10 @@
 schemathesis generates requests for every operation, valid and invalid
 (positive and negative modes), and sends them to the real server over TLS
 with Cordon's real credentials in rotation: an annotator and a reviewer with
-enrolled devices, a token without a device, a junk token, none at all. Path
-ids are real ones half the time, so the fuzz reaches past the 404s.
+enrolled devices (each request proven by its workstation's DPoP key), a token
+whose workstation has no device, the annotator's token without its proof, a
+junk token, none at all. Path ids are real ones half the time, so the fuzz
+reaches past the 404s.
 
 Every answer must be a 2xx or a 4xx with Cordon's JSON error body — never a
 5xx, never a hang (10 s) — and afterwards ``audit verify`` must still pass
@@ -36,6 +38,7 @@ from hypothesis import HealthCheck, settings
 
 from app.api.client import CordonApi
 from app.crypto.device_keys import DeviceKeyPair
+from app.crypto.dpop import DPoPKey
 from server.api.app import openapi_schema
 from server.cli import main as server_main
 from tests.e2e.conftest import LiveServer, live_server
@@ -55,42 +58,51 @@ class Fuzz:
         self.session = requests.Session()
         self.session.trust_env = False
         self.session.verify = str(server.ca_file)
-        self.headers: list[dict[str, str]] = [
-            self._signed_in("annotator"),
+        self.nonce: str | None = None
+        annotator = self._signed_in("annotator")
+        self.creds: list[tuple[str | None, DPoPKey | None]] = [
+            annotator,
             self._signed_in("reviewer"),
-        ]
-        annotator = self.headers[0]
-        self.headers += [
-            {"Authorization": annotator["Authorization"]},  # no device
-            {"Authorization": "Bearer not-a-token"},
-            {},
+            self._signed_in("annotator", enroll=False),  # no device
+            (annotator[0], None),  # the token without its proof
+            ("not-a-token", None),
+            (None, None),
         ]
         api = CordonApi(server.url, server.ca_file)
-        api.set_token(annotator["Authorization"].removeprefix("Bearer "))
+        api.set_token(annotator[0])
+        api.set_proof_key(annotator[1])
         tasks = api.list_tasks().tasks
         api.close()
         self.ids = {"task_id": [t.task_id for t in tasks], "project_id": [tasks[0].project_id]}
-        self._rotation = itertools.cycle(range(len(self.headers)))
+        self._rotation = itertools.cycle(range(len(self.creds)))
         self._real = itertools.cycle([True, False])
         self.statuses: Counter[int] = Counter()
         self.cases = 0
         self.slowest = 0.0
 
-    def _signed_in(self, username: str) -> dict[str, str]:
+    def _signed_in(self, username: str, *, enroll: bool = True) -> tuple[str, DPoPKey]:
+        key = DPoPKey.generate()
         api = CordonApi(self.server.url, self.server.ca_file)
+        api.set_proof_key(key)
         token = api.demo_login(username).access_token
         api.set_token(token)
-        pair = DeviceKeyPair.generate()
-        device = api.enroll_device("fuzz", base64.b64encode(pair.public_bytes()).decode())
+        if enroll:
+            pair = DeviceKeyPair.generate()
+            api.enroll_device("fuzz", base64.b64encode(pair.public_bytes()).decode())
         api.close()
-        return {"Authorization": f"Bearer {token}", "X-Cordon-Device": device.device_id}
+        return token, key
 
     def prepare(self, case: Any) -> dict[str, str]:
         """Real ids for half the cases with path ids; the next credentials in turn."""
         for name, values in self.ids.items():
             if case.path_parameters and name in case.path_parameters and next(self._real):
                 case.path_parameters[name] = values[self.cases % len(values)]
-        return self.headers[next(self._rotation)]
+        token, key = self.creds[next(self._rotation)]
+        headers = {"Authorization": f"DPoP {token}"} if token else {}
+        if key is not None:
+            url = self.server.url + case.formatted_path
+            headers["DPoP"] = key.proof(case.method, url, access_token=token, nonce=self.nonce)
+        return headers
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +146,8 @@ def test_every_answer_is_2xx_or_a_json_4xx(case: Any, fuzz: Fuzz) -> None:
         verify=str(fuzz.server.ca_file),
     )
     took = time.monotonic() - start
+    nonce = response.headers.get("dpop-nonce")  # schemathesis: a list per header name
+    fuzz.nonce = nonce[0] if nonce else fuzz.nonce
     fuzz.cases += 1
     fuzz.statuses[response.status_code] += 1
     fuzz.slowest = max(fuzz.slowest, took)

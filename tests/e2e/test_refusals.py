@@ -5,7 +5,7 @@ one ``access_refused`` event with its audit leaf, and never hold up anyone
 else: a second workstation posts events the whole time and none of its
 batches may wait more than a second either. Requests go through
 :class:`~app.api.client.CordonApi`, so they carry exactly the headers the
-client sends (bearer token, ``X-Cordon-Device``, ``Idempotency-Key``).
+client sends (DPoP-bound token and proof, ``Idempotency-Key``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sqlalchemy import Engine, func, select, update
 from app.api import errors
 from app.api.client import CordonApi
 from app.crypto.device_keys import DeviceKeyPair
+from app.crypto.dpop import DPoPKey
 from app.domain.label_document import to_wire
 from app.wire.label_document import LabelDocumentWire, SegmentWire
 from app.wire.schemas import AccessEventIn, EventBatchIn, LabelIn
@@ -40,15 +41,23 @@ class Caller:
     api: CordonApi
     device_id: str
     pair: DeviceKeyPair
+    key: DPoPKey
+
+
+def signed_in_api(server: LiveServer, username: str, key: DPoPKey) -> CordonApi:
+    """A client signed in from the workstation holding ``key``, not enrolled yet."""
+    api = CordonApi(server.url, server.ca_file)
+    api.set_proof_key(key)
+    api.set_token(api.demo_login(username).access_token)
+    return api
 
 
 def sign_in(server: LiveServer, username: str) -> Caller:
-    api = CordonApi(server.url, server.ca_file)
-    api.set_token(api.demo_login(username).access_token)
+    key = DPoPKey.generate()
+    api = signed_in_api(server, username, key)
     pair = DeviceKeyPair.generate()
     device = api.enroll_device("test", base64.b64encode(pair.public_bytes()).decode())
-    api.set_device(device.device_id)
-    return Caller(api, device.device_id, pair)
+    return Caller(api, device.device_id, pair, key)
 
 
 def event(seq: int, action: str = "playback_started") -> AccessEventIn:
@@ -133,11 +142,11 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
         conn.execute(
             update(db.devices).where(db.devices.c.id == revoked.device_id).values(revoked_at=1)
         )
-    no_device = CordonApi(server.url, server.ca_file)
-    no_device.set_token(annotator.api._token)
+    no_device = signed_in_api(server, "annotator", DPoPKey.generate())
+    # The annotator's token, proven by the reviewer's (enrolled) workstation key.
     foreign = CordonApi(server.url, server.ca_file)
     foreign.set_token(annotator.api._token)
-    foreign.set_device(reviewer.device_id)
+    foreign.set_proof_key(reviewer.key)
 
     def label(api: CordonApi, task_id: str, label_id: str, **kw: object) -> Callable[[], object]:
         return lambda: api.submit_label(task_id, label_id, document("text"), **kw)  # type: ignore[arg-type]
@@ -149,9 +158,9 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
     cases: list[tuple[str, Callable[[], object], int, str]] = [
         # key grants
         ("grant: unknown task", lambda: annotator.api.key_grant("tsk_nope"), 404, "not_found"),
-        ("grant: no device", lambda: no_device.key_grant(task), 400, "unknown_device"),
-        ("grant: another's device", lambda: foreign.key_grant(task), 403, "unknown_device"),
-        ("grant: revoked device", lambda: revoked.api.key_grant(task), 403, "unknown_device"),
+        ("grant: no device", lambda: no_device.key_grant(task), 403, "unknown_device"),
+        ("grant: another's key", lambda: foreign.key_grant(task), 401, "invalid_dpop_proof"),
+        ("grant: revoked device", lambda: revoked.api.key_grant(task), 403, "device_revoked"),
         ("grant: not visible", lambda: reviewer.api.key_grant(other_task), 404, "not_found"),
         # labels (the client always sends an Idempotency-Key with them)
         ("label: unknown task", label(annotator.api, "tsk_nope", "lbl-a-0001"), 404, "not_found"),
@@ -163,9 +172,9 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
             "transition_forbidden",
         ),
         ("label: not visible", label(reviewer.api, other_task, "lbl-c-0001"), 404, "not_found"),
-        ("label: no device", label(no_device, task, "lbl-d-0001"), 400, "unknown_device"),
-        ("label: another's device", label(foreign, task, "lbl-e-0001"), 403, "unknown_device"),
-        ("label: revoked device", label(revoked.api, task, "lbl-f-0001"), 403, "unknown_device"),
+        ("label: no device", label(no_device, task, "lbl-d-0001"), 403, "unknown_device"),
+        ("label: another's key", label(foreign, task, "lbl-e-0001"), 401, "invalid_dpop_proof"),
+        ("label: revoked device", label(revoked.api, task, "lbl-f-0001"), 403, "device_revoked"),
         (
             "label: segment past the end",
             lambda: annotator.api.submit_label(task, "lbl-g-0001", document("t", end=10**9)),
@@ -184,7 +193,7 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
             422,
             "idempotency_key_reused",
         ),
-        ("label read: no device", lambda: no_device.latest_label(task), 400, "unknown_device"),
+        ("label read: no device", lambda: no_device.latest_label(task), 403, "unknown_device"),
         # events
         (
             "events: server-side action",
@@ -202,7 +211,7 @@ def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
         ),
         # devices
         ("enrol: key of another user", enroll_again(reviewer), 409, "conflict"),
-        ("enrol: revoked key", enroll_again(revoked), 403, "forbidden"),
+        ("enrol: revoked key", enroll_again(revoked), 403, "device_revoked"),
         (
             "enrol: not a device key",
             lambda: annotator.api.enroll_device("junk", base64.b64encode(b"junk").decode()),

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from app.crypto.device_keys import DeviceKeyPair
+from app.crypto.dpop import DPoPKey
 from app.crypto.key_grant import GrantBinding, open_grant
 from app.crypto.segment_format import SegmentDecryptor
 from devtools.synthetic_audio import write_audio
@@ -21,7 +22,16 @@ from server.api.app import openapi_schema
 from server.context import MAX_JSON_BODY
 from server.demo import setup_demo
 from server.ingest import IngestError, ingest_file
-from tests.fixtures import DemoServer, demo_server, enroll, label, login
+from tests.fixtures import (
+    DemoServer,
+    ProvingClient,
+    demo_server,
+    device_id,
+    enroll,
+    label,
+    login,
+    proof_key,
+)
 
 
 @pytest.fixture
@@ -60,7 +70,7 @@ def test_key_grant_opens_only_on_the_enrolled_device_and_decrypts_the_blob(
     task = client.get("/v1/tasks", headers=headers).json()["tasks"][0]
     grant = client.post(f"/v1/tasks/{task['task_id']}/key-grant", headers=headers).json()
     binding = GrantBinding(
-        task["project_id"], task["segment_id"], headers["X-Cordon-Device"],
+        task["project_id"], task["segment_id"], device_id(headers),
         grant["grant_id"], grant["expires_at"],
     )  # fmt: skip
     data_key = open_grant(base64.b64decode(grant["wrapped_key"]), pair, binding)
@@ -90,13 +100,17 @@ def test_key_grant_needs_an_enrolled_device_of_the_caller(
     headers = login(client, "annotator")
     task_id = client.get("/v1/tasks", headers=headers).json()["tasks"][0]["task_id"]
     missing = client.post(f"/v1/tasks/{task_id}/key-grant", headers=headers)
-    assert missing.status_code == 400 and missing.json()["error"]["code"] == "unknown_device"
-    reviewer_device = enroll(client, login(client, "reviewer"), DeviceKeyPair.generate())
-    stolen = {**headers, "X-Cordon-Device": reviewer_device["X-Cordon-Device"]}
-    refused = client.post(f"/v1/tasks/{task_id}/key-grant", headers=stolen)
-    assert refused.status_code == 403
-    reasons = [e["reason"] for e in events(srv) if e["action"] == "access_refused"]
-    assert reasons == ["device_missing", "device_not_enrolled"]
+    assert missing.status_code == 403 and missing.json()["error"]["code"] == "unknown_device"
+    # The annotator's token, proven by the reviewer's enrolled workstation key.
+    reviewer = enroll(client, login(client, "reviewer"), DeviceKeyPair.generate())
+    path = f"/v1/tasks/{task_id}/key-grant"
+    proof = client.prove(proof_key(reviewer), "POST", path, headers["Authorization"][5:])
+    refused = client.post(path, headers={**headers, "DPoP": proof})
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_dpop_proof"
+    refusals = [e for e in events(srv) if e["action"] == "access_refused"]
+    assert [e["reason"] for e in refusals] == ["device_not_enrolled", "dpop_key_mismatch"]
+    assert {e["user_id"] for e in refusals} == {srv.demo.annotator_id}
     assert not [e for e in events(srv) if e["action"] == "key_released"]
 
 
@@ -109,11 +123,12 @@ def test_revoked_devices_stay_revoked_and_devices_are_capped(
     task_id = client.get("/v1/tasks", headers=headers).json()["tasks"][0]["task_id"]
     with srv.ctx.engine.begin() as conn:
         conn.execute(
-            update(db.devices)
-            .where(db.devices.c.id == device["X-Cordon-Device"])
-            .values(revoked_at=1)
+            update(db.devices).where(db.devices.c.id == device_id(device)).values(revoked_at=1)
         )
-    assert client.post(f"/v1/tasks/{task_id}/key-grant", headers=device).status_code == 403
+    revoked = client.post(f"/v1/tasks/{task_id}/key-grant", headers=device)
+    assert revoked.status_code == 403 and revoked.json()["error"]["code"] == "device_revoked"
+    # A new sign-in from another workstation may not bring the revoked key back.
+    headers = login(client, "annotator")
     body = {"name": "again", "public_key": base64.b64encode(pair.public_bytes()).decode()}
     again = client.post("/v1/devices", json=body, headers=headers)
     assert again.status_code == 403
@@ -126,7 +141,7 @@ def test_revoked_devices_stay_revoked_and_devices_are_capped(
     over = client.post("/v1/devices", json=extra, headers=headers)
     assert over.status_code == 403
     reasons = [e["reason"] for e in events(srv) if e["action"] == "access_refused"]
-    assert reasons == ["device_not_enrolled", "device_revoked", "device_limit"]
+    assert reasons == ["device_revoked", "device_revoked", "device_limit"]
 
 
 def test_concurrent_submits_get_distinct_revisions(srv: DemoServer) -> None:
@@ -291,17 +306,21 @@ def test_validation_errors_never_echo_content(client: TestClient) -> None:
 
 def test_authentication_failures(srv: DemoServer, client: TestClient) -> None:
     assert client.get("/v1/tasks").json()["error"]["code"] == "unauthenticated"
-    bad = client.get("/v1/tasks", headers={"Authorization": "Bearer abc.def"})
+    bad = client.get("/v1/tasks", headers={"Authorization": "DPoP abc.def"})
     assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthenticated"
-    token, _ = srv.ctx.signer.issue(srv.demo.annotator_id, now=0)
-    expired = client.get("/v1/tasks", headers={"Authorization": f"Bearer {token}"})
+    key = DPoPKey.generate()
+    token, _ = srv.ctx.signer.issue(srv.demo.annotator_id, key.thumbprint, now=0)
+    expired = client.get("/v1/tasks", headers={"Authorization": f"DPoP {token}"})
     assert expired.status_code == 401 and expired.json()["error"]["code"] == "token_expired"
-    unknown = client.post("/v1/auth/demo-login", json={"username": "mallory"})
+    proof = client.prove(key, "POST", "/v1/auth/demo-login")
+    unknown = client.post(
+        "/v1/auth/demo-login", json={"username": "mallory"}, headers={"DPoP": proof}
+    )
     assert unknown.status_code == 401
 
 
 def test_demo_login_is_off_unless_enabled_and_only_on_loopback(srv: DemoServer) -> None:
-    remote = TestClient(srv.client().app, client=("192.0.2.7", 5000))
+    remote = ProvingClient(srv.client().app, client=("192.0.2.7", 5000))
     assert remote.post("/v1/auth/demo-login", json={"username": "annotator"}).status_code == 404
     srv.ctx.demo_login = False
     local = srv.client()

@@ -259,8 +259,8 @@ def test_audit_route_refusals_are_audited(srv: DemoServer) -> None:
 @pytest.mark.parametrize("mutate", ["insert_space", "insert_junk", "pad", "low_bits"])
 def test_tokens_with_junk_in_their_base64_are_refused(srv: DemoServer, mutate: str) -> None:
     client = srv.client()
-    token = login(client, "annotator")["Authorization"].removeprefix("Bearer ")
-    assert client.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    token = login(client, "annotator")["Authorization"].removeprefix("DPoP ")
+    assert client.get("/v1/me", headers={"Authorization": f"DPoP {token}"}).status_code == 200
     payload, mac = token.split(".")
     forms = {
         "insert_space": f"{payload[:5]} {payload[5:]}.{mac}",
@@ -269,7 +269,7 @@ def test_tokens_with_junk_in_their_base64_are_refused(srv: DemoServer, mutate: s
         # The last character of a 32-byte MAC carries 2 unused bits; flip one of them.
         "low_bits": f"{payload}.{mac[:-1]}{_flip_low_bit(mac[-1])}",
     }
-    response = client.get("/v1/me", headers={"Authorization": f"Bearer {forms[mutate]}"})
+    response = client.get("/v1/me", headers={"Authorization": f"DPoP {forms[mutate]}"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthenticated"
 

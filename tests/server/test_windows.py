@@ -20,7 +20,7 @@ from app.crypto.segment_format import SegmentDecryptor
 from app.wire.schemas import Role
 from server import db, provision, windows
 from server.cli import main as server_main
-from tests.fixtures import DemoServer, demo_server, enroll, login
+from tests.fixtures import DemoServer, demo_server, device_id, enroll, login
 
 RATE = 8000
 
@@ -47,7 +47,7 @@ class Workstations:
     def device(self, user: str) -> dict[str, str]:
         pair = DeviceKeyPair.generate()
         headers = enroll(self.client, login(self.client, user), pair)
-        self.pairs[headers["X-Cordon-Device"]] = pair
+        self.pairs[device_id(headers)] = pair
         return headers
 
     def fetch(self, headers: dict[str, str], task: dict[str, object]) -> bytes:
@@ -60,11 +60,11 @@ class Workstations:
     def fetch_path(self, headers: dict[str, str], base: str, grant: dict[str, Any]) -> bytes:
         """``base``/segment, opened with ``grant`` (the segment it names)."""
         binding = GrantBinding(
-            grant["project_id"], grant["segment_id"], headers["X-Cordon-Device"],
+            grant["project_id"], grant["segment_id"], device_id(headers),
             grant["grant_id"], grant["expires_at"],
         )  # fmt: skip
         key = open_grant(
-            base64.b64decode(grant["wrapped_key"]), self.pairs[headers["X-Cordon-Device"]], binding
+            base64.b64decode(grant["wrapped_key"]), self.pairs[device_id(headers)], binding
         )
         sent = self.client.get(f"{base}/segment", headers=headers)
         assert sent.status_code == 200
