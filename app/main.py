@@ -20,7 +20,9 @@ from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.api.client import CordonApi
+from app.auth.authenticator import Authenticator
 from app.auth.demo_login import DemoAuthenticator
+from app.auth.sso import MsalAuthenticator, SsoSettings
 from app.domain.models import AccessEvent, User
 from app.jobs.controller import Controller
 from app.jobs.lockdown import LockdownController
@@ -28,7 +30,7 @@ from app.jobs.work_choice import WorkChoice
 from app.lockdown.capture_guard import CaptureGuard, guard_for
 from app.lockdown.hardening import harden_process
 from app.lockdown.policy import Policy, PolicyError
-from app.lockdown.policy_sources import load_policy
+from app.lockdown.policy_sources import MachineReader, load_policy
 from app.lockdown.startup import start_refusal
 from app.player.playback import (
     AUDIO_SWITCH_INTERVAL_S,
@@ -40,6 +42,7 @@ from app.services.annotation import DocumentEditor
 from app.services.comparisons import ComparisonService, OpenedComparison
 from app.services.device_store import (
     DeviceStore,
+    KeyringTokenCache,
     KeyringUnavailableError,
     OutboxKeyStore,
     check_backend,
@@ -145,7 +148,11 @@ def build(
     for name in outbox.damaged:
         logger.error("outbox file %s could not be read; its entries are lost", name)
         events.record(AccessEvent(AccessAction.OUTBOX_DAMAGED, outcome=Outcome.FAILED))
-    session = SessionService(api, DemoAuthenticator(api), DeviceStore(server_id))
+    sso = SsoSettings.from_policy(policy.choice)
+    authenticator: Authenticator = (
+        MsalAuthenticator(api, sso, KeyringTokenCache(server_id)) if sso else DemoAuthenticator(api)
+    )
+    session = SessionService(api, authenticator, DeviceStore(server_id))
     engine = PlaybackEngine(stream_factory)
     controller = Controller(
         api,
@@ -161,6 +168,8 @@ def build(
     window = MainWindow(
         controller.accounts, api.base_url, watermark_opacity=policy.number("watermark_opacity")
     )
+    if sso is not None:
+        window.login.use_single_sign_on(sso.provider)
     lock_filter = LockdownFilter(guard, window)
     lockdown = LockdownController(controller, policy, guard, lock_filter.idle_seconds, controller)
     _wire(controller, window)
@@ -220,6 +229,7 @@ def _wire_lockdown(
 
 def _wire(c: Controller, w: MainWindow) -> None:
     w.login.sign_in_requested.connect(c.sign_in)
+    w.login.cancel_requested.connect(c.cancel_sign_in)
     c.sign_in_failed.connect(w.login.show_error)
     c.signed_in.connect(w.show_signed_in)
     c.tasks_loaded.connect(lambda tasks: w.show_tasks(tasks, c.reviews))
@@ -402,7 +412,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, machine: MachineReader | None = None) -> int:
+    """Run the client. ``machine`` replaces the OS's machine-policy reader (the demo's
+    harness only: the product reads ``/etc/cordon``, the registry or managed preferences)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     hardening = harden_process()  # before anything is decrypted
     args = parse_args(argv)
@@ -415,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hardening.not_dumpable,
     )
     try:
-        policy = load_policy()
+        policy = load_policy(machine)
     except PolicyError as exc:
         return _refuse(qt_app, f"The Cordon policy on this computer is not valid: {exc}", exc)
     guard = guard_for(_platform_name())

@@ -20,7 +20,13 @@ APT_PACKAGES=(
     libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-shape0
     libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
     dbus-daemon gnome-keyring # a real Secret Service for the device key
+    chromium chromium-driver  # a real browser for the SSO sign-in test
 )
+# The SSO tests and `scripts/demo.sh --sso` run a real OpenID Connect provider (npm
+# oidc-provider, from devtools/oidc/package-lock.json) on Node.js >= 20.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    APT_PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -55,4 +61,13 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     "$VENV/bin/python" -m pip install -q -r "$ROOT/requirements/lock.txt"
     "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
     echo "$want" > "$stamp"
+fi
+
+OIDC="$ROOT/devtools/oidc"
+oidc_stamp="$OIDC/node_modules/.cordon-lock.sha256"
+oidc_want="$(sha256sum "$OIDC/package-lock.json" | cut -d' ' -f1)"
+if [[ ! -f "$oidc_stamp" || "$(cat "$oidc_stamp")" != "$oidc_want" ]]; then
+    echo "cordon bootstrap: installing the test identity provider (npm ci)"
+    (cd "$OIDC" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$oidc_want" > "$oidc_stamp"
 fi

@@ -10,11 +10,20 @@ demo device).
 Besides the short recordings in ``resources/demo``, the demo project has a
 two-hour stereo call, generated on the first run (synthetic speech-like
 audio, about 160 MB), to show that a long call opens and plays at once.
+
+``--sso`` signs people in through a local OpenID Connect provider instead of
+the demo accounts: the same provider the tests use (npm ``oidc-provider`` over
+TLS, ``devtools/oidc``), trusted by the server with ``cordon-server idp add``
+and named to the client by a machine policy, exactly as IT would. The client
+opens the browser at the provider's sign-in form; Debian's chromium, when
+installed, is opened pinned to the provider's certificate (another browser will
+warn about the demo CA).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
@@ -33,6 +42,14 @@ from devtools.secret_service import private_secret_service  # noqa: E402
 from devtools.synthetic_audio import write_audio  # noqa: E402
 
 SHIPPED_AUDIO = ROOT / "resources" / "demo"
+#: The local provider's people: password, name, groups (mapped to demo roles below).
+SSO_ACCOUNTS = {
+    "ada": {"password": "ada-demo", "name": "Ada Lovelace", "groups": ["cordon-annotators"]},
+    "rui": {"password": "rui-demo", "name": "Rui Reviewer", "groups": ["cordon-reviewers"]},
+    "mo": {"password": "mo-demo", "name": "Mo Manager", "groups": ["cordon-managers"]},
+}
+SSO_GROUPS = {"cordon-annotators": "annotator", "cordon-reviewers": "reviewer",
+              "cordon-managers": "manager"}  # fmt: skip
 LONG_CALL = "long-call-2h-stereo.flac"
 
 
@@ -97,10 +114,52 @@ def _demo_audio(audio_dir: Path) -> Path:
     return audio_dir
 
 
+def _single_sign_on(stack: ExitStack, data_dir: Path, env: dict[str, str]) -> list[str]:
+    """Start the local provider, make the server trust it; the client's command."""
+    from devtools.headless_signin import CHROMIUM, spki_pin  # noqa: PLC0415
+    from devtools.oidc_provider import CLIENT_ID, start_provider  # noqa: PLC0415
+    from server.cli import main as server_main  # noqa: PLC0415
+    from server.demo import DEMO_PROJECT  # noqa: PLC0415
+
+    idp_dir = data_dir.parent / "idp"
+    provider = start_provider(idp_dir, SSO_ACCOUNTS)
+    stack.callback(provider.stop)
+    data = ["--data-dir", str(data_dir)]
+    add = ["idp", "add", "demo-idp", *data, "--issuer", provider.issuer, "--audience", CLIENT_ID,
+           "--ca", str(provider.ca_file)]  # fmt: skip
+    if server_main(add) != 0:
+        raise SystemExit("the demo server did not accept the local identity provider")
+    for group, role in SSO_GROUPS.items():
+        rule = ["--claim-value", group, "--project", DEMO_PROJECT, "--role", role]
+        server_main(["idp", "map", "demo-idp", *data, *rule])
+    policy = idp_dir / "machine-policy.json"
+    policy.write_text(json.dumps({
+        "sso_provider": "demo-idp", "sso_authority": provider.issuer, "sso_kind": "oidc",
+        "sso_client_id": CLIENT_ID, "sso_scopes": "groups", "sso_ca_file": str(provider.ca_file),
+    }))  # fmt: skip
+    if Path(CHROMIUM).exists() and "BROWSER" not in env:
+        profile = Path(tempfile.mkdtemp(prefix="cordon-demo-browser-"))
+        stack.callback(shutil.rmtree, profile, True)
+        pin = spki_pin(idp_dir / "idp-tls.pem")
+        root = " --no-sandbox" if os.geteuid() == 0 else ""  # chromium refuses root otherwise
+        env["BROWSER"] = (
+            f"{CHROMIUM}{root} --no-first-run --user-data-dir={profile} "
+            f"--ignore-certificate-errors-spki-list={pin} %s"
+        )
+    print(f"Identity provider: {provider.issuer}")
+    print("Sign in as " + ", ".join(f"{u} / {a['password']}" for u, a in SSO_ACCOUNTS.items())
+          + " (annotator, reviewer, manager). People appear at their first sign-in: sign in"
+          " as ada, then as mo to assign her recordings (Ctrl+Shift+G).")  # fmt: skip
+    return [sys.executable, "-m", "devtools.demo_client", "--machine-policy", str(policy)]
+
+
 def main() -> int:
     _exit_on_sigterm()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir", default=str(ROOT / "demo-data" / "server"))
+    parser.add_argument(
+        "--sso", action="store_true", help="sign in through a local OpenID Connect provider"
+    )
     args = parser.parse_args()
     has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     if not has_display and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
@@ -117,10 +176,11 @@ def main() -> int:
         server, url = start_server(data_dir, "--audio-dir", str(audio_dir), command="demo")
         stack.callback(stop, server)
         print(f"Cordon demo server: {url}")
-        print(
-            "Sign in as 'annotator' (or 'annotator2') to transcribe, 'reviewer' to review "
-            "hand-ins, or 'manager' to plan the work and read the quality report."
-        )
+        if not args.sso:
+            print(
+                "Sign in as 'annotator' (or 'annotator2') to transcribe, 'reviewer' to review "
+                "hand-ins, or 'manager' to plan the work and read the quality report."
+            )
         keyring_state = Path(tempfile.mkdtemp(prefix="cordon-demo-keyring-"))
         stack.callback(shutil.rmtree, keyring_state, True)
         password = secrets.token_hex(16).encode()
@@ -134,10 +194,10 @@ def main() -> int:
             print("No sound card: the demo plays into a silent PulseAudio null sink.")
             client_env = stack.enter_context(null_sink(data_dir.parent / "pulse"))
         ca_file = data_dir / "pki" / "ca.pem"
-        client = start(
-            [sys.executable, "-m", "app", "--server", url, "--ca", str(ca_file)],
-            env=client_env,
-        )
+        command = [sys.executable, "-m", "app"]
+        if args.sso:
+            command = _single_sign_on(stack, data_dir, client_env)
+        client = start([*command, "--server", url, "--ca", str(ca_file)], env=client_env)
         stack.callback(stop, client)
         return client.wait()
 

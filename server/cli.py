@@ -20,6 +20,7 @@ from server import (
     context_unlock,
     db,
     gold,
+    identity_commands,
     listen_policy,
     project_schemas,
     provision,
@@ -269,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*")
     p.set_defaults(func=cmd_ingest)
 
-    p = with_data(sub.add_parser("user", help="add a user, optionally to a project"))
+    users = identity_commands.add_parser(sub, with_data)
+    p = with_data(users.add_parser("add", help="add a user, optionally to a project"))
     p.add_argument("--username", required=True)
     p.add_argument("--display-name")
     p.add_argument("--project")

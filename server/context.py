@@ -12,6 +12,7 @@ from server.auditlog.checkpoints import Checkpointer, load_signer, publish_verif
 from server.datadir import DataDir, ensure_secret
 from server.dpop import ProofVerifier
 from server.group_commit import GroupCommitter
+from server.idp import TokenChecker
 from server.tokens import TokenSigner
 from server.vault import KeyVault
 
@@ -33,6 +34,11 @@ class ServerContext:
     grant_lifetime_s: int = DEFAULT_GRANT_LIFETIME_S
     max_json_body: int = MAX_JSON_BODY
     max_devices_per_user: int = 3
+    #: Lifetime of a token issued after an identity-provider sign-in; the client
+    #: renews it silently before it ends (the demo's tokens live 8 h).
+    sso_token_lifetime_s: int = 3600
+    #: Identity-provider token checks (JWKS caches per provider).
+    idp_tokens: TokenChecker = field(default_factory=TokenChecker)
     #: DPoP proof checks: nonces and the replay cache of this process.
     proofs: ProofVerifier = field(default_factory=ProofVerifier)
 

@@ -40,7 +40,9 @@ def ensure_user(engine: Engine, username: str, display_name: str, *, demo: bool 
 def set_membership(engine: Engine, user_id: str, project_id: str, role: Role) -> None:
     """Give ``user_id`` ``role`` in ``project_id`` (replacing any earlier role)."""
     with engine.begin() as conn:
-        values = {"user_id": user_id, "project_id": project_id, "role": role.value}
+        values = {
+            "user_id": user_id, "project_id": project_id, "role": role.value, "granted_by": None
+        }  # fmt: skip
         upsert(conn, db.memberships, ["user_id", "project_id"], values)
 
 

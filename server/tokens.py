@@ -74,10 +74,13 @@ class TokenSigner:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._key, b"cordon-token-v1." + payload, hashlib.sha256).digest()
 
-    def issue(self, user_id: str, jkt: str, now: float | None = None) -> tuple[str, TokenClaims]:
+    def issue(
+        self, user_id: str, jkt: str, now: float | None = None, lifetime_s: int | None = None
+    ) -> tuple[str, TokenClaims]:
         """A new token for ``user_id``, bound to key ``jkt``, and its claims."""
         issued = int(time.time() if now is None else now)
-        claims = TokenClaims(user_id, issued, issued + self.lifetime_s, secrets.token_hex(16), jkt)
+        expires = issued + (lifetime_s or self.lifetime_s)
+        claims = TokenClaims(user_id, issued, expires, secrets.token_hex(16), jkt)
         payload = json.dumps(
             {
                 "sub": claims.user_id,

@@ -61,6 +61,7 @@ from app.wire.schemas import (
     LabelDocumentWire,
     LabelIn,
     LabelOut,
+    SsoLoginIn,
     TaskListOut,
     TaskStatus,
     TokenOut,
@@ -202,6 +203,12 @@ class CordonApi:
 
     def demo_login(self, username: str) -> TokenOut:
         return self._json(TokenOut, "POST", "/v1/auth/demo-login", DemoLoginIn(username=username))
+
+    def sso_login(self, provider: str, token: str) -> TokenOut:
+        """Exchange an identity provider's token for a Cordon token bound to this key."""
+        return self._json(
+            TokenOut, "POST", "/v1/auth/sso", SsoLoginIn(provider=provider, token=token)
+        )
 
     def enroll_device(self, name: str, public_key_b64: str) -> DeviceOut:
         body = DeviceEnrollIn(name=name, public_key=public_key_b64)

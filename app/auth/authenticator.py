@@ -1,8 +1,8 @@
 """The authentication seam: anything that turns a person into a server access token.
 
-The session service only knows :class:`Authenticator`. The demo server's own
-tokens implement it today; the SSO issue adds an MSAL/OIDC implementation
-behind the same interface, without touching the services or the UI flow.
+The session service only knows :class:`Authenticator`: the demo server's own
+sign-in (``demo_login``) and the organisation's identity provider through MSAL
+(``sso``) implement it.
 """
 
 from __future__ import annotations
@@ -41,4 +41,16 @@ class Authenticator(Protocol):
 
     def sign_in(self, account: str) -> Credentials:
         """Authenticate ``account``; raise :class:`AuthError` on failure."""
+        ...
+
+    def renew(self) -> Credentials | None:
+        """New credentials for the signed-in person without asking them, or ``None``."""
+        ...
+
+    def forget(self) -> None:
+        """Sign-out: drop whatever lets this person sign in again silently."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop a sign-in that waits for the person (the browser); any thread, no I/O."""
         ...

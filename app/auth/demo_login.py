@@ -33,3 +33,13 @@ class DemoAuthenticator:
             raise AuthError(exc.user_message) from exc
         user = User(token.user.user_id, token.user.username, token.user.display_name)
         return Credentials(token.access_token, token.expires_at, user, token.session_id)
+
+    def renew(self) -> Credentials | None:
+        """Demo tokens live 8 h and are not renewed: the person signs in again."""
+        return None
+
+    def forget(self) -> None:
+        """Nothing is kept between demo sign-ins."""
+
+    def cancel(self) -> None:
+        """A demo sign-in never waits for the person."""

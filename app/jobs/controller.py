@@ -18,7 +18,6 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 
 from app.api import errors as api_errors
 from app.api.client import CordonApi
-from app.auth.authenticator import AuthError
 from app.domain.models import AccessEvent, Task, User
 from app.domain.review import QueueFilter
 from app.jobs.annotation_ops import AnnotationOps
@@ -29,10 +28,10 @@ from app.jobs.listening_ops import ListeningOps
 from app.jobs.manage_ops import ManageOps
 from app.jobs.playback_ops import PlaybackOps
 from app.jobs.review_ops import ReviewOps
+from app.jobs.session_ops import DRAIN_ON_EXIT_S, SessionOps, user_message
 from app.player.playback import AudioDeviceError, PlaybackEngine, PlaybackState
 from app.services.comparisons import ComparisonService
 from app.services.delivery import Delivery, DeliveryState
-from app.services.device_store import KeyringUnavailableError
 from app.services.drafts import DraftStore
 from app.services.events import EventRecorder
 from app.services.labels import LabelService
@@ -49,17 +48,8 @@ from app.wire.schemas import AccessAction, Outcome
 
 logger = logging.getLogger(__name__)
 
-DRAIN_ON_EXIT_S = 3.0
 PLAYHEAD_MS = 16
 DECODE_REDRAW_MS = 100
-
-
-def user_message(exc: Exception) -> str:
-    """Words for the annotator; never a traceback, never content."""
-    text = getattr(exc, "user_message", None)
-    if isinstance(text, str):
-        return text
-    return "Something went wrong. The problem was recorded."
 
 
 class Controller(
@@ -70,6 +60,7 @@ class Controller(
     PlaybackOps,
     ManageOps,
     ContextOps,
+    SessionOps,  # after the others: its stand-ins for their methods must not win
     QObject,
 ):
     signed_in = Signal(object)  # User
@@ -170,6 +161,7 @@ class Controller(
         self._queue_filter = QueueFilter()
         self._init_review()
         self._auth_from_worker.connect(self._expire_session)
+        self._init_session()
         self._delivery.start()
         self._playhead_timer = self._timer(PLAYHEAD_MS, self._poll_playback)
         self._decode_timer = self._timer(DECODE_REDRAW_MS, self._poll_decoding)
@@ -206,44 +198,6 @@ class Controller(
     def session_id(self) -> str:
         credentials = self._session.credentials
         return credentials.session_id if credentials else ""
-
-    def sign_in(self, account: str) -> None:
-        self._network.submit(
-            "sign-in",
-            lambda: self._session.sign_in(account),
-            self._on_signed_in,
-            self._on_sign_in_error,
-        )
-
-    def _on_signed_in(self, user: User) -> None:
-        self._locked = False
-        self._delivery.signed_in()
-        self.signed_in.emit(user)
-        self.refresh_tasks()
-
-    def _on_sign_in_error(self, exc: Exception) -> None:
-        if not isinstance(exc, AuthError | api_errors.ApiError | KeyringUnavailableError):
-            logger.error("sign-in failed: %s", type(exc).__name__)
-        self.sign_in_failed.emit(user_message(exc))
-
-    def _expire_session(self, exc: Exception) -> None:
-        """A 401 anywhere: pause, forget the token, ask for sign-in again.
-
-        The open segment and the transcript stay in memory (hidden behind the
-        sign-in page) so no work is lost; they are zeroed as usual on close.
-        """
-        if self._engine.state is PlaybackState.PLAYING:
-            self._engine.pause()
-            self.record(AccessAction.PLAYBACK_PAUSED)
-        self._session.sign_out()
-        events, labels = self._outbox.counts()
-        note = (
-            f" {labels} transcripts and {events} access events are kept, encrypted, until then."
-            if events or labels
-            else ""
-        )
-        self.session_expired.emit(user_message(exc) + note)
-        self._on_delivery_state(self._delivery.state())
 
     def refresh_tasks(self) -> None:
         """Reload the task list (not after shutdown: a label acknowledged while the
@@ -413,41 +367,6 @@ class Controller(
             self._engine.pause()
             self.record(AccessAction.PLAYBACK_PAUSED)
 
-    def lock(self, message: str) -> None:
-        """Idle lock: keep unsaved work, wipe content here, sign out (see :meth:`_leave`)."""
-        self._leave(AccessAction.IDLE_LOCKED, message)
-
-    def sign_out(self) -> None:
-        """The annotator signs out: the same as an idle lock, said differently."""
-        self._leave(
-            AccessAction.SIGNED_OUT,
-            "You signed out. Unsaved work was kept as a draft. Sign in to continue.",
-        )
-
-    def _leave(self, action: AccessAction, message: str) -> None:
-        """Keep unsaved work, wipe content here, sign out; ``locked`` tells the window.
-
-        Unsaved work is sealed into the local draft and also queued in the
-        encrypted outbox as a server draft (so it follows the annotator to
-        another workstation); the segment's decrypted audio is zeroed at once,
-        and the token is dropped once the outbox has drained — or after a few
-        seconds; what is left uploads at the next sign-in.
-        """
-        if not self.is_signed_in:
-            return
-        self.pause()
-        self.record(action)
-        self._upload_draft()
-        self.close_segment()
-        self._locked = True  # signed out from now on, though the token outlives the drain
-
-        def drain_then_sign_out() -> None:
-            self._delivery.drain(DRAIN_ON_EXIT_S)
-            self._session.sign_out()
-
-        self._network.submit("sign-out", drain_then_sign_out)
-        self.locked.emit(message)
-
     # -- delivery -------------------------------------------------------------
     def _on_delivery_state(self, state: DeliveryState) -> None:
         self.delivery_changed.emit(state.events, state.labels, state.link.value, state.parked)
@@ -467,7 +386,8 @@ class Controller(
         if self._shut_down:
             return
         self._shut_down = True
-        for timer in (self._playhead_timer, self._decode_timer):
+        self.cancel_sign_in()  # a sign-in waiting for the browser must not hold the exit
+        for timer in (self._playhead_timer, self._decode_timer, self._renewal):
             timer.stop()
         self.close_segment()
         self._drafts.close()  # the last draft is on disk before the process ends

@@ -11,6 +11,11 @@ shows it greyed out. A key it does not set, the user may only *tighten*: a user
 value looser than the default is ignored (and logged), so only the machine
 policy ever relaxes protection.
 
+Some keys are not about strictness but about whom to trust — the identity
+provider to sign in with. They are ``stricter="machine"``: only the machine
+policy sets them, a user value for them is ignored (and logged), and the
+settings dialog does not offer them.
+
 An invalid value anywhere is a :class:`PolicyError`, and the client refuses to
 start with its message: running with a half-understood security policy would
 be worse than not running.
@@ -27,6 +32,7 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 PolicyValue = bool | int | str
+MAX_TEXT = 2048
 
 
 class PolicyError(Exception):
@@ -45,7 +51,8 @@ class PolicyKey:
 
     ``stricter`` says which way protection grows: ``"true"``/``"false"`` for a
     flag, ``"higher"``/``"lower"`` for a number, ``"earlier"`` for choices listed
-    from the strictest to the loosest.
+    from the strictest to the loosest; ``"machine"`` for a text only the machine
+    policy may set (no order: a user cannot tighten whom Cordon trusts).
     """
 
     name: str
@@ -58,7 +65,7 @@ class PolicyKey:
     maximum: int | None = None
 
     def __post_init__(self) -> None:
-        allowed = {bool: ("true", "false"), int: ("higher", "lower"), str: ("earlier",)}
+        allowed = {bool: ("true", "false"), int: ("higher", "lower"), str: ("earlier", "machine")}
         if self.stricter not in allowed[self.kind]:
             raise ValueError(f"policy key {self.name}: stricter={self.stricter!r}")
 
@@ -72,7 +79,13 @@ class PolicyKey:
             return int(value)
         if self.stricter == "lower":
             return -int(value)
+        if self.stricter == "machine":
+            raise ValueError(f"policy key {self.name} is set by the machine policy only")
         return -self.choices.index(str(value))
+
+    @property
+    def machine_only(self) -> bool:
+        return self.stricter == "machine"
 
     def at_least_as_strict(self, value: PolicyValue, than: PolicyValue) -> bool:
         return self.strictness(value) >= self.strictness(than)
@@ -84,6 +97,8 @@ class PolicyKey:
             raise PolicyError(
                 f"{source}: {self.name} must be {self.kind.__name__}, not {type(value).__name__}"
             )
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            raise PolicyError(f"{source}: {self.name} is longer than {MAX_TEXT} characters")
         if self.choices and value not in self.choices:
             raise PolicyError(f"{source}: {self.name} must be one of {', '.join(self.choices)}")
         if isinstance(value, int) and not isinstance(value, bool):
@@ -165,9 +180,59 @@ SCHEMA: tuple[PolicyKey, ...] = (
         "other programs can also read).",
         stricter="false",
     ),
+    # Whom to sign in with: the organisation's identity provider (machine policy only).
+    PolicyKey(
+        "sso_provider",
+        str,
+        "",
+        "The name the Cordon server knows the identity provider by (cordon-server idp add). "
+        "Empty: no single sign-on (only a demo server can sign anyone in).",
+        stricter="machine",
+    ),
+    PolicyKey(
+        "sso_authority",
+        str,
+        "",
+        "The provider's authority: https://login.microsoftonline.com/<tenant> for Entra ID, "
+        "or the issuer URL of any OpenID Connect provider (it needs a path segment).",
+        stricter="machine",
+    ),
+    PolicyKey(
+        "sso_kind",
+        str,
+        "oidc",
+        "'entra' for an Entra ID tenant authority, 'oidc' for any other OpenID Connect issuer.",
+        stricter="machine",
+        choices=("oidc", "entra"),
+    ),
+    PolicyKey(
+        "sso_client_id",
+        str,
+        "",
+        "Cordon's client (application) id at the provider; the server checks tokens for it.",
+        stricter="machine",
+    ),
+    PolicyKey(
+        "sso_scopes",
+        str,
+        "",
+        "Extra scopes to ask for, separated by spaces (openid, profile and offline_access "
+        "are always asked for), e.g. 'groups' or 'api://cordon/access'.",
+        stricter="machine",
+    ),
+    PolicyKey(
+        "sso_ca_file",
+        str,
+        "",
+        "PEM file of the CA that signs the provider's TLS certificate, pinned for every "
+        "request to it. Empty: the operating system's trusted CAs.",
+        stricter="machine",
+    ),
 )
 
 KEYS: dict[str, PolicyKey] = {key.name: key for key in SCHEMA}
+#: The keys an annotator may see and tighten (the settings dialog's).
+USER_KEYS: tuple[PolicyKey, ...] = tuple(key for key in SCHEMA if not key.machine_only)
 
 
 def validate_layer(raw: Mapping[str, Any], source: str) -> dict[str, PolicyValue]:
@@ -202,7 +267,10 @@ class Policy:
             values[key.name], origins[key.name] = key.default, Layer.DEFAULT
             if key.name not in user:
                 continue
-            if key.at_least_as_strict(user[key.name], key.default):
+            if key.machine_only:
+                ignored[key.name] = user[key.name]
+                logger.warning("user policy %s is for the machine policy only; ignored", key.name)
+            elif key.at_least_as_strict(user[key.name], key.default):
                 values[key.name], origins[key.name] = user[key.name], Layer.USER
             else:
                 ignored[key.name] = user[key.name]
@@ -219,7 +287,10 @@ class Policy:
 
     def allows(self, name: str, value: PolicyValue) -> bool:
         """May the annotator choose ``value``? Never for a locked key; never looser than default."""
-        return not self.locked(name) and KEYS[name].at_least_as_strict(value, KEYS[name].default)
+        key = KEYS[name]
+        if key.machine_only or self.locked(name):
+            return False
+        return key.at_least_as_strict(value, key.default)
 
     def _typed(self, name: str, kind: type) -> PolicyValue:
         value = self.values[name]

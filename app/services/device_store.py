@@ -196,6 +196,33 @@ def _delete(entry: str) -> int:
     return 1
 
 
+class KeyringTokenCache:
+    """MSAL's serialised token cache (refresh tokens included) for one server, in the keyring.
+
+    Never a file. (Windows Credential Manager holds at most 2,560 bytes per entry;
+    a cache that outgrows it fails to save and the person signs in in the browser
+    next time — nothing is written elsewhere.)
+    """
+
+    def __init__(self, server_id: str) -> None:
+        self._entry = f"sso-cache:{server_id}"
+
+    def load(self) -> str | None:
+        try:
+            return keyring.get_password(SERVICE, self._entry)
+        except keyring.errors.KeyringError as exc:
+            raise KeyringUnavailableError(type(exc).__name__) from exc
+
+    def save(self, blob: str) -> None:
+        try:
+            keyring.set_password(SERVICE, self._entry, blob)
+        except keyring.errors.KeyringError as exc:
+            logger.warning("the sign-in cache was not saved: %s", type(exc).__name__)
+
+    def clear(self) -> None:
+        _delete(self._entry)
+
+
 class OutboxKeyStore:
     """The outbox's AES-256 key for one server, kept only in the OS keyring.
 

@@ -81,10 +81,31 @@ class SessionService:
         public = base64.b64encode(pair.public_bytes()).decode("ascii")
         return self.api.enroll_device(platform.node()[:128] or "workstation", public)
 
-    def sign_out(self) -> None:
-        """Forget the token and device in memory (the keyring keeps the device key)."""
+    def renew(self) -> bool:
+        """Replace the token before it ends, without the person; ``False`` if that cannot be.
+
+        Only the token changes: the device, the user and anything playing stay.
+        """
+        if self.user is None:
+            return False
+        credentials = self.authenticator.renew()
+        if credentials is None or credentials.user.user_id != self.user.user_id:
+            return False
+        self.api.set_token(credentials.access_token)
+        self.credentials = credentials
+        logger.info("session renewed for user %s", self.user.user_id)
+        return True
+
+    def sign_out(self, *, forget: bool = True) -> None:
+        """Forget the token and device in memory (the keyring keeps the device key).
+
+        ``forget`` (a sign-out the person chose) also drops the identity provider's
+        cached sign-in; an expired or locked session keeps it for a silent return.
+        """
         self.api.set_token(None)
         self.user = self.device = self.credentials = None
+        if forget:
+            self.authenticator.forget()
 
     def tasks(self, queue: QueueFilter | None = None) -> list[Task]:
         """The user's tasks: their own to annotate, then their review queue (oldest first).

@@ -1,4 +1,10 @@
-"""Sign-in page. The account list comes from the authenticator (demo users today)."""
+"""Sign-in page: the demo accounts, or the organisation's single sign-on.
+
+With single sign-on the button opens the system browser at the organisation's
+identity provider; the box is an optional account hint (the accounts that
+signed in here before are offered), and the page says that the browser is
+waiting while it does.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QVBoxLayout, QWidg
 
 class LoginPage(QWidget):
     sign_in_requested = Signal(str)
+    cancel_requested = Signal()
 
     def __init__(self, accounts: list[str], server: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,10 +47,29 @@ class LoginPage(QWidget):
         server_label.setTextFormat(Qt.TextFormat.PlainText)
         server_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         layout.addWidget(server_label)
+        self.cancel_button = QPushButton("Cancel sign-in")
+        self.cancel_button.setObjectName("cancelSignInButton")
+        self.cancel_button.hide()
+        self.cancel_button.clicked.connect(self._cancel)
+        layout.insertWidget(layout.indexOf(self.message), self.cancel_button)
         self.sign_in_button.clicked.connect(self._request)
+        self._sso = False
+
+    def use_single_sign_on(self, provider: str) -> None:
+        """Sign in through ``provider`` in the browser; an account is optional."""
+        self._sso = True
+        self.account.setEditable(True)
+        self.account.setCurrentText("")
+        line = self.account.lineEdit()
+        if line is not None:
+            line.setPlaceholderText("Account (optional), e.g. name@organisation")
+        self.sign_in_button.setText(f"Sign in with {provider}")
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
-        """Enter signs in: the whole app is keyboard-first, sign-in included."""
+        """Enter signs in, Escape cancels a browser sign-in: keyboard-first, sign-in included."""
+        if event.key() == Qt.Key.Key_Escape and self.cancel_button.isVisible():
+            self._cancel()
+            return
         enter = event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
         if enter and event.modifiers() == Qt.KeyboardModifier.NoModifier:
             if self.sign_in_button.isEnabled():
@@ -53,13 +79,20 @@ class LoginPage(QWidget):
 
     def _request(self) -> None:
         account = self.account.currentText().strip()
-        if not account:
+        if not account and not self._sso:
             self.message.setText("Choose an account.")
             return
         self.sign_in_button.setEnabled(False)
-        self.message.setText("Signing in…")
+        self.message.setText("Continue in your browser to sign in…" if self._sso else "Signing in…")
+        self.cancel_button.setVisible(self._sso)
         self.sign_in_requested.emit(account)
+
+    def _cancel(self) -> None:
+        self.cancel_button.hide()
+        self.message.setText("Cancelling…")
+        self.cancel_requested.emit()
 
     def show_error(self, text: str) -> None:
         self.sign_in_button.setEnabled(True)
+        self.cancel_button.hide()
         self.message.setText(text)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.lockdown.policy import SCHEMA, Policy, PolicyKey, PolicyValue
+from app.lockdown.policy import USER_KEYS, Policy, PolicyKey, PolicyValue
 
 LOCKED_TIP = "Set by your organisation's policy; it cannot be changed here."
 TIGHTEN_ONLY_TIP = "Already at its strictest default; only your organisation's policy can relax it."
@@ -40,7 +40,7 @@ class PolicyDialog(QDialog):
         self.editors: dict[str, QCheckBox | QSpinBox | QComboBox] = {}
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        for key in SCHEMA:
+        for key in USER_KEYS:
             editor = self._editor(key, policy.values[key.name])
             locked = policy.locked(key.name)
             if locked:

@@ -35,6 +35,8 @@ class ErrorCode(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"
     #: The DPoP proof is missing, malformed, replayed, stale, for another request or key.
     INVALID_DPOP_PROOF = "invalid_dpop_proof"
+    #: An identity provider's token was refused (issuer, audience, signature, age…).
+    IDP_TOKEN_INVALID = "idp_token_invalid"  # noqa: S105 - an error code, not a secret
     #: The proof lacks the server's current nonce; retry with the ``DPoP-Nonce`` header's.
     USE_DPOP_NONCE = "use_dpop_nonce"
     #: This device was revoked: the client wipes what it holds and signs out.
@@ -81,6 +83,13 @@ class Role(StrEnum):
 
 class DemoLoginIn(_Model):
     username: Id
+
+
+class SsoLoginIn(_Model):
+    """A sign-in through an identity provider: which one, and one of its tokens."""
+
+    provider: Id
+    token: Annotated[str, Field(min_length=1, max_length=16384)]
 
 
 class UserOut(_Model):
@@ -259,6 +268,16 @@ class AccessAction(StrEnum):
     #: A device's event sequence skipped numbers (reason ``missing_<n>``) or went
     #: backwards (``sequence_reset``): events were lost or an outbox was wiped.
     SEQUENCE_ALERT = "sequence_alert"
+    #: A person signed in through an identity provider for the first time (reason
+    #: ``idp_<name>``): their account was made just in time.
+    USER_CREATED = "user_created"
+    #: An administrator disabled (reason ``disabled``) or enabled (``enabled``) a user.
+    USER_CHANGED = "user_changed"
+    #: An administrator revoked (reason ``revoked``) or approved (``approved``) a device.
+    DEVICE_CHANGED = "device_changed"
+    #: An administrator added, replaced or removed an identity provider or one of its
+    #: role rules (reason says which).
+    IDP_CHANGED = "idp_changed"
 
 
 CLIENT_ACTIONS = frozenset(

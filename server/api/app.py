@@ -16,6 +16,7 @@ from server.api import (
     routes_projects,
     routes_review,
     routes_session,
+    routes_sso,
     routes_tasks,
 )
 from server.api.body_limit import BodyLimitMiddleware
@@ -68,6 +69,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
 def _include_routes(app: FastAPI) -> None:
     for module in (
         routes_session,
+        routes_sso,
         routes_tasks,
         routes_review,
         routes_context,

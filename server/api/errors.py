@@ -29,6 +29,8 @@ class Refusal:
     project_id: str | None = None
     task_id: str | None = None
     segment_id: str | None = None
+    #: Record it even without an authenticated caller (by address, rate-limited).
+    anonymous: bool = False
 
 
 def refused(reason: str) -> Refusal:
@@ -42,7 +44,9 @@ class ApiError(Exception):
     given); ``project_id``/``task_id``/``segment_id`` attribute the record to
     the object the caller was refused, once the caller was allowed to know it
     exists. A 5xx is recorded as a failed access, anything else as a refusal;
-    ``audit=False`` only for an answer that refuses nothing ("no label yet").
+    ``audit=False`` only for an answer that refuses nothing ("no label yet");
+    ``anonymous=True`` records it even when nobody could be authenticated (a
+    refused sign-in), within :mod:`server.api.refusals`' per-address limit.
     """
 
     def __init__(
@@ -56,6 +60,7 @@ class ApiError(Exception):
         task_id: str | None = None,
         segment_id: str | None = None,
         audit: bool = True,
+        anonymous: bool = False,
         path: str | None = None,
         unheard: list[tuple[int, int]] | None = None,
     ) -> None:
@@ -77,6 +82,7 @@ class ApiError(Exception):
             project_id=project_id,
             task_id=task_id,
             segment_id=segment_id,
+            anonymous=anonymous,
         )
 
 

@@ -72,7 +72,7 @@ def _add_project_to_damage(server: LiveServer, tmp_path: Path) -> None:
     data = str(server.data_dir)
     audio = tmp_path / "bad.wav"
     write_audio(audio, 1.0, 8000, 1, seed=7)
-    assert server_main(["user", "--data-dir", data, "--username", "annotator",
+    assert server_main(["user", "add", "--data-dir", data, "--username", "annotator",
                         "--project", "Damaged", "--role", "annotator"]) == 0  # fmt: skip
     assert server_main(["ingest", "--data-dir", data, "--project", "Damaged",
                         "--assign", "annotator", str(audio)]) == 0  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QComboBox, QSpinBox
 from pytestqt.qtbot import QtBot
 
-from app.lockdown.policy import SCHEMA, Policy
+from app.lockdown.policy import USER_KEYS, Policy
 from app.ui.policy_dialog import LOCKED_TIP, TIGHTEN_ONLY_TIP, PolicyDialog
 
 
@@ -15,7 +15,7 @@ def test_locked_keys_are_disabled_and_left_out_of_the_saved_values(qtbot: QtBot)
     )
     dialog = PolicyDialog(policy)
     qtbot.addWidget(dialog)
-    assert set(dialog.editors) == {key.name for key in SCHEMA}
+    assert set(dialog.editors) == {key.name for key in USER_KEYS}
     locked = {name for name, editor in dialog.editors.items() if editor.toolTip() == LOCKED_TIP}
     assert locked == {"idle_lock_minutes", "screen_reader"}
     assert not any(dialog.editors[name].isEnabled() for name in locked)

@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 
 from app.lockdown import policy_macos
-from app.lockdown.policy import KEYS, SCHEMA, Layer, Policy, PolicyError, validate_layer
+from app.lockdown.policy import (
+    KEYS,
+    SCHEMA,
+    USER_KEYS,
+    Layer,
+    Policy,
+    PolicyError,
+    validate_layer,
+)
 from app.lockdown.policy_sources import (
     WINDOWS_POLICY_KEY,
     load_policy,
@@ -68,8 +76,8 @@ LOOSER_AND_STRICTER: dict[str, tuple[object, object]] = {
 
 
 def test_every_key_declares_which_way_is_stricter() -> None:
-    assert set(LOOSER_AND_STRICTER) == {key.name for key in SCHEMA}
-    for key in SCHEMA:
+    assert set(LOOSER_AND_STRICTER) == {key.name for key in USER_KEYS}
+    for key in USER_KEYS:
         looser, stricter = LOOSER_AND_STRICTER[key.name]
         if looser == key.default:  # the default is already the loosest choice
             continue
@@ -326,3 +334,30 @@ def test_macos_forced_value_of_the_wrong_type_is_refused() -> None:
     cf = FakeCoreFoundation({"idle_lock_minutes": ("soon", True)})
     with pytest.raises(PolicyError, match="must be int"):
         policy_macos.read_managed_policy(cf)
+
+
+def test_whom_to_sign_in_with_is_the_machines_to_say() -> None:
+    machine = validate_layer(
+        {"sso_provider": "corp", "sso_authority": "https://idp.example/oidc"}, "machine policy"
+    )
+    user = validate_layer(
+        {"sso_provider": "mine", "sso_client_id": "evil", "sso_ca_file": "/tmp/ca.pem"},
+        "user policy",
+    )
+    policy = Policy.merge(machine, user)
+    assert policy.choice("sso_provider") == "corp" and policy.locked("sso_provider")
+    assert policy.choice("sso_client_id") == "" and policy.choice("sso_ca_file") == ""
+    assert set(policy.ignored) == {"sso_client_id", "sso_ca_file"}  # the machine set the other
+    assert not policy.allows("sso_client_id", "x")
+    assert {key.name for key in SCHEMA} - {key.name for key in USER_KEYS} == {
+        "sso_provider",
+        "sso_authority",
+        "sso_kind",
+        "sso_client_id",
+        "sso_scopes",
+        "sso_ca_file",
+    }
+    with pytest.raises(PolicyError, match="longer"):
+        validate_layer({"sso_scopes": "x" * 3000}, "machine policy")
+    with pytest.raises(PolicyError, match="one of"):
+        validate_layer({"sso_kind": "saml"}, "machine policy")

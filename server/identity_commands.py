@@ -1,0 +1,270 @@
+"""What a security team runs on the data directory: identity providers, users, devices.
+
+``cordon-server idp add NAME --issuer URL --audience ID [--ca FILE] [--algorithms A,B]
+[--clock-skew S] [--username-claim C] [--groups-claim C]``
+    trust a provider (discovery runs now, over TLS pinned to ``--ca``).
+``cordon-server idp map NAME --claim-value GROUP --project P --role ROLE``
+    members of GROUP (in the provider's groups claim) get ROLE in P at each sign-in.
+``cordon-server idp list`` / ``idp unmap NAME --claim-value GROUP --project P``
+``cordon-server user add --username NAME [--project P --role R]`` (a local user)
+``cordon-server user list`` / ``user disable NAME`` / ``user enable NAME``
+    a disabled user's tokens stop working at their next request.
+``cordon-server device list [--user NAME]`` / ``device revoke ID``
+    a revoked workstation is refused everywhere and told to wipe itself.
+
+Every change is a leaf in the audit log (actor ``cli``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from app.wire.schemas import AccessAction, Role
+from server import audit, db, idp, provision
+from server.context import open_context
+from server.datadir import DataDir
+from server.ingest import new_id
+
+CLI = audit.Actor(None, None, "cli")
+
+
+def _ctx(args: argparse.Namespace) -> Any:
+    return open_context(DataDir(Path(args.data_dir).resolve()))
+
+
+def _print(value: object) -> None:
+    print(json.dumps(value, indent=2))  # noqa: T201
+
+
+def _refused(message: str) -> int:
+    print(f"cordon-server: {message}; nothing was changed", file=sys.stderr)  # noqa: T201
+    return 2
+
+
+def cmd_idp_add(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    ca_pem = Path(args.ca).read_text() if args.ca else None
+    algorithms = tuple(a.strip() for a in args.algorithms.split(",") if a.strip())
+    try:
+        document = idp.discover(args.issuer, ca_pem)
+        with ctx.engine.begin() as conn:
+            idp.register(
+                conn, args.name, args.issuer, args.audience, ca_pem=ca_pem,
+                jwks_uri=str(document["jwks_uri"]), algorithms=algorithms,
+                clock_skew_s=args.clock_skew, username_claim=args.username_claim,
+                groups_claim=args.groups_claim,
+            )  # fmt: skip
+            audit.record(conn, CLI, AccessAction.IDP_CHANGED, reason=f"added_{args.name}"[:64])
+    except idp.IdpError as exc:
+        return _refused(str(exc))
+    _print({"name": args.name, "issuer": args.issuer, "jwks_uri": document["jwks_uri"]})
+    return 0
+
+
+def cmd_idp_list(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    with ctx.engine.connect() as conn:
+        providers = conn.execute(select(db.identity_providers)).all()
+        rules = conn.execute(select(db.idp_role_rules)).all()
+    _print(
+        [
+            {
+                "name": p.name,
+                "issuer": p.issuer,
+                "audience": p.audience,
+                "algorithms": p.algorithms.split(","),
+                "clock_skew_s": p.clock_skew_s,
+                "ca_pinned": p.ca_pem is not None,
+                "rules": [
+                    {"claim_value": r.claim_value, "project_id": r.project_id, "role": r.role}
+                    for r in rules
+                    if r.provider == p.name
+                ],
+            }
+            for p in providers
+        ]
+    )
+    return 0
+
+
+def cmd_idp_map(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    project_id = provision.project_id_for(ctx.engine, args.project)
+    with ctx.engine.begin() as conn:
+        if idp.load(conn, args.name) is None:
+            return _refused(f"no identity provider named {args.name!r}")
+        rules = db.idp_role_rules
+        conn.execute(
+            delete(rules).where(
+                rules.c.provider == args.name,
+                rules.c.claim_value == args.claim_value,
+                rules.c.project_id == project_id,
+            )
+        )
+        conn.execute(
+            insert(rules).values(
+                id=new_id("rul"), provider=args.name, claim_value=args.claim_value,
+                project_id=project_id, role=Role(args.role).value, created_at=int(time.time()),
+            )
+        )  # fmt: skip
+        audit.record(
+            conn, CLI, AccessAction.IDP_CHANGED, reason=f"mapped_{args.role}", project_id=project_id
+        )
+    return 0
+
+
+def cmd_idp_unmap(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    project_id = provision.project_id_for(ctx.engine, args.project)
+    with ctx.engine.begin() as conn:
+        rules = db.idp_role_rules
+        gone = conn.execute(
+            delete(rules).where(
+                rules.c.provider == args.name,
+                rules.c.claim_value == args.claim_value,
+                rules.c.project_id == project_id,
+            )
+        ).rowcount
+        if not gone:
+            return _refused("no such rule")
+        audit.record(conn, CLI, AccessAction.IDP_CHANGED, reason="unmapped", project_id=project_id)
+    return 0
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    with ctx.engine.connect() as conn:
+        users = conn.execute(select(db.users).order_by(db.users.c.username)).all()
+        links = conn.execute(select(db.user_identities)).all()
+    providers = {link.user_id: link.provider for link in links}
+    _print(
+        [
+            {
+                "user_id": u.id,
+                "username": u.username,
+                "display_name": u.display_name,
+                "provider": providers.get(u.id),
+                "demo": bool(u.is_demo),
+                "disabled": u.disabled_at is not None,
+            }
+            for u in users
+        ]
+    )
+    return 0
+
+
+def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
+    ctx = _ctx(args)
+    user_id = provision.user_id_for(ctx.engine, args.username)
+    with ctx.engine.begin() as conn:
+        conn.execute(
+            update(db.users)
+            .where(db.users.c.id == user_id)
+            .values(disabled_at=int(time.time()) if disabled else None)
+        )
+        reason = "disabled" if disabled else "enabled"
+        audit.record(
+            conn, audit.Actor(user_id, None, "cli"), AccessAction.USER_CHANGED, reason=reason
+        )
+    return 0
+
+
+def cmd_device_list(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    query = select(db.devices, db.users.c.username).join(
+        db.users, db.users.c.id == db.devices.c.user_id
+    )
+    if args.user:
+        query = query.where(db.users.c.username == args.user)
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(query.order_by(db.devices.c.created_at)).all()
+    _print(
+        [
+            {
+                "device_id": r.id,
+                "username": r.username,
+                "name": r.name,
+                "fingerprint": r.fingerprint,
+                "created_at": r.created_at,
+                "revoked": r.revoked_at is not None,
+            }
+            for r in rows
+        ]
+    )
+    return 0
+
+
+def cmd_device_revoke(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    with ctx.engine.begin() as conn:
+        row = conn.execute(select(db.devices).where(db.devices.c.id == args.device_id)).first()
+        if row is None:
+            return _refused(f"no device {args.device_id!r}")
+        if row.revoked_at is not None:
+            return _refused("that device is already revoked")
+        conn.execute(
+            update(db.devices).where(db.devices.c.id == row.id).values(revoked_at=int(time.time()))
+        )
+        audit.record(
+            conn, audit.Actor(row.user_id, row.id, "cli"), AccessAction.DEVICE_CHANGED,
+            reason="revoked",
+        )  # fmt: skip
+    return 0
+
+
+def add_parser(
+    sub: Any, with_data: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+) -> Any:
+    """The ``idp``, ``user`` and ``device`` command groups; returns ``user``'s subparsers."""
+    group = sub.add_parser("idp", help="identity providers").add_subparsers(
+        dest="idp_command", required=True
+    )
+    p = with_data(group.add_parser("add", help="trust an OpenID Connect provider"))
+    p.add_argument("name")
+    p.add_argument("--issuer", required=True, help="https:// issuer, exactly as the provider says")
+    p.add_argument("--audience", required=True, help="the client id (or API) tokens are for")
+    p.add_argument("--ca", help="PEM CA for the provider's TLS (default: the system store)")
+    p.add_argument("--algorithms", default=",".join(idp.DEFAULT_ALGORITHMS))
+    p.add_argument("--clock-skew", type=int, default=60, help="seconds (0-300)")
+    p.add_argument("--username-claim", default="preferred_username")
+    p.add_argument("--groups-claim", default="groups", help="e.g. groups or roles")
+    p.set_defaults(func=cmd_idp_add)
+    p = with_data(group.add_parser("list", help="providers and their role rules"))
+    p.set_defaults(func=cmd_idp_list)
+    for name, func, text in (
+        ("map", cmd_idp_map, "members of a group get a role in a project"),
+        ("unmap", cmd_idp_unmap, "remove such a rule"),
+    ):
+        p = with_data(group.add_parser(name, help=text))
+        p.add_argument("name")
+        p.add_argument("--claim-value", required=True)
+        p.add_argument("--project", required=True)
+        if name == "map":
+            p.add_argument("--role", required=True, choices=[r.value for r in Role])
+        p.set_defaults(func=func)
+
+    users = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
+    with_data(users.add_parser("list", help="every user")).set_defaults(func=cmd_user_list)
+    for name, flag in (("disable", True), ("enable", False)):
+        p = with_data(users.add_parser(name, help=f"{name} a user"))
+        p.add_argument("username")
+        p.set_defaults(func=lambda a, flag=flag: _set_disabled(a, flag))
+
+    devices = sub.add_parser("device", help="enrolled workstations").add_subparsers(
+        dest="device_command", required=True
+    )
+    p = with_data(devices.add_parser("list", help="devices, optionally of one user"))
+    p.add_argument("--user")
+    p.set_defaults(func=cmd_device_list)
+    p = with_data(devices.add_parser("revoke", help="revoke a device; it wipes itself"))
+    p.add_argument("device_id")
+    p.set_defaults(func=cmd_device_revoke)
+    return users
