@@ -56,6 +56,7 @@ from app.services.labels import LabelService
 from app.services.outbox import Outbox, OutboxBusyError
 from app.services.segments import OpenedSegment, SegmentService
 from app.services.session import SessionService
+from app.services.wipe import WipeReport, wipe_workstation
 from app.ui import draft_conflict
 from app.ui.accessibility import install_redaction
 from app.ui.comparison_panel import RankingList
@@ -170,6 +171,14 @@ def build(
     )
     if sso is not None:
         window.login.use_single_sign_on(sso.provider)
+
+    def wipe_here(user_ids: list[str]) -> WipeReport:
+        return wipe_workstation(
+            DeviceStore(server_id), OutboxKeyStore(server_id), authenticator.forget, user_ids,
+            [outbox_dir],
+        )  # fmt: skip
+
+    controller.wipe_workstation = wipe_here
     lock_filter = LockdownFilter(guard, window)
     lockdown = LockdownController(controller, policy, guard, lock_filter.idle_seconds, controller)
     _wire(controller, window)
@@ -230,6 +239,12 @@ def _wire_lockdown(
 def _wire(c: Controller, w: MainWindow) -> None:
     w.login.sign_in_requested.connect(c.sign_in)
     w.login.cancel_requested.connect(c.cancel_sign_in)
+
+    def wiped(text: str) -> None:
+        w.show_session_expired(text)
+        w.login.lock_out(text)
+
+    c.wiped.connect(wiped)
     c.sign_in_failed.connect(w.login.show_error)
     c.signed_in.connect(w.show_signed_in)
     c.tasks_loaded.connect(lambda tasks: w.show_tasks(tasks, c.reviews))

@@ -13,6 +13,7 @@ from server.datadir import DataDir, ensure_secret
 from server.dpop import ProofVerifier
 from server.group_commit import GroupCommitter
 from server.idp import TokenChecker
+from server.revocation_watch import RevocationWatch
 from server.tokens import TokenSigner
 from server.vault import KeyVault
 
@@ -39,12 +40,15 @@ class ServerContext:
     sso_token_lifetime_s: int = 3600
     #: Identity-provider token checks (JWKS caches per provider).
     idp_tokens: TokenChecker = field(default_factory=TokenChecker)
+    #: Revocations noticed for the push channel (``/v1/session/watch``).
+    revocations: RevocationWatch = field(init=False)
     #: DPoP proof checks: nonces and the replay cache of this process.
     proofs: ProofVerifier = field(default_factory=ProofVerifier)
 
     def __post_init__(self) -> None:
         self.committer = GroupCommitter(db.make_writer_engine(self.data.db_path))
         self.writer = db.make_writer_engine(self.data.db_path)
+        self.revocations = RevocationWatch(self.engine)
 
     def transaction(self) -> AbstractContextManager[Connection]:
         """A request's one write transaction (``BEGIN IMMEDIATE``).

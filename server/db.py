@@ -105,6 +105,16 @@ idp_role_rules = Table(
     UniqueConstraint("provider", "claim_value", "project_id"),
 )
 
+#: Every revocation and disabling, numbered: the push channel watches the newest number.
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("user_id", String(64), nullable=False),
+    Column("device_id", String(64), nullable=True),
+    Column("created_at", Integer, nullable=False),
+)
+
 #: Provider tokens already exchanged (SHA-256), kept until they expire: each is used once.
 idp_token_uses = Table(
     "idp_token_uses",

@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from app.wire.schemas import AccessAction, Role
-from server import audit, db, idp, provision
+from server import audit, db, idp, provision, revocation_watch
 from server.context import open_context
 from server.datadir import DataDir
 from server.ingest import new_id
@@ -170,6 +170,8 @@ def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
             .where(db.users.c.id == user_id)
             .values(disabled_at=int(time.time()) if disabled else None)
         )
+        if disabled:
+            revocation_watch.record(conn, user_id)
         reason = "disabled" if disabled else "enabled"
         audit.record(
             conn, audit.Actor(user_id, None, "cli"), AccessAction.USER_CHANGED, reason=reason
@@ -213,6 +215,7 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
         conn.execute(
             update(db.devices).where(db.devices.c.id == row.id).values(revoked_at=int(time.time()))
         )
+        revocation_watch.record(conn, row.user_id, row.id)
         audit.record(
             conn, audit.Actor(row.user_id, row.id, "cli"), AccessAction.DEVICE_CHANGED,
             reason="revoked",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -96,6 +96,8 @@ class CordonApi:
         self._token: str | None = None
         self._proof_key: DPoPKey | None = None
         self._nonce: str | None = None
+        #: Called (on the calling thread) when the server says this device was revoked.
+        self.on_revoked: Callable[[], None] | None = None
 
     # -- state ------------------------------------------------------------
     def set_token(self, token: str | None) -> None:
@@ -178,9 +180,12 @@ class CordonApi:
             break
         if response.status_code >= 300:
             try:
-                raise _error_for(response)
+                error = _error_for(response)
             finally:
                 response.close()
+            if isinstance(error, errors.DeviceRevokedError) and self.on_revoked is not None:
+                self.on_revoked()
+            raise error
         return response
 
     def _json(
@@ -336,6 +341,15 @@ class CordonApi:
         """The project schema a task's documents are made under now."""
         return self._json(ProjectSchemaOut, "GET", f"/v1/tasks/{task_id}/schema")
 
+    @contextmanager
+    def session_watch(self) -> Iterator[Iterator[str]]:
+        """The push channel: yields each server-sent event's name while it stays open."""
+        response = self._send("GET", "/v1/session/watch", stream=True)
+        try:
+            yield _event_names(response)
+        finally:
+            response.close()
+
     def post_events(self, batch: EventBatchIn, idempotency_key: str | None = None) -> EventBatchAck:
         return self._json(EventBatchAck, "POST", "/v1/events", batch, idempotency_key)
 
@@ -345,6 +359,20 @@ class _RefuseAdapter(HTTPAdapter):
 
     def send(self, *_args: Any, **_kwargs: Any) -> requests.Response:
         raise errors.TlsError("plain http refused")
+
+
+def _event_names(response: requests.Response) -> Iterator[str]:
+    """Server-sent events' names (``event:`` lines), one per blank-line-ended event."""
+    name = ""
+    try:
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line == "" and name:
+                yield name
+                name = ""
+    except requests.exceptions.RequestException as exc:
+        raise errors.NetworkError(type(exc).__name__) from exc
 
 
 def _wants_nonce(response: requests.Response) -> bool:
@@ -369,6 +397,8 @@ def _error_for(response: requests.Response) -> errors.ServerError:
     if status == 401:
         if code is ErrorCode.TOKEN_EXPIRED:
             return errors.TokenExpiredError(status, code, message, path)
+        if code is ErrorCode.ACCOUNT_DISABLED:
+            return errors.AccountDisabledError(status, code, message, path)
         return errors.AuthenticationError(status, code, message, path)
     cls: type[errors.ServerError]
     if status == 403 and code is ErrorCode.DEVICE_REVOKED:

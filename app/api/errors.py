@@ -64,6 +64,12 @@ class TokenExpiredError(AuthenticationError):
     user_message = "Your session has expired. Please sign in again."
 
 
+class AccountDisabledError(AuthenticationError):
+    """401 ``account_disabled``."""
+
+    user_message = "This account was disabled by an administrator. Ask them to sign in again."
+
+
 class ForbiddenError(ServerError):
     """403: signed in, but not allowed."""
 

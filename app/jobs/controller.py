@@ -105,6 +105,11 @@ class Controller(
     player_settings_changed = Signal(float, float, bool)  # speed, volume, looping
     delivery_changed = Signal(int, int, str, int)  # events, labels pending; link; parked
     locked = Signal(str)  # why: the session was locked and content wiped
+    wiped = Signal(str)  # this workstation was revoked: content zeroed, keys being deleted
+    wipe_done = Signal(object)  # WipeReport (or None): keys and files deleted
+    _revoked_from_worker = Signal()  # push channel or a 403 device_revoked, any thread
+    _signed_out_from_worker = Signal()  # push channel: the person was disabled
+    _wiped_from_worker = Signal(object)  # WipeReport, wipe thread -> GUI thread
     _ready_from_worker = Signal(object)  # decoder thread -> GUI thread
     _delivery_from_worker = Signal(object)  # DeliveryState, delivery thread -> GUI thread
     _label_from_worker = Signal(object)  # LabelResult, delivery thread -> GUI thread
@@ -387,6 +392,7 @@ class Controller(
             return
         self._shut_down = True
         self.cancel_sign_in()  # a sign-in waiting for the browser must not hold the exit
+        self._watch.stop()
         for timer in (self._playhead_timer, self._decode_timer, self._renewal):
             timer.stop()
         self.close_segment()

@@ -11,19 +11,25 @@ expired one does (work kept, sign-in asked for).
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QTimer, SignalInstance
 
 from app.api import errors as api_errors
+from app.api.client import CordonApi
 from app.auth.authenticator import AuthError
 from app.domain.models import User
 from app.player.playback import PlaybackEngine, PlaybackState
 from app.services.delivery import Delivery
 from app.services.device_store import KeyringUnavailableError
+from app.services.drafts import DraftStore
 from app.services.outbox import Outbox
 from app.services.session import SessionService
+from app.services.session_watch import SessionWatch
+from app.services.wipe import WipeReport
 from app.wire.schemas import AccessAction
 
 logger = logging.getLogger(__name__)
@@ -50,10 +56,17 @@ class SessionOps:
     _engine: PlaybackEngine
     _outbox: Outbox
     _locked: bool
+    _api: CordonApi
+    _drafts: DraftStore
     signed_in: SignalInstance
     sign_in_failed: SignalInstance
     session_expired: SignalInstance
     locked: SignalInstance
+    wiped: SignalInstance
+    wipe_done: SignalInstance
+    _revoked_from_worker: SignalInstance
+    _signed_out_from_worker: SignalInstance
+    _wiped_from_worker: SignalInstance
 
     @property
     def is_signed_in(self) -> bool:
@@ -81,6 +94,53 @@ class SessionOps:
         self._renewal = QTimer(self)  # type: ignore[arg-type]
         self._renewal.setSingleShot(True)
         self._renewal.timeout.connect(self._renew)
+        self._watch = SessionWatch(
+            self._api, self._revoked_from_worker.emit, self._signed_out_from_worker.emit
+        )
+        self._api.on_revoked = self._revoked_from_worker.emit
+        self._revoked_from_worker.connect(self._wipe)
+        self._signed_out_from_worker.connect(self._disabled)
+        self._wiped_from_worker.connect(self._on_wiped)
+        self._wiping = False
+        #: Deletes this workstation's keys and files for the server (set by ``app.main``).
+        self.wipe_workstation: Callable[[list[str]], WipeReport] | None = None
+        #: When the last wipe began and when its buffers were zeroed (``time.monotonic``).
+        self.wipe_times: tuple[float, float] = (0.0, 0.0)
+
+    def _disabled(self) -> None:
+        """The person was disabled: sign out here as everywhere (nothing is wiped)."""
+        self._expire_session(api_errors.AccountDisabledError(401, None, "account disabled"))
+
+    def _wipe(self) -> None:
+        """Revoked: zero what is open now, then delete keys and files off the GUI thread."""
+        if self._wiping:
+            return
+        self._wiping = True
+        began = time.monotonic()
+        self._renewal.stop()
+        self._watch.stop()
+        if self._engine.state is PlaybackState.PLAYING:
+            self._engine.pause()
+        self.close_segment()  # zeroes the decrypted audio and the document's buffers
+        self.wipe_times = (began, time.monotonic())
+        self._locked = True
+        user = self._session.user
+        self.wiped.emit(api_errors.DeviceRevokedError.user_message)
+        self._delivery.stop()
+        self._outbox.close()
+        self._drafts.close()
+        wipe = self.wipe_workstation
+        user_ids = [user.user_id] if user is not None else []
+
+        def delete_keys_and_files() -> None:
+            self._session.sign_out(forget=False)
+            report = wipe(user_ids) if wipe is not None else None
+            self._wiped_from_worker.emit(report)
+
+        threading.Thread(target=delete_keys_and_files, name="cordon-wipe", daemon=True).start()
+
+    def _on_wiped(self, report: WipeReport | None) -> None:
+        self.wipe_done.emit(report)
 
     def _schedule_renewal(self) -> None:
         credentials = self._session.credentials
@@ -123,6 +183,7 @@ class SessionOps:
     def _on_signed_in(self, user: User) -> None:
         self._locked = False
         self._schedule_renewal()
+        self._watch.start()
         self._delivery.signed_in()
         self.signed_in.emit(user)
         self.refresh_tasks()
@@ -182,6 +243,7 @@ class SessionOps:
         self.close_segment()
         self._locked = True  # signed out from now on, though the token outlives the drain
         self._renewal.stop()
+        self._watch.stop()
 
         def drain_then_sign_out() -> None:
             self._delivery.drain(DRAIN_ON_EXIT_S)

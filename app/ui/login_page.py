@@ -92,6 +92,13 @@ class LoginPage(QWidget):
         self.message.setText("Cancelling…")
         self.cancel_requested.emit()
 
+    def lock_out(self, text: str) -> None:
+        """This workstation was revoked: say so, and offer no sign-in until Cordon restarts."""
+        self.sign_in_button.setEnabled(False)
+        self.account.setEnabled(False)
+        self.cancel_button.hide()
+        self.message.setText(text)
+
     def show_error(self, text: str) -> None:
         self.sign_in_button.setEnabled(True)
         self.cancel_button.hide()

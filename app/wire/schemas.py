@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     IDP_TOKEN_INVALID = "idp_token_invalid"  # noqa: S105 - an error code, not a secret
     #: The proof lacks the server's current nonce; retry with the ``DPoP-Nonce`` header's.
     USE_DPOP_NONCE = "use_dpop_nonce"
+    #: The person's account was disabled by an administrator: signed out everywhere.
+    ACCOUNT_DISABLED = "account_disabled"
     #: This device was revoked: the client wipes what it holds and signs out.
     DEVICE_REVOKED = "device_revoked"
     METHOD_NOT_ALLOWED = "method_not_allowed"

@@ -18,6 +18,7 @@ from server.api import (
     routes_session,
     routes_sso,
     routes_tasks,
+    routes_watch,
 )
 from server.api.body_limit import BodyLimitMiddleware
 from server.api.dpop_nonce import NonceMiddleware
@@ -42,6 +43,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
         try:
             yield
         finally:
+            ctx.revocations.stop()
             ctx.committer.stop()  # answers what is queued, then the last checkpoint
             ctx.committer.after_commit = None
             checkpoints.stop()
@@ -71,6 +73,7 @@ def _include_routes(app: FastAPI) -> None:
         routes_session,
         routes_sso,
         routes_tasks,
+        routes_watch,
         routes_review,
         routes_context,
         routes_projects,

@@ -42,6 +42,8 @@ class Principal:
     user_id: str
     remote_addr: str | None
     jkt: str
+    #: When the request's token ends (the push channel closes then).
+    expires_at: int = 0
 
     def actor(self, device_id: str | None = None) -> Actor:
         return Actor(self.user_id, device_id, self.remote_addr)
@@ -91,7 +93,10 @@ def authenticate(request: Request, ctx: ServerContext) -> Principal:
         raise ApiError(401, ErrorCode.UNAUTHENTICATED, "the access token is not valid") from exc
     client = request.client
     principal = Principal(
-        user_id=claims.user_id, remote_addr=client.host if client else None, jkt=claims.jkt
+        user_id=claims.user_id,
+        remote_addr=client.host if client else None,
+        jkt=claims.jkt,
+        expires_at=claims.expires_at,
     )
     request.state.claimed = principal
     proof = check_proof(request, ctx, access_token=token)
@@ -118,7 +123,7 @@ def authenticate(request: Request, ctx: ServerContext) -> Principal:
         raise ApiError(401, ErrorCode.UNAUTHENTICATED, "the access token is not valid")
     if user.disabled_at is not None:
         raise ApiError(
-            401, ErrorCode.UNAUTHENTICATED, "this account is disabled", reason="user_disabled"
+            401, ErrorCode.ACCOUNT_DISABLED, "this account is disabled", reason="user_disabled"
         )
     if revoked is not None:
         raise ApiError(

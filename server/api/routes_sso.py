@@ -47,7 +47,7 @@ def sso_login(body: SsoLoginIn, ctx: Ctx, request: Request) -> TokenOut:
         person = idp.person_for(conn, provider, claims)
         if person.disabled:
             raise ApiError(
-                401, ErrorCode.UNAUTHENTICATED, "this account is disabled",
+                401, ErrorCode.ACCOUNT_DISABLED, "this account is disabled",
                 reason="user_disabled", anonymous=True,
             )  # fmt: skip
         idp.sync_roles(conn, provider, person.user_id, claims)

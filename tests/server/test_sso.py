@@ -227,7 +227,7 @@ def test_a_disabled_user_is_signed_out_and_cannot_sign_in(srv: DemoServer, idp: 
     signed_out = client.get("/v1/me", headers=headers)
     assert signed_out.status_code == 401 and "disabled" in signed_out.json()["error"]["message"]
     refused = exchange(client, idp.mint(_claims(idp)))
-    assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthenticated"
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "account_disabled"
     assert server_main(["user", "enable", "ada", "--data-dir", data]) == 0
     assert exchange(client, idp.mint(_claims(idp))).status_code == 200
     changed = [reason for _, reason in leaves(srv, "user_changed")]
