@@ -66,6 +66,15 @@ memberships = Table(
     Column("granted_by", String(80), nullable=True),
 )
 
+#: Server administrators: they manage identity providers, users and devices through
+#: the admin API and hold no project role or content right by being one.
+server_admins = Table(
+    "server_admins",
+    metadata,
+    Column("user_id", String(64), ForeignKey("users.id"), primary_key=True),
+    Column("created_at", Integer, nullable=False),
+)
+
 #: Identity providers the server trusts (``cordon-server idp add``).
 identity_providers = Table(
     "identity_providers",

@@ -9,6 +9,8 @@
 ``cordon-server user add --username NAME [--project P --role R]`` (a local user)
 ``cordon-server user list`` / ``user disable NAME`` / ``user enable NAME``
     a disabled user's tokens stop working at their next request.
+``cordon-server user admin NAME [--remove]``
+    a server administrator manages people and devices through the admin API; no content.
 ``cordon-server device list [--user NAME]`` / ``device revoke ID``
     a revoked workstation is refused everywhere and told to wipe itself.
 
@@ -22,13 +24,14 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 
 from app.wire.schemas import AccessAction, Role
-from server import audit, db, idp, provision, revocation_watch
+from server import audit, db, identity_admin, idp, provision
 from server.context import open_context
 from server.datadir import DataDir
 from server.ingest import new_id
@@ -164,62 +167,38 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 def _set_disabled(args: argparse.Namespace, disabled: bool) -> int:
     ctx = _ctx(args)
     user_id = provision.user_id_for(ctx.engine, args.username)
+    try:
+        with ctx.engine.begin() as conn:
+            identity_admin.set_disabled(conn, user_id, disabled, CLI)
+    except identity_admin.AdminError as exc:
+        return _refused(str(exc))
+    return 0
+
+
+def cmd_user_admin(args: argparse.Namespace) -> int:
+    """Make a person a server administrator (or, ``--remove``, no longer one)."""
+    ctx = _ctx(args)
+    user_id = provision.user_id_for(ctx.engine, args.username)
     with ctx.engine.begin() as conn:
-        conn.execute(
-            update(db.users)
-            .where(db.users.c.id == user_id)
-            .values(disabled_at=int(time.time()) if disabled else None)
-        )
-        if disabled:
-            revocation_watch.record(conn, user_id)
-        reason = "disabled" if disabled else "enabled"
-        audit.record(
-            conn, audit.Actor(user_id, None, "cli"), AccessAction.USER_CHANGED, reason=reason
-        )
+        identity_admin.set_server_admin(conn, user_id, not args.remove, CLI)
     return 0
 
 
 def cmd_device_list(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
-    query = select(db.devices, db.users.c.username).join(
-        db.users, db.users.c.id == db.devices.c.user_id
-    )
-    if args.user:
-        query = query.where(db.users.c.username == args.user)
     with ctx.engine.connect() as conn:
-        rows = conn.execute(query.order_by(db.devices.c.created_at)).all()
-    _print(
-        [
-            {
-                "device_id": r.id,
-                "username": r.username,
-                "name": r.name,
-                "fingerprint": r.fingerprint,
-                "created_at": r.created_at,
-                "revoked": r.revoked_at is not None,
-            }
-            for r in rows
-        ]
-    )
+        rows = identity_admin.devices(conn, args.user)
+    _print([asdict(r) for r in rows])
     return 0
 
 
 def cmd_device_revoke(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
-    with ctx.engine.begin() as conn:
-        row = conn.execute(select(db.devices).where(db.devices.c.id == args.device_id)).first()
-        if row is None:
-            return _refused(f"no device {args.device_id!r}")
-        if row.revoked_at is not None:
-            return _refused("that device is already revoked")
-        conn.execute(
-            update(db.devices).where(db.devices.c.id == row.id).values(revoked_at=int(time.time()))
-        )
-        revocation_watch.record(conn, row.user_id, row.id)
-        audit.record(
-            conn, audit.Actor(row.user_id, row.id, "cli"), AccessAction.DEVICE_CHANGED,
-            reason="revoked",
-        )  # fmt: skip
+    try:
+        with ctx.engine.begin() as conn:
+            identity_admin.revoke_device(conn, args.device_id, CLI)
+    except identity_admin.AdminError as exc:
+        return _refused(str(exc))
     return 0
 
 
@@ -260,6 +239,10 @@ def add_parser(
         p = with_data(users.add_parser(name, help=f"{name} a user"))
         p.add_argument("username")
         p.set_defaults(func=lambda a, flag=flag: _set_disabled(a, flag))
+    p = with_data(users.add_parser("admin", help="make a user a server administrator"))
+    p.add_argument("username")
+    p.add_argument("--remove", action="store_true", help="no longer a server administrator")
+    p.set_defaults(func=cmd_user_admin)
 
     devices = sub.add_parser("device", help="enrolled workstations").add_subparsers(
         dest="device_command", required=True

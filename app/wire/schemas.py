@@ -80,6 +80,8 @@ class Role(StrEnum):
     REVIEWER = "reviewer"
     #: Reads the project's quality report and sets its listening policy; no content.
     MANAGER = "manager"
+    #: A manager who also sets who has which role in the project; no content.
+    PROJECT_ADMIN = "project_admin"
     AUDITOR = "auditor"  # reads the project's audit log and its proofs; never content
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from server import __version__
 from server.api import (
+    routes_admin,
     routes_audit,
     routes_context,
     routes_events,
@@ -79,6 +80,7 @@ def _include_routes(app: FastAPI) -> None:
         routes_projects,
         routes_events,
         routes_audit,
+        routes_admin,
     ):
         app.include_router(module.router)
 

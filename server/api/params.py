@@ -17,3 +17,4 @@ from app.wire.schemas import ID_PATTERN
 _IdText = StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)
 TaskId = Annotated[str, _IdText]
 ProjectId = Annotated[str, _IdText]
+PathId = Annotated[str, _IdText]  # any other id in a path (user, device)

@@ -16,10 +16,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import Connection, select
 
-from app.wire.schemas import MAX_INT, AuditCheckpointOut, AuditProofOut, ErrorCode, Role
+from app.wire.schemas import MAX_INT, AuditCheckpointOut, AuditProofOut, ErrorCode
+from server.api import permissions
 from server.api.errors import ApiError
 from server.api.params import ProjectId
-from server.api.principal import Ctx, CurrentPrincipal, Principal, membership_role
+from server.api.permissions import Capability
+from server.api.principal import Ctx, CurrentPrincipal, Principal
 from server.auditlog import store
 from server.auditlog.merkle import consistency_proof, inclusion_proof
 
@@ -29,9 +31,8 @@ NonNegative = Annotated[int, Query(ge=0, le=MAX_INT)]
 
 
 def _require_auditor(conn: Connection, principal: Principal, project_id: str) -> None:
-    if membership_role(conn, principal.user_id, project_id) is not Role.AUDITOR:
-        # The same answer for "no such project" and "not yours": no probing.
-        raise ApiError(404, ErrorCode.NOT_FOUND, "no audit log you may read", reason="not_auditor")
+    # The same answer for "no such project" and "not yours": no probing.
+    permissions.require(conn, principal, project_id, Capability.READ_AUDIT)
 
 
 def _b64(values: list[bytes]) -> list[str]:

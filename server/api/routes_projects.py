@@ -26,9 +26,11 @@ from app.wire.manage import (
 from app.wire.report import ReportOut
 from app.wire.schemas import ErrorCode, Role, TaskStatus
 from server import assignment, context_unlock, db, gold, listen_policy, report, windows
+from server.api import permissions
 from server.api.errors import ApiError
 from server.api.params import ProjectId, TaskId
-from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal, membership_role
+from server.api.permissions import Capability
+from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal
 from server.context import ServerContext
 
 router = APIRouter(prefix="/v1")
@@ -44,15 +46,9 @@ _REFUSALS = {
 
 
 def _require_manager(ctx: ServerContext, principal: Principal, project_id: str, why: str) -> None:
+    """A manager or administrator of the project (``permissions``: plan)."""
     with ctx.engine.connect() as conn:
-        role = membership_role(conn, principal.user_id, project_id)
-    if role is None:
-        raise ApiError(404, ErrorCode.NOT_FOUND, "no such project", reason=why)
-    if role is not Role.MANAGER:
-        raise ApiError(
-            403, ErrorCode.FORBIDDEN, "only a manager of the project does this",
-            reason="not_manager", project_id=project_id,
-        )  # fmt: skip
+        permissions.require(conn, principal, project_id, Capability.PLAN, unknown_reason=why)
 
 
 def _refusal(exc: assignment.AssignmentError, project_id: str, task_id: str | None) -> ApiError:

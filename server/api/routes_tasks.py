@@ -34,9 +34,10 @@ from app.wire.schemas import (
     TaskStatus,
 )
 from server import comparisons, context_unlock, db, gold, listen_policy, project_schemas, sequences
-from server.api import coverage, idempotency, segment_delivery, task_lifecycle
+from server.api import coverage, idempotency, permissions, segment_delivery, task_lifecycle
 from server.api.errors import ApiError
 from server.api.params import TaskId
+from server.api.permissions import Capability
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal
 from server.api.task_access import TaskAccess, active_device, load_task, may_access
 from server.context import ServerContext
@@ -130,7 +131,9 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
         return TaskListOut(
             tasks=out,
             review_projects=sorted(p for p, r in roles if r == Role.REVIEWER.value),
-            managed_projects=sorted(p for p, r in roles if r == Role.MANAGER.value),
+            managed_projects=sorted(
+                p for p, r in roles if permissions.may(Role(r), Capability.PLAN)
+            ),
         )
 
 

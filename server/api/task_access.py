@@ -20,7 +20,9 @@ from sqlalchemy import Connection, Row, select
 from app.domain.lifecycle import REVIEWABLE
 from app.wire.schemas import AccessAction, ErrorCode, Role, TaskStatus
 from server import audit, db
+from server.api import permissions
 from server.api.errors import ApiError
+from server.api.permissions import Capability
 from server.api.principal import Principal, membership_role
 from server.context import ServerContext
 
@@ -77,9 +79,9 @@ def may_access(
     A gold task (:mod:`server.gold`) is its annotator's like any other, and no
     reviewer's: its hand-ins are scored against the known answer instead.
     """
-    if role is Role.ANNOTATOR:
+    if permissions.may(role, Capability.ANNOTATE):
         return assignee_id == principal.user_id
-    if role is Role.REVIEWER:
+    if permissions.may(role, Capability.REVIEW):
         # Their own work stays visible to a reviewer (it is theirs), but reviewing it is
         # refused by the lifecycle (``own_work``) and the queue leaves it out.
         return not gold and TaskStatus(status) in REVIEWABLE

@@ -231,7 +231,7 @@ def test_a_disabled_user_is_signed_out_and_cannot_sign_in(srv: DemoServer, idp: 
     assert server_main(["user", "enable", "ada", "--data-dir", data]) == 0
     assert exchange(client, idp.mint(_claims(idp))).status_code == 200
     changed = [reason for _, reason in leaves(srv, "user_changed")]
-    assert changed == ["disabled", "enabled"]
+    assert [r.split("_")[0] for r in changed] == ["disabled", "enabled"]
 
 
 def test_roles_follow_the_providers_groups(srv: DemoServer, idp: Provider) -> None:
