@@ -153,7 +153,18 @@ def build(
     authenticator: Authenticator = (
         MsalAuthenticator(api, sso, KeyringTokenCache(server_id)) if sso else DemoAuthenticator(api)
     )
-    session = SessionService(api, authenticator, DeviceStore(server_id))
+    secret_file = policy.choice("enrolment_secret_file").strip()
+
+    def enrolment_secret() -> str | None:
+        if not secret_file:
+            return None
+        try:
+            return Path(secret_file).read_text(encoding="utf-8").strip() or None
+        except OSError:
+            logger.warning("the enrolment secret file named by the policy cannot be read")
+            return None
+
+    session = SessionService(api, authenticator, DeviceStore(server_id), enrolment_secret)
     engine = PlaybackEngine(stream_factory)
     controller = Controller(
         api,

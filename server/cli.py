@@ -303,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--context-per-day", type=int, metavar="N",
                    help="context asks per annotator and task in 24 hours")  # fmt: skip
     p.set_defaults(func=cmd_project_policy)
+    identity_commands.add_rules_parser(project, with_data)
     quality_commands.add_parser(sub, with_data)
     audit_commands.add_parser(sub, with_data)
     p = sub.add_parser("openapi", help="print the /v1 API's OpenAPI document (it is not served)")

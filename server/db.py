@@ -145,6 +145,31 @@ devices = Table(
     #: RFC 7638 thumbprint of the workstation's DPoP signing key: requests proven by
     #: that key (for this user) are this device's.
     Column("jkt", String(64), nullable=True, index=True),
+    #: ``pending`` until an administrator approves it (or ``approved``); ``None`` in a data
+    #: directory from before approvals means approved.
+    Column("state", String(16), nullable=True),
+    #: Enrolled with IT's enrolment secret or a provider claim IT names: a managed
+    #: workstation (attribute rules may require one).
+    Column("managed", Boolean, nullable=True),
+)
+
+#: A project's attribute rules (``server.access_rules``); no row: none.
+access_rules = Table(
+    "access_rules",
+    metadata,
+    Column("project_id", String(64), ForeignKey("projects.id"), primary_key=True),
+    Column("hours", String(64), nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("managed_only", Boolean, nullable=False, default=False),
+    Column("networks", String(1024), nullable=True),
+)
+
+#: Server-wide settings an administrator sets (``cordon-server device policy``).
+server_settings = Table(
+    "server_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(512), nullable=False),
 )
 
 segments = Table(

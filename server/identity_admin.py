@@ -33,6 +33,8 @@ class DeviceRow:
     fingerprint: str
     created_at: int
     revoked: bool
+    state: str
+    managed: bool
 
 
 def set_disabled(conn: Connection, user_id: str, disabled: bool, actor: audit.Actor) -> None:
@@ -69,6 +71,24 @@ def revoke_device(conn: Connection, device_id: str, actor: audit.Actor) -> str:
     return str(row.user_id)
 
 
+def approve_device(conn: Connection, device_id: str, managed: bool, actor: audit.Actor) -> None:
+    """Approve a pending device (``managed``: IT vouches for the workstation)."""
+    row = conn.execute(select(db.devices).where(db.devices.c.id == device_id)).first()
+    if row is None:
+        raise AdminError("unknown_device", "no such device")
+    if row.revoked_at is not None:
+        raise AdminError("revoked", "a revoked device cannot be approved")
+    if (row.state or "approved") == "approved" and bool(row.managed) == managed:
+        raise AdminError("unchanged", "that device is already approved")
+    conn.execute(
+        update(db.devices)
+        .where(db.devices.c.id == device_id)
+        .values(state="approved", managed=managed)
+    )
+    reason = f"approved{'_managed' if managed else ''}_{device_id}"[:64]
+    audit.record(conn, actor, AccessAction.DEVICE_CHANGED, reason=reason)
+
+
 def devices(conn: Connection, username: str | None = None) -> list[DeviceRow]:
     query = select(db.devices, db.users.c.username).join(
         db.users, db.users.c.id == db.devices.c.user_id
@@ -85,6 +105,8 @@ def devices(conn: Connection, username: str | None = None) -> list[DeviceRow]:
             r.fingerprint,
             r.created_at,
             r.revoked_at is not None,
+            r.state or "approved",
+            bool(r.managed),
         )
         for r in rows
     ]

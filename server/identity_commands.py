@@ -6,12 +6,19 @@
 ``cordon-server idp map NAME --claim-value GROUP --project P --role ROLE``
     members of GROUP (in the provider's groups claim) get ROLE in P at each sign-in.
 ``cordon-server idp list`` / ``idp unmap NAME --claim-value GROUP --project P``
+``cordon-server project rules --project P [--hours 'Mon-Fri 08:00-18:00' --timezone Z]
+[--managed-only yes|no] [--networks CIDR,...]``
+    when, on what workstation and from where the project's audio is released.
 ``cordon-server user add --username NAME [--project P --role R]`` (a local user)
 ``cordon-server user list`` / ``user disable NAME`` / ``user enable NAME``
     a disabled user's tokens stop working at their next request.
 ``cordon-server user admin NAME [--remove]``
     a server administrator manages people and devices through the admin API; no content.
-``cordon-server device list [--user NAME]`` / ``device revoke ID``
+``cordon-server device list [--user NAME]`` / ``device approve ID [--managed]`` /
+``device revoke ID``
+``cordon-server device policy [--enrolment open|approval] [--managed-claim C=V]
+[--new-secret]``
+    how new workstations are admitted (``server.enrolment``).
     a revoked workstation is refused everywhere and told to wipe itself.
 
 Every change is a leaf in the audit log (actor ``cli``).
@@ -20,6 +27,7 @@ Every change is a leaf in the audit log (actor ``cli``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -31,7 +39,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 
 from app.wire.schemas import AccessAction, Role
-from server import audit, db, identity_admin, idp, provision
+from server import access_rules, audit, db, enrolment, identity_admin, idp, provision
 from server.context import open_context
 from server.datadir import DataDir
 from server.ingest import new_id
@@ -192,6 +200,44 @@ def cmd_device_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_device_approve(args: argparse.Namespace) -> int:
+    ctx = _ctx(args)
+    try:
+        with ctx.engine.begin() as conn:
+            identity_admin.approve_device(conn, args.device_id, args.managed, CLI)
+    except identity_admin.AdminError as exc:
+        return _refused(str(exc))
+    return 0
+
+
+def cmd_device_policy(args: argparse.Namespace) -> int:
+    """Show, or change (audited), how new workstations are admitted."""
+    ctx = _ctx(args)
+    secret = None
+    try:
+        with ctx.engine.begin() as conn:
+            if args.enrolment:
+                enrolment.set_mode(conn, args.enrolment)
+            if args.managed_claim:
+                enrolment.set_managed_claim(conn, args.managed_claim)
+            if args.new_secret:
+                secret = enrolment.new_secret(conn)
+            if args.enrolment or args.managed_claim or args.new_secret:
+                audit.record(conn, CLI, AccessAction.DEVICE_CHANGED, reason="enrolment_policy")
+            policy = enrolment.load(conn)
+    except ValueError as exc:
+        return _refused(str(exc))
+    shown: dict[str, object] = {
+        "enrolment": policy.mode,
+        "managed_claim": policy.managed_claim or None,
+        "enrolment_secret_set": bool(policy.secret_sha256),
+    }
+    if secret is not None:
+        shown["enrolment_secret"] = secret  # shown once; only its hash is kept
+    _print(shown)
+    return 0
+
+
 def cmd_device_revoke(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     try:
@@ -200,6 +246,48 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
     except identity_admin.AdminError as exc:
         return _refused(str(exc))
     return 0
+
+
+def cmd_project_rules(args: argparse.Namespace) -> int:
+    """Show, or change (audited), a project's attribute rules."""
+    ctx = _ctx(args)
+    project_id = provision.project_id_for(ctx.engine, args.project)
+    with ctx.engine.begin() as conn:
+        rules = access_rules.load(conn, project_id)
+        changed = dataclasses.replace(
+            rules,
+            hours=rules.hours if args.hours is None
+            else (None if args.hours == "none" else args.hours),
+            timezone=args.timezone or rules.timezone,
+            managed_only=rules.managed_only if args.managed_only is None
+            else args.managed_only == "yes",
+            networks=rules.networks if args.networks is None
+            else tuple(n.strip() for n in args.networks.split(",") if n.strip() and n != "none"),
+        )  # fmt: skip
+        if changed != rules:
+            try:
+                access_rules.save(conn, project_id, changed)
+            except access_rules.RuleError as exc:
+                return _refused(str(exc))
+            audit.record(
+                conn, CLI, AccessAction.POLICY_CHANGED, reason="access_rules",
+                project_id=project_id,
+            )  # fmt: skip
+    print(f"project {project_id}: {access_rules.describe(changed)}")  # noqa: T201
+    return 0
+
+
+def add_rules_parser(
+    project: Any, with_data: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+) -> None:
+    """``project rules``: attribute rules (``server.access_rules``)."""
+    p = with_data(project.add_parser("rules", help="when, from where, on what audio is released"))
+    p.add_argument("--project", required=True, help="project name or id")
+    p.add_argument("--hours", help="e.g. 'Mon-Fri 08:00-18:00', or none")
+    p.add_argument("--timezone", help="IANA zone of the hours, e.g. Europe/Berlin")
+    p.add_argument("--managed-only", choices=["yes", "no"], help="managed workstations only")
+    p.add_argument("--networks", help="client networks, e.g. 10.20.0.0/16,10.30.0.0/16, or none")
+    p.set_defaults(func=cmd_project_rules)
 
 
 def add_parser(
@@ -250,6 +338,15 @@ def add_parser(
     p = with_data(devices.add_parser("list", help="devices, optionally of one user"))
     p.add_argument("--user")
     p.set_defaults(func=cmd_device_list)
+    p = with_data(devices.add_parser("approve", help="approve a pending device"))
+    p.add_argument("device_id")
+    p.add_argument("--managed", action="store_true", help="IT vouches for the workstation")
+    p.set_defaults(func=cmd_device_approve)
+    p = with_data(devices.add_parser("policy", help="how new workstations are admitted"))
+    p.add_argument("--enrolment", choices=list(enrolment.MODES))
+    p.add_argument("--managed-claim", help="claim=value of a provider sign-in, or none")
+    p.add_argument("--new-secret", action="store_true", help="a new enrolment secret for IT")
+    p.set_defaults(func=cmd_device_policy)
     p = with_data(devices.add_parser("revoke", help="revoke a device; it wipes itself"))
     p.add_argument("device_id")
     p.set_defaults(func=cmd_device_revoke)

@@ -35,6 +35,8 @@ class TokenClaims:
     token_id: str
     #: Thumbprint of the device signing key the token is bound to.
     jkt: str
+    #: The sign-in carried the claim IT names for managed workstations.
+    managed: bool = False
 
 
 def _b64(data: bytes) -> str:
@@ -75,20 +77,29 @@ class TokenSigner:
         return hmac.new(self._key, b"cordon-token-v1." + payload, hashlib.sha256).digest()
 
     def issue(
-        self, user_id: str, jkt: str, now: float | None = None, lifetime_s: int | None = None
+        self,
+        user_id: str,
+        jkt: str,
+        now: float | None = None,
+        lifetime_s: int | None = None,
+        *,
+        managed: bool = False,
     ) -> tuple[str, TokenClaims]:
         """A new token for ``user_id``, bound to key ``jkt``, and its claims."""
         issued = int(time.time() if now is None else now)
         expires = issued + (lifetime_s or self.lifetime_s)
-        claims = TokenClaims(user_id, issued, expires, secrets.token_hex(16), jkt)
+        claims = TokenClaims(user_id, issued, expires, secrets.token_hex(16), jkt, managed)
+        fields: dict[str, object] = {
+            "sub": claims.user_id,
+            "iat": issued,
+            "exp": claims.expires_at,
+            "jti": claims.token_id,
+            "cnf": {"jkt": jkt},
+        }
+        if managed:
+            fields["mgd"] = True
         payload = json.dumps(
-            {
-                "sub": claims.user_id,
-                "iat": issued,
-                "exp": claims.expires_at,
-                "jti": claims.token_id,
-                "cnf": {"jkt": jkt},
-            },
+            fields,
             separators=(",", ":"),
             sort_keys=True,
         ).encode()
@@ -110,6 +121,7 @@ class TokenSigner:
                 int(raw["exp"]),
                 str(raw["jti"]),
                 str(raw["cnf"]["jkt"]),
+                raw.get("mgd") is True,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise TokenError("token claims malformed") from exc

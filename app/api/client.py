@@ -215,8 +215,12 @@ class CordonApi:
             TokenOut, "POST", "/v1/auth/sso", SsoLoginIn(provider=provider, token=token)
         )
 
-    def enroll_device(self, name: str, public_key_b64: str) -> DeviceOut:
-        body = DeviceEnrollIn(name=name, public_key=public_key_b64)
+    def enroll_device(
+        self, name: str, public_key_b64: str, enrolment_secret: str | None = None
+    ) -> DeviceOut:
+        body = DeviceEnrollIn(
+            name=name, public_key=public_key_b64, enrolment_secret=enrolment_secret
+        )
         return self._json(DeviceOut, "POST", "/v1/devices", body)
 
     def list_tasks(self) -> TaskListOut:

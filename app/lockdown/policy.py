@@ -221,6 +221,15 @@ SCHEMA: tuple[PolicyKey, ...] = (
         stricter="machine",
     ),
     PolicyKey(
+        "enrolment_secret_file",
+        str,
+        "",
+        "File holding the enrolment secret IT deployed with the installer "
+        "(cordon-server device policy --new-secret): the workstation is approved at once "
+        "and counted as managed. Empty: an administrator approves it, if the server asks.",
+        stricter="machine",
+    ),
+    PolicyKey(
         "sso_ca_file",
         str,
         "",

@@ -36,7 +36,7 @@ from app.player.stream_decoder import StreamDecoder
 from app.player.waveform_summary import WaveformSummary
 from app.services.events import EventRecorder
 from app.services.session import Device
-from app.wire.schemas import AccessAction, Outcome
+from app.wire.schemas import AccessAction, ErrorCode, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +130,10 @@ _FAILURES: list[tuple[type[Exception], str, str]] = [
 ]  # fmt: skip
 
 
+#: Refusals whose server words tell the person what to do (a project rule, an approval).
+_SAID_BY_SERVER = frozenset({ErrorCode.RULE_REFUSED, ErrorCode.DEVICE_PENDING})
+
+
 class SegmentService:
     def __init__(
         self, api: CordonApi, device: Callable[[], Device | None], events: EventRecorder
@@ -159,7 +163,10 @@ class SegmentService:
             raise
         except api_errors.ApiError as exc:
             self._fail(task, AccessAction.FETCH_FAILED, type(exc).__name__.lower()[:64])
-            raise SegmentOpenError(exc.user_message, "fetch_failed") from exc
+            words = exc.user_message
+            if isinstance(exc, api_errors.ServerError) and exc.code in _SAID_BY_SERVER:
+                words = exc.refusal_words  # which rule, or that approval is awaited
+            raise SegmentOpenError(words, "fetch_failed") from exc
         except Exception as exc:
             if run.cancel.is_set():
                 raise SegmentCancelledError from exc

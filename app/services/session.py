@@ -12,11 +12,12 @@ from __future__ import annotations
 import base64
 import logging
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from app.api.client import CordonApi
 from app.api.errors import ServerError
-from app.auth.authenticator import Authenticator, Credentials
+from app.auth.authenticator import Authenticator, AuthError, Credentials
 from app.crypto.device_keys import DeviceKeyPair
 from app.domain.models import DeviceId, Task, User
 from app.domain.review import QueueFilter
@@ -38,10 +39,18 @@ class Device:
 class SessionService:
     """Holds the signed-in user and device for one server."""
 
-    def __init__(self, api: CordonApi, authenticator: Authenticator, store: DeviceStore) -> None:
+    def __init__(
+        self,
+        api: CordonApi,
+        authenticator: Authenticator,
+        store: DeviceStore,
+        enrolment_secret: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.api = api
         self.authenticator = authenticator
         self._store = store
+        #: IT's enrolment secret (read when needed, from where the machine policy says).
+        self._enrolment_secret = enrolment_secret
         self.user: User | None = None
         self.device: Device | None = None
         self.credentials: Credentials | None = None
@@ -71,6 +80,12 @@ class SessionService:
             # signing key this workstation no longer has: this user gets a new one.
             pair = self._store.load_or_create(user_id, fresh=True)
             enrolled = self._enroll(pair)
+        if enrolled.state == "pending":
+            self.api.set_token(None)
+            raise AuthError(
+                "This workstation waits for your administrator's approval (device "
+                f"{enrolled.device_id}). Sign in again once it is approved."
+            )
         self.device = Device(DeviceId(enrolled.device_id), pair)
         self.credentials = credentials
         self.user = credentials.user
@@ -79,7 +94,8 @@ class SessionService:
 
     def _enroll(self, pair: DeviceKeyPair) -> DeviceOut:
         public = base64.b64encode(pair.public_bytes()).decode("ascii")
-        return self.api.enroll_device(platform.node()[:128] or "workstation", public)
+        name = platform.node()[:128] or "workstation"
+        return self.api.enroll_device(name, public, self._enrolment_secret())
 
     def renew(self) -> bool:
         """Replace the token before it ends, without the person; ``False`` if that cannot be.

@@ -32,10 +32,18 @@ class AdminDeviceOut(_Model):
     fingerprint: str
     created_at: Count
     revoked: bool
+    #: ``approved`` or ``pending`` (waiting for an administrator).
+    state: str
+    managed: bool
 
 
 class AdminDevicesOut(_Model):
     devices: list[AdminDeviceOut]
+
+
+class ApproveIn(_Model):
+    #: IT vouches for the workstation: attribute rules that need a managed one allow it.
+    managed: bool = False
 
 
 class MemberOut(_Model):

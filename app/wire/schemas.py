@@ -9,7 +9,7 @@ text, and only over TLS — at rest the server seals it under the project key.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -41,6 +41,10 @@ class ErrorCode(StrEnum):
     USE_DPOP_NONCE = "use_dpop_nonce"
     #: The person's account was disabled by an administrator: signed out everywhere.
     ACCOUNT_DISABLED = "account_disabled"
+    #: This device waits for an administrator's approval: it may sign in, not fetch.
+    DEVICE_PENDING = "device_pending"
+    #: A project's attribute rule (hours, device class, network) refuses this access now.
+    RULE_REFUSED = "rule_refused"
     #: This device was revoked: the client wipes what it holds and signs out.
     DEVICE_REVOKED = "device_revoked"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -114,11 +118,18 @@ class TokenOut(_Model):
 class DeviceEnrollIn(_Model):
     name: Annotated[str, Field(min_length=1, max_length=128)]
     public_key: Annotated[str, Field(min_length=1, max_length=4096)]  # base64
+    #: The enrolment secret IT deployed with the installer: the device is approved at
+    #: once and counted as *managed*.
+    enrolment_secret: Annotated[str, Field(min_length=16, max_length=256)] | None = None
 
 
 class DeviceOut(_Model):
     device_id: Id
     fingerprint: str
+    #: ``approved`` (may fetch keys and audio) or ``pending`` (an administrator must
+    #: approve it first).
+    state: Literal["approved", "pending"] = "approved"
+    managed: bool = False
 
 
 class TaskStatus(StrEnum):

@@ -44,6 +44,8 @@ class Principal:
     jkt: str
     #: When the request's token ends (the push channel closes then).
     expires_at: int = 0
+    #: The sign-in carried the claim IT names for managed workstations.
+    managed_sign_in: bool = False
 
     def actor(self, device_id: str | None = None) -> Actor:
         return Actor(self.user_id, device_id, self.remote_addr)
@@ -97,6 +99,7 @@ def authenticate(request: Request, ctx: ServerContext) -> Principal:
         remote_addr=client.host if client else None,
         jkt=claims.jkt,
         expires_at=claims.expires_at,
+        managed_sign_in=claims.managed,
     )
     request.state.claimed = principal
     proof = check_proof(request, ctx, access_token=token)

@@ -17,6 +17,7 @@ from app.wire.admin import (
     AdminDevicesOut,
     AdminUserOut,
     AdminUsersOut,
+    ApproveIn,
     DisabledIn,
     MemberIn,
     MemberOut,
@@ -98,6 +99,8 @@ def list_devices(principal: CurrentPrincipal, ctx: Ctx) -> AdminDevicesOut:
                 fingerprint=r.fingerprint,
                 created_at=r.created_at,
                 revoked=r.revoked,
+                state=r.state,
+                managed=r.managed,
             )
             for r in rows
         ]
@@ -110,6 +113,19 @@ def revoke_device(device_id: PathId, principal: CurrentPrincipal, ctx: Ctx) -> A
         permissions.require_server_admin(conn, principal)
         try:
             identity_admin.revoke_device(conn, device_id, principal.actor())
+        except identity_admin.AdminError as exc:
+            raise _refused(exc) from exc
+    return list_devices(principal, ctx)
+
+
+@router.post("/admin/devices/{device_id}/approve", dependencies=[JsonBody])
+def approve_device(
+    device_id: PathId, body: ApproveIn, principal: CurrentPrincipal, ctx: Ctx
+) -> AdminDevicesOut:
+    with ctx.transaction() as conn:
+        permissions.require_server_admin(conn, principal)
+        try:
+            identity_admin.approve_device(conn, device_id, body.managed, principal.actor())
         except identity_admin.AdminError as exc:
             raise _refused(exc) from exc
     return list_devices(principal, ctx)

@@ -6,9 +6,10 @@ import base64
 import binascii
 import ipaddress
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.crypto.device_keys import load_public_key, public_key_fingerprint
@@ -22,9 +23,9 @@ from app.wire.schemas import (
     TokenOut,
     UserOut,
 )
-from server import __version__, audit, db
+from server import __version__, audit, db, enrolment
 from server.api.errors import ApiError
-from server.api.principal import Ctx, CurrentPrincipal, JsonBody, check_proof
+from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal, check_proof
 from server.ingest import new_id
 
 router = APIRouter(prefix="/v1")
@@ -106,31 +107,21 @@ def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -
             raise ApiError(
                 403, ErrorCode.DEVICE_REVOKED, "this device was revoked", reason="device_revoked"
             )
+        policy = enrolment.load(conn)
+        secret_ok = enrolment.secret_matches(policy, body.enrolment_secret)
+        if body.enrolment_secret is not None and not secret_ok:
+            raise ApiError(
+                403, ErrorCode.FORBIDDEN, "the enrolment secret is not this server's",
+                reason="enrolment_secret_wrong",
+            )  # fmt: skip
         existing = conn.execute(
             select(
-                db.devices.c.id, db.devices.c.user_id, db.devices.c.revoked_at, db.devices.c.jkt
+                db.devices.c.id, db.devices.c.user_id, db.devices.c.revoked_at, db.devices.c.jkt,
+                db.devices.c.state, db.devices.c.managed,
             ).where(db.devices.c.fingerprint == fingerprint)
-        ).first()
+        ).first()  # fmt: skip
         if existing is not None:
-            if existing.revoked_at is not None:
-                raise ApiError(
-                    403, ErrorCode.DEVICE_REVOKED, "this device was revoked",
-                    reason="device_revoked",
-                )  # fmt: skip
-            if existing.user_id != principal.user_id or (
-                existing.jkt is not None and existing.jkt != principal.jkt
-            ):
-                raise ApiError(
-                    409, ErrorCode.CONFLICT, "key is enrolled for another user or workstation",
-                    reason="device_key_conflict",
-                )  # fmt: skip
-            if existing.jkt is None:  # enrolled before devices were bound to a signing key
-                conn.execute(
-                    update(db.devices)
-                    .where(db.devices.c.id == existing.id)
-                    .values(jkt=principal.jkt)
-                )
-            return DeviceOut(device_id=existing.id, fingerprint=fingerprint)
+            return _known_device(conn, existing, principal, fingerprint, secret_ok)
         active = conn.execute(
             select(func.count())
             .select_from(db.devices)
@@ -143,6 +134,9 @@ def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -
                 reason="device_limit",
             )  # fmt: skip
         device_id = new_id("dev")
+        state, managed = enrolment.decide(
+            policy, secret_ok=secret_ok, claim_ok=principal.managed_sign_in
+        )
         try:
             conn.execute(
                 insert(db.devices).values(
@@ -154,9 +148,49 @@ def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -
                     created_at=int(time.time()),
                     revoked_at=None,
                     jkt=principal.jkt,
+                    state=state,
+                    managed=managed,
                 )
             )
         except IntegrityError as exc:
             raise ApiError(409, ErrorCode.CONFLICT, "device already enrolled") from exc
-        audit.record(conn, principal.actor(device_id), AccessAction.DEVICE_ENROLLED)
-    return DeviceOut(device_id=device_id, fingerprint=fingerprint)
+        reason = f"{state}_managed" if managed else state
+        audit.record(conn, principal.actor(device_id), AccessAction.DEVICE_ENROLLED, reason=reason)
+    return _device_out(device_id, fingerprint, state, managed)
+
+
+def _known_device(
+    conn: Connection, existing: Any, principal: Principal, fingerprint: str, secret_ok: bool
+) -> DeviceOut:
+    """A key enrolled before: the same device again (approved now if IT's secret or
+    claim came with it), or refused (revoked, or another person's or workstation's)."""
+    if existing.revoked_at is not None:
+        raise ApiError(
+            403, ErrorCode.DEVICE_REVOKED, "this device was revoked", reason="device_revoked"
+        )
+    if existing.user_id != principal.user_id or (
+        existing.jkt is not None and existing.jkt != principal.jkt
+    ):
+        raise ApiError(
+            409, ErrorCode.CONFLICT, "key is enrolled for another user or workstation",
+            reason="device_key_conflict",
+        )  # fmt: skip
+    values: dict[str, Any] = {}
+    if existing.jkt is None:  # enrolled before devices were bound to a signing key
+        values["jkt"] = principal.jkt
+    state, managed = existing.state or "approved", bool(existing.managed)
+    if state == "pending" and (secret_ok or principal.managed_sign_in):
+        state, managed = "approved", True
+        values |= {"state": state, "managed": True}
+    if values:
+        conn.execute(update(db.devices).where(db.devices.c.id == existing.id).values(**values))
+    return _device_out(existing.id, fingerprint, state, managed)
+
+
+def _device_out(device_id: str, fingerprint: str, state: str, managed: bool) -> DeviceOut:
+    return DeviceOut(
+        device_id=device_id,
+        fingerprint=fingerprint,
+        state="pending" if state == "pending" else "approved",
+        managed=managed,
+    )

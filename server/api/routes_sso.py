@@ -15,7 +15,7 @@ import time
 from fastapi import APIRouter, Request
 
 from app.wire.schemas import AccessAction, ErrorCode, SsoLoginIn, TokenOut, UserOut
-from server import audit, idp
+from server import audit, enrolment, idp
 from server.api.errors import ApiError
 from server.api.principal import Ctx, JsonBody, check_proof
 
@@ -51,8 +51,9 @@ def sso_login(body: SsoLoginIn, ctx: Ctx, request: Request) -> TokenOut:
                 reason="user_disabled", anonymous=True,
             )  # fmt: skip
         idp.sync_roles(conn, provider, person.user_id, claims)
+        managed = enrolment.claim_matches(enrolment.load(conn), claims)
         token, issued = ctx.signer.issue(
-            person.user_id, proof.jkt, now, lifetime_s=ctx.sso_token_lifetime_s
+            person.user_id, proof.jkt, now, lifetime_s=ctx.sso_token_lifetime_s, managed=managed
         )
         session_id = issued.token_id[:12]
         actor = audit.Actor(person.user_id, None, client_host)

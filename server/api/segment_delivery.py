@@ -19,10 +19,10 @@ from sqlalchemy import Connection, insert, select
 from app.crypto.errors import CryptoError
 from app.crypto.key_grant import GrantBinding, seal_grant
 from app.wire.schemas import AccessAction, ErrorCode, KeyGrantOut
-from server import db
+from server import access_rules, db
 from server.api.errors import ApiError
 from server.api.principal import Principal
-from server.api.task_access import TaskAccess, active_device
+from server.api.task_access import TaskAccess, approved_device
 from server.context import ServerContext
 from server.ingest import new_id
 
@@ -43,7 +43,7 @@ def release_key(
 ) -> KeyGrantOut:
     """Wrap ``access.segment``'s data key to the caller's device, inside ``conn``."""
     now = int(time.time())
-    device_id = active_device(conn, principal, access)
+    device_id = allowed_device(conn, principal, access)
     public_key = conn.execute(
         select(db.devices.c.public_key).where(db.devices.c.id == device_id)
     ).scalar_one()
@@ -79,8 +79,24 @@ def release_key(
     )
 
 
+def allowed_device(conn: Connection, principal: Principal, access: TaskAccess) -> str:
+    """The caller's approved device, if the project's attribute rules allow this access now."""
+    device = approved_device(conn, principal, access)
+    refusal = access_rules.check(
+        access_rules.load(conn, access.project_id),
+        managed=device.managed,
+        address=principal.remote_addr,
+    )
+    if refusal is not None:
+        raise ApiError(
+            403, ErrorCode.RULE_REFUSED, refusal.words, reason=refusal.reason,
+            project_id=access.project_id, task_id=access.task_id,
+        )  # fmt: skip
+    return device.device_id
+
+
 def record_fetch(conn: Connection, principal: Principal, access: TaskAccess) -> None:
-    device_id = active_device(conn, principal, access)
+    device_id = allowed_device(conn, principal, access)
     access.record(conn, principal.actor(device_id), AccessAction.SEGMENT_FETCHED)
 
 

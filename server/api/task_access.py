@@ -13,7 +13,7 @@ rolled back (:mod:`server.api.refusals`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sqlalchemy import Connection, Row, select
 
@@ -130,27 +130,53 @@ def load_task(
     return TaskAccess(task, segment, project, role)
 
 
+@dataclass(frozen=True)
+class ActiveDevice:
+    device_id: str
+    managed: bool
+
+
 def active_device(conn: Connection, principal: Principal, access: TaskAccess | None = None) -> str:
-    """The caller's device on this workstation: enrolled for them with the proving key.
+    """The caller's approved device on this workstation (see :func:`approved_device`)."""
+    return approved_device(conn, principal, access).device_id
+
+
+def approved_device(
+    conn: Connection, principal: Principal, access: TaskAccess | None = None
+) -> ActiveDevice:
+    """The caller's device on this workstation: enrolled for them with the proving key,
+    and approved.
 
     The device is whichever enrolment is bound to the key that signed the
-    request's DPoP proof; nothing the client names can point elsewhere.
+    request's DPoP proof; nothing the client names can point elsewhere. One that
+    waits for an administrator's approval gets 403 ``device_pending``.
     """
     project_id = access.project_id if access is not None else None
     task_id = access.task_id if access is not None else None
-    device = device_of(conn, principal)
-    if device is None:
+    row = _device_row(conn, principal)
+    if row is None:
         raise ApiError(
             403, ErrorCode.UNKNOWN_DEVICE, "this workstation is not enrolled for this user",
             reason="device_not_enrolled", project_id=project_id, task_id=task_id,
         )  # fmt: skip
-    return device
+    if row.state == "pending":
+        raise ApiError(
+            403, ErrorCode.DEVICE_PENDING,
+            "this workstation waits for an administrator's approval",
+            reason="device_pending", project_id=project_id, task_id=task_id,
+        )  # fmt: skip
+    return ActiveDevice(str(row.id), bool(row.managed))
 
 
 def device_of(conn: Connection, principal: Principal) -> str | None:
     """The newest active device of the caller bound to the proving key, if any."""
-    row = conn.execute(
-        select(db.devices.c.id)
+    row = _device_row(conn, principal)
+    return str(row.id) if row is not None else None
+
+
+def _device_row(conn: Connection, principal: Principal) -> Any:
+    return conn.execute(
+        select(db.devices.c.id, db.devices.c.state, db.devices.c.managed)
         .where(
             db.devices.c.user_id == principal.user_id,
             db.devices.c.jkt == principal.jkt,
@@ -159,4 +185,3 @@ def device_of(conn: Connection, principal: Principal) -> str | None:
         .order_by(db.devices.c.created_at.desc(), db.devices.c.id.desc())
         .limit(1)
     ).first()
-    return str(row.id) if row is not None else None

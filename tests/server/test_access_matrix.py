@@ -53,6 +53,7 @@ TOKENLESS = {("GET", "/v1/health"), ("POST", "/v1/auth/demo-login"), ("POST", "/
 #: Project A: the answer per role, in the order of ROLES. (Project B: see B_ANSWER.)
 A = {
     ("GET", "/v1/admin/devices"):                              "404 404 404 404 404 ok 404",
+    ("POST", "/v1/admin/devices/{device_id}/approve"):         "404 404 404 404 404 ok 404",
     ("POST", "/v1/admin/devices/{device_id}/revoke"):          "404 404 404 404 404 ok 404",
     ("GET", "/v1/admin/users"):                                "404 404 404 404 404 ok 404",
     ("PUT", "/v1/admin/users/{user_id}/disabled"):             "404 404 404 404 404 ok 404",
@@ -181,6 +182,7 @@ class World:
         uid = self.throwaway_id
         bodies: dict[str, Any] = {
             "/v1/admin/users/{user_id}/disabled": {"disabled": True},
+            "/v1/admin/devices/{device_id}/approve": {"managed": True},
             "/v1/devices": {"name": "ws", "public_key": _public(self.pairs[role])},
             "/v1/events": {"events": [{"event_id": str(uuid.uuid4()), "seq": 1,
                                        "action": "playback_paused", "client_time": time.time()}]},

@@ -275,3 +275,27 @@ def test_trust_needs_the_right_ca_and_issuer(tmp_path: Path, idp: Provider) -> N
     assert server_main([*base, *hmac_alg]) == 2
     with server.ctx.engine.connect() as conn:
         assert conn.execute(select(db.identity_providers)).all() == []
+
+
+def test_the_claim_it_names_makes_the_workstation_managed(srv: DemoServer, idp: Provider) -> None:
+    data = str(srv.ctx.data.root)
+    policy = ["device", "policy", "--data-dir", data, "--enrolment", "approval"]
+    assert server_main([*policy, "--managed-claim", "device_compliant=true"]) == 0
+    client = srv.client()
+    import base64  # noqa: PLC0415
+
+    from app.crypto.device_keys import DeviceKeyPair  # noqa: PLC0415
+
+    def enrol(token: str) -> dict[str, Any]:
+        body = exchange(client, token).json()
+        headers = {"Authorization": f"DPoP {body['access_token']}"}
+        public = base64.b64encode(DeviceKeyPair.generate().public_bytes()).decode()
+        answer = client.post("/v1/devices", json={"name": "ws", "public_key": public},
+                             headers=headers)  # fmt: skip
+        out: dict[str, Any] = answer.json()
+        return out
+
+    compliant = enrol(idp.mint(_claims(idp, device_compliant=True)))
+    assert (compliant["state"], compliant["managed"]) == ("approved", True)
+    plain = enrol(idp.mint(_claims(idp, device_compliant=False)))
+    assert (plain["state"], plain["managed"]) == ("pending", False)
