@@ -112,15 +112,7 @@ def authenticate(request: Request, ctx: ServerContext) -> Principal:
         user = conn.execute(
             select(db.users.c.disabled_at).where(db.users.c.id == claims.user_id)
         ).first()
-        revoked = conn.execute(
-            select(db.devices.c.id)
-            .where(
-                db.devices.c.user_id == claims.user_id,
-                db.devices.c.jkt == claims.jkt,
-                db.devices.c.revoked_at.is_not(None),
-            )
-            .limit(1)
-        ).first()
+        revoked = workstation_revoked(conn, claims.user_id, claims.jkt)
     if user is None:
         request.state.claimed = None  # a user who no longer exists is not recorded as one
         raise ApiError(401, ErrorCode.UNAUTHENTICATED, "the access token is not valid")
@@ -128,13 +120,27 @@ def authenticate(request: Request, ctx: ServerContext) -> Principal:
         raise ApiError(
             401, ErrorCode.ACCOUNT_DISABLED, "this account is disabled", reason="user_disabled"
         )
-    if revoked is not None:
+    if revoked:
         raise ApiError(
             403, ErrorCode.DEVICE_REVOKED,
             "this workstation's access was revoked; Cordon removes its keys",
             reason="device_revoked",
         )  # fmt: skip
     return principal
+
+
+def workstation_revoked(conn: Connection, user_id: str, jkt: str) -> bool:
+    """An enrolment of ``user_id`` bound to key ``jkt`` was revoked (the workstation stays so)."""
+    row = conn.execute(
+        select(db.devices.c.id)
+        .where(
+            db.devices.c.user_id == user_id,
+            db.devices.c.jkt == jkt,
+            db.devices.c.revoked_at.is_not(None),
+        )
+        .limit(1)
+    ).first()
+    return row is not None
 
 
 def get_principal(request: Request, ctx: Ctx) -> Principal:

@@ -25,7 +25,14 @@ from app.wire.schemas import (
 )
 from server import __version__, audit, db, enrolment
 from server.api.errors import ApiError
-from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal, check_proof
+from server.api.principal import (
+    Ctx,
+    CurrentPrincipal,
+    JsonBody,
+    Principal,
+    check_proof,
+    workstation_revoked,
+)
 from server.ingest import new_id
 
 router = APIRouter(prefix="/v1")
@@ -96,14 +103,8 @@ def enroll_device(body: DeviceEnrollIn, principal: CurrentPrincipal, ctx: Ctx) -
         raise ApiError(422, ErrorCode.INVALID_REQUEST, "public_key is not a device key") from exc
     fingerprint = public_key_fingerprint(raw)
     with ctx.transaction() as conn:
-        revoked_here = conn.execute(
-            select(db.devices.c.id).where(
-                db.devices.c.user_id == principal.user_id,
-                db.devices.c.jkt == principal.jkt,
-                db.devices.c.revoked_at.is_not(None),
-            )
-        ).first()
-        if revoked_here is not None:
+        revoked_here = workstation_revoked(conn, principal.user_id, principal.jkt)
+        if revoked_here:
             raise ApiError(
                 403, ErrorCode.DEVICE_REVOKED, "this device was revoked", reason="device_revoked"
             )

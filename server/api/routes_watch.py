@@ -25,7 +25,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from server import db
-from server.api.principal import Ctx, CurrentPrincipal, Principal
+from server.api.principal import Ctx, CurrentPrincipal, Principal, workstation_revoked
 from server.context import ServerContext
 
 router = APIRouter(prefix="/v1")
@@ -36,19 +36,11 @@ TICK_S = 0.1
 def verdict(ctx: ServerContext, principal: Principal) -> str | None:
     """``revoked``, ``signed_out`` or ``None`` (still allowed), from the database now."""
     with ctx.engine.connect() as conn:
-        revoked = conn.execute(
-            select(db.devices.c.id)
-            .where(
-                db.devices.c.user_id == principal.user_id,
-                db.devices.c.jkt == principal.jkt,
-                db.devices.c.revoked_at.is_not(None),
-            )
-            .limit(1)
-        ).first()
+        revoked = workstation_revoked(conn, principal.user_id, principal.jkt)
         disabled = conn.execute(
             select(db.users.c.disabled_at).where(db.users.c.id == principal.user_id)
         ).scalar()
-    if revoked is not None:
+    if revoked:
         return "revoked"
     if disabled is not None:
         return "signed_out"
