@@ -356,6 +356,7 @@ def test_whom_to_sign_in_with_is_the_machines_to_say() -> None:
         "sso_client_id",
         "sso_scopes",
         "sso_ca_file",
+        "enrolment_secret_file",
     }
     with pytest.raises(PolicyError, match="longer"):
         validate_layer({"sso_scopes": "x" * 3000}, "machine policy")
