@@ -126,13 +126,15 @@ class SessionOps:
         self._locked = True
         user = self._session.user
         self.wiped.emit(api_errors.DeviceRevokedError.user_message)
-        self._delivery.stop()
-        self._outbox.close()
-        self._drafts.close()
         wipe = self.wipe_workstation
         user_ids = [user.user_id] if user is not None else []
 
         def delete_keys_and_files() -> None:
+            # Stopping the uploader and closing the outbox join threads that may be
+            # in a request or an fsync: not on the GUI thread.
+            self._delivery.stop()
+            self._outbox.close()
+            self._drafts.close()
             self._session.sign_out(forget=False)
             report = wipe(user_ids) if wipe is not None else None
             self._wiped_from_worker.emit(report)
