@@ -117,11 +117,13 @@ class MsalAuthenticator:
 
     @property
     def accounts(self) -> list[str]:
-        """Who signed in here before (MSAL's cached accounts): offered, not required."""
-        try:
-            return [str(a.get("username", "")) for a in self._client().get_accounts() if a]
-        except (ValueError, requests.RequestException):  # provider unreachable at start
-            return []
+        """Who signed in here before (MSAL's cached accounts): offered, not required.
+
+        Read from the cache itself: building MSAL's client runs the provider's
+        discovery over the network, which must not happen on the GUI thread at start.
+        """
+        found = self._cache.find(msal.TokenCache.CredentialType.ACCOUNT)
+        return sorted({str(a.get("username")) for a in found if a.get("username")})
 
     def _client(self) -> msal.PublicClientApplication:
         if self._app is None:
