@@ -70,6 +70,3 @@ def test_admins_manage_people_devices_and_members(tmp_path: Path) -> None:
         )  # fmt: skip
     assert f"revoked_{device_id(ada)}" in reasons and f"disabled_{ada_id}" in reasons
     assert "member_manager_" + reviewer in reasons and "member_removed_" + reviewer in reasons
-    # Not a word of content in any admin answer.
-    for text in (str(users), str(devices), str(members)):
-        assert "transcript" not in text and "wrapped_key" not in text
