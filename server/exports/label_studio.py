@@ -34,7 +34,7 @@ class Controls:
 
 
 def _controls(schema: ProjectSchema) -> Controls:
-    names = Names()
+    names = Names("{base}_{n}")
     for name in (AUDIO, *(f.name for f in schema.segment_labels)):
         names.claim(name)
     for f in schema.task_labels:
@@ -49,7 +49,7 @@ def _task_control(view: ET.Element, label: TaskLabel) -> None:
         choice = "multiple" if label.kind == "multi" else "single"
         control = ET.SubElement(view, "Choices", attrs, choice=choice)
         for value in label.values:
-            ET.SubElement(control, "Choice", value=value.name, alias=value.name)
+            ET.SubElement(control, "Choice", value=value.name)
     elif label.kind == "rating":
         ET.SubElement(view, "Rating", attrs, maxRating=str(label.max))
     else:
@@ -63,11 +63,11 @@ def label_studio_config(schema: ProjectSchema) -> str:
     ET.SubElement(view, "Audio", name=AUDIO, value=f"${AUDIO}")
     speakers = ET.SubElement(view, "Labels", name=controls.speaker, toName=AUDIO)
     for speaker in schema.speakers:
-        ET.SubElement(speakers, "Label", value=speaker.name, alias=speaker.name)
+        ET.SubElement(speakers, "Label", value=speaker.name)
     if schema.pii:
         pii = ET.SubElement(view, "Labels", name=controls.pii, toName=AUDIO)
         for category in schema.pii:
-            ET.SubElement(pii, "Label", value=category.name, alias=category.name)
+            ET.SubElement(pii, "Label", value=category.name)
     ET.SubElement(
         view,
         "TextArea",
@@ -87,7 +87,7 @@ def label_studio_config(schema: ProjectSchema) -> str:
             choice="multiple" if label.multi else "single",
         )
         for value in label.values:
-            ET.SubElement(control, "Choice", value=value.name, alias=value.name)
+            ET.SubElement(control, "Choice", value=value.name)
     for task_label in schema.task_labels:
         _task_control(view, task_label)
     ET.indent(view)

@@ -40,14 +40,15 @@ class Tier(Generic[T]):
 class Names:
     """Hands out names unique within one namespace (``agent``, ``agent (2)``, ...)."""
 
-    def __init__(self) -> None:
+    def __init__(self, again: str = "{base} ({n})") -> None:
         self._taken: set[str] = set()
+        self._again = again
 
     def claim(self, base: str) -> str:
         name, n = base, 1
         while name in self._taken:
             n += 1
-            name = f"{base} ({n})"
+            name = self._again.format(base=base, n=n)
         self._taken.add(name)
         return name
 
