@@ -257,3 +257,15 @@ def test_bad_arguments_are_refused() -> None:
         bleep(np.zeros(100, dtype=np.uint8), RATE, [(0, 10)])
     with pytest.raises(ValueError, match="frames"):
         bleep(np.zeros((2, 2, 2), dtype=np.float32), RATE, [(0, 1)])
+
+
+def test_a_half_marked_number_is_masked_whole_under_the_marked_category() -> None:
+    text = f"the card is {CARD} ok"
+    start, end = at(text, CARD)
+    half = PiiSpan("p1", "account_number", 0, 100, "s1", start, start + 9)  # "4111 1111"
+    doc = LabelDocument(segments=(Segment("s1", 0, 1_000, text=text),), pii=(half,))
+    masked = mask_document(doc, Pseudonymizer(KEY))
+    token = expected_token("account_number", "4111111111111111")
+    assert masked.segments[0].text == f"the card is {token} ok"
+    assert (masked.pii[0].char_start, masked.pii[0].char_end) == (start, start + len(token))
+    assert end > start + 9
