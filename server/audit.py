@@ -69,9 +69,10 @@ def record(
     project_id: str | None = None,
     task_id: str | None = None,
     segment_id: str | None = None,
-) -> None:
-    """Append one server-observed access event inside the caller's transaction."""
-    insert_event(
+) -> tuple[str, int] | None:
+    """Append one server-observed access event inside the caller's transaction; return
+    the leaf's ``(log id, index)``."""
+    return insert_event(
         conn,
         {
             "event_id": str(uuid.uuid4()),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -35,7 +34,15 @@ from app.wire.comparison import (
 from app.wire.label_document import Name
 from server import db
 from server.datadir import DataDir
-from server.ingest import SUPPORTED_FORMATS, IngestedSegment, IngestError, new_id, seal_blob
+from server.ingest import (
+    SUPPORTED_FORMATS,
+    IngestedSegment,
+    IngestError,
+    insert_segment,
+    new_id,
+    project_row,
+    seal_blob,
+)
 from server.vault import KeyVault
 
 MAX_AUDIO_BYTES = 256 << 20
@@ -144,21 +151,10 @@ def ingest_comparison(
     sealed = seal_blob(data, engine, vault, project_id, segment_id, io.BytesIO(plaintext),
                        len(plaintext))  # fmt: skip
     with engine.begin() as conn:
-        conn.execute(
-            insert(db.segments).values(
-                id=segment_id,
-                project_id=project_id,
-                title=manifest.title,
-                wrapped_data_key=sealed.wrapped_data_key,
-                blob_name=sealed.blob_name,
-                ciphertext_bytes=sealed.size,
-                media_format="COMPARISON",
-                sample_rate=1,
-                channels=0,
-                frames=0,
-                created_at=int(time.time()),
-            )
-        )
+        insert_segment(
+            conn, vault, project_row(conn, project_id), segment_id, manifest.title, sealed,
+            media_format="COMPARISON", sample_rate=1, channels=0, frames=0,
+        )  # fmt: skip
         conn.execute(
             insert(db.comparisons).values(
                 segment_id=segment_id,

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from app.wire.schemas import AccessAction
-from server import audit, db, windows
+from server import audit, db, task_keys, windows
 from server.context import ServerContext
 from server.ingest import new_id
 from server.upsert import upsert
@@ -128,8 +128,9 @@ def record_ask(
     request_id = new_id("ctx")
     project = conn.execute(select(db.projects).where(db.projects.c.id == task.project_id)).one()
     sealed = ctx.vault.seal_record(
-        project.id, project.wrapped_key, KIND, task.id, request_id, justification.encode()
-    )
+        project.id, project.wrapped_key, KIND, task.id, request_id, justification.encode(),
+        task_keys.ensure(conn, ctx.vault, task.id),
+    )  # fmt: skip
     now = int(time.time())
     conn.execute(
         insert(db.context_requests).values(
@@ -204,5 +205,6 @@ def justification(ctx: ServerContext, conn: Connection, request: Any) -> str:
     task = conn.execute(select(db.tasks).where(db.tasks.c.id == request.task_id)).one()
     project = conn.execute(select(db.projects).where(db.projects.c.id == task.project_id)).one()
     return ctx.vault.open_record(
-        project.id, project.wrapped_key, KIND, task.id, request.id, request.sealed_justification
-    ).decode()
+        project.id, project.wrapped_key, KIND, task.id, request.id, request.sealed_justification,
+        task.wrapped_key,
+    ).decode()  # fmt: skip

@@ -22,7 +22,6 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     UniqueConstraint,
@@ -31,8 +30,7 @@ from sqlalchemy import (
 )
 
 from server import schema_upgrade
-
-metadata = MetaData()
+from server.db_metadata import metadata
 
 users = Table(
     "users",
@@ -53,6 +51,10 @@ projects = Table(
     Column("name", String(128), nullable=False, unique=True),
     Column("wrapped_key", LargeBinary, nullable=False),
     Column("created_at", Integer, nullable=False),
+    #: The project's data class (server.data_classes); None on older data: "internal".
+    Column("data_class", String(16), nullable=True),
+    #: Set when the whole project was erased: its key is destroyed (wrapped_key empty).
+    Column("erased_at", Integer, nullable=True),
 )
 
 memberships = Table(
@@ -73,63 +75,6 @@ server_admins = Table(
     metadata,
     Column("user_id", String(64), ForeignKey("users.id"), primary_key=True),
     Column("created_at", Integer, nullable=False),
-)
-
-#: Identity providers the server trusts (``cordon-server idp add``).
-identity_providers = Table(
-    "identity_providers",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("issuer", String(512), nullable=False),
-    Column("audience", String(256), nullable=False),
-    Column("jwks_uri", String(512), nullable=False),
-    #: The CA that signs the provider's TLS certificate (public); ``None``: system store.
-    Column("ca_pem", String(20000), nullable=True),
-    Column("algorithms", String(128), nullable=False),
-    Column("clock_skew_s", Integer, nullable=False),
-    Column("username_claim", String(64), nullable=False),
-    Column("groups_claim", String(64), nullable=False),
-    Column("created_at", Integer, nullable=False),
-)
-
-#: Which person a provider's ``sub`` is (made at their first sign-in).
-user_identities = Table(
-    "user_identities",
-    metadata,
-    Column("provider", String(64), ForeignKey("identity_providers.name"), primary_key=True),
-    Column("subject", String(255), primary_key=True),
-    Column("user_id", String(64), ForeignKey("users.id"), nullable=False, index=True),
-)
-
-#: A provider group or app role that makes its members a role in a project.
-idp_role_rules = Table(
-    "idp_role_rules",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("provider", String(64), ForeignKey("identity_providers.name"), nullable=False),
-    Column("claim_value", String(256), nullable=False),
-    Column("project_id", String(64), ForeignKey("projects.id"), nullable=False),
-    Column("role", String(16), nullable=False),
-    Column("created_at", Integer, nullable=False),
-    UniqueConstraint("provider", "claim_value", "project_id"),
-)
-
-#: Every revocation and disabling, numbered: the push channel watches the newest number.
-revocations = Table(
-    "revocations",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("user_id", String(64), nullable=False),
-    Column("device_id", String(64), nullable=True),
-    Column("created_at", Integer, nullable=False),
-)
-
-#: Provider tokens already exchanged (SHA-256), kept until they expire: each is used once.
-idp_token_uses = Table(
-    "idp_token_uses",
-    metadata,
-    Column("digest", String(64), primary_key=True),
-    Column("expires_at", Integer, nullable=False, index=True),
 )
 
 devices = Table(
@@ -186,6 +131,21 @@ segments = Table(
     Column("channels", Integer, nullable=False),
     Column("frames", Integer, nullable=False),
     Column("created_at", Integer, nullable=False),
+    #: Stricter than the project's class if set at ingest (server.data_classes).
+    Column("data_class", String(16), nullable=True),
+    #: The title (often a file name) sealed under the project key; ``title`` then holds
+    #: "" and ``title_ref`` a keyed digest for lookups (server.metadata_seal).
+    Column("sealed_title", LargeBinary, nullable=True),
+    Column("title_ref", String(64), nullable=True, index=True),
+    #: A keyed digest of the data subject's id given at ingest (never the id itself):
+    #: ``cordon-server erase --subject`` finds the subject's recordings by it.
+    Column("subject_ref", String(64), nullable=True, index=True),
+    #: SHA-256 of the ciphertext blob and of the plaintext input, for provenance.
+    Column("ciphertext_sha256", String(64), nullable=True),
+    Column("plaintext_sha256", String(64), nullable=True),
+    #: Set when the recording was erased: its data key is destroyed (wrapped_data_key
+    #: empty) and its blob deleted.
+    Column("erased_at", Integer, nullable=True),
 )
 
 tasks = Table(
@@ -197,6 +157,12 @@ tasks = Table(
     Column("assignee_id", String(64), ForeignKey("users.id"), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", Integer, nullable=False),
+    #: The task's own key, wrapped under the project key: its labels, comments and
+    #: reasons are sealed under it, so destroying it (erasure, label retention) makes
+    #: every copy of those records unreadable. None: not made yet (made at first seal).
+    Column("wrapped_key", LargeBinary, nullable=True),
+    #: Set when the task's records were erased (its key destroyed).
+    Column("erased_at", Integer, nullable=True),
 )
 
 labels = Table(
@@ -233,6 +199,12 @@ label_revisions = Table(
     Column("author_role", String(16), nullable=False),
     Column("base_revision", Integer, nullable=True),
     Column("draft", Boolean, nullable=False),
+    # Provenance (server.provenance): what the revision was made from and with.
+    Column("schema_version", Integer, nullable=True),
+    Column("client_version", String(64), nullable=True),
+    Column("device_id", String(64), nullable=True),
+    Column("ciphertext_sha256", String(64), nullable=True),
+    Column("plaintext_sha256", String(64), nullable=True),
 )
 
 #: Every step of a task's lifecycle (app.domain.lifecycle), numbered per task. The
@@ -461,6 +433,28 @@ device_sequence_gaps = Table(
     Column("last_seq", Integer, nullable=False),
 )
 
+# Governance tables live in their own module, on the same metadata.
+from server.db_governance import erasure_items, erasures, retention_policies  # noqa: E402
+from server.db_identity import (  # noqa: E402
+    identity_providers,
+    idp_role_rules,
+    idp_token_uses,
+    revocations,
+    user_identities,
+)
+
+__all__ = [
+    "erasure_items",
+    "erasures",
+    "identity_providers",
+    "idp_role_rules",
+    "idp_token_uses",
+    "metadata",
+    "retention_policies",
+    "revocations",
+    "user_identities",
+]
+
 
 def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
@@ -468,6 +462,9 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
+    # Deleted rows are overwritten with zeros in the file, not left in free pages: an
+    # erased record's sealed bytes do not linger in the database file.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

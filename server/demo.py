@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from app.wire.schemas import Role
-from server import assignment, audit, db, gold, project_schemas, provision, windows
+from server import assignment, audit, db, gold, project_schemas, provision, segment_meta, windows
 from server.comparisons import ingest_comparison, read_manifest
 from server.context import ServerContext
 from server.ingest import ensure_project, ingest_file
@@ -66,11 +66,15 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
         engine, project_id, project_schemas.read_file(DEMO_SCHEMA), audit.Actor(None, None, "demo")
     )
     with engine.connect() as conn:
-        ingested = set(
-            conn.execute(
-                select(db.segments.c.title).where(db.segments.c.project_id == project_id)
-            ).scalars()
-        )
+        project_key = conn.execute(
+            select(db.projects.c.wrapped_key).where(db.projects.c.id == project_id)
+        ).scalar_one()
+        ingested = {
+            segment_meta.title(ctx.vault, project_id, project_key, row)
+            for row in conn.execute(
+                select(db.segments).where(db.segments.c.project_id == project_id)
+            )
+        }
     actor = audit.Actor(None, None, "demo")
     files = sorted(p for p in audio_dir.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
     answers = {p.stem: p for p in (audio_dir / GOLD).glob("*.json")}
@@ -90,7 +94,7 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
         seg = ingest_comparison(ctx.data, engine, ctx.vault, project_id, manifest)
         with engine.begin() as conn:
             assignment.assign(conn, seg.segment_id, annotator, actor)
-    _double_annotate(engine, project_id, DOUBLE_ANNOTATED, second)
+    _double_annotate(ctx, project_id, DOUBLE_ANNOTATED, second)
     _window(ctx, project_id, WINDOWED, second)
     with engine.begin() as conn:
         if answers and gold.load_rate(conn, project_id) == 0:
@@ -111,16 +115,16 @@ def _window(
 ) -> None:
     """Give a stretch of a recording (if the demo has it) to ``user_id``, once."""
     title, start, end = window
-    segment_id = provision.segment_titled(ctx.engine, project_id, title)
+    segment_id = provision.segment_titled(ctx.engine, ctx.vault, project_id, title)
     if segment_id is not None:
         _assign_once(ctx.engine, windows.cut(ctx, segment_id, start, end).segment_id, user_id)
 
 
-def _double_annotate(engine: Engine, project_id: str, title: str, user_id: str) -> None:
+def _double_annotate(ctx: ServerContext, project_id: str, title: str, user_id: str) -> None:
     """Give ``title`` (if the demo has it) to a second annotator, once."""
-    segment_id = provision.segment_titled(engine, project_id, title)
+    segment_id = provision.segment_titled(ctx.engine, ctx.vault, project_id, title)
     if segment_id is not None:
-        _assign_once(engine, segment_id, user_id)
+        _assign_once(ctx.engine, segment_id, user_id)
 
 
 def _assign_once(engine: Engine, segment_id: str, user_id: str) -> None:

@@ -31,7 +31,7 @@ from app.domain.label_document import LabelDocument, from_wire, read_stored, to_
 from app.domain.project_schema import ProjectSchema
 from app.wire.label_document import LabelDocumentWire
 from app.wire.schemas import AccessAction, TaskStatus
-from server import agreement, audit, comparisons, db, project_schemas
+from server import agreement, audit, comparisons, db, project_schemas, segment_meta
 from server.api import task_lifecycle
 from server.ingest import new_id
 from server.upsert import upsert
@@ -234,7 +234,7 @@ def retire(conn: Connection, gold_id: str, actor: audit.Actor) -> None:
     )  # fmt: skip
 
 
-def answers(conn: Connection, project_id: str) -> list[GoldAnswer]:
+def answers(conn: Connection, vault: Vault, project_id: str) -> list[GoldAnswer]:
     tasks = (
         select(db.gold_tasks.c.gold_id, func.count().label("n"))
         .group_by(db.gold_tasks.c.gold_id)
@@ -250,10 +250,14 @@ def answers(conn: Connection, project_id: str) -> list[GoldAnswer]:
         select(
             db.gold_answers,
             db.segments.c.title,
+            db.segments.c.sealed_title,
+            db.segments.c.erased_at.label("segment_erased_at"),
+            db.projects.c.wrapped_key.label("project_key"),
             tasks.c.n.label("tasks"),
             scored.c.n.label("scored"),
         )
         .join(db.segments, db.segments.c.id == db.gold_answers.c.segment_id)
+        .join(db.projects, db.projects.c.id == db.gold_answers.c.project_id)
         .outerjoin(tasks, tasks.c.gold_id == db.gold_answers.c.id)
         .outerjoin(scored, scored.c.gold_id == db.gold_answers.c.id)
         .where(db.gold_answers.c.project_id == project_id)
@@ -262,7 +266,12 @@ def answers(conn: Connection, project_id: str) -> list[GoldAnswer]:
     out = []
     for r in rows:
         out.append(GoldAnswer(
-            str(r.id), str(r.segment_id), str(r.title), r.source_task_id, int(r.created_at),
+            str(r.id), str(r.segment_id),
+            segment_meta.opened_title(
+                vault, project_id, r.project_key, str(r.segment_id), r.title, r.sealed_title,
+                r.segment_erased_at,
+            ),
+            r.source_task_id, int(r.created_at),
             r.retired_at is not None, int(r.tasks or 0), int(r.scored or 0),
         ))  # fmt: skip
     return out
@@ -280,7 +289,14 @@ def _final_document(conn: Connection, vault: Vault, project: Any, task: Any) -> 
         select(db.segments.c.frames).where(db.segments.c.id == task.segment_id)
     ).scalar_one()
     stored = json.loads(
-        vault.open_label(project.id, project.wrapped_key, row.id, task.id, row.sealed_transcript)
+        vault.open_label(
+            project.id,
+            project.wrapped_key,
+            row.id,
+            task.id,
+            row.sealed_transcript,
+            task.wrapped_key,
+        )
     )
     return read_stored(stored, int(frames))
 

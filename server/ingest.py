@@ -3,24 +3,27 @@
 The plaintext input is read once, one chunk at a time, and never copied: only
 ciphertext is written, to a temporary name in the blob directory that is
 fsynced and renamed into place. The file is probed with libsndfile first, so
-anything Cordon cannot decode is refused at the door.
+anything Cordon cannot decode is refused at the door. The SHA-256 of the input
+and of the ciphertext are kept for provenance; the title (the file's name) is
+sealed, and the data subject, if named, is kept only as a keyed digest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import soundfile as sf
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select
 
 from app.crypto.key_wrap import new_key
 from app.crypto.segment_format import encrypt_stream
-from server import db
+from server import data_classes, db, segment_meta
 from server.datadir import DataDir
 from server.vault import KeyVault
 
@@ -70,6 +73,35 @@ class SealedBlob:
     blob_name: str
     size: int
     wrapped_data_key: bytes
+    plaintext_sha256: str
+    ciphertext_sha256: str
+
+
+class _HashingReader:
+    """Reads through to ``source``, hashing every byte handed out."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+        self.digest = hashlib.sha256()
+
+    def readinto(self, out: memoryview) -> int:
+        n = self._source.readinto(out)  # type: ignore[attr-defined]
+        if n:
+            self.digest.update(out[:n])
+        return int(n or 0)
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        self.digest.update(data)
+        return data
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while piece := fh.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 def seal_blob(
@@ -87,29 +119,69 @@ def seal_blob(
     comes back wrapped under the project key.
     """
     with engine.connect() as conn:
-        project = conn.execute(select(db.projects).where(db.projects.c.id == project_id)).first()
-    if project is None:
-        raise IngestError(f"unknown project {project_id}")
+        project = project_row(conn, project_id)
     blob_name = f"{segment_id}.seg"
     final = data.blob_dir / blob_name
     partial = data.blob_dir / f".{blob_name}.partial"
     data_key = new_key()
+    hashing = _HashingReader(source)
     with partial.open("wb") as sink:
         encrypt_stream(
-            data_key, source, sink, project_id=project_id, segment_id=segment_id,
-            plaintext_length=length,
+            data_key, hashing, sink, project_id=project_id,  # type: ignore[arg-type]
+            segment_id=segment_id, plaintext_length=length,
         )  # fmt: skip
         sink.flush()
         os.fsync(sink.fileno())
     os.replace(partial, final)
     wrapped = vault.wrap_data_key(project_id, project.wrapped_key, segment_id, data_key)
-    return SealedBlob(blob_name, final.stat().st_size, wrapped)
+    return SealedBlob(
+        blob_name, final.stat().st_size, wrapped, hashing.digest.hexdigest(), _file_sha256(final)
+    )
+
+
+def insert_segment(
+    conn: Connection, vault: KeyVault, project: Any, segment_id: str, title: str,
+    sealed: SealedBlob, *, media_format: str, sample_rate: int, channels: int, frames: int,
+    data_class: str | None = None, subject: str | None = None,
+) -> None:  # fmt: skip
+    """The segment's row: the title sealed, the subject a keyed digest, hashes kept."""
+    sealed_title, title_ref = segment_meta.seal_title(
+        vault, project.id, project.wrapped_key, segment_id, title[:256]
+    )
+    subject_ref = None
+    if subject:
+        subject_ref = segment_meta.ref(vault, project.id, project.wrapped_key, "subject", subject)
+    conn.execute(
+        insert(db.segments).values(
+            id=segment_id, project_id=project.id, title="", sealed_title=sealed_title,
+            title_ref=title_ref, subject_ref=subject_ref,
+            data_class=data_classes.parse(data_class).value if data_class else None,
+            wrapped_data_key=sealed.wrapped_data_key, blob_name=sealed.blob_name,
+            ciphertext_bytes=sealed.size, media_format=media_format, sample_rate=sample_rate,
+            channels=channels, frames=frames, created_at=int(time.time()),
+            plaintext_sha256=sealed.plaintext_sha256, ciphertext_sha256=sealed.ciphertext_sha256,
+        )
+    )  # fmt: skip
+
+
+def project_row(conn: Connection, project_id: str) -> Any:
+    """The project's row; :class:`IngestError` if there is none or it was erased."""
+    project = conn.execute(select(db.projects).where(db.projects.c.id == project_id)).first()
+    if project is None:
+        raise IngestError(f"unknown project {project_id}")
+    if project.erased_at is not None:
+        raise IngestError(f"project {project_id} was erased")
+    return project
 
 
 def ingest_file(
-    data: DataDir, engine: Engine, vault: KeyVault, project_id: str, source: Path
-) -> IngestedSegment:
-    """Encrypt ``source`` into a new segment of ``project_id``."""
+    data: DataDir, engine: Engine, vault: KeyVault, project_id: str, source: Path,
+    *, data_class: str | None = None, subject: str | None = None,
+) -> IngestedSegment:  # fmt: skip
+    """Encrypt ``source`` into a new segment of ``project_id`` (``data_class``: stricter
+    than the project's, if given; ``subject``: the data subject's id, kept as a digest)."""
+    if data_class:
+        data_classes.parse(data_class)  # refused before anything is written
     try:
         info = sf.info(str(source))
     except (sf.LibsndfileError, RuntimeError) as exc:
@@ -122,21 +194,11 @@ def ingest_file(
             data, engine, vault, project_id, segment_id, src, os.fstat(src.fileno()).st_size
         )
     with engine.begin() as conn:
-        conn.execute(
-            insert(db.segments).values(
-                id=segment_id,
-                project_id=project_id,
-                title=source.stem[:256],
-                wrapped_data_key=sealed.wrapped_data_key,
-                blob_name=sealed.blob_name,
-                ciphertext_bytes=sealed.size,
-                media_format=info.format,
-                sample_rate=info.samplerate,
-                channels=info.channels,
-                frames=info.frames,
-                created_at=int(time.time()),
-            )
-        )
+        insert_segment(
+            conn, vault, project_row(conn, project_id), segment_id, source.stem, sealed,
+            media_format=info.format, sample_rate=info.samplerate, channels=info.channels,
+            frames=info.frames, data_class=data_class, subject=subject,
+        )  # fmt: skip
     return IngestedSegment(
         segment_id, project_id, source.stem, sealed.size, info.frames, info.samplerate,
         info.channels,

@@ -9,9 +9,10 @@ import time
 from sqlalchemy import Engine, insert, select
 
 from app.wire.schemas import Role
-from server import db
+from server import db, segment_meta
 from server.ingest import new_id
 from server.upsert import upsert
+from server.vault import KeyVault
 
 
 class ProvisionError(Exception):
@@ -55,13 +56,20 @@ def user_id_for(engine: Engine, username: str) -> str:
     return str(row.id)
 
 
-def segment_titled(engine: Engine, project_id: str, title: str) -> str | None:
-    """The id of the project's recording titled ``title`` (``None``: there is none)."""
+def segment_titled(engine: Engine, vault: KeyVault, project_id: str, title: str) -> str | None:
+    """The id of the project's recording titled ``title`` (``None``: there is none).
+
+    Titles are sealed: the lookup is by keyed digest (``server.segment_meta``).
+    """
     with engine.connect() as conn:
+        project_key = conn.execute(
+            select(db.projects.c.wrapped_key).where(db.projects.c.id == project_id)
+        ).scalar_one()
         found = conn.execute(
-            select(db.segments.c.id).where(
-                db.segments.c.project_id == project_id, db.segments.c.title == title
-            )
+            select(db.segments.c.id)
+            .where(segment_meta.titled(vault, project_id, project_key, title))
+            .where(db.segments.c.erased_at.is_(None))
+            .order_by(db.segments.c.created_at, db.segments.c.id)
         ).scalar()
     return str(found) if found is not None else None
 

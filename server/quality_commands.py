@@ -46,7 +46,7 @@ def _refused(exc: Exception) -> int:
 
 
 def _segment_titled(ctx: Any, project_id: str, title: str) -> str:
-    segment_id = provision.segment_titled(ctx.engine, project_id, title)
+    segment_id = provision.segment_titled(ctx.engine, ctx.vault, project_id, title)
     if segment_id is None:
         raise provision.ProvisionError(f"no recording titled {title!r} in the project")
     return segment_id
@@ -129,7 +129,7 @@ def cmd_gold_list(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     project_id = provision.project_id_for(ctx.engine, args.project)
     with ctx.engine.connect() as conn:
-        rows = [asdict(a) for a in gold.answers(conn, project_id)]
+        rows = [asdict(a) for a in gold.answers(conn, ctx.vault, project_id)]
         rate = gold.load_rate(conn, project_id)
     print(json.dumps({"project_id": project_id, "gold_rate": rate, "answers": rows}, indent=2))  # noqa: T201
     return 0

@@ -51,7 +51,12 @@ def _open(ctx: ServerContext, conn: Connection, project: Any, task: Any) -> list
     for row in rows:
         stored = json.loads(
             ctx.vault.open_label(
-                project.id, project.wrapped_key, row.id, task.id, row.sealed_transcript
+                project.id,
+                project.wrapped_key,
+                row.id,
+                task.id,
+                row.sealed_transcript,
+                task.wrapped_key,
             )
         )
         out.append(

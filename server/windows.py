@@ -21,18 +21,17 @@ not control (as at ingest, where the source file is plaintext anyway).
 from __future__ import annotations
 
 import io
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import soundfile as sf
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.crypto.segment_format import SegmentDecryptor
-from server import db
+from server import db, segment_meta
 from server.context import ServerContext
-from server.ingest import SealedBlob, new_id, seal_blob
+from server.ingest import SealedBlob, insert_segment, new_id, seal_blob
 
 #: A window shorter than this is refused (a second of speech is the least worth a task).
 MIN_WINDOW_S = 1.0
@@ -104,10 +103,10 @@ def cut(ctx: ServerContext, source_segment_id: str, start_s: float, end_s: float
             )
         if end - start < MIN_WINDOW_S * rate:
             raise WindowError(f"a window is at least {MIN_WINDOW_S:g} s long")
-        same = _same(conn, seg.id, start, end)  # the same window again: the same segment
+        project = conn.execute(select(db.projects).where(db.projects.c.id == seg.project_id)).one()
+        same = _same(ctx, conn, project, seg.id, start, end)  # the same window: the same segment
         if same is not None:
             return same
-        project = conn.execute(select(db.projects).where(db.projects.c.id == seg.project_id)).one()
     plaintext = _plaintext(ctx, project, seg)
     encoded = io.BytesIO()
     try:
@@ -125,24 +124,27 @@ def cut(ctx: ServerContext, source_segment_id: str, start_s: float, end_s: float
     sealed = seal_blob(ctx.data, ctx.engine, ctx.vault, project.id, segment_id, encoded, size)
     encoded.seek(0)
     encoded.write(bytes(size))  # the encoded window, zeroed before it is dropped
-    title = f"{seg.title} {_clock(start, rate)}-{_clock(end, rate)}"[:256]
+    source_title = segment_meta.title(ctx.vault, project.id, project.wrapped_key, seg)
+    title = f"{source_title} {_clock(start, rate)}-{_clock(end, rate)}"[:256]
     try:
         with ctx.engine.begin() as conn:
-            _record(conn, segment_id, seg, project.id, title, sealed, start, end, channels)
+            _record(ctx, conn, segment_id, seg, project, title, sealed, start, end, channels)
     except IntegrityError:
         # Cut at the same moment by another request: theirs is the window, this blob goes.
         (ctx.data.blob_dir / sealed.blob_name).unlink(missing_ok=True)
         with ctx.engine.connect() as conn:
-            winner = _same(conn, seg.id, start, end)
+            winner = _same(ctx, conn, project, seg.id, start, end)
         if winner is None:
             raise
         return winner
     return Window(segment_id, seg.id, start, end, title)
 
 
-def _same(conn: Connection, source_id: str, start: int, end: int) -> Window | None:
+def _same(
+    ctx: ServerContext, conn: Connection, project: Any, source_id: str, start: int, end: int
+) -> Window | None:
     row = conn.execute(
-        select(db.segment_windows, db.segments.c.title)
+        select(db.segment_windows, db.segments)
         .join(db.segments, db.segments.c.id == db.segment_windows.c.segment_id)
         .where(
             db.segment_windows.c.source_segment_id == source_id,
@@ -150,22 +152,28 @@ def _same(conn: Connection, source_id: str, start: int, end: int) -> Window | No
             db.segment_windows.c.end_frame == end,
         )
     ).first()
-    return Window(row.segment_id, source_id, start, end, row.title) if row is not None else None
+    if row is None:
+        return None
+    title = segment_meta.title(ctx.vault, project.id, project.wrapped_key, row)
+    return Window(row.segment_id, source_id, start, end, title)
 
 
 def _record(
-    conn: Connection, segment_id: str, seg: Any, project_id: str, title: str,
+    ctx: ServerContext, conn: Connection, segment_id: str, seg: Any, project: Any, title: str,
     sealed: SealedBlob, start: int, end: int, channels: int,
 ) -> None:  # fmt: skip
     """The cut's segment row and its window row (the pair is unique per source span)."""
-    conn.execute(
-        insert(db.segments).values(
-            id=segment_id, project_id=project_id, title=title,
-            wrapped_data_key=sealed.wrapped_data_key, blob_name=sealed.blob_name,
-            ciphertext_bytes=sealed.size, media_format="FLAC", sample_rate=int(seg.sample_rate),
-            channels=channels, frames=end - start, created_at=int(time.time()),
-        )
+    insert_segment(
+        conn, ctx.vault, project, segment_id, title, sealed, media_format="FLAC",
+        sample_rate=int(seg.sample_rate), channels=channels, frames=end - start,
+        data_class=seg.data_class, subject=None,
     )  # fmt: skip
+    if seg.subject_ref is not None:  # the cut is the same person's recording
+        conn.execute(
+            update(db.segments)
+            .where(db.segments.c.id == segment_id)
+            .values(subject_ref=seg.subject_ref)
+        )
     conn.execute(
         insert(db.segment_windows).values(
             segment_id=segment_id, source_segment_id=seg.id, start_frame=start, end_frame=end

@@ -10,11 +10,12 @@ from urllib.parse import urljoin
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from app.crypto.device_keys import DeviceKeyPair
 from app.crypto.dpop import NONCE_HEADER, PROOF_HEADER, SCHEME, DPoPKey
 from devtools.synthetic_audio import write_audio
-from server import listen_policy
+from server import db, listen_policy, provision, segment_meta
 from server.api.app import create_app
 from server.audit import Actor
 from server.cli import main as server_main
@@ -148,3 +149,21 @@ def document(text: str = "x", **segment: Any) -> dict[str, Any]:
 def label(label_id: str, text: str = "x", **extra: Any) -> dict[str, Any]:
     """A ``LabelIn`` body carrying :func:`document`."""
     return {"label_id": label_id, "document": document(text), **extra}
+
+
+def segment_title(ctx: ServerContext, segment_id: str) -> str:
+    """A recording's title as the server reads it (titles are sealed at rest)."""
+    with ctx.engine.connect() as conn:
+        row = conn.execute(
+            select(db.segments, db.projects.c.wrapped_key.label("project_key"))
+            .join(db.projects, db.projects.c.id == db.segments.c.project_id)
+            .where(db.segments.c.id == segment_id)
+        ).one()
+    return segment_meta.title(ctx.vault, row.project_id, row.project_key, row)
+
+
+def segment_titled(ctx: ServerContext, project_id: str, title: str) -> str:
+    """The id of the project's recording titled ``title`` (it must exist)."""
+    found = provision.segment_titled(ctx.engine, ctx.vault, project_id, title)
+    assert found is not None, f"no recording titled {title!r}"
+    return found

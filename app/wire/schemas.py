@@ -293,6 +293,15 @@ class AccessAction(StrEnum):
     #: An administrator added, replaced or removed an identity provider or one of its
     #: role rules (reason says which).
     IDP_CHANGED = "idp_changed"
+    #: Something was erased for good (reason: ``segment``, ``audio``, ``labels``,
+    #: ``drafts`` or ``project``): keys destroyed, blobs and records deleted.
+    ERASED = "erased"
+    #: An erasure job finished (reason: its scope); its receipt names this leaf.
+    ERASURE_DONE = "erasure_done"
+    #: Labels left Cordon in an export (reason ``<purpose>_<format>[_masked]``).
+    EXPORTED = "exported"
+    #: A project's data class or retention changed (reason says which).
+    GOVERNANCE_CHANGED = "governance_changed"
 
 
 CLIENT_ACTIONS = frozenset(

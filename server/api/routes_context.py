@@ -30,7 +30,7 @@ from app.wire.context import (
     PendingContextOut,
 )
 from app.wire.schemas import AccessAction, ErrorCode, KeyGrantOut, Role
-from server import audit, context_unlock, db
+from server import audit, context_unlock, db, segment_meta
 from server.api import segment_delivery
 from server.api.errors import ApiError
 from server.api.params import TaskId
@@ -107,12 +107,16 @@ def pending_context(principal: CurrentPrincipal, ctx: Ctx) -> PendingContextList
             select(
                 db.context_requests,
                 db.segments.c.title,
+                db.segments.c.sealed_title,
+                db.segments.c.erased_at.label("segment_erased_at"),
+                db.projects.c.wrapped_key.label("project_key"),
                 db.users.c.display_name,
                 db.tasks.c.project_id,
                 db.tasks.c.segment_id.label("task_segment"),
             )
             .join(db.tasks, db.tasks.c.id == db.context_requests.c.task_id)
             .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
+            .join(db.projects, db.projects.c.id == db.tasks.c.project_id)
             .join(db.users, db.users.c.id == db.context_requests.c.user_id)
             .join(
                 db.memberships,
@@ -126,7 +130,11 @@ def pending_context(principal: CurrentPrincipal, ctx: Ctx) -> PendingContextList
         out = []
         for row in rows:
             out.append(PendingContextOut(
-                request=_out(conn, row), title=row.title, annotator_name=row.display_name,
+                request=_out(conn, row), annotator_name=row.display_name,
+                title=segment_meta.opened_title(
+                    ctx.vault, row.project_id, row.project_key, row.task_segment, row.title,
+                    row.sealed_title, row.segment_erased_at,
+                ),
                 justification=context_unlock.justification(ctx, conn, row),
             ))  # fmt: skip
             audit.record(

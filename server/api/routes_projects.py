@@ -9,6 +9,8 @@ refusal is answered with its stable reason.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from sqlalchemy import Connection, func, select
 
@@ -25,7 +27,16 @@ from app.wire.manage import (
 )
 from app.wire.report import ReportOut
 from app.wire.schemas import ErrorCode, Role, TaskStatus
-from server import assignment, context_unlock, db, gold, listen_policy, report, windows
+from server import (
+    assignment,
+    context_unlock,
+    db,
+    gold,
+    listen_policy,
+    report,
+    segment_meta,
+    windows,
+)
 from server.api import permissions
 from server.api.errors import ApiError
 from server.api.params import ProjectId, TaskId
@@ -115,16 +126,22 @@ def project_tasks(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx) 
     annotators and the policy: what a manager plans assignments with (no content)."""
     _require_manager(ctx, principal, project_id, "project_tasks")
     with ctx.engine.connect() as conn:
-        name = conn.execute(
-            select(db.projects.c.name).where(db.projects.c.id == project_id)
-        ).scalar_one()
+        project = conn.execute(select(db.projects).where(db.projects.c.id == project_id)).one()
+        name = project.name
         rows = conn.execute(
-            select(db.tasks, db.segments.c.title, db.users.c.display_name, db.gold_tasks.c.gold_id)
+            select(
+                db.tasks,
+                db.segments.c.title,
+                db.segments.c.sealed_title,
+                db.segments.c.erased_at.label("segment_erased_at"),
+                db.users.c.display_name,
+                db.gold_tasks.c.gold_id,
+            )
             .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
             .join(db.users, db.users.c.id == db.tasks.c.assignee_id)
             .outerjoin(db.gold_tasks, db.gold_tasks.c.task_id == db.tasks.c.id)
             .where(db.tasks.c.project_id == project_id)
-            .order_by(db.tasks.c.created_at, db.segments.c.title, db.tasks.c.id)
+            .order_by(db.tasks.c.created_at, db.tasks.c.id)
         ).all()
         counts = (
             select(db.tasks.c.segment_id, func.count().label("n"))
@@ -144,7 +161,7 @@ def project_tasks(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx) 
                     )
                 ),
             )
-            .order_by(db.segments.c.title, db.segments.c.id)
+            .order_by(db.segments.c.id)
         ).all()
         annotators = conn.execute(
             select(db.users.c.id, db.users.c.display_name)
@@ -156,6 +173,18 @@ def project_tasks(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx) 
             .order_by(db.users.c.display_name, db.users.c.id)
         ).all()
         policy = _policy(conn, project_id)
+
+    def title(segment_id: str, r: Any, erased_at: int | None) -> str:
+        return segment_meta.opened_title(
+            ctx.vault, project_id, project.wrapped_key, segment_id, r.title, r.sealed_title,
+            erased_at,
+        )  # fmt: skip
+
+    # Titles are sealed: sorted here, not in SQL.
+    task_titles = {r.id: title(r.segment_id, r, r.segment_erased_at) for r in rows}
+    rows = sorted(rows, key=lambda r: (r.created_at, task_titles[r.id], r.id))
+    recording_titles = {r.id: title(r.id, r, r.erased_at) for r in recordings}
+    recordings = sorted(recordings, key=lambda r: (recording_titles[r.id], r.id))
     return ProjectTasksOut(
         project_id=project_id,
         project_name=name,
@@ -163,7 +192,7 @@ def project_tasks(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx) 
             ManagedTaskOut(
                 task_id=r.id,
                 segment_id=r.segment_id,
-                title=r.title,
+                title=task_titles[r.id],
                 assignee_id=r.assignee_id,
                 assignee_name=r.display_name,
                 status=TaskStatus(r.status),
@@ -175,7 +204,7 @@ def project_tasks(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx) 
         recordings=[
             RecordingOut(
                 segment_id=r.id,
-                title=r.title,
+                title=recording_titles[r.id],
                 duration_s=r.frames / r.sample_rate,
                 tasks=r.n or 0,
                 gold=r.gold_id is not None,

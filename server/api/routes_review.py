@@ -33,7 +33,7 @@ from app.wire.review import (
     TransitionOut,
 )
 from app.wire.schemas import AccessAction, ErrorCode, Role, TaskStatus
-from server import comparisons, db
+from server import comparisons, db, task_keys
 from server.api import coverage, task_lifecycle
 from server.api.errors import ApiError
 from server.api.params import ProjectId, TaskId
@@ -122,7 +122,7 @@ def review_queue(
                 Role.REVIEWER, principal, row["assignee_id"], row["status"], gold=gold
             ):
                 continue  # their own work is not theirs to review
-            items.append(_item(conn, row))
+            items.append(_item(ctx, conn, row))
     return ReviewQueueOut(items=items)
 
 
@@ -137,9 +137,9 @@ def _reviews_anything(conn: Connection, user_id: str) -> bool:
     )
 
 
-def _item(conn: Connection, row: RowMapping) -> ReviewItemOut:
+def _item(ctx: ServerContext, conn: Connection, row: RowMapping) -> ReviewItemOut:
     return ReviewItemOut(
-        task=task_out(row, Role.REVIEWER),
+        task=task_out(row, Role.REVIEWER, ctx.vault),
         annotator_id=row["assignee_id"],
         annotator_name=row["annotator_name"],
         submitted_at=row["submitted_at"],
@@ -275,7 +275,7 @@ def _open(ctx: ServerContext, access: TaskAccess, kind: str, record_id: str, sea
     try:
         return ctx.vault.open_record(
             access.project_id, access.project.wrapped_key, kind, access.task_id, record_id,
-            bytes(sealed),
+            bytes(sealed), _task_key(access),
         ).decode("utf-8")  # fmt: skip
     except (CryptoError, ValueError) as exc:
         raise ApiError(
@@ -319,6 +319,7 @@ def add_comment(
             task_id,
             body.comment_id,
             body.text.encode("utf-8"),
+            task_keys.ensure(conn, ctx.vault, task_id),
         )
         values = {
             "id": body.comment_id, "task_id": task_id, "author_id": principal.user_id,
@@ -354,7 +355,7 @@ def _check_anchor(
     try:
         stored = json.loads(ctx.vault.open_label(
             access.project_id, access.project.wrapped_key, row.id, access.task_id,
-            row.sealed_transcript,
+            row.sealed_transcript, _task_key(access),
         ))  # fmt: skip
         segments = {s["id"]: s for s in stored["document"]["segments"]}
     except (CryptoError, ValueError, KeyError, TypeError) as exc:
@@ -405,3 +406,9 @@ def _comment_out(ctx: ServerContext, access: TaskAccess, row: Mapping[Any, Any])
         text=_open(ctx, access, COMMENT_KIND, str(row["id"]), row["sealed_text"]),
         at=row["created_at"],
     )  # fmt: skip
+
+
+def _task_key(access: TaskAccess) -> bytes | None:
+    """The task's wrapped key as loaded with it (None: its records use the project key)."""
+    key = access.task.wrapped_key
+    return bytes(key) if key is not None else None

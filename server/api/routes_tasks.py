@@ -33,7 +33,17 @@ from app.wire.schemas import (
     TaskOut,
     TaskStatus,
 )
-from server import comparisons, context_unlock, db, gold, listen_policy, project_schemas, sequences
+from server import (
+    comparisons,
+    context_unlock,
+    db,
+    gold,
+    listen_policy,
+    project_schemas,
+    segment_meta,
+    sequences,
+    task_keys,
+)
 from server.api import coverage, idempotency, permissions, segment_delivery, task_lifecycle
 from server.api.errors import ApiError
 from server.api.params import TaskId
@@ -41,6 +51,7 @@ from server.api.permissions import Capability
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody, Principal
 from server.api.task_access import TaskAccess, active_device, load_task, may_access
 from server.context import ServerContext
+from server.vault import KeyVault
 
 router = APIRouter(prefix="/v1")
 #: Field names of the label document's own models (safe to name in an answer).
@@ -58,6 +69,8 @@ def task_rows() -> Select[tuple[object, ...]]:
             db.tasks,
             db.segments,
             db.projects.c.name.label("project_name"),
+            db.projects.c.wrapped_key.label("project_key"),
+            db.segments.c.erased_at.label("segment_erased_at"),
             db.comparisons.c.kind,
             db.project_policies.c.submit_coverage,
             db.project_policies.c.accept_coverage,
@@ -75,7 +88,15 @@ def task_rows() -> Select[tuple[object, ...]]:
     )
 
 
-def task_out(row: RowMapping, role: Role) -> TaskOut:
+def task_title(vault: KeyVault, row: RowMapping) -> str:
+    """A :func:`task_rows` row's recording title (sealed at rest)."""
+    return segment_meta.opened_title(
+        vault, row["project_id"], row["project_key"], row["segment_id"], row["title"],
+        row["sealed_title"], row["segment_erased_at"],
+    )  # fmt: skip
+
+
+def task_out(row: RowMapping, role: Role, vault: KeyVault) -> TaskOut:
     """A :func:`task_rows` row as the caller sees it in ``role``."""
     policy = listen_policy.DEFAULT
     if row["submit_coverage"] is not None:
@@ -85,7 +106,7 @@ def task_out(row: RowMapping, role: Role) -> TaskOut:
         project_id=row["project_id"],
         project_name=row["project_name"],
         segment_id=row["segment_id"],
-        title=row["title"],
+        title=task_title(vault, row),
         role=role,
         status=TaskStatus(row["status"]),
         duration_s=row["frames"] / row["sample_rate"],
@@ -114,22 +135,24 @@ def list_tasks(principal: CurrentPrincipal, ctx: Ctx) -> TaskListOut:
             (db.memberships.c.project_id == db.tasks.c.project_id)
             & (db.memberships.c.user_id == principal.user_id),
         )
-        .order_by(db.tasks.c.created_at, db.segments.c.title, db.tasks.c.id)
+        .order_by(db.tasks.c.created_at, db.tasks.c.id)
     )
-    out: list[TaskOut] = []
+    # Titles are sealed: ordered here, not in SQL (first assigned first, then by title).
+    out: list[tuple[tuple[int, str, str], TaskOut]] = []
     with ctx.engine.connect() as conn:
         for row in conn.execute(query).mappings():
             role = Role(row["role"])
             gold = row["gold_id"] is not None
             if may_access(role, principal, row["assignee_id"], row["status"], gold=gold):
-                out.append(task_out(row, role))
+                task = task_out(row, role, ctx.vault)
+                out.append(((row["created_at"], task.title, task.task_id), task))
         roles = conn.execute(
             select(db.memberships.c.project_id, db.memberships.c.role).where(
                 db.memberships.c.user_id == principal.user_id
             )
         ).all()
         return TaskListOut(
-            tasks=out,
+            tasks=[t for _, t in sorted(out, key=lambda pair: pair[0])],
             review_projects=sorted(p for p, r in roles if r == Role.REVIEWER.value),
             managed_projects=sorted(
                 p for p, r in roles if permissions.may(Role(r), Capability.PLAN)
@@ -294,8 +317,9 @@ def _store_label(
     ).encode("utf-8")
     try:
         sealed = ctx.vault.seal_label(
-            access.project_id, access.project.wrapped_key, body.label_id, task_id, document
-        )
+            access.project_id, access.project.wrapped_key, body.label_id, task_id, document,
+            task_keys.ensure(conn, ctx.vault, task_id),
+        )  # fmt: skip
     except CryptoError as exc:
         raise segment_delivery.damaged(access, "project key") from exc
     # The next revision is computed inside the INSERT itself: one statement, so
@@ -410,6 +434,7 @@ def _read_label(
                     row.id,
                     task_id,
                     row.sealed_transcript,
+                    task_keys.of(conn, task_id),
                 )
             )
             out = LabelOut(

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from app.domain.lifecycle import Party, Step, forbidden_words, next_status, party_of
 from app.wire.schemas import AccessAction, ErrorCode, Role, TaskStatus
-from server import audit, db
+from server import audit, db, task_keys
 from server.api.errors import ApiError
 from server.api.task_access import TaskAccess
 from server.context import ServerContext
@@ -148,6 +148,7 @@ def apply(
         sealed = ctx.vault.seal_record(
             access.project_id, access.project.wrapped_key, REASON_KIND, access.task_id,
             transition_id, reason.encode("utf-8"),
+            task_keys.ensure(conn, ctx.vault, access.task_id),
         )  # fmt: skip
     conn.execute(
         insert(db.task_transitions).values(

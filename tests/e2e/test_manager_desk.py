@@ -28,6 +28,7 @@ from server.datadir import DataDir
 from tests.e2e.client_driver import LONG, running_client, sign_in
 from tests.e2e.conftest import LiveServer, live_server
 from tests.e2e.test_review_cycle import activate, key
+from tests.fixtures import segment_title
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("secret_service")]
 ALT = Qt.KeyboardModifier.AltModifier
@@ -57,13 +58,11 @@ def _tasks(server: LiveServer) -> list[tuple[str, str]]:
     ctx = open_context(DataDir(server.data_dir))
     with ctx.engine.connect() as conn:
         rows = conn.execute(
-            select(db.segments.c.title, db.users.c.username)
-            .select_from(db.tasks)
-            .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
-            .join(db.users, db.users.c.id == db.tasks.c.assignee_id)
-            .order_by(db.segments.c.title, db.users.c.username)
+            select(db.tasks.c.segment_id, db.users.c.username).join(
+                db.users, db.users.c.id == db.tasks.c.assignee_id
+            )
         ).all()
-    return [(r.title, r.username) for r in rows]
+    return sorted((segment_title(ctx, r.segment_id), r.username) for r in rows)
 
 
 def test_a_manager_assigns_hands_over_sets_policy_and_reads_the_report(

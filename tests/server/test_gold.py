@@ -16,7 +16,7 @@ from app.wire.schemas import Role
 from devtools.synthetic_audio import write_audio
 from server import db, provision
 from server.cli import main as server_main
-from tests.fixtures import DemoServer, demo_server, document, enroll, login
+from tests.fixtures import DemoServer, demo_server, document, enroll, login, segment_title
 
 FILES = {f"call-{c}.wav": (1.0, 8000, 1) for c in "abcde"}
 ANSWER_TEXT = "please book the hearing test"
@@ -303,14 +303,13 @@ def test_a_project_that_requires_two_annotations_gives_each_recording_a_second_a
     def holders() -> dict[str, list[str]]:
         with srv.ctx.engine.connect() as conn:
             rows = conn.execute(
-                select(db.segments.c.title, db.users.c.username)
-                .select_from(db.tasks)
-                .join(db.segments, db.segments.c.id == db.tasks.c.segment_id)
-                .join(db.users, db.users.c.id == db.tasks.c.assignee_id)
+                select(db.tasks.c.segment_id, db.users.c.username).join(
+                    db.users, db.users.c.id == db.tasks.c.assignee_id
+                )
             ).all()
         out: dict[str, list[str]] = {}
-        for title, user in rows:
-            out.setdefault(title, []).append(user)
+        for segment_id, user in rows:
+            out.setdefault(segment_title(srv.ctx, segment_id), []).append(user)
         return {k: sorted(v) for k, v in out.items()}
 
     held = holders()

@@ -20,7 +20,7 @@ from app.crypto.segment_format import SegmentDecryptor
 from app.wire.schemas import Role
 from server import db, provision, windows
 from server.cli import main as server_main
-from tests.fixtures import DemoServer, demo_server, device_id, enroll, login
+from tests.fixtures import DemoServer, demo_server, device_id, enroll, login, segment_titled
 
 RATE = 8000
 
@@ -98,7 +98,9 @@ def test_the_annotator_receives_the_window_and_nothing_else(srv: DemoServer) -> 
     with srv.ctx.engine.connect() as conn:
         sizes = dict(conn.execute(select(db.segments.c.id, db.segments.c.ciphertext_bytes)).all())
         whole = conn.execute(
-            select(db.segments.c.ciphertext_bytes).where(db.segments.c.title == "long-call")
+            select(db.segments.c.ciphertext_bytes).where(
+                db.segments.c.id == segment_titled(srv.ctx, srv.demo.project_id, "long-call")
+            )
         ).scalar_one()
     assert desks.sent == [sizes[task["segment_id"]]]
     assert desks.sent[0] < whole * 0.35
@@ -166,10 +168,7 @@ def test_a_manager_assigns_a_window_over_the_api(srv: DemoServer) -> None:
 
 
 def test_the_same_window_cut_twice_at_once_is_one_segment_and_one_blob(srv: DemoServer) -> None:
-    with srv.ctx.engine.connect() as conn:
-        source = conn.execute(
-            select(db.segments.c.id).where(db.segments.c.title == "long-call")
-        ).scalar_one()
+    source = segment_titled(srv.ctx, srv.demo.project_id, "long-call")
     blobs_before = set(srv.ctx.data.blob_dir.iterdir())
     start = threading.Barrier(4)
     cuts: list[str] = []
