@@ -265,6 +265,7 @@ def _wire(c: Controller, w: MainWindow) -> None:
     c.segment_progress.connect(w.show_progress)
 
     def opened(seg: OpenedSegment) -> None:
+        w.watermark.set_strength(seg.controls.watermark)
         w.show_segment(seg.task, seg.summaries, seg.audio.sample_rate)
 
     c.segment_opened.connect(opened)

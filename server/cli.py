@@ -1,4 +1,4 @@
-"""``cordon-server``: init, serve, ingest, users, project schemas, the demo, and audit."""
+"""``cordon-server``: init, serve, ingest, users, projects, governance, the demo, and audit."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -18,8 +19,10 @@ from server import (
     assignment,
     audit,
     context_unlock,
+    data_classes,
     db,
     gold,
+    governance_commands,
     identity_commands,
     listen_policy,
     project_schemas,
@@ -92,7 +95,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     sources: list[tuple[Path, _Ingest]] = [(Path(name), ingest_file) for name in args.files]
     sources += [(Path(name), ingest_comparison) for name in args.comparison]
     for path, ingest in sources:
-        seg = ingest(ctx.data, ctx.engine, ctx.vault, project_id, path)
+        if ingest is ingest_file:
+            seg = ingest_file(
+                ctx.data, ctx.engine, ctx.vault, project_id, path, data_class=args.data_class,
+                subject=args.subject,
+            )  # fmt: skip
+        else:
+            seg = ingest(ctx.data, ctx.engine, ctx.vault, project_id, path)
         line = f"{seg.segment_id}\t{seg.frames / seg.sample_rate:.1f}s\t{seg.ciphertext_bytes} B"
         if assignee is not None:
             with ctx.engine.begin() as conn:
@@ -218,6 +227,29 @@ def cmd_openapi(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _ingest_parser(
+    sub: Any, with_data: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+) -> None:
+    p = with_data(
+        sub.add_parser("ingest", help="encrypt audio files or RLHF comparisons into a project")
+    )
+    p.add_argument("--project", required=True)
+    p.add_argument("--assign", help="assign each new segment to this annotator")
+    p.add_argument(
+        "--comparison", action="append", default=[], metavar="MANIFEST",
+        help="a pairwise or ranking comparison: a JSON manifest naming prompt and outputs",
+    )  # fmt: skip
+    p.add_argument(
+        "--class", dest="data_class", choices=[c.value for c in data_classes.ORDER],
+        help="the recordings' data class, if stricter than the project's",
+    )  # fmt: skip
+    p.add_argument(
+        "--subject", help="the data subject's id (kept only as a keyed digest; for erasure)"
+    )
+    p.add_argument("files", nargs="*")
+    p.set_defaults(func=cmd_ingest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cordon-server", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -258,17 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--audio-dir", default=str(DEFAULT_AUDIO_DIR))
         p.set_defaults(func=func)
 
-    p = with_data(
-        sub.add_parser("ingest", help="encrypt audio files or RLHF comparisons into a project")
-    )
-    p.add_argument("--project", required=True)
-    p.add_argument("--assign", help="assign each new segment to this annotator")
-    p.add_argument(
-        "--comparison", action="append", default=[], metavar="MANIFEST",
-        help="a pairwise or ranking comparison: a JSON manifest naming prompt and outputs",
-    )  # fmt: skip
-    p.add_argument("files", nargs="*")
-    p.set_defaults(func=cmd_ingest)
+    _ingest_parser(sub, with_data)
 
     users = identity_commands.add_parser(sub, with_data)
     p = with_data(users.add_parser("add", help="add a user, optionally to a project"))
@@ -304,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="context asks per annotator and task in 24 hours")  # fmt: skip
     p.set_defaults(func=cmd_project_policy)
     identity_commands.add_rules_parser(project, with_data)
+    governance_commands.add_parser(sub, project, with_data)
     quality_commands.add_parser(sub, with_data)
     audit_commands.add_parser(sub, with_data)
     p = sub.add_parser("openapi", help="print the /v1 API's OpenAPI document (it is not served)")
@@ -319,6 +342,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DataDirError, IngestError, provision.ProvisionError) as exc:
         print(f"cordon-server: {exc}", file=sys.stderr)  # noqa: T201
         return 2
+    except governance_commands.ERRORS as exc:
+        return governance_commands.refusal(exc)
     return code
 
 

@@ -42,6 +42,8 @@ class ServerContext:
     idp_tokens: TokenChecker = field(default_factory=TokenChecker)
     #: Revocations noticed for the push channel (``/v1/session/watch``).
     revocations: RevocationWatch = field(init=False)
+    #: Seconds between retention rounds (the first runs just after start).
+    retention_interval_s: float = 3600.0
     #: DPoP proof checks: nonces and the replay cache of this process.
     proofs: ProofVerifier = field(default_factory=ProofVerifier)
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 
 from app.wire.schemas import AccessAction
-from server import audit, db, task_keys, windows
+from server import audit, data_classes, db, task_keys, windows
 from server.context import ServerContext
 from server.ingest import new_id
 from server.upsert import upsert
@@ -82,6 +82,11 @@ def check_ask(conn: Connection, task: Any, user_id: str, seconds: int) -> Contex
     if windows.window_of(conn, task.segment_id) is None:
         raise ContextError(409, "not_windowed", "the task holds the whole recording already")
     policy = load_policy(conn, task.project_id)
+    data_class = data_classes.of_segment(conn, task.segment_id)
+    if not data_classes.controls(data_class).context_unlock:
+        raise ContextError(
+            403, "class_refused", f"{data_class.value} recordings allow no context unlock"
+        )
     if policy.max_s == 0:
         raise ContextError(403, "context_disabled", "the project allows no context unlock")
     if seconds > policy.max_s:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from sqlalchemy import Connection, select
 
@@ -36,7 +37,7 @@ DEFAULT = DataClass.INTERNAL
 class Controls:
     """What a class requires. ``*_days``: the retention default (None keeps)."""
 
-    watermark: str  # "light", "standard", "strong": how visible the client's watermark is
+    watermark: Literal["light", "standard", "strong"]  # how visible the client's watermark is
     context_unlock: bool  # may an annotator ask for audio around a windowed task
     min_accept_coverage: int  # % of the audio a reviewer must have heard to accept
     managed_device: bool  # keys and audio only to workstations the organisation manages

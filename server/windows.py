@@ -62,7 +62,7 @@ def window_of(conn: Connection, segment_id: str) -> Any:
     ).first()
 
 
-def _plaintext(ctx: ServerContext, project: Any, seg: Any) -> bytearray:
+def decrypt_segment(ctx: ServerContext, project: Any, seg: Any) -> bytearray:
     data_key = ctx.vault.data_key(project.id, project.wrapped_key, seg.id, seg.wrapped_data_key)
     holder: list[bytearray] = []
 
@@ -107,7 +107,7 @@ def cut(ctx: ServerContext, source_segment_id: str, start_s: float, end_s: float
         same = _same(ctx, conn, project, seg.id, start, end)  # the same window: the same segment
         if same is not None:
             return same
-    plaintext = _plaintext(ctx, project, seg)
+    plaintext = decrypt_segment(ctx, project, seg)
     encoded = io.BytesIO()
     try:
         with sf.SoundFile(io.BytesIO(plaintext)) as source:

@@ -26,6 +26,7 @@ import requests
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
+from app import __version__
 from app.api import errors
 from app.crypto.dpop import NONCE_HEADER, PROOF_HEADER, SCHEME, DPoPKey
 from app.wire.context import (
@@ -267,8 +268,9 @@ class CordonApi:
     ) -> LabelAck:
         """Store a label document; the label id doubles as the idempotency key (a retry is safe)."""
         body = LabelIn(
-            label_id=label_id, document=document, base_revision=base_revision, draft=draft, seq=seq
-        )
+            label_id=label_id, document=document, base_revision=base_revision, draft=draft,
+            seq=seq, client_version=__version__,
+        )  # fmt: skip
         path = f"/v1/tasks/{task_id}/labels"
         return self._json(LabelAck, "POST", path, body, idempotency_key=label_id)
 

@@ -36,7 +36,7 @@ from app.player.stream_decoder import StreamDecoder
 from app.player.waveform_summary import WaveformSummary
 from app.services.events import EventRecorder
 from app.services.session import Device
-from app.wire.schemas import AccessAction, ErrorCode, Outcome
+from app.wire.schemas import AccessAction, ClassControlsOut, ErrorCode, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,13 @@ def open_key(
     The grant must name the project, segment and device *this* client expects and be
     unexpired; anything else raises (:mod:`app.crypto.errors`).
     """
+    return open_grant_of(api, device_source, task, context)[0]
+
+
+def open_grant_of(
+    api: CordonApi, device_source: DeviceSource, task: Task, context: str | None = None
+) -> tuple[bytes, ClassControlsOut]:
+    """:func:`open_key`, with the controls of the recording's data class the grant carries."""
     device = device_source()
     if device is None:
         raise api_errors.AuthenticationError(401, None, "not signed in")
@@ -68,7 +75,7 @@ def open_key(
         wrapped = base64.b64decode(grant.wrapped_key, validate=True)
     except binascii.Error as exc:
         raise crypto_errors.KeyUnwrapError("grant is not base64") from exc
-    return open_grant(wrapped, device.key_pair, binding)
+    return open_grant(wrapped, device.key_pair, binding), grant.controls
 
 
 class SegmentOpenError(Exception):
@@ -98,6 +105,8 @@ class OpenedSegment:
     _source: ProgressiveBuffer | None = None
     _cancel: threading.Event = field(default_factory=threading.Event)
     complete: bool = False
+    #: What the recording's data class asks of this client (the watermark's strength).
+    controls: ClassControlsOut = field(default_factory=ClassControlsOut)
 
     @property
     def cancelled(self) -> bool:
@@ -131,7 +140,9 @@ _FAILURES: list[tuple[type[Exception], str, str]] = [
 
 
 #: Refusals whose server words tell the person what to do (a project rule, an approval).
-_SAID_BY_SERVER = frozenset({ErrorCode.RULE_REFUSED, ErrorCode.DEVICE_PENDING})
+_SAID_BY_SERVER = frozenset(
+    {ErrorCode.RULE_REFUSED, ErrorCode.CLASS_REFUSED, ErrorCode.DEVICE_PENDING, ErrorCode.ERASED}
+)
 
 
 class SegmentService:
@@ -219,6 +230,7 @@ class _OpenRun:
         self.source: ProgressiveBuffer | None = None
         self.decoder: StreamDecoder | None = None
         self.opened: OpenedSegment | None = None
+        self.controls = ClassControlsOut()
         self._lock = threading.Lock()
 
     def execute(self) -> OpenedSegment:
@@ -257,7 +269,8 @@ class _OpenRun:
                 self.source.close()  # the compressed plaintext is zeroed here, always
 
     def _grant(self) -> bytes:
-        return open_key(self.api, self.device, self.task, self.context)
+        key, self.controls = open_grant_of(self.api, self.device, self.task, self.context)
+        return key
 
     def _download(self, decryptor: SegmentDecryptor) -> None:
         with self.api.segment_stream(self.task.task_id, self.context) as (total, pieces):
@@ -281,7 +294,15 @@ class _OpenRun:
         return self.source.view
 
     def _decoded_first_block(self, audio: DecodedAudio, summaries: list[WaveformSummary]) -> None:
-        opened = OpenedSegment(self.task, audio, summaries, self.decoder, self.source, self.cancel)
+        opened = OpenedSegment(
+            self.task,
+            audio,
+            summaries,
+            self.decoder,
+            self.source,
+            self.cancel,
+            controls=self.controls,
+        )
         with self._lock:
             self.opened = opened
         self.record_opened(self.task)

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import QWidget
 WATERMARK_COLOUR = QColor(128, 128, 128)
 _ANGLE = -24.0
 _REFRESH_MS = 30_000
+#: The least opacity a data class's watermark strength asks for (server.data_classes).
+_STRENGTH_FLOOR = {"light": 0.0, "standard": 0.14, "strong": 0.3}
 
 
 class Watermark(QWidget):
@@ -29,6 +31,7 @@ class Watermark(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.opacity = max(0, min(100, opacity_percent)) / 100
+        self._policy_opacity = self.opacity
         self.identity = ""
         self._font = QFont()
         self._font.setPointSize(13)
@@ -39,6 +42,12 @@ class Watermark(QWidget):
         self._clock.start(_REFRESH_MS)
         self.setGeometry(parent.rect())
         self.raise_()
+
+    def set_strength(self, strength: str) -> None:
+        """Raise the opacity to what the open recording's data class asks (never lower
+        than the policy's own ``watermark_opacity``)."""
+        self.opacity = max(self._policy_opacity, _STRENGTH_FLOOR.get(strength, 0.0))
+        self.update()
 
     def set_identity(self, user: str, session: str) -> None:
         self.identity = f"{user} · session {session}"

@@ -45,6 +45,11 @@ class ErrorCode(StrEnum):
     DEVICE_PENDING = "device_pending"
     #: A project's attribute rule (hours, device class, network) refuses this access now.
     RULE_REFUSED = "rule_refused"
+    #: The recording's data class refuses this (a restricted recording on an unmanaged
+    #: workstation, context unlock of a restricted recording, an unmasked export…).
+    CLASS_REFUSED = "class_refused"
+    #: The recording or the task's records were erased (retention or a request): gone.
+    ERASED = "erased"
     #: This device was revoked: the client wipes what it holds and signs out.
     DEVICE_REVOKED = "device_revoked"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -180,6 +185,14 @@ class TaskListOut(_Model):
     managed_projects: list[Id] = Field(default_factory=list)
 
 
+class ClassControlsOut(_Model):
+    """What the recording's data class asks of the client (the server enforces the rest)."""
+
+    data_class: Literal["public", "internal", "confidential", "restricted"] = "internal"
+    #: How visible the watermark over content is.
+    watermark: Literal["light", "standard", "strong"] = "standard"
+
+
 class KeyGrantOut(_Model):
     grant_id: Id
     project_id: Id
@@ -187,6 +200,7 @@ class KeyGrantOut(_Model):
     device_id: Id
     expires_at: int
     wrapped_key: str  # base64 HPKE ciphertext
+    controls: ClassControlsOut = ClassControlsOut()
 
 
 class LabelIn(_Model):
@@ -198,6 +212,8 @@ class LabelIn(_Model):
     draft: bool = False
     #: The device's outbox sequence number (labels and events share one sequence).
     seq: Positive | None = None
+    #: The client version that made the revision (provenance).
+    client_version: Annotated[str, Field(max_length=32, pattern=r"^[0-9A-Za-z.+-]+$")] | None = None
 
 
 class LabelAck(_Model):

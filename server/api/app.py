@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from server import __version__
+from server import __version__, retention
 from server.api import (
     routes_admin,
     routes_audit,
@@ -31,8 +31,9 @@ from server.context import ServerContext
 def create_app(ctx: ServerContext) -> FastAPI:
     """The ``/v1`` API with JSON errors and a request-body limit.
 
-    While it serves, a thread signs audit checkpoints every few seconds; on
-    shutdown it makes a last one. (A lifespan, not code after ``uvicorn.run``:
+    While it serves, a thread signs audit checkpoints every few seconds (on
+    shutdown it makes a last one) and another applies retention (at start, then
+    hourly). (A lifespan, not code after ``uvicorn.run``:
     uvicorn re-raises SIGTERM once it has shut down, so nothing after it runs.)
     """
 
@@ -41,9 +42,13 @@ def create_app(ctx: ServerContext) -> FastAPI:
         checkpoints = CheckpointThread(ctx.checkpointer)
         checkpoints.start()
         ctx.committer.after_commit = checkpoints.nudge
+        # Finishes erasures a crash interrupted, then applies retention, every interval.
+        keeper = retention.RetentionThread(ctx, ctx.retention_interval_s)
+        keeper.start()
         try:
             yield
         finally:
+            keeper.stop()
             ctx.revocations.stop()
             ctx.committer.stop()  # answers what is queued, then the last checkpoint
             ctx.committer.after_commit = None

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, func, select
 
 from app.domain.coverage import MARKS, Mark, Span, TraceEvent, heard_spans, merge, unheard
 from app.wire.schemas import AccessAction, ErrorCode, Outcome
-from server import db, listen_policy
+from server import data_classes, db, listen_policy
 from server.api.errors import ApiError
 from server.api.task_access import TaskAccess
 
@@ -101,7 +101,11 @@ def refusal_for_submit(
 
 def refusal_for_accept(conn: Connection, access: TaskAccess, user_id: str) -> ApiError | None:
     """The 409 for an accept by a reviewer who heard less of the recording than required."""
-    percent = listen_policy.load(conn, access.project_id).accept_coverage
+    # The data class sets a floor a project's own policy cannot go below.
+    percent = max(
+        listen_policy.load(conn, access.project_id).accept_coverage,
+        data_classes.controls(data_classes.of_segment(conn, access.segment_id)).min_accept_coverage,
+    )
     if percent <= 0:
         return None
     duration = _ms(int(access.segment.frames), int(access.segment.sample_rate))

@@ -22,6 +22,7 @@ from app.wire.schemas import AccessAction, ErrorCode, Outcome
 from server.api import refusals
 from server.api.errors import ApiError, BodyTooLargeError, Refusal, error_response, refused
 from server.audit import AuditUnavailableError
+from server.task_keys import TaskErasedError
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return await _audited(
             request, exc.status, exc.code, exc.message, exc.record, exc.path, exc.unheard
         )
+
+    @app.exception_handler(TaskErasedError)
+    async def _erased(request: Request, exc: TaskErasedError) -> JSONResponse:
+        error = ApiError(
+            410, ErrorCode.ERASED, "this task's records were erased", reason="erased",
+            task_id=str(exc),
+        )  # fmt: skip
+        return await _api_error(request, error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -347,6 +347,10 @@ def _store_label(
         insert(db.label_revisions).values(
             label_id=body.label_id, task_id=task_id, author_role=access.role.value,
             base_revision=body.base_revision, draft=body.draft,
+            # provenance: what the revision was made from, with what, where
+            schema_version=body.document.schema_version, client_version=body.client_version,
+            device_id=device_id, ciphertext_sha256=access.segment.ciphertext_sha256,
+            plaintext_sha256=access.segment.plaintext_sha256,
         )
     )  # fmt: skip
     actor = principal.actor(device_id)

@@ -18,8 +18,8 @@ from sqlalchemy import Connection, insert, select
 
 from app.crypto.errors import CryptoError
 from app.crypto.key_grant import GrantBinding, seal_grant
-from app.wire.schemas import AccessAction, ErrorCode, KeyGrantOut
-from server import access_rules, db
+from app.wire.schemas import AccessAction, ClassControlsOut, ErrorCode, KeyGrantOut
+from server import access_rules, data_classes, db
 from server.api.errors import ApiError
 from server.api.principal import Principal
 from server.api.task_access import TaskAccess, approved_device
@@ -76,12 +76,34 @@ def release_key(
         device_id=device_id,
         expires_at=binding.expires_at,
         wrapped_key=base64.b64encode(wrapped).decode("ascii"),
+        controls=class_controls(conn, access.segment_id),
     )
 
 
+def class_controls(conn: Connection, segment_id: str) -> ClassControlsOut:
+    """The controls of the recording's data class the client applies itself."""
+    data_class = data_classes.of_segment(conn, segment_id)
+    controls = data_classes.controls(data_class)
+    return ClassControlsOut(data_class=data_class.value, watermark=controls.watermark)
+
+
 def allowed_device(conn: Connection, principal: Principal, access: TaskAccess) -> str:
-    """The caller's approved device, if the project's attribute rules allow this access now."""
+    """The caller's approved device, if the recording's data class and the project's
+    attribute rules allow this access now."""
+    if access.segment.erased_at is not None:
+        raise ApiError(
+            410, ErrorCode.ERASED, "this recording was erased", reason="erased",
+            project_id=access.project_id, task_id=access.task_id,
+        )  # fmt: skip
     device = approved_device(conn, principal, access)
+    data_class = data_classes.of_segment(conn, access.segment_id)
+    if data_classes.controls(data_class).managed_device and not device.managed:
+        raise ApiError(
+            403, ErrorCode.CLASS_REFUSED,
+            f"{data_class.value} recordings are available on workstations your organisation "
+            "manages only",
+            reason="class_managed_device", project_id=access.project_id, task_id=access.task_id,
+        )  # fmt: skip
     refusal = access_rules.check(
         access_rules.load(conn, access.project_id),
         managed=device.managed,
