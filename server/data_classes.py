@@ -59,6 +59,8 @@ CONTROLS: dict[DataClass, Controls] = {
 class DataClassError(ValueError):
     """Not a data class."""
 
+    code = "unknown_class"
+
 
 def parse(text: str) -> DataClass:
     try:

@@ -42,6 +42,11 @@ class RevisionProvenance:
 class UnknownTaskError(LookupError):
     """No such task."""
 
+    code = "unknown_task"
+
+    def __str__(self) -> str:
+        return f"no task {self.args[0]}"
+
 
 def chain(conn: Connection, task_id: str, *, drafts: bool = True) -> list[RevisionProvenance]:
     """The task's revisions, oldest first (``drafts=False``: handed-in ones only)."""

@@ -33,6 +33,8 @@ MAX_DAYS = 36_500
 class RetentionError(ValueError):
     """A policy that cannot be set (negative or absurd days)."""
 
+    code = "retention_invalid"
+
 
 @dataclass(frozen=True)
 class Retention:

@@ -47,7 +47,8 @@ _CODES = {
 
 
 def _refusal(exc: context_unlock.ContextError, access: TaskAccess) -> ApiError:
-    return access.refusal(exc.status, _CODES[exc.status], str(exc), exc.reason)
+    code = ErrorCode.CLASS_REFUSED if exc.reason == "class_refused" else _CODES[exc.status]
+    return access.refusal(exc.status, code, str(exc), exc.reason)
 
 
 def _out(conn: Connection, row: Any) -> ContextOut:

@@ -44,9 +44,13 @@ _MAX_HEADER = 4096
 class RecipientKeyError(ValueError):
     """Not a Cordon export recipient key (wrong type, damaged, or a private key)."""
 
+    code = "recipient_key_invalid"
+
 
 class SealedExportError(ValueError):
     """The file is not a Cordon export, is damaged, or is not for this key."""
+
+    code = "export_unreadable"
 
 
 def _info(export_id: str, project_id: str, created_at: int) -> bytes:

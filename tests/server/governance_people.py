@@ -17,6 +17,8 @@ from server.cli import main as server_main
 from tests.fixtures import DemoServer, enroll, login
 
 RATE = 16_000
+#: Commands whose second word is a subcommand (the data directory comes after it).
+_GROUPS = ("project", "retention", "recipient", "audit", "device", "user", "idp")
 #: A tone only the PII span carries: masked audio must not hold it any more.
 MARKER_HZ = 3_000.0
 SCHEMA = {
@@ -120,7 +122,7 @@ class Governed:
     def cli(self, *args: str) -> int:
         argv = [
             args[0],
-            *(args[1:2] if args[0] in ("project", "retention", "recipient", "audit") else []),
+            *(args[1:2] if args[0] in _GROUPS else []),
         ]
         rest = list(args[len(argv) :])
         data = [] if args[0] == "recipient" else ["--data-dir", self.data]
@@ -137,7 +139,7 @@ class Governed:
 
     def accept(self, task: str, name: str, account: str, label: str) -> None:
         doc = pii_document(name, account, schema_version=self.schema_version)
-        body = {"label_id": label, "document": doc}
+        body = {"label_id": label, "document": doc, "client_version": "9.9.9-test"}
         stored = self.client.post(f"/v1/tasks/{task}/labels", json=body, headers=self.ann)
         assert stored.status_code == 200, stored.text
         for step in ({"step": "claim"}, {"step": "accept", "revision": stored.json()["revision"]}):
