@@ -62,6 +62,8 @@ from app.ui.accessibility import install_redaction
 from app.ui.comparison_panel import RankingList
 from app.ui.lockdown_filter import LockdownFilter
 from app.ui.main_window import MainWindow
+from app.ui.pii_suggestions import SuggestionList
+from app.ui.pii_wiring import wire_pii_suggestions
 from app.ui.policy_dialog import PolicyDialog
 from app.ui.review_panel import CommentList, DiffView
 from app.ui.review_wiring import wire_review
@@ -109,6 +111,7 @@ def _redact_accessibility() -> None:
             SegmentTable: (QAccessible.Role.Table, "Segments"),
             RankingList: (QAccessible.Role.List, "Ranking"),
             CommentList: (QAccessible.Role.List, "Review comments"),
+            SuggestionList: (QAccessible.Role.List, "PII proposals"),
             DiffView: (QAccessible.Role.StaticText, "Changes"),
             WaveformView: (QAccessible.Role.Graphic, "Waveform"),
         }
@@ -286,6 +289,7 @@ def _wire(c: Controller, w: MainWindow) -> None:
     _wire_player(c, w)
     _wire_annotation(c, w)
     wire_review(c, w)
+    wire_pii_suggestions(c, w)
 
 
 def _wire_player(c: Controller, w: MainWindow) -> None:

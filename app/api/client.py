@@ -37,6 +37,7 @@ from app.wire.context import (
     PendingContextListOut,
 )
 from app.wire.manage import AssignIn, AssignOut, PolicyIn, PolicyOut, ProjectTasksOut, ReassignIn
+from app.wire.pii import PiiSuggestIn, PiiSuggestionsOut, PiiTextIn
 from app.wire.project_schema import ProjectSchemaOut
 from app.wire.report import ReportOut
 from app.wire.review import (
@@ -281,6 +282,16 @@ class CordonApi:
             if exc.server_message == "no label yet":
                 return None
             raise
+
+    def pii_suggestions(
+        self, task_id: str, schema_version: int, texts: dict[str, str]
+    ) -> PiiSuggestionsOut:
+        """The server's pattern recognizers over ``texts`` (segment id -> text)."""
+        body = PiiSuggestIn(
+            schema_version=schema_version,
+            texts=[PiiTextIn(segment=s, text=t) for s, t in texts.items()],
+        )
+        return self._json(PiiSuggestionsOut, "POST", f"/v1/tasks/{task_id}/pii-suggestions", body)
 
     def label_revision(self, task_id: str, revision: int) -> LabelOut:
         """One stored revision (to diff a reviewer's correction against the annotator's)."""

@@ -26,6 +26,7 @@ from app.jobs.context_ops import ContextOps
 from app.jobs.job_queue import JobQueue
 from app.jobs.listening_ops import ListeningOps
 from app.jobs.manage_ops import ManageOps
+from app.jobs.pii_ops import PiiSuggester
 from app.jobs.playback_ops import PlaybackOps
 from app.jobs.review_ops import ReviewOps
 from app.jobs.session_ops import DRAIN_ON_EXIT_S, SessionOps, user_message
@@ -149,6 +150,11 @@ class Controller(
         self._engine = engine
         self._network = JobQueue("cordon-network", api.close, self)
         self._downloads = JobQueue("cordon-downloads", api.close, self)
+        #: The server's PII proposals for the document being edited.
+        self.pii = PiiSuggester(
+            api, self._network, lambda: (self._editable(), self._editor_task),
+            self._segments_changed, self,
+        )  # fmt: skip
         self._opened: OpenedSegment | None = None
         self._opening: tuple[Task, threading.Event] | None = None
         self._channel_gains: list[float] = []

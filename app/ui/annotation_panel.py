@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
 from app.domain.label_document import Segment
 from app.domain.project_schema import ProjectSchema
 from app.services.annotation import DocumentEditor
+from app.ui.pii_suggestions import PiiSuggestionPanel
 from app.ui.segment_table import SegmentTable
 from app.ui.task_fields import TaskFieldsPanel
 from app.ui.time_format import format_time
@@ -120,6 +121,8 @@ class AnnotationPanel(QWidget):
         self.keys.setWordWrap(True)
         self.keys.setStyleSheet("color: #64748b;")
         col.addWidget(self.keys)
+        self.suggestions = PiiSuggestionPanel()
+        col.addWidget(self.suggestions)
         self.fields = TaskFieldsPanel()
         self.fields.field_changed.connect(self.field_changed)
         self.fields.comment_changed.connect(self.comment_changed)
@@ -144,6 +147,7 @@ class AnnotationPanel(QWidget):
         schema = editor.schema if editor is not None else ProjectSchema()
         values = dict(editor.snapshot().fields) if editor is not None else {}
         self.fields.set_schema(schema, values, editor.comment if editor is not None else "")
+        self.suggestions.set_schema(schema)
         self.fields.setEnabled(not self.read_only)
         self._schema = schema
         self.show_segments(editor, None)

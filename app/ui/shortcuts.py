@@ -44,6 +44,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("toggle_spectrogram", "Waveform / spectrogram", "Ctrl+G"),
     ActionSpec("focus_fields", "Go to the task fields (Tab moves between them)", "Ctrl+T"),
     ActionSpec("submit", "Submit the task", "Ctrl+Return"),
+    ActionSpec("pii_confirm", "Tag the proposed PII span (pattern found)", "Ctrl+Alt+Y"),
+    ActionSpec("pii_dismiss", "Dismiss the proposed PII span", "Ctrl+Alt+X"),
     ActionSpec(
         "review_correct", "Review: correct the document (your own revision)", "Ctrl+Shift+E"
     ),

@@ -14,6 +14,7 @@ from server.api import (
     routes_audit,
     routes_context,
     routes_events,
+    routes_pii,
     routes_projects,
     routes_review,
     routes_session,
@@ -86,6 +87,7 @@ def _include_routes(app: FastAPI) -> None:
         routes_events,
         routes_audit,
         routes_admin,
+        routes_pii,
     ):
         app.include_router(module.router)
 

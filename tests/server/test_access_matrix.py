@@ -87,6 +87,7 @@ A = {
     ("POST", "/v1/tasks/{task_id}/labels"):                    "ok ok 404 404 404 404 404",
     ("GET", "/v1/tasks/{task_id}/labels/latest"):              "ok ok 404 404 404 404 404",
     ("GET", "/v1/tasks/{task_id}/labels/{revision}"):          "ok ok 404 404 404 404 404",
+    ("POST", "/v1/tasks/{task_id}/pii-suggestions"):           "ok ok 404 404 404 404 404",
     ("POST", "/v1/tasks/{task_id}/review"):                    "403 ok 404 404 404 404 404",
     ("GET", "/v1/tasks/{task_id}/schema"):                     "ok ok 404 404 404 404 404",
     ("GET", "/v1/tasks/{task_id}/segment"):                    "ok ok 404 404 404 404 404",
@@ -198,6 +199,9 @@ class World:
             "/v1/tasks/{task_id}/context": {"seconds": 5, "justification": "a reason long enough"},
             "/v1/tasks/{task_id}/labels": label(f"lbl-{uuid.uuid4().hex[:12]}"),
             "/v1/tasks/{task_id}/review": {"step": "claim"},
+            "/v1/tasks/{task_id}/pii-suggestions": {
+                "schema_version": 1, "texts": [{"segment": "s1", "text": "call 555 0100"}]
+            },
         }  # fmt: skip
         return bodies.get(path, {})
 
