@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
 
-from server import db
+from server import db, segment_meta
 from server.auditlog.checkpoints import Checkpointer, load_signer, publish_verifier_key
 from server.datadir import DataDir, ensure_secret
 from server.dpop import ProofVerifier
@@ -70,10 +70,12 @@ def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:
     db.create_schema(engine)
     audit_signer = load_signer(data)
     publish_verifier_key(data, audit_signer)
+    vault = KeyVault(ensure_secret(data.root_key_path))
+    segment_meta.seal_clear_titles(vault, engine)  # data made before titles were sealed
     return ServerContext(
         data=data,
         engine=engine,
-        vault=KeyVault(ensure_secret(data.root_key_path)),
+        vault=vault,
         signer=TokenSigner(ensure_secret(data.token_key_path)),
         checkpointer=Checkpointer(data, engine, audit_signer),
         demo_login=demo_login,

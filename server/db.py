@@ -5,8 +5,9 @@ which the audit rules (fail closed) depend on. Foreign keys are on.
 The event ingest has its own engine (:func:`make_writer_engine`): it commits
 many requests in one transaction, each inside its own SAVEPOINT, which needs
 transactions begun by SQLAlchemy rather than by the sqlite3 module. Content is
-never stored in clear here: labels are sealed under the project key, segment
-audio lives in encrypted blobs, and access events hold ids only.
+never stored in clear here: labels and other task records are sealed under their
+task's key, titles under the project key, segment audio lives in encrypted blobs,
+and access events hold ids only.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from app.wire.schemas import Role
 from server import assignment, audit, db, gold, project_schemas, provision, segment_meta, windows
 from server.comparisons import ingest_comparison, read_manifest
 from server.context import ServerContext
+from server.demo_accepted import accept_demo_work
 from server.ingest import ensure_project, ingest_file
 
 DEMO_PROJECT = "Demo call centre"
@@ -40,6 +41,14 @@ GOLD = "gold"
 #: With five real tasks, the demo annotator gets one gold task (see server.gold.due).
 GOLD_RATE = 20
 AUDIO_SUFFIXES = frozenset({".flac", ".wav", ".ogg", ".mp3"})
+#: Whose recording each demo file is (invented ids): ``cordon-server erase --subject``
+#: finds them by these. Kept only as a keyed digest.
+DEMO_SUBJECTS = {
+    "bank-fraud-call-stereo": "CUST-1001",
+    "pharmacy-refill-call": "CUST-1002",
+    "clinic-dictation": "PAT-2001",
+    "referral-note": "PAT-2002",
+}
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,9 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
     for path in files:
         if path.stem[:256] in ingested:
             continue  # ingested by an earlier run
-        seg = ingest_file(ctx.data, engine, ctx.vault, project_id, path)
+        seg = ingest_file(
+            ctx.data, engine, ctx.vault, project_id, path, subject=DEMO_SUBJECTS.get(path.stem)
+        )
         with engine.begin() as conn:
             if path.stem in answers:
                 document = gold.read_answer(conn, seg.segment_id, answers[path.stem].read_bytes())
@@ -95,6 +106,8 @@ def setup_demo(ctx: ServerContext, audio_dir: Path = DEFAULT_AUDIO_DIR) -> DemoS
         with engine.begin() as conn:
             assignment.assign(conn, seg.segment_id, annotator, actor)
     _double_annotate(ctx, project_id, DOUBLE_ANNOTATED, second)
+    # Bo's finished work on the bank call: accepted, with planted PII, ready to export.
+    accept_demo_work(ctx, project_id, audio_dir, second, reviewer)
     _window(ctx, project_id, WINDOWED, second)
     with engine.begin() as conn:
         if answers and gold.load_rate(conn, project_id) == 0:

@@ -246,7 +246,8 @@ def cmd_recipient_open(args: argparse.Namespace) -> int:
         header, archive = sealed.open_sealed(source, pair)
     where = _unpack(bytes(archive), Path(args.out))
     archive[:] = bytes(len(archive))
-    _print({**header.__dict__, "written": where, "opened_at": int(time.time())})
+    shown = {k: v for k, v in header.__dict__.items() if k != "wrapped_key"}
+    _print({**shown, "written": where, "opened_at": int(time.time())})
     return 0
 
 

@@ -36,6 +36,7 @@ shape), US bank numbers and driver licences (bare digit runs), URLs.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -107,6 +108,8 @@ _recognizers: list[tuple[_Spec, EntityRecognizer]] | None = None
 
 def _build() -> list[tuple[_Spec, EntityRecognizer]]:
     """The recognizers, once (importing presidio costs about a second)."""
+    # presidio logs every recognizer it loads at INFO: names, no content, but noise.
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)
     import tldextract  # noqa: PLC0415 - deferred: importing presidio costs about a second
     from presidio_analyzer import Pattern  # noqa: PLC0415
     from presidio_analyzer.predefined_recognizers import (  # noqa: PLC0415

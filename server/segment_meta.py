@@ -16,7 +16,7 @@ import hashlib
 import hmac
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, Engine, select, update
 
 from app.crypto.errors import CryptoError
 from server import db
@@ -68,6 +68,49 @@ def opened_title(
     except (CryptoError, ValueError):
         return DAMAGED_TITLE
     return opened.decode("utf-8")
+
+
+def seal_clear_titles(vault: KeyVault, engine: Engine) -> int:
+    """Seal the titles a data directory made before titles were sealed; how many.
+
+    Run at every open (a no-op once done): one transaction per project, so a title
+    is either clear or sealed with its digest, never half-moved.
+    """
+    sealed = 0
+    with engine.connect() as conn:
+        projects = conn.execute(
+            select(db.projects.c.id, db.projects.c.wrapped_key)
+            .where(db.projects.c.erased_at.is_(None))
+            .where(
+                db.projects.c.id.in_(
+                    select(db.segments.c.project_id).where(
+                        db.segments.c.sealed_title.is_(None),
+                        db.segments.c.title != "",
+                        db.segments.c.erased_at.is_(None),
+                    )
+                )
+            )
+        ).all()
+    for project in projects:
+        with engine.begin() as conn:
+            rows = conn.execute(
+                select(db.segments.c.id, db.segments.c.title).where(
+                    db.segments.c.project_id == project.id,
+                    db.segments.c.sealed_title.is_(None),
+                    db.segments.c.title != "",
+                )
+            ).all()
+            for row in rows:
+                blob, digest = seal_title(
+                    vault, project.id, project.wrapped_key, row.id, str(row.title)
+                )
+                conn.execute(
+                    update(db.segments)
+                    .where(db.segments.c.id == row.id)
+                    .values(title="", sealed_title=blob, title_ref=digest)
+                )
+                sealed += 1
+    return sealed
 
 
 def titled(vault: KeyVault, project_id: str, project_key: bytes, name: str) -> ColumnElement[bool]:
