@@ -89,6 +89,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         project_id = provision.project_id_for(ctx.engine, args.project)
     except provision.ProvisionError:
         project_id = ensure_project(ctx.engine, ctx.vault, args.project)
+        if args.data_class:  # a project made by this ingest takes the class too
+            governance_commands.set_class(ctx, project_id, args.data_class)
     assignee = provision.user_id_for(ctx.engine, args.assign) if args.assign else None
     if not args.files and not args.comparison:
         raise IngestError("name audio files, or --comparison manifests, to ingest")

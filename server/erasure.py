@@ -265,6 +265,7 @@ def _erase_item(ctx: ServerContext, job: Any, kind: str, item_id: str) -> None:
         segment_id = task_id = None
         if kind == SEGMENT:
             _drop_tasks(conn, _task_ids(conn, item_id))
+            _drop_gold(conn, item_id)
             _drop_audio(conn, item_id, now)
             segment_id = item_id
         elif kind == AUDIO:
@@ -352,9 +353,6 @@ def _drop_tasks(conn: Connection, task_ids: Sequence[str]) -> None:
 
 def _drop_audio(conn: Connection, segment_id: str, now: int) -> None:
     """Destroy the recording's data key and what describes it; keep a tombstone row."""
-    gold_ids = select(db.gold_answers.c.id).where(db.gold_answers.c.segment_id == segment_id)
-    conn.execute(delete(db.gold_tasks).where(db.gold_tasks.c.gold_id.in_(gold_ids)))
-    conn.execute(delete(db.gold_answers).where(db.gold_answers.c.segment_id == segment_id))
     conn.execute(
         update(db.segments)
         .where(db.segments.c.id == segment_id)
@@ -363,6 +361,13 @@ def _drop_audio(conn: Connection, segment_id: str, now: int) -> None:
             plaintext_sha256=None, erased_at=now,
         )
     )  # fmt: skip
+
+
+def _drop_gold(conn: Connection, segment_id: str) -> None:
+    """The recording's known answer (a label document about it), and its gold tasks."""
+    gold_ids = select(db.gold_answers.c.id).where(db.gold_answers.c.segment_id == segment_id)
+    conn.execute(delete(db.gold_tasks).where(db.gold_tasks.c.gold_id.in_(gold_ids)))
+    conn.execute(delete(db.gold_answers).where(db.gold_answers.c.segment_id == segment_id))
 
 
 def _drop_drafts(conn: Connection, task_id: str, before: int) -> None:
@@ -413,7 +418,16 @@ def _sweep_blobs(ctx: ServerContext, project_id: str) -> None:
 
 # -- receipts --------------------------------------------------------------------------
 _DESTROYED = {
-    SEGMENT: ["data key", "blob", "task keys", "labels", "comments", "reasons", "title"],
+    SEGMENT: [
+        "data key",
+        "blob",
+        "task keys",
+        "labels",
+        "comments",
+        "reasons",
+        "title",
+        "gold answer",
+    ],
     AUDIO: ["data key", "blob", "title"],
     LABELS: ["task key", "labels", "comments", "reasons"],
     DRAFTS: ["draft revisions"],

@@ -71,19 +71,25 @@ def _person(ctx: ServerContext, username: str, project_id: str, *, admins: bool)
 
 
 # -- data classes ----------------------------------------------------------------------
+def set_class(ctx: ServerContext, project_id: str, name: str) -> None:
+    """Set the project's data class (audited ``governance_changed``, ``class_<name>``)."""
+    chosen = data_classes.parse(name)
+    with ctx.transaction() as conn:
+        conn.execute(
+            update(db.projects)
+            .where(db.projects.c.id == project_id)
+            .values(data_class=chosen.value)
+        )
+        audit.record(conn, CLI, AccessAction.GOVERNANCE_CHANGED, reason=f"class_{chosen.value}",
+                     project_id=project_id)  # fmt: skip
+
+
 def cmd_class(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     project_id = provision.project_id_for(ctx.engine, args.project)
-    with ctx.transaction() as conn:
-        if args.data_class:
-            chosen = data_classes.parse(args.data_class)
-            conn.execute(
-                update(db.projects)
-                .where(db.projects.c.id == project_id)
-                .values(data_class=chosen.value)
-            )
-            audit.record(conn, CLI, AccessAction.GOVERNANCE_CHANGED,
-                         reason=f"class_{chosen.value}", project_id=project_id)  # fmt: skip
+    if args.data_class:
+        set_class(ctx, project_id, args.data_class)
+    with ctx.engine.connect() as conn:
         current = data_classes.of_project(conn, project_id)
     _print({"project_id": project_id, "data_class": current.value,
             "controls": dataclasses.asdict(data_classes.controls(current))})  # fmt: skip

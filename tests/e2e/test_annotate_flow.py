@@ -51,12 +51,14 @@ def server_rows(server: LiveServer) -> tuple[list[dict[str, object]], list[dict[
         labels = [dict(r._mapping) for r in conn.execute(select(db.labels))]
         events = [dict(r._mapping) for r in conn.execute(select(db.access_events))]
         projects = {r.id: r.wrapped_key for r in conn.execute(select(db.projects))}
+        task_keys = {r.id: r.wrapped_key for r in conn.execute(select(db.tasks))}
     engine.dispose()
     for label in labels:
         vault = KeyVault(read_secret(server.data_dir / "keys" / "root.key", 32))
         label["document"] = json.loads(vault.open_label(
             str(label["project_id"]), projects[label["project_id"]],
             str(label["id"]), str(label["task_id"]), bytes(label["sealed_transcript"]),
+            task_keys[label["task_id"]],
         ))  # fmt: skip
     return labels, events
 
