@@ -106,6 +106,8 @@ def assign(conn: Connection, segment_id: str, user_id: str, actor: audit.Actor) 
     seg = conn.execute(select(db.segments).where(db.segments.c.id == segment_id)).first()
     if seg is None:
         raise AssignmentError("unknown_recording", f"no recording {segment_id}")
+    if seg.erased_at is not None:
+        raise AssignmentError("erased", "the recording's audio was erased")
     check_annotator(conn, seg.project_id, user_id)
     _check_blind(conn, segment_id, user_id)
     task_id = _insert(conn, seg.project_id, segment_id, user_id, actor, "assigned")
@@ -210,6 +212,11 @@ def fill_recording(
     recording is left to the gold mix); the new assignees, fewest open tasks first."""
     wanted = load_per_recording(conn, project_id)
     if wanted <= 1 or gold_answer_on(conn, segment_id):
+        return []
+    erased = conn.execute(
+        select(db.segments.c.erased_at).where(db.segments.c.id == segment_id)
+    ).scalar()
+    if erased is not None:
         return []
     holders = set(
         conn.execute(

@@ -79,8 +79,17 @@ def store_policy(
 
 def check_ask(conn: Connection, task: Any, user_id: str, seconds: int) -> ContextPolicy:
     """Refuse an ask the rules do not allow (called again inside the recording transaction)."""
-    if windows.window_of(conn, task.segment_id) is None:
+    window = windows.window_of(conn, task.segment_id)
+    if window is None:
         raise ContextError(409, "not_windowed", "the task holds the whole recording already")
+    erased = conn.execute(
+        select(db.segments.c.id).where(
+            db.segments.c.id.in_([task.segment_id, window.source_segment_id]),
+            db.segments.c.erased_at.is_not(None),
+        )
+    ).first()
+    if erased is not None:
+        raise ContextError(410, "erased", "the recording's audio was erased")
     policy = load_policy(conn, task.project_id)
     data_class = data_classes.of_segment(conn, task.segment_id)
     if not data_classes.controls(data_class).context_unlock:
@@ -207,6 +216,8 @@ def extent(conn: Connection, request: Any) -> tuple[float, float]:
 
 
 def justification(ctx: ServerContext, conn: Connection, request: Any) -> str:
+    if not request.sealed_justification:
+        return "(erased)"  # the task's records were erased (server.erasure)
     task = conn.execute(select(db.tasks).where(db.tasks.c.id == request.task_id)).one()
     project = conn.execute(select(db.projects).where(db.projects.c.id == task.project_id)).one()
     return ctx.vault.open_record(

@@ -71,8 +71,9 @@ def parse(text: str) -> DataClass:
 
 
 def stricter(*classes: str | None) -> DataClass:
-    """The strictest of ``classes`` (None counts as the default)."""
-    return max((DataClass(c) if c else DEFAULT for c in classes), key=ORDER.index)
+    """The strictest of the ``classes`` that are set (none set: the default)."""
+    chosen = [DataClass(c) for c in classes if c]
+    return max(chosen, key=ORDER.index) if chosen else DEFAULT
 
 
 def of_project(conn: Connection, project_id: str) -> DataClass:
@@ -94,7 +95,9 @@ def of_segment(conn: Connection, segment_id: str) -> DataClass:
         .join(db.segment_windows, db.segment_windows.c.source_segment_id == db.segments.c.id)
         .where(db.segment_windows.c.segment_id == segment_id)
     ).scalar()
-    return stricter(row.data_class, row.project_class, source)
+    # A recording without a class of its own is its project's (a project without one:
+    # the default); one with a class is handled under the stricter of the two.
+    return stricter(row.data_class, row.project_class or DEFAULT.value, source)
 
 
 def controls(data_class: DataClass) -> Controls:

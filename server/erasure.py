@@ -88,33 +88,53 @@ def _project(conn: Connection, project_id: str) -> Any:
     return row
 
 
+def _outstanding(conn: Connection, segment_id: str) -> bool:
+    """Something of the recording is left to erase: its audio, or tasks on it (retention
+    may have taken the audio and left the labels)."""
+    erased = conn.execute(
+        select(db.segments.c.erased_at).where(db.segments.c.id == segment_id)
+    ).scalar()
+    return erased is None or bool(_task_ids(conn, segment_id))
+
+
 def _with_cuts(conn: Connection, segment_ids: Sequence[str]) -> list[str]:
-    """The recordings and every window or context stretch cut from them."""
-    out: list[str] = []
-    for segment_id in segment_ids:
-        out.append(segment_id)
+    """The recordings, every window cut from them, and every context stretch granted to a
+    task on any of these (a stretch is cut from the window's source, so erasing a window
+    alone would otherwise leave the audio around it)."""
+    out: list[str] = list(dict.fromkeys(segment_ids))
+    seen = 0
+    while seen < len(out):
+        segment_id = out[seen]
+        seen += 1
         cuts = conn.execute(
             select(db.segment_windows.c.segment_id)
-            .join(db.segments, db.segments.c.id == db.segment_windows.c.segment_id)
-            .where(
-                db.segment_windows.c.source_segment_id == segment_id,
-                db.segments.c.erased_at.is_(None),
-            )
+            .where(db.segment_windows.c.source_segment_id == segment_id)
             .order_by(db.segment_windows.c.segment_id)
         ).scalars()
-        out.extend(str(c) for c in cuts if c not in out)
-    return list(dict.fromkeys(out))
+        stretches = conn.execute(
+            select(db.context_requests.c.segment_id)
+            .join(db.tasks, db.tasks.c.id == db.context_requests.c.task_id)
+            .where(
+                db.tasks.c.segment_id == segment_id,
+                db.context_requests.c.segment_id.is_not(None),
+            )
+            .order_by(db.context_requests.c.segment_id)
+        ).scalars()
+        for found in (*cuts, *stretches):
+            if str(found) not in out and _outstanding(conn, str(found)):
+                out.append(str(found))
+    return out
 
 
 def _live_segment(conn: Connection, project_id: str, segment_id: str) -> str:
     row = conn.execute(
-        select(db.segments.c.id, db.segments.c.erased_at).where(
+        select(db.segments.c.id).where(
             db.segments.c.id == segment_id, db.segments.c.project_id == project_id
         )
     ).first()
     if row is None:
         raise ErasureError("unknown_target", f"no recording {segment_id} in the project")
-    if row.erased_at is not None:
+    if not _outstanding(conn, segment_id):
         raise ErasureError("already_erased", f"recording {segment_id} was erased already")
     return str(row.id)
 
@@ -139,26 +159,28 @@ def plan(
         ]
     if scope == "subject":
         digest = segment_meta.ref(ctx.vault, project_id, project.wrapped_key, "subject", target)
-        found = list(
-            conn.execute(
+        found = [
+            str(s)
+            for s in conn.execute(
                 select(db.segments.c.id)
                 .where(db.segments.c.project_id == project_id, db.segments.c.subject_ref == digest)
-                .where(db.segments.c.erased_at.is_(None))
                 .order_by(db.segments.c.created_at, db.segments.c.id)
             ).scalars()
-        )
+            if _outstanding(conn, str(s))
+        ]
         if not found:
             raise ErasureError(
                 "unknown_target", "no recording of this subject in the project (or erased already)"
             )
         return [(SEGMENT, s) for s in _with_cuts(conn, found)]
     if scope == "project":
-        live = conn.execute(
+        every = conn.execute(
             select(db.segments.c.id)
-            .where(db.segments.c.project_id == project_id, db.segments.c.erased_at.is_(None))
+            .where(db.segments.c.project_id == project_id)
             .order_by(db.segments.c.created_at, db.segments.c.id)
         ).scalars()
-        return [(SEGMENT, str(s)) for s in live] + [(PROJECT, project_id)]
+        live = [str(s) for s in every if _outstanding(conn, str(s))]
+        return [(SEGMENT, s) for s in live] + [(PROJECT, project_id)]
     raise ErasureError("unknown_scope", f"scope must be one of {', '.join(SCOPES)}")
 
 
@@ -263,13 +285,16 @@ def _erase_item(ctx: ServerContext, job: Any, kind: str, item_id: str) -> None:
         if done is not None:
             return
         segment_id = task_id = None
+        if _gone_already(conn, kind, item_id):  # another job (retention, a request) erased it
+            _mark_done(conn, job.id, kind, item_id, now, None)
+            return
         if kind == SEGMENT:
             _drop_tasks(conn, _task_ids(conn, item_id))
             _drop_gold(conn, item_id)
-            _drop_audio(conn, item_id, now)
+            _drop_audio(conn, item_id, now, forget_subject=True)
             segment_id = item_id
         elif kind == AUDIO:
-            _drop_audio(conn, item_id, now)
+            _drop_audio(conn, item_id, now, forget_subject=False)
             segment_id = item_id
         elif kind == LABELS:
             _drop_labels(conn, [item_id], now)
@@ -287,17 +312,42 @@ def _erase_item(ctx: ServerContext, job: Any, kind: str, item_id: str) -> None:
             conn, actor, AccessAction.ERASED, reason=kind, project_id=job.project_id,
             task_id=task_id, segment_id=segment_id,
         )  # fmt: skip
-        conn.execute(
-            update(db.erasure_items)
-            .where(
-                db.erasure_items.c.erasure_id == job.id,
-                db.erasure_items.c.kind == kind,
-                db.erasure_items.c.item_id == item_id,
-            )
-            .values(done_at=now, leaf_seq=where[1] if where else None)
-        )
+        _mark_done(conn, job.id, kind, item_id, now, where[1] if where else None)
     if kind in (SEGMENT, AUDIO):
         _unlink_blob(ctx, item_id)
+
+
+def _mark_done(
+    conn: Connection, job_id: str, kind: str, item_id: str, now: int, leaf: int | None
+) -> None:
+    conn.execute(
+        update(db.erasure_items)
+        .where(
+            db.erasure_items.c.erasure_id == job_id,
+            db.erasure_items.c.kind == kind,
+            db.erasure_items.c.item_id == item_id,
+        )
+        .values(done_at=now, leaf_seq=leaf)
+    )
+
+
+def _gone_already(conn: Connection, kind: str, item_id: str) -> bool:
+    if kind == SEGMENT:
+        return not _outstanding(conn, item_id)
+    if kind == AUDIO:
+        erased = conn.execute(
+            select(db.segments.c.erased_at).where(db.segments.c.id == item_id)
+        ).scalar()
+        return erased is not None
+    if kind == LABELS:
+        task = conn.execute(select(db.tasks.c.erased_at).where(db.tasks.c.id == item_id)).first()
+        return task is None or task.erased_at is not None
+    if kind == PROJECT:
+        erased = conn.execute(
+            select(db.projects.c.erased_at).where(db.projects.c.id == item_id)
+        ).scalar()
+        return erased is not None
+    return False
 
 
 def _task_ids(conn: Connection, segment_id: str) -> list[str]:
@@ -320,6 +370,15 @@ def _drop_records(conn: Connection, task_ids: Sequence[str]) -> None:
         .where(db.task_transitions.c.task_id.in_(task_ids))
         .values(sealed_reason=None)
     )
+    # An ask still pending is closed: its reason is gone, nobody can judge it any more.
+    conn.execute(
+        update(db.context_requests)
+        .where(
+            db.context_requests.c.task_id.in_(task_ids),
+            db.context_requests.c.status == "pending",
+        )
+        .values(status="denied", decided_at=int(time.time()))
+    )
     conn.execute(
         update(db.context_requests)
         .where(db.context_requests.c.task_id.in_(task_ids))
@@ -328,8 +387,12 @@ def _drop_records(conn: Connection, task_ids: Sequence[str]) -> None:
 
 
 def _drop_labels(conn: Connection, task_ids: Sequence[str], now: int) -> None:
-    """Destroy the tasks' keys and delete their records; the task rows stay."""
+    """Destroy the tasks' keys and delete their records; the task rows stay. A gold answer
+    made from one of the tasks is a copy of its accepted document: it goes too."""
     _drop_records(conn, task_ids)
+    copies = select(db.gold_answers.c.id).where(db.gold_answers.c.source_task_id.in_(task_ids))
+    conn.execute(delete(db.gold_tasks).where(db.gold_tasks.c.gold_id.in_(copies)))
+    conn.execute(delete(db.gold_answers).where(db.gold_answers.c.source_task_id.in_(task_ids)))
     conn.execute(
         update(db.tasks).where(db.tasks.c.id.in_(task_ids)).values(wrapped_key=None, erased_at=now)
     )
@@ -351,16 +414,25 @@ def _drop_tasks(conn: Connection, task_ids: Sequence[str]) -> None:
     conn.execute(delete(db.tasks).where(db.tasks.c.id.in_(task_ids)))
 
 
-def _drop_audio(conn: Connection, segment_id: str, now: int) -> None:
-    """Destroy the recording's data key and what describes it; keep a tombstone row."""
+def _drop_audio(conn: Connection, segment_id: str, now: int, *, forget_subject: bool) -> None:
+    """Destroy the recording's data key and what describes it; keep a tombstone row.
+
+    Retention (``forget_subject=False``) keeps the subject's digest while labels remain,
+    so a later erasure request for the subject still finds them.
+    """
+    values: dict[str, object] = {
+        "wrapped_data_key": b"", "title": "", "sealed_title": None, "title_ref": None,
+        "plaintext_sha256": None, "erased_at": now,
+    }  # fmt: skip
+    if forget_subject:
+        values["subject_ref"] = None
+    conn.execute(update(db.segments).where(db.segments.c.id == segment_id).values(**values))
+    # A hash of the plaintext can confirm which recording it was: it goes with the audio.
     conn.execute(
-        update(db.segments)
-        .where(db.segments.c.id == segment_id)
-        .values(
-            wrapped_data_key=b"", title="", sealed_title=None, title_ref=None, subject_ref=None,
-            plaintext_sha256=None, erased_at=now,
-        )
-    )  # fmt: skip
+        update(db.label_revisions)
+        .where(db.label_revisions.c.task_id.in_(_task_ids(conn, segment_id)))
+        .values(plaintext_sha256=None)
+    )
 
 
 def _drop_gold(conn: Connection, segment_id: str) -> None:

@@ -120,9 +120,12 @@ def due(conn: Connection, project_id: str, user_id: str) -> list[tuple[str, str]
     pool = [
         (str(row.id), str(row.segment_id))
         for row in conn.execute(
-            select(db.gold_answers.c.id, db.gold_answers.c.segment_id).where(
+            select(db.gold_answers.c.id, db.gold_answers.c.segment_id)
+            .join(db.segments, db.segments.c.id == db.gold_answers.c.segment_id)
+            .where(
                 db.gold_answers.c.project_id == project_id,
                 db.gold_answers.c.retired_at.is_(None),
+                db.segments.c.erased_at.is_(None),  # no audio to hear any more
             )
         )
         if row.segment_id not in seen

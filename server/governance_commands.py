@@ -34,7 +34,17 @@ from typing import Any
 from sqlalchemy import update
 
 from app.wire.schemas import AccessAction
-from server import audit, data_classes, db, erasure, provenance, provision, retention
+from server import (
+    audit,
+    data_classes,
+    db,
+    erasure,
+    masking,
+    pii_patterns,
+    provenance,
+    provision,
+    retention,
+)
 from server.api.permissions import Capability, is_server_admin, may
 from server.api.principal import membership_role
 from server.context import ServerContext, open_context
@@ -59,19 +69,25 @@ def _refused(message: str, code: str) -> int:
     return 2
 
 
-def _person(ctx: ServerContext, username: str, project_id: str, *, admins: bool) -> audit.Actor:
-    """The person a command acts for: a manager or administrator of the project (or, where
-    ``admins``, a server administrator)."""
+def _person(
+    ctx: ServerContext, username: str | None, project_id: str, *, admins: bool,
+    capability: Capability = Capability.PLAN,
+) -> audit.Actor:  # fmt: skip
+    """The person a command acts for: a manager or administrator of the project (with
+    ``capability``; or, where ``admins``, a server administrator)."""
+    if not username:
+        raise provision.ProvisionError("name who asks for this with --by (it is audited)")
     user_id = provision.user_id_for(ctx.engine, username)
     with ctx.engine.connect() as conn:
         role = membership_role(conn, user_id, project_id)
-        if may(role, Capability.PLAN) or (admins and is_server_admin(conn, user_id)):
+        if may(role, capability) or (admins and is_server_admin(conn, user_id)):
             return audit.Actor(user_id, None, "cli")
-    raise provision.ProvisionError(f"{username} is not a manager or administrator of the project")
+    who = "a manager or administrator" if capability is Capability.PLAN else "an administrator"
+    raise provision.ProvisionError(f"{username} is not {who} of the project")
 
 
 # -- data classes ----------------------------------------------------------------------
-def set_class(ctx: ServerContext, project_id: str, name: str) -> None:
+def set_class(ctx: ServerContext, project_id: str, name: str, actor: audit.Actor = CLI) -> None:
     """Set the project's data class (audited ``governance_changed``, ``class_<name>``)."""
     chosen = data_classes.parse(name)
     with ctx.transaction() as conn:
@@ -80,15 +96,23 @@ def set_class(ctx: ServerContext, project_id: str, name: str) -> None:
             .where(db.projects.c.id == project_id)
             .values(data_class=chosen.value)
         )
-        audit.record(conn, CLI, AccessAction.GOVERNANCE_CHANGED, reason=f"class_{chosen.value}",
-                     project_id=project_id)  # fmt: skip
+        audit.record(conn, actor, AccessAction.GOVERNANCE_CHANGED,
+                     reason=f"class_{chosen.value}", project_id=project_id)  # fmt: skip
 
 
 def cmd_class(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     project_id = provision.project_id_for(ctx.engine, args.project)
     if args.data_class:
-        set_class(ctx, project_id, args.data_class)
+        chosen = data_classes.parse(args.data_class)
+        with ctx.engine.connect() as conn:
+            current = data_classes.of_project(conn, project_id)
+        # Anyone who plans the project may make it stricter; loosening it (which unlocks
+        # plaintext or unmasked exports) is an administrator's decision.
+        looser = data_classes.ORDER.index(chosen) < data_classes.ORDER.index(current)
+        needed = Capability.ADMINISTER if looser else Capability.PLAN
+        actor = _person(ctx, args.by, project_id, admins=True, capability=needed)
+        set_class(ctx, project_id, args.data_class, actor)
     with ctx.engine.connect() as conn:
         current = data_classes.of_project(conn, project_id)
     _print({"project_id": project_id, "data_class": current.value,
@@ -109,6 +133,7 @@ def _days(text: str | None) -> int | None:
 def cmd_retention_set(args: argparse.Namespace) -> int:
     ctx = _ctx(args)
     project_id = provision.project_id_for(ctx.engine, args.project)
+    actor = _person(ctx, args.by, project_id, admins=True)
     with ctx.transaction() as conn:
         was = retention.effective(conn, project_id)
         chosen = retention.set_policy(
@@ -116,7 +141,7 @@ def cmd_retention_set(args: argparse.Namespace) -> int:
             was.audio_days if args.audio_days is None else _days(args.audio_days),
             was.label_days if args.label_days is None else _days(args.label_days),
             was.draft_days if args.draft_days is None else _days(args.draft_days),
-            CLI,
+            actor,
         )  # fmt: skip
     print(f"{project_id}: {chosen.describe()}")  # noqa: T201
     return 0
@@ -202,6 +227,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
     export_id = new_id("exp")
     built = export_build.build(ctx, req, export_id)
+    if public_key is None and not data_classes.controls(built.data_class_enum).exports_plaintext:
+        raise export_build.ExportError(  # a recording stricter than its project
+            "class_refused",
+            f"the project holds {built.data_class} recordings: exported sealed only (--to)",
+        )
     reason = f"{req.purpose}_{req.fmt.replace('-', '_')}" + ("_masked" if req.masked else "")
     if public_key is not None and out is not None:
         partial = out.with_name(f".{out.name}.partial")
@@ -265,6 +295,7 @@ def add_parser(
     p = with_data(project.add_parser("class", help="the project's data class and its controls"))
     p.add_argument("--project", required=True, help="project name or id")
     p.add_argument("--class", dest="data_class", choices=choices, help="set it (default: show)")
+    p.add_argument("--by", help="who sets it (audited): a manager, or an administrator to loosen")
     p.set_defaults(func=cmd_class)
 
     group = sub.add_parser("retention", help="how long projects keep audio, labels, drafts")
@@ -274,6 +305,7 @@ def add_parser(
     p.add_argument("--audio-days", help="after the recording's tasks were accepted")
     p.add_argument("--label-days", help="after the task was accepted")
     p.add_argument("--draft-days", help="after the draft was saved")
+    p.add_argument("--by", required=True, help="the manager or administrator setting it")
     p.set_defaults(func=cmd_retention_set)
     p = with_data(rsub.add_parser("show", help="a project's retention"))
     p.add_argument("--project", required=True)
@@ -329,6 +361,7 @@ def _export_parsers(
 #: Errors these commands turn into a refusal (exit 2, stable code).
 ERRORS: tuple[type[Exception], ...] = (
     erasure.ErasureError, export_build.ExportError, retention.RetentionError,
+    masking.MaskingError, pii_patterns.PiiTextTooLong,
     sealed.RecipientKeyError, sealed.SealedExportError, provenance.UnknownTaskError,
     data_classes.DataClassError,
 )  # fmt: skip

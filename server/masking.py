@@ -38,6 +38,8 @@ TOKEN_HEX_DIGITS = 8
 class MaskingError(ValueError):
     """The document cannot be masked as it is (a span's text range is not in its text)."""
 
+    code = "masking_failed"
+
 
 class Pseudonymizer:
     """Stable within one export, unlinkable across exports: HMAC-SHA256 under a random
@@ -178,6 +180,20 @@ def mask_document(
         preference=None if pref is None else replace(pref, reason=free(pref.reason)),
         _index={},
     )
+
+
+def unmarked_hit_spans(doc: LabelDocument) -> list[tuple[int, int]]:
+    """The audio of every segment whose text has a pattern hit no PII span marks: the
+    words' place in the audio is not known, so the whole segment is masked."""
+    marked = _marked_regions(doc)
+    out = []
+    for segment in doc.segments:
+        covered = marked.get(segment.id, [])
+        for hit in suggest(segment.text):
+            if not any(r.start <= hit.char_start and hit.char_end <= r.end for r in covered):
+                out.append((segment.start, segment.end))
+                break
+    return out
 
 
 def audio_spans(doc: LabelDocument) -> list[tuple[int, int]]:

@@ -53,6 +53,8 @@ MAX_TEXT_CHARS = 200_000
 class PiiTextTooLong(ValueError):  # noqa: N818 - the name Cordon's callers know
     """The text is longer than :data:`MAX_TEXT_CHARS`; nothing was looked at."""
 
+    code = "text_too_long"
+
 
 @dataclass(frozen=True)
 class PiiSuggestion:

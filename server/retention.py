@@ -92,63 +92,108 @@ def effective(conn: Connection, project_id: str) -> Retention:
     return Retention(c.audio_days, c.label_days, c.draft_days, f"class:{data_class.value}")
 
 
-def _accepted_at(conn: Connection, project_id: str) -> dict[str, tuple[str, int]]:
-    """Accepted, unerased tasks of the project: task id -> (segment id, acceptance time)."""
+def _accepted_at(conn: Connection, project_id: str) -> dict[str, tuple[str, int, bool]]:
+    """Accepted tasks of the project: task id -> (segment id, acceptance time, labels erased)."""
     rows = conn.execute(
-        select(db.tasks.c.id, db.tasks.c.segment_id, func.max(db.task_transitions.c.created_at))
+        select(db.tasks.c.id, db.tasks.c.segment_id, db.tasks.c.erased_at,
+               func.max(db.task_transitions.c.created_at))
         .join(db.task_transitions, db.task_transitions.c.task_id == db.tasks.c.id)
         .where(
             db.tasks.c.project_id == project_id,
             db.tasks.c.status == TaskStatus.ACCEPTED.value,
-            db.tasks.c.erased_at.is_(None),
             db.task_transitions.c.to_status == TaskStatus.ACCEPTED.value,
         )
-        .group_by(db.tasks.c.id, db.tasks.c.segment_id)
-    ).all()
-    return {str(r[0]): (str(r[1]), int(r[2])) for r in rows}
+        .group_by(db.tasks.c.id, db.tasks.c.segment_id, db.tasks.c.erased_at)
+    ).all()  # fmt: skip
+    return {str(r[0]): (str(r[1]), int(r[3]), r[2] is not None) for r in rows}
+
+
+def _shorter(*days: int | None) -> int | None:
+    """The shortest of the periods that are set (None: kept)."""
+    known = [d for d in days if d is not None]
+    return min(known) if known else None
+
+
+def _class_days(conn: Connection, segment_id: str) -> data_classes.Controls:
+    return data_classes.controls(data_classes.of_segment(conn, segment_id))
+
+
+def _recording_groups(conn: Connection, segment_ids: set[str]) -> dict[str, list[str]]:
+    """Source recording -> itself and every window and context stretch cut from it."""
+    groups: dict[str, list[str]] = {}
+    for segment_id in sorted(segment_ids):
+        source = conn.execute(
+            select(db.segment_windows.c.source_segment_id).where(
+                db.segment_windows.c.segment_id == segment_id
+            )
+        ).scalar()
+        root = str(source or segment_id)
+        if root in groups:
+            continue
+        cuts = conn.execute(
+            select(db.segment_windows.c.segment_id)
+            .where(db.segment_windows.c.source_segment_id == root)
+            .order_by(db.segment_windows.c.segment_id)
+        ).scalars()
+        groups[root] = [root, *(str(c) for c in cuts)]
+    return groups
+
+
+def _audio_due(
+    conn: Connection, policy: Retention, accepted: dict[str, tuple[str, int, bool]], now: int
+) -> list[tuple[str, str]]:
+    """A recording's audio is due once every task on it and on every window cut from it
+    was accepted, the period after the last acceptance; its cuts go with it."""
+    items: list[tuple[str, str]] = []
+    last: dict[str, int] = {}
+    for segment_id, at, _erased in accepted.values():
+        last[segment_id] = max(at, last.get(segment_id, 0))
+    for members in _recording_groups(conn, set(last)).values():
+        open_tasks = conn.execute(
+            select(func.count())
+            .select_from(db.tasks)
+            .where(
+                db.tasks.c.segment_id.in_(members),
+                db.tasks.c.status != TaskStatus.ACCEPTED.value,
+            )
+        ).scalar_one()
+        if open_tasks:
+            continue
+        days = _shorter(policy.audio_days, *(_class_days(conn, m).audio_days for m in members))
+        at = max(last.get(m, 0) for m in members)
+        if days is None or at > now - days * DAY_S:
+            continue
+        live = conn.execute(
+            select(db.segments.c.id)
+            .where(db.segments.c.id.in_(members), db.segments.c.erased_at.is_(None))
+            .order_by(db.segments.c.id)
+        ).scalars()
+        items += [(erasure.AUDIO, str(m)) for m in live]
+    return items
 
 
 def due(conn: Connection, project_id: str, now: int) -> list[tuple[str, str]]:
-    """The erasure items the project's retention makes due at ``now``."""
+    """The erasure items the project's retention makes due at ``now``. A recording whose
+    data class has a shorter default than the project's retention follows the shorter."""
     policy = effective(conn, project_id)
-    items: list[tuple[str, str]] = []
     accepted = _accepted_at(conn, project_id)
-    if policy.audio_days is not None:
-        limit = now - policy.audio_days * DAY_S
-        by_segment: dict[str, int] = {}
-        for segment_id, at in accepted.values():
-            by_segment[segment_id] = max(at, by_segment.get(segment_id, 0))
-        for segment_id, at in sorted(by_segment.items()):
-            open_tasks = conn.execute(
-                select(func.count())
-                .select_from(db.tasks)
-                .where(
-                    db.tasks.c.segment_id == segment_id,
-                    db.tasks.c.status != TaskStatus.ACCEPTED.value,
-                )
-            ).scalar_one()
-            erased = conn.execute(
-                select(db.segments.c.erased_at).where(db.segments.c.id == segment_id)
-            ).scalar()
-            if at <= limit and open_tasks == 0 and erased is None:
-                items.append((erasure.AUDIO, segment_id))
-    if policy.label_days is not None:
-        limit = now - policy.label_days * DAY_S
-        items += [(erasure.LABELS, t) for t, (_, at) in sorted(accepted.items()) if at <= limit]
-    if policy.draft_days is not None:
-        before = now - policy.draft_days * DAY_S
-        stale = conn.execute(
-            select(db.labels.c.task_id)
-            .join(db.label_revisions, db.label_revisions.c.label_id == db.labels.c.id)
-            .where(
-                db.labels.c.project_id == project_id,
-                db.label_revisions.c.draft.is_(True),
-                db.labels.c.created_at < before,
-            )
-            .group_by(db.labels.c.task_id)
-            .order_by(db.labels.c.task_id)
-        ).scalars()
-        items += [(erasure.DRAFTS, f"{t}@{before}") for t in stale]
+    items = _audio_due(conn, policy, accepted, now)
+    for task_id, (segment_id, at, erased) in sorted(accepted.items()):
+        days = _shorter(policy.label_days, _class_days(conn, segment_id).label_days)
+        if not erased and days is not None and at <= now - days * DAY_S:
+            items.append((erasure.LABELS, task_id))
+    stale = conn.execute(
+        select(db.labels.c.task_id, db.tasks.c.segment_id, func.min(db.labels.c.created_at))
+        .join(db.label_revisions, db.label_revisions.c.label_id == db.labels.c.id)
+        .join(db.tasks, db.tasks.c.id == db.labels.c.task_id)
+        .where(db.labels.c.project_id == project_id, db.label_revisions.c.draft.is_(True))
+        .group_by(db.labels.c.task_id, db.tasks.c.segment_id)
+        .order_by(db.labels.c.task_id)
+    ).all()
+    for task_id, segment_id, oldest in stale:
+        days = _shorter(policy.draft_days, _class_days(conn, str(segment_id)).draft_days)
+        if days is not None and int(oldest) < now - days * DAY_S:
+            items.append((erasure.DRAFTS, f"{task_id}@{now - days * DAY_S}"))
     return items
 
 

@@ -88,6 +88,8 @@ def cut(ctx: ServerContext, source_segment_id: str, start_s: float, end_s: float
         seg = conn.execute(select(db.segments).where(db.segments.c.id == source_segment_id)).first()
         if seg is None:
             raise WindowError(f"no recording {source_segment_id}")
+        if seg.erased_at is not None:
+            raise WindowError("the recording's audio was erased")
         compared = conn.execute(
             select(db.comparisons.c.kind).where(db.comparisons.c.segment_id == seg.id)
         ).first()

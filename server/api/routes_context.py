@@ -42,7 +42,7 @@ router = APIRouter(prefix="/v1")
 
 _CODES = {
     403: ErrorCode.FORBIDDEN, 409: ErrorCode.CONFLICT, 422: ErrorCode.INVALID_REQUEST,
-    429: ErrorCode.RATE_LIMITED,
+    410: ErrorCode.ERASED, 429: ErrorCode.RATE_LIMITED,
 }  # fmt: skip
 
 

@@ -53,6 +53,7 @@ _REFUSALS = {
     "not_annotator": (422, ErrorCode.INVALID_REQUEST),
     "already_on_recording": (409, ErrorCode.CONFLICT),
     "task_moved": (409, ErrorCode.CONFLICT),
+    "erased": (410, ErrorCode.ERASED),
 }
 
 
@@ -154,6 +155,7 @@ def project_tasks(project_id: ProjectId, principal: CurrentPrincipal, ctx: Ctx) 
             .outerjoin(db.gold_answers, db.gold_answers.c.segment_id == db.segments.c.id)
             .where(
                 db.segments.c.project_id == project_id,
+                db.segments.c.erased_at.is_(None),  # nothing left to assign
                 # a stretch granted as context is one annotator's, not a recording to assign
                 db.segments.c.id.not_in(
                     select(db.context_requests.c.segment_id).where(

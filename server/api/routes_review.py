@@ -247,7 +247,8 @@ def _history(
         reason = None
         # The reviewer reads every reason; the annotator those addressed to them.
         if with_reasons and row.sealed_reason is not None and (reviewer or row.step in _DECISIONS):
-            reason = _open(ctx, access, task_lifecycle.REASON_KIND, row.id, row.sealed_reason)
+            reason = _open(ctx, access, task_lifecycle.REASON_KIND, row.id, row.sealed_reason,
+                           task_keys.of(conn, access.task_id))  # fmt: skip
         transitions.append(
             TransitionOut(
                 seq=row.seq,
@@ -271,11 +272,16 @@ def _history(
     )  # fmt: skip
 
 
-def _open(ctx: ServerContext, access: TaskAccess, kind: str, record_id: str, sealed: bytes) -> str:
+def _open(
+    ctx: ServerContext, access: TaskAccess, kind: str, record_id: str, sealed: bytes,
+    task_key: bytes | None,
+) -> str:  # fmt: skip
+    """Open a task's record; ``task_key`` read in the request's transaction (a key made
+    in it, for a task from before task keys, is not on ``access.task``)."""
     try:
         return ctx.vault.open_record(
             access.project_id, access.project.wrapped_key, kind, access.task_id, record_id,
-            bytes(sealed), _task_key(access),
+            bytes(sealed), task_key,
         ).decode("utf-8")  # fmt: skip
     except (CryptoError, ValueError) as exc:
         raise ApiError(
@@ -302,7 +308,9 @@ def add_comment(
                 access.refuse(
                     409, ErrorCode.CONFLICT, "comment id already used", "comment_id_reused"
                 )
-            return _comment_out(ctx, access, existing._mapping)
+            text = _open(ctx, access, COMMENT_KIND, existing.id, existing.sealed_text,
+                         task_keys.of(conn, task_id))  # fmt: skip
+            return _comment_out(existing._mapping, text)
         # Commenting is part of holding the task in review, like correcting it.
         task_lifecycle.check(conn, access, principal.user_id, Step.CORRECT)
         _check_anchor(ctx, conn, access, body)
@@ -330,7 +338,7 @@ def add_comment(
         }  # fmt: skip
         conn.execute(insert(db.review_comments).values(**values))
         access.record(conn, principal.actor(device_id), AccessAction.COMMENT_ADDED)
-    return _comment_out(ctx, access, values)
+    return _comment_out(values, body.text)
 
 
 def _check_anchor(
@@ -355,7 +363,7 @@ def _check_anchor(
     try:
         stored = json.loads(ctx.vault.open_label(
             access.project_id, access.project.wrapped_key, row.id, access.task_id,
-            row.sealed_transcript, _task_key(access),
+            row.sealed_transcript, task_keys.of(conn, access.task_id),
         ))  # fmt: skip
         segments = {s["id"]: s for s in stored["document"]["segments"]}
     except (CryptoError, ValueError, KeyError, TypeError) as exc:
@@ -392,23 +400,21 @@ def list_comments(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> Com
             ).scalar_one()
             query = query.where(db.review_comments.c.claim_seq < (decided or 0))
         rows = conn.execute(query).mappings().all()
-        out = [_comment_out(ctx, access, row) for row in rows]
+        key = task_keys.of(conn, task_id)
+        out = [
+            _comment_out(row, _open(ctx, access, COMMENT_KIND, str(row["id"]), row["sealed_text"],
+                                    key))
+            for row in rows
+        ]  # fmt: skip
         if out:
             access.record(conn, principal.actor(device_id), AccessAction.REVIEW_READ)
     return CommentListOut(comments=out)
 
 
-def _comment_out(ctx: ServerContext, access: TaskAccess, row: Mapping[Any, Any]) -> CommentOut:
+def _comment_out(row: Mapping[Any, Any], text: str) -> CommentOut:
     return CommentOut(
         comment_id=row["id"], revision=row["revision"], author_id=row["author_id"],
         segment=row["segment"], start_frame=row["start_frame"], end_frame=row["end_frame"],
-        char_start=row["char_start"], char_end=row["char_end"],
-        text=_open(ctx, access, COMMENT_KIND, str(row["id"]), row["sealed_text"]),
+        char_start=row["char_start"], char_end=row["char_end"], text=text,
         at=row["created_at"],
     )  # fmt: skip
-
-
-def _task_key(access: TaskAccess) -> bytes | None:
-    """The task's wrapped key as loaded with it (None: its records use the project key)."""
-    key = access.task.wrapped_key
-    return bytes(key) if key is not None else None

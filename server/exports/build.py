@@ -72,6 +72,10 @@ class Built:
     schema_version: int | None = None
     data_class: str = ""
 
+    @property
+    def data_class_enum(self) -> data_classes.DataClass:
+        return data_classes.parse(self.data_class)
+
 
 def check(conn: Connection, req: ExportRequest) -> data_classes.DataClass:
     """Refuse what the request or the project's data class does not allow."""
@@ -152,7 +156,8 @@ def _audio(
     finally:
         plaintext[:] = bytes(len(plaintext))
     if masked:
-        bleeped = masking.bleep(samples, rate, masking.audio_spans(document))
+        spans = masking.audio_spans(document) + masking.unmarked_hit_spans(document)
+        bleeped = masking.bleep(samples, rate, spans)
         samples.fill(0)
         samples = bleeped
     out = io.BytesIO()
@@ -169,6 +174,15 @@ def build(ctx: ServerContext, req: ExportRequest, export_id: str) -> Built:
         data_class = check(conn, req)
         project = conn.execute(select(db.projects).where(db.projects.c.id == req.project_id)).one()
         docs = _documents(ctx, conn, project, req)
+        # A recording stricter than its project makes the whole export follow it.
+        data_class = data_classes.stricter(
+            data_class.value, *(data_classes.of_segment(conn, t.segment_id).value for t, _ in docs)
+        )
+        if data_classes.controls(data_class).exports_masked and not req.masked:
+            raise ExportError(
+                "class_refused",
+                f"the project holds {data_class.value} recordings: exported masked only (--masked)",
+            )
         schema = _schema(conn, req, [d for _, d in docs])
         categories = [c.name for c in schema.pii]
         items: list[ExportItem] = []
@@ -183,7 +197,9 @@ def build(ctx: ServerContext, req: ExportRequest, export_id: str) -> Built:
             audio_ref = None
             if req.audio and segment.erased_at is None and segment.media_format != "COMPARISON":
                 audio_ref = f"audio/{task.id}.flac"
-                files[audio_ref] = _audio(ctx, project, segment, document, req.masked)
+                # the original's spans: masking keeps them, and its pattern pass is not
+                # needed to find which segments hold unmarked hits
+                files[audio_ref] = _audio(ctx, project, segment, original, req.masked)
             title = "" if req.masked else segment_meta.title(
                 ctx.vault, project.id, project.wrapped_key, segment
             )  # fmt: skip
@@ -192,12 +208,7 @@ def build(ctx: ServerContext, req: ExportRequest, export_id: str) -> Built:
                     task_id=str(task.id), segment_id=str(segment.id), title=title,
                     sample_rate=int(segment.sample_rate), frames=int(segment.frames),
                     channels=int(segment.channels), document=document, audio_ref=audio_ref,
-                    provenance={
-                        **provenance.task_record(conn, str(task.id)),
-                        "revisions": [
-                            r.as_dict() for r in provenance.chain(conn, str(task.id), drafts=False)
-                        ],
-                    },
+                    provenance=_provenance(conn, str(task.id), masked=req.masked),
                 )
             )  # fmt: skip
     files["manifest.jsonl"] = jsonl_lines(items)
@@ -223,6 +234,22 @@ def build(ctx: ServerContext, req: ExportRequest, export_id: str) -> Built:
         tasks=[i.task_id for i in items], audio_files=audio_files,
         schema_version=schema.version, data_class=data_class.value,
     )  # fmt: skip
+
+
+#: What a masked export leaves out of provenance: people's user names (ids stay) and the
+#: plaintext hash, which would confirm which recording it was to whoever holds it.
+_MASKED_OUT = frozenset({"author", "plaintext_sha256", "segment_plaintext_sha256"})
+
+
+def _provenance(conn: Connection, task_id: str, *, masked: bool) -> dict[str, Any]:
+    record: dict[str, Any] = provenance.task_record(conn, task_id)
+    record["revisions"] = [r.as_dict() for r in provenance.chain(conn, task_id, drafts=False)]
+    if masked:
+        record = {k: v for k, v in record.items() if k not in _MASKED_OUT}
+        record["revisions"] = [
+            {k: v for k, v in r.items() if k not in _MASKED_OUT} for r in record["revisions"]
+        ]
+    return record
 
 
 def _tar(files: dict[str, bytes], mtime: int) -> bytes:

@@ -6,7 +6,7 @@ recipient can read one: the archive is encrypted under a fresh data key
 wrapped to the recipient's public key with the same HPKE suite as key grants
 (ML-KEM-768 + X25519, HKDF-SHA256, AES-256-GCM), with the export id, project
 and creation time bound in ``info``. A recipient makes their key pair with
-``cordon-server export keygen`` and keeps the private half; only the public half
+``cordon-server recipient keygen`` and keeps the private half; only the public half
 (``*.pub``) is handed to the data owner.
 
 File layout: ``MAGIC``, one JSON header line (ids, times, the recipient key's

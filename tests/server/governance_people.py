@@ -18,7 +18,7 @@ from tests.fixtures import DemoServer, enroll, login
 
 RATE = 16_000
 #: Commands whose second word is a subcommand (the data directory comes after it).
-_GROUPS = ("project", "retention", "recipient", "audit", "device", "user", "idp")
+_GROUPS = ("project", "retention", "recipient", "audit", "device", "user", "idp", "task", "gold")
 #: A tone only the PII span carries: masked audio must not hold it any more.
 MARKER_HZ = 3_000.0
 SCHEMA = {
@@ -103,6 +103,8 @@ class Governed:
         engine = srv.ctx.engine
         manager = provision.ensure_user(engine, "manager", "Mo", demo=True)
         provision.set_membership(engine, manager, self.project, Role.MANAGER)
+        owner = provision.ensure_user(engine, "owner", "Olu (project administrator)", demo=True)
+        provision.set_membership(engine, owner, self.project, Role.PROJECT_ADMIN)
         schema = tmp / "schema.json"
         schema.write_text(json.dumps(SCHEMA))
         assert self.cli("project", "schema", "--project", self.project, str(schema)) == 0

@@ -51,7 +51,12 @@ def test_a_restricted_recording_goes_to_managed_workstations_only(
     assert granted.status_code == 200
     assert granted.json()["controls"] == {"data_class": "restricted", "watermark": "strong"}
     # A whole project made restricted: every recording follows, the stricter class wins.
-    assert gov.cli("project", "class", "--project", gov.project, "--class", "restricted") == 0
+    assert (
+        gov.cli(
+            "project", "class", "--project", gov.project, "--by", "manager", "--class", "restricted"
+        )
+        == 0
+    )
     shown = json.loads(_last_json(capsys))
     assert shown["controls"]["managed_device"] is True
     laptop = enroll(c, login(c, "annotator"), DeviceKeyPair.generate())  # not managed
@@ -59,7 +64,9 @@ def test_a_restricted_recording_goes_to_managed_workstations_only(
     assert other.status_code == 403 and other.json()["error"]["code"] == "class_refused"
     assert c.post(f"/v1/tasks/{plain}/key-grant", headers=gov.ann).status_code == 200
     with pytest.raises(SystemExit):  # argparse names the four classes
-        gov.cli("project", "class", "--project", gov.project, "--class", "secret")
+        gov.cli(
+            "project", "class", "--project", gov.project, "--by", "manager", "--class", "secret"
+        )
     assert "invalid choice: 'secret'" in capsys.readouterr().err
 
 

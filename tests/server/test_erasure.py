@@ -22,7 +22,7 @@ from server import db, erasure
 from server.context import open_context
 from server.datadir import DataDir
 from tests.fixtures import DemoServer, demo_server
-from tests.server.governance_people import Governed
+from tests.server.governance_people import Governed, marked_call
 
 
 @pytest.fixture
@@ -191,7 +191,12 @@ def test_retention_erases_audio_then_labels_then_drafts(
     assert gov.cli("retention", "run") == 0
     assert json.loads(capsys.readouterr().out) == []
     # Audio 0 days after acceptance: the audio goes, the labels stay readable.
-    assert gov.cli("retention", "set", "--project", gov.project, "--audio-days", "0") == 0
+    assert (
+        gov.cli(
+            "retention", "set", "--project", gov.project, "--by", "manager", "--audio-days", "0"
+        )
+        == 0
+    )
     assert gov.cli("retention", "run") == 0
     (job,) = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert [i["kind"] for i in job["items"]] == ["audio"]
@@ -199,14 +204,24 @@ def test_retention_erases_audio_then_labels_then_drafts(
     assert grant.status_code == 410 and grant.json()["error"]["code"] == "erased"
     assert c.get(f"/v1/tasks/{kept}/labels/latest", headers=gov.rev).status_code == 200
     # Labels 0 days after acceptance: the task key goes; reading answers 404, not 5xx.
-    assert gov.cli("retention", "set", "--project", gov.project, "--label-days", "0") == 0
+    assert (
+        gov.cli(
+            "retention", "set", "--project", gov.project, "--by", "manager", "--label-days", "0"
+        )
+        == 0
+    )
     assert gov.cli("retention", "run") == 0
     (job,) = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert [(i["kind"], i["item_id"]) for i in job["items"]] == [("labels", kept)]
     assert c.get(f"/v1/tasks/{kept}/labels/latest", headers=gov.rev).status_code == 404
     assert _rows(gov.srv, db.tasks, id=kept)[0].wrapped_key is None
     # Drafts 0 days after saving: the open task's draft goes, the task stays open.
-    assert gov.cli("retention", "set", "--project", gov.project, "--draft-days", "0") == 0
+    assert (
+        gov.cli(
+            "retention", "set", "--project", gov.project, "--by", "manager", "--draft-days", "0"
+        )
+        == 0
+    )
     wait_until(lambda: int(__import__("time").time()) > _rows(gov.srv, db.labels, id="lbl_d1")[
         0].created_at, 3, "a second to pass")  # fmt: skip
     assert gov.cli("retention", "run") == 0
@@ -216,8 +231,18 @@ def test_retention_erases_audio_then_labels_then_drafts(
     assert _rows(gov.srv, db.tasks, id=drafty)[0].status == "in_progress"  # still open
     assert c.get(f"/v1/tasks/{drafty}/labels/latest", headers=gov.ann).status_code == 404
     # Bad days are refused whole.
-    assert gov.cli("retention", "set", "--project", gov.project, "--audio-days", "-3") == 2
-    assert gov.cli("retention", "set", "--project", gov.project, "--audio-days", "soon") == 2
+    assert (
+        gov.cli(
+            "retention", "set", "--project", gov.project, "--by", "manager", "--audio-days", "-3"
+        )
+        == 2
+    )
+    assert (
+        gov.cli(
+            "retention", "set", "--project", gov.project, "--by", "manager", "--audio-days", "soon"
+        )
+        == 2
+    )
     assert gov.cli("audit", "verify") == 0
 
 
@@ -267,3 +292,46 @@ def test_a_killed_erasure_is_finished_by_the_next_server_start(gov: Governed) ->
     for item in receipt.items:
         (row,) = _rows(gov.srv, db.segments, id=item.item_id)
         assert row.wrapped_data_key == b"" and not (ctx.data.blob_dir / row.blob_name).exists()
+
+
+def test_a_subject_whose_audio_retention_took_is_still_erasable_with_its_labels(
+    gov: Governed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = gov.ingest("kept-labels", (1.0, 1.5), "--subject", "S-7", seed=6)
+    gov.accept(task, "Ann Lee", "4111 1111 1111 1111", "lbl_s7")
+    assert gov.cli("retention", "set", "--project", gov.project, "--by", "manager",
+                   "--audio-days", "0") == 0  # fmt: skip
+    assert gov.cli("retention", "run") == 0
+    assert gov.client.get(f"/v1/tasks/{task}/labels/latest", headers=gov.rev).status_code == 200
+    capsys.readouterr()
+    assert gov.cli("erase", "--project", gov.project, "--subject", "S-7", "--by", "manager") == 0
+    receipt = json.loads(capsys.readouterr().out)
+    assert [i["kind"] for i in receipt["items"]] == ["segment"]
+    assert _rows(gov.srv, db.tasks, id=task) == [] and _rows(gov.srv, db.labels) == []
+    assert gov.cli("erase", "--project", gov.project, "--subject", "S-7", "--by", "manager") == 2
+
+
+def test_erasing_a_window_takes_the_context_granted_around_it(
+    gov: Governed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ctx, c = gov.srv.ctx, gov.client
+    path = gov.tmp / "source.wav"
+    marked_call(path, 8.0, (3.0, 4.0), 9)
+    assert gov.cli("ingest", "--project", gov.project, str(path)) == 0
+    assert gov.cli("task", "assign", "--project", gov.project, "--title", "source", "--to",
+                   "annotator", "--window", "3:5") == 0  # fmt: skip
+    window_task = next(t["task_id"] for t in c.get("/v1/tasks", headers=gov.ann).json()["tasks"]
+                       if t["windowed"])  # fmt: skip
+    ask = {"seconds": 2, "justification": "the sentence starts before the window"}
+    granted = c.post(f"/v1/tasks/{window_task}/context", json=ask, headers=gov.ann)
+    assert granted.status_code == 200 and granted.json()["status"] == "granted", granted.text
+    stretch = granted.json()["segment_id"]
+    (stretch_row,) = _rows(gov.srv, db.segments, id=stretch)
+    capsys.readouterr()
+    assert gov.cli("erase", "--project", gov.project, "--task", window_task, "--by",
+                   "manager") == 0  # fmt: skip
+    erased = {i["item_id"] for i in json.loads(capsys.readouterr().out)["items"]}
+    assert stretch in erased
+    assert not (ctx.data.blob_dir / stretch_row.blob_name).exists()
+    # The source recording was not the task's: it stays (other work may be on it).
+    assert any(s.erased_at is None and s.id not in erased for s in _rows(gov.srv, db.segments))

@@ -168,7 +168,19 @@ def test_refused_exports_write_nothing_and_record_nothing(
                    "--out", str(gov.tmp / "x")) == 2  # fmt: skip
     assert "not a manager" in capsys.readouterr().err
     # A confidential project exports masked only.
-    assert gov.cli("project", "class", "--project", gov.project, "--class", "confidential") == 0
+    assert (
+        gov.cli(
+            "project",
+            "class",
+            "--project",
+            gov.project,
+            "--by",
+            "manager",
+            "--class",
+            "confidential",
+        )
+        == 0
+    )
     capsys.readouterr()
     assert _export(gov, "y.cordon") == 2
     assert "(class_refused)" in capsys.readouterr().err
@@ -179,8 +191,12 @@ def test_refused_exports_write_nothing_and_record_nothing(
             select(db.access_events).where(db.access_events.c.action == "exported")
         ).all()
     assert exported == []
+    # Loosening the class is an administrator's decision, not a manager's.
+    loosen = ("project", "class", "--project", gov.project, "--class", "public")
+    assert gov.cli(*loosen, "--by", "manager") == 2
+    assert "not an administrator" in capsys.readouterr().err
     # A public project may export unsealed; the leaf names purpose and format.
-    assert gov.cli("project", "class", "--project", gov.project, "--class", "public") == 0
+    assert gov.cli(*loosen, "--by", "owner") == 0
     assert gov.cli(*base, "--by", "manager", "--plaintext-dir", str(gov.tmp / "plain")) == 0
     assert (gov.tmp / "plain" / "manifest.jsonl").exists()
     with gov.srv.ctx.engine.connect() as conn:
@@ -226,3 +242,30 @@ def test_lineage_prints_the_chain_with_hashes(
     assert record["revisions"][0]["ciphertext_sha256"] == record["segment_ciphertext_sha256"]
     assert gov.cli("lineage", "--task", "tsk_nothere") == 2
     assert "(unknown_task)" in capsys.readouterr().err
+
+
+def test_a_recording_stricter_than_its_project_makes_the_export_follow_it(
+    gov: Governed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert gov.cli("project", "class", "--project", gov.project, "--by", "owner", "--class",
+                   "public") == 0  # fmt: skip
+    strict = gov.ingest("restricted-call", (1.5, 2.5), seed=7)
+    gov.accept(strict, "Ann Lee", ACCOUNTS[1], "lbl_s1")
+    # Restricted work needs full listening to be accepted; the test marks the recording
+    # restricted after acceptance (as `ingest --class restricted` stores it).
+    with gov.srv.ctx.engine.begin() as conn:
+        segment = conn.execute(select(db.tasks.c.segment_id).where(db.tasks.c.id == strict))
+        conn.execute(
+            db.segments.update()
+            .where(db.segments.c.id == segment.scalar_one())
+            .values(data_class="restricted")
+        )
+    capsys.readouterr()
+    plain = gov.tmp / "plain"
+    assert gov.cli("export", "--project", gov.project, "--format", "jsonl", "--purpose",
+                   "training", "--by", "manager", "--plaintext-dir", str(plain)) == 2  # fmt: skip
+    assert "restricted recordings" in capsys.readouterr().err and not plain.exists()
+    assert _export(gov, "unmasked.cordon", fmt="jsonl") == 2
+    assert "(class_refused)" in capsys.readouterr().err
+    assert _export(gov, "masked.cordon", "--masked", fmt="jsonl") == 0
+    assert json.loads(capsys.readouterr().out)["data_class"] == "restricted"
