@@ -31,7 +31,7 @@ from app.domain.label_document import LabelDocument, from_wire, read_stored, to_
 from app.domain.project_schema import ProjectSchema
 from app.wire.label_document import LabelDocumentWire
 from app.wire.schemas import AccessAction, TaskStatus
-from server import agreement, audit, comparisons, db, project_schemas, segment_meta
+from server import agreement, audit, comparisons, db, project_schemas, segment_meta, task_keys
 from server.api import task_lifecycle
 from server.ingest import new_id
 from server.upsert import upsert
@@ -291,16 +291,7 @@ def _final_document(conn: Connection, vault: Vault, project: Any, task: Any) -> 
     frames = conn.execute(
         select(db.segments.c.frames).where(db.segments.c.id == task.segment_id)
     ).scalar_one()
-    stored = json.loads(
-        vault.open_label(
-            project.id,
-            project.wrapped_key,
-            row.id,
-            task.id,
-            row.sealed_transcript,
-            task.wrapped_key,
-        )
-    )
+    stored = task_keys.open_stored_label(vault, project, task, row)
     return read_stored(stored, int(frames))
 
 

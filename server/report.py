@@ -10,7 +10,6 @@ compute the figures. Running it is audited
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import defaultdict
@@ -24,7 +23,7 @@ from app.domain.label_document import LabelDocument, read_stored
 from app.domain.lifecycle import REVIEWABLE, Step
 from app.wire.report import ReportOut
 from app.wire.schemas import AccessAction, Role, TaskStatus
-from server import agreement, audit, db, project_schemas
+from server import agreement, audit, db, project_schemas, task_keys
 from server.context import ServerContext
 
 
@@ -49,16 +48,7 @@ def _open(ctx: ServerContext, conn: Connection, project: Any, task: Any) -> list
     ).scalar_one()
     out = []
     for row in rows:
-        stored = json.loads(
-            ctx.vault.open_label(
-                project.id,
-                project.wrapped_key,
-                row.id,
-                task.id,
-                row.sealed_transcript,
-                task.wrapped_key,
-            )
-        )
+        stored = task_keys.open_stored_label(ctx.vault, project, task, row)
         out.append(
             _Revision(
                 row.revision,

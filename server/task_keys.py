@@ -9,6 +9,9 @@ every copy of those records unreadable, backups of the sealed bytes included.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from sqlalchemy import Connection, select, update
 
 from server import db
@@ -39,6 +42,16 @@ def ensure(conn: Connection, vault: KeyVault, task_id: str) -> bytes:
     )
     stored = conn.execute(select(db.tasks.c.wrapped_key).where(db.tasks.c.id == task_id)).one()
     return bytes(stored.wrapped_key)  # another writer's key if it won the race
+
+
+def open_stored_label(vault: KeyVault, project: Any, task: Any, label: Any) -> dict[str, Any]:
+    """A stored label row of ``task`` opened (its JSON: document, base revision, draft)."""
+    opened = vault.open_label(
+        project.id, project.wrapped_key, label.id, task.id, label.sealed_transcript,
+        task.wrapped_key,
+    )  # fmt: skip
+    stored: dict[str, Any] = json.loads(opened)
+    return stored
 
 
 def of(conn: Connection, task_id: str) -> bytes | None:

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, select
 
 from app.domain.label_document import LabelDocument, read_stored
 from app.domain.project_schema import ProjectSchema
-from server import data_classes, db, masking, project_schemas, provenance, segment_meta
+from server import data_classes, db, masking, project_schemas, provenance, segment_meta, task_keys
 from server.api.task_lifecycle import newest_handed_in
 from server.context import ServerContext
 from server.exports.eaf import eaf_bytes
@@ -119,12 +119,7 @@ def _documents(
         ).first()
         if row is None:
             continue
-        stored = json.loads(
-            ctx.vault.open_label(
-                project.id, project.wrapped_key, row.id, task.id, row.sealed_transcript,
-                task.wrapped_key,
-            )
-        )  # fmt: skip
+        stored = task_keys.open_stored_label(ctx.vault, project, task, row)
         document = read_stored(stored, int(task.frames))
         if req.schema_version is not None and document.schema_version != req.schema_version:
             continue
