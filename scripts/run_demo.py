@@ -95,9 +95,10 @@ def _demo_audio(audio_dir: Path) -> Path:
     audio_dir.mkdir(parents=True, exist_ok=True)
     (audio_dir / "comparisons").mkdir(exist_ok=True)
     (audio_dir / "gold").mkdir(exist_ok=True)
+    (audio_dir / "accepted").mkdir(exist_ok=True)
     shipped = [
         *SHIPPED_AUDIO.glob("*.flac"), *SHIPPED_AUDIO.glob("comparisons/*.json"),
-        *SHIPPED_AUDIO.glob("gold/*.json"),
+        *SHIPPED_AUDIO.glob("gold/*.json"), *SHIPPED_AUDIO.glob("accepted/*.json"),
     ]  # fmt: skip
     for source in shipped:
         target = audio_dir / source.relative_to(SHIPPED_AUDIO)

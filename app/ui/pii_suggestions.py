@@ -49,20 +49,23 @@ class PiiSuggestionPanel(QWidget):
         self.setObjectName("piiSuggestions")
         col = QVBoxLayout(self)
         col.setContentsMargins(0, 0, 0, 0)
+        col.setSpacing(2)
+        # One row for the title and the two buttons, then a short list: the strip should
+        # not push the task fields out of sight.
+        row = QHBoxLayout()
         self.title = QLabel("")
         self.title.setStyleSheet("color: #b45309; font-weight: bold;")
-        col.addWidget(self.title)
-        self.list = SuggestionList()
-        self.list.setMaximumHeight(90)
-        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
-        col.addWidget(self.list)
-        row = QHBoxLayout()
+        row.addWidget(self.title, 1)
         self.confirm_button = QPushButton("Tag as PII")
         self.dismiss_button = QPushButton("Dismiss")
         row.addWidget(self.confirm_button)
         row.addWidget(self.dismiss_button)
-        row.addStretch(1)
         col.addLayout(row)
+        self.list = SuggestionList()
+        self.list.setMaximumHeight(48)
+        self.list.setWordWrap(True)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        col.addWidget(self.list)
         self.confirm_button.clicked.connect(self._confirm)
         self.dismiss_button.clicked.connect(self._dismiss)
         self.list.confirm_current.connect(self._confirm)
@@ -87,7 +90,7 @@ class PiiSuggestionPanel(QWidget):
         if self._items:
             self.list.setCurrentRow(min(max(chosen, 0), len(self._items) - 1))
         n = len(self._items)
-        self.title.setText(f"{n} possible PII {'span' if n == 1 else 'spans'} found by pattern")
+        self.title.setText(f"{n} possible PII {'span' if n == 1 else 'spans'}")
         self.setVisible(bool(self._items))
 
     def current(self) -> Suggestion | None:
@@ -96,8 +99,10 @@ class PiiSuggestionPanel(QWidget):
 
     def set_tooltips(self, keys: dict[str, str]) -> None:
         """The keymap's keys for the two buttons (they can be remapped)."""
-        self.confirm_button.setText(f"Tag as PII ({keys.get('pii_confirm', '')})")
+        self.confirm_button.setText(f"Tag ({keys.get('pii_confirm', '')})")
         self.dismiss_button.setText(f"Dismiss ({keys.get('pii_dismiss', '')})")
+        self.confirm_button.setToolTip("Tag the chosen span as PII")
+        self.dismiss_button.setToolTip("Not PII: do not propose it again")
 
     def confirm_chosen(self) -> None:
         self._confirm()
