@@ -131,13 +131,13 @@ class CordonApi:
             session.close()
             self._local.session = None
 
-    def _headers(self, method: str, url: str) -> dict[str, str]:
+    def _headers(self, method: str, url: str, nonce: str | None) -> dict[str, str]:
         headers = {"Accept": "application/json"}
         token, key = self._token, self._proof_key
         if token:
             headers["Authorization"] = f"{SCHEME} {token}"
         if key is not None:
-            headers[PROOF_HEADER] = key.proof(method, url, access_token=token, nonce=self._nonce)
+            headers[PROOF_HEADER] = key.proof(method, url, access_token=token, nonce=nonce)
         return headers
 
     # -- transport ----------------------------------------------------------
@@ -153,7 +153,11 @@ class CordonApi:
         url = self.base_url + path
         data = None if body is None else body.model_dump_json().encode("utf-8")
         for attempt in (1, 2):
-            headers = self._headers(method, url)
+            # The nonce this proof carries: other threads (delivery, the push channel, the
+            # network queue) share ``_nonce`` and may have moved it on meanwhile, so
+            # "stale" must compare against what *this* request sent.
+            used = self._nonce
+            headers = self._headers(method, url, used)
             if idempotency_key is not None:
                 headers["Idempotency-Key"] = idempotency_key
             if data is not None:
@@ -173,7 +177,7 @@ class CordonApi:
             except requests.exceptions.RequestException as exc:
                 raise errors.NetworkError(type(exc).__name__) from exc
             fresh = response.headers.get(NONCE_HEADER)
-            stale = fresh is not None and fresh != self._nonce
+            stale = fresh is not None and fresh != used
             if fresh is not None:
                 self._nonce = fresh
             if attempt == 1 and stale and response.status_code == 401 and _wants_nonce(response):
