@@ -27,6 +27,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from app.domain.lifecycle import REASSIGNABLE
 from app.wire.schemas import AccessAction, Role, TaskStatus
 from server import audit, db, gold
+from server.coded_error import CodedError
 from server.ingest import new_id
 from server.upsert import upsert
 
@@ -38,12 +39,8 @@ class Assigned:
     gold_task_ids: list[str]
 
 
-class AssignmentError(Exception):
+class AssignmentError(CodedError):
     """An assignment the rules refuse; ``code`` is stable (the API answers it as the reason)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def check_annotator(conn: Connection, project_id: str, user_id: str) -> None:

@@ -32,6 +32,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from app.wire.schemas import AccessAction
 from server import audit, db, segment_meta
 from server.auditlog import store
+from server.coded_error import CodedError
 from server.context import ServerContext
 from server.ingest import new_id
 
@@ -45,12 +46,8 @@ PROJECT = "project"  # the project key itself, after all its recordings
 SCOPES = ("segment", "task", "subject", "project", "retention")
 
 
-class ErasureError(Exception):
+class ErasureError(CodedError):
     """A request that cannot be erased as asked; ``code`` is stable for scripts."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass

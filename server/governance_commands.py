@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import io
 import json
 import os
 import sys
@@ -262,8 +263,6 @@ def _record_export(ctx: ServerContext, actor: audit.Actor, project_id: str, reas
 
 
 def _unpack(archive: bytes, target: Path) -> str:
-    import io  # noqa: PLC0415 - only the plaintext path needs it
-
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")

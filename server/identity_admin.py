@@ -16,12 +16,11 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from app.wire.schemas import AccessAction, Role
 from server import audit, db, revocation_watch
+from server.coded_error import CodedError
 
 
-class AdminError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+class AdminError(CodedError):
+    """A refusal with a stable code."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from app.domain.label_document import LabelDocument, read_stored
 from app.domain.project_schema import ProjectSchema
 from server import data_classes, db, masking, project_schemas, provenance, segment_meta, task_keys
 from server.api.task_lifecycle import newest_handed_in
+from server.coded_error import CodedError
 from server.context import ServerContext
 from server.exports.eaf import eaf_bytes
 from server.exports.items import ExportItem
@@ -42,12 +43,8 @@ FORMATS = ("jsonl", "eaf", "textgrid", "label-studio")
 PURPOSES = ("training", "evaluation", "interchange", "legal", "audit")
 
 
-class ExportError(Exception):
+class ExportError(CodedError):
     """An export that cannot be made as asked; ``code`` is stable for scripts."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)
