@@ -21,6 +21,9 @@ APT_PACKAGES=(
     libegl1 libgl1 libfontconfig1 libdbus-1-3 fonts-dejavu-core
     dbus-daemon gnome-keyring # a real Secret Service for the device key
     chromium chromium-driver  # a real browser for the SSO sign-in test
+    # Installers (installer/): the .deb and its signed apt repository, tried in a
+    # clean Debian root; the MSI built with wixl and Authenticode-signed.
+    dpkg-dev apt-utils gnupg debootstrap msitools osslsigncode
 )
 # The SSO tests and `scripts/demo.sh --sso` run a real OpenID Connect provider (npm
 # oidc-provider, from devtools/oidc/package-lock.json) on Node.js >= 20.
