@@ -1,6 +1,7 @@
 """Composition root: builds every object once and connects signals both ways.
 
-``cordon --server https://host:port --ca /path/to/ca.pem``
+``cordon --server https://host:port --ca /path/to/ca.pem``, or plain ``cordon`` where
+the machine policy names the server (``server_url``, ``server_ca_file``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app import __version__
 from app.api.client import CordonApi
 from app.auth.authenticator import Authenticator
 from app.auth.demo_login import DemoAuthenticator
@@ -31,7 +33,7 @@ from app.lockdown.capture_guard import CaptureGuard, guard_for
 from app.lockdown.hardening import harden_process
 from app.lockdown.policy import Policy, PolicyError
 from app.lockdown.policy_sources import MachineReader, load_policy
-from app.lockdown.startup import start_refusal
+from app.lockdown.startup import server_target, start_refusal
 from app.player.playback import (
     AUDIO_SWITCH_INTERVAL_S,
     PlaybackEngine,
@@ -438,8 +440,13 @@ def _quit_on_signals(qt_app: QCoreApplication, window: MainWindow) -> None:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cordon", description="Cordon annotation client")
-    parser.add_argument("--server", required=True, help="https://host:port of the Cordon server")
-    parser.add_argument("--ca", required=True, help="the on-prem CA certificate to pin (PEM)")
+    parser.add_argument("--version", action="version", version=f"cordon {__version__}")
+    parser.add_argument(
+        "--server", help="https://host:port of the Cordon server (unless the policy names it)"
+    )
+    parser.add_argument(
+        "--ca", help="the on-prem CA certificate to pin, PEM (unless the policy names it)"
+    )
     return parser.parse_args(argv)
 
 
@@ -459,6 +466,7 @@ def main(argv: Sequence[str] | None = None, machine: MachineReader | None = None
     )
     try:
         policy = load_policy(machine)
+        server, ca_file = server_target(policy, args.server, args.ca)
     except PolicyError as exc:
         return _refuse(qt_app, f"The Cordon policy on this computer is not valid: {exc}", exc)
     guard = guard_for(_platform_name())
@@ -467,7 +475,7 @@ def main(argv: Sequence[str] | None = None, machine: MachineReader | None = None
         return _refuse(qt_app, refusal, RuntimeError("start refused by policy"))
     try:
         use_os_keyring()
-        client = build(args.server, Path(args.ca), policy=policy, guard=guard)
+        client = build(server, ca_file, policy=policy, guard=guard)
     except (KeyringUnavailableError, OutboxBusyError) as exc:
         return _refuse(qt_app, exc.user_message, exc)
     except OSError as exc:

@@ -229,6 +229,40 @@ SCHEMA: tuple[PolicyKey, ...] = (
         "and counted as managed. Empty: an administrator approves it, if the server asks.",
         stricter="machine",
     ),
+    # Which server to talk to, and which signed updates to take (machine policy only).
+    PolicyKey(
+        "server_url",
+        str,
+        "",
+        "https://host:port of the organisation's Cordon server. Set: Cordon connects only "
+        "there and refuses another --server. Empty: the --server argument names it.",
+        stricter="machine",
+    ),
+    PolicyKey(
+        "server_ca_file",
+        str,
+        "",
+        "PEM file of the on-prem CA that signs the Cordon server's certificate, pinned for "
+        "every request. Empty: the --ca argument names it.",
+        stricter="machine",
+    ),
+    PolicyKey(
+        "update_root_file",
+        str,
+        "",
+        "The trusted TUF root.json shipped with the installer (cordon-server updates init); "
+        "Cordon checks the server for signed updates at start and daily. Empty: no checks.",
+        stricter="machine",
+    ),
+    PolicyKey(
+        "update_install",
+        str,
+        "ask",
+        "What to do with a verified update: 'ask' the person signed in, hand it to the "
+        "operating system's installer 'automatic'ally, or 'never' (report it only).",
+        stricter="machine",
+        choices=("ask", "automatic", "never"),
+    ),
     PolicyKey(
         "sso_ca_file",
         str,

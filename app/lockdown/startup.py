@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from app.lockdown.capture_guard import CaptureGuard
-from app.lockdown.policy import Policy
+from app.lockdown.policy import Policy, PolicyError
 
 _KIND_WORDS = {
     "x11": "an X11 session, where any program can read the screen",
@@ -29,3 +31,30 @@ def start_refusal(policy: Policy, guard: CaptureGuard) -> str | None:
             "organisation's policy does not allow running unprotected."
         )
     return None
+
+
+def server_target(policy: Policy, server: str | None, ca: str | None) -> tuple[str, Path]:
+    """The server to connect to and the CA to pin: the machine policy's, else the arguments.
+
+    A workstation IT deployed names its server in the machine policy
+    (``server_url``, ``server_ca_file``); an argument naming another one is
+    refused rather than obeyed, so a shortcut edited by the annotator cannot
+    point Cordon at a server the organisation does not run.
+    """
+    url = _pick(policy, "server_url", server, "--server")
+    ca_path = _pick(policy, "server_ca_file", ca, "--ca")
+    return url, Path(ca_path)
+
+
+def _pick(policy: Policy, key: str, argument: str | None, flag: str) -> str:
+    locked = policy.choice(key).strip()
+    if locked:
+        if argument is not None and argument != locked:
+            raise PolicyError(
+                f"your organisation's policy names {key} {locked!r}; {flag} {argument!r} "
+                "is not allowed"
+            )
+        return locked
+    if not argument:
+        raise PolicyError(f"no {flag} given and the machine policy sets no {key}")
+    return argument

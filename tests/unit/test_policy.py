@@ -27,6 +27,7 @@ from app.lockdown.policy_sources import (
     read_windows_policy,
     write_user_policy,
 )
+from app.lockdown.startup import server_target
 
 ME = os.getuid()
 
@@ -357,8 +358,44 @@ def test_whom_to_sign_in_with_is_the_machines_to_say() -> None:
         "sso_scopes",
         "sso_ca_file",
         "enrolment_secret_file",
+        "server_url",
+        "server_ca_file",
+        "update_root_file",
+        "update_install",
     }
     with pytest.raises(PolicyError, match="longer"):
         validate_layer({"sso_scopes": "x" * 3000}, "machine policy")
     with pytest.raises(PolicyError, match="one of"):
         validate_layer({"sso_kind": "saml"}, "machine policy")
+
+
+def test_the_machine_policy_names_the_server_and_an_argument_cannot_change_it() -> None:
+    """IT's policy picks the server and its CA; a user's own policy cannot, nor can --server."""
+    machine = validate_layer(
+        {"server_url": "https://cordon.corp:8443", "server_ca_file": "/etc/cordon/ca.pem"},
+        "machine policy",
+    )
+    locked = Policy.merge(machine, {})
+    assert server_target(locked, None, None) == (
+        "https://cordon.corp:8443",
+        Path("/etc/cordon/ca.pem"),
+    )
+    assert server_target(locked, "https://cordon.corp:8443", "/etc/cordon/ca.pem")[0] == (
+        "https://cordon.corp:8443"
+    )
+    with pytest.raises(PolicyError, match=r"--server 'https://evil\.example'"):
+        server_target(locked, "https://evil.example", None)
+    with pytest.raises(PolicyError, match=r"--ca '/tmp/mine\.pem'"):
+        server_target(locked, None, "/tmp/mine.pem")
+    # Without a machine policy the arguments decide; a user's own policy is not heard.
+    user = validate_layer({"server_url": "https://evil.example"}, "user policy")
+    free = Policy.merge({}, user)
+    assert "server_url" in free.ignored
+    assert server_target(free, "https://a.example", "/tmp/ca.pem") == (
+        "https://a.example",
+        Path("/tmp/ca.pem"),
+    )
+    with pytest.raises(PolicyError, match="no --server given"):
+        server_target(free, None, "/tmp/ca.pem")
+    with pytest.raises(PolicyError, match="one of"):
+        validate_layer({"update_install": "sometimes"}, "machine policy")
