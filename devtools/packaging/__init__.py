@@ -1,0 +1,1 @@
+"""Build Cordon's installers from the one source tree and the one policy schema."""
