@@ -1,0 +1,443 @@
+"""The Windows MSI, built here with the real wixl, read back with msiinfo, signed with osslsigncode.
+
+No mocks of the tools: the package is built once per module with the
+placeholder payload (PyInstaller cannot cross-compile), and every assertion is
+on the tables Windows Installer will read. The round trip applies the Registry
+table the way Windows Installer does (component condition, property
+substitution, the ``#`` prefix that makes a REG_DWORD) to an in-memory
+registry, then reads it with Cordon's own :func:`read_windows_policy`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from app import __version__
+from app.lockdown.policy import SCHEMA, PolicyKey, PolicyValue
+from app.lockdown.policy_sources import WINDOWS_POLICY_KEY, read_windows_policy
+from devtools.packaging import msi_sign
+from devtools.packaging.msi import PLACEHOLDER_TEXT
+from devtools.packaging.msi_wxs import UPGRADE_CODE, property_name
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_MSI = ROOT / "installer" / "build-msi"
+HKLM_ROOT = "2"  # the Registry table's code for HKEY_LOCAL_MACHINE
+COMPONENT_64BIT = 0x100  # msidbComponentAttributes64bit
+COMPONENT_REGISTRY_KEYPATH = 0x4  # msidbComponentAttributesRegistryKeyPath
+
+
+def _tools_present() -> None:
+    missing = [t for t in ("wixl", "msiinfo", "msibuild", "osslsigncode") if not shutil.which(t)]
+    # A missing tool is a failure, not a skip: these tests are the MSI's only proof.
+    assert not missing, f"install Debian's wixl, msitools and osslsigncode: missing {missing}"
+
+
+def _build(out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {"CORDON_PYTHON": sys.executable, "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [str(BUILD_MSI), "--placeholder", "--out", str(out), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+
+
+@dataclass(frozen=True)
+class Built:
+    msi: Path
+    seconds: float
+    size: int
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    _tools_present()
+    out = tmp_path_factory.mktemp("msi") / "cordon.msi"
+    started = time.monotonic()
+    done = _build(out)
+    seconds = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert "PLACEHOLDER payload" in done.stdout
+    return Built(out, seconds, out.stat().st_size)
+
+
+def export(msi: Path, table: str) -> list[dict[str, str]]:
+    """A table's rows as dicts, from ``msiinfo export`` (names, types, key line, then rows)."""
+    done = subprocess.run(
+        ["msiinfo", "export", str(msi), table], capture_output=True, text=True, check=True
+    )
+    lines = done.stdout.splitlines()
+    columns = lines[0].split("\t")
+    return [dict(zip(columns, line.split("\t"), strict=True)) for line in lines[3:]]
+
+
+def properties(msi: Path) -> dict[str, str]:
+    return {row["Property"]: row["Value"] for row in export(msi, "Property")}
+
+
+# --- what the package declares -------------------------------------------------------------
+
+
+def test_build_time_and_size_are_reported(built: Built) -> None:
+    print(f"\nMSI (placeholder payload): {built.size} bytes, built in {built.seconds:.2f} s")  # noqa: T201
+    assert 0 < built.size < 1_000_000
+    assert built.seconds < 60
+
+
+def test_per_machine_x64_with_the_fixed_upgrade_code_and_the_apps_version(built: Built) -> None:
+    props = properties(built.msi)
+    assert props["UpgradeCode"] == "{" + UPGRADE_CODE + "}"
+    assert props["ProductVersion"] == __version__
+    assert props["ALLUSERS"] == "1"
+    assert re.fullmatch(r"\{[0-9A-F-]{36}\}", props["ProductCode"])
+    summary = subprocess.run(
+        ["msiinfo", "suminfo", str(built.msi)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Template: x64;1033" in summary
+
+
+def test_the_placeholder_build_says_what_it_is(built: Built, tmp_path: Path) -> None:
+    assert "placeholder" in properties(built.msi)["ProductName"].lower()
+    summary = subprocess.run(
+        ["msiinfo", "suminfo", str(built.msi)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "PLACEHOLDER" in summary
+    subprocess.run(
+        ["msiextract", "-C", str(tmp_path), str(built.msi)], capture_output=True, check=True
+    )
+    (program,) = tmp_path.rglob("cordon.exe")
+    assert program.read_bytes() == PLACEHOLDER_TEXT.encode("ascii")
+
+
+def test_a_newer_version_replaces_an_older_one_and_no_downgrade(built: Built) -> None:
+    rows = export(built.msi, "Upgrade")
+    assert {row["UpgradeCode"] for row in rows} == {"{" + UPGRADE_CODE + "}"}
+    older = next(row for row in rows if row["ActionProperty"] == "WIX_UPGRADE_DETECTED")
+    assert older["VersionMax"] == __version__ and older["VersionMin"] == ""
+    assert older["Attributes"] == "1"  # msidbUpgradeAttributesMigrateFeatures, not OnlyDetect
+    newer = next(row for row in rows if row["ActionProperty"] == "WIX_DOWNGRADE_DETECTED")
+    assert newer["VersionMin"] == __version__ and int(newer["Attributes"]) & 2  # OnlyDetect
+    actions = {
+        row["Action"]: int(row["Sequence"]) for row in export(built.msi, "InstallExecuteSequence")
+    }
+    assert actions["FindRelatedProducts"] < actions["RemoveExistingProducts"]
+    conditions = {row["Condition"] for row in export(built.msi, "LaunchCondition")}
+    assert "NOT WIX_DOWNGRADE_DETECTED" in conditions
+
+
+def test_program_files_and_a_start_menu_shortcut(built: Built) -> None:
+    directories = {row["Directory"]: row for row in export(built.msi, "Directory")}
+    assert directories["INSTALLDIR"]["Directory_Parent"] == "ProgramFiles64Folder"
+    assert directories["INSTALLDIR"]["DefaultDir"] == "Cordon"
+    (shortcut,) = export(built.msi, "Shortcut")
+    assert shortcut["Directory_"] == "ProgramMenuFolder"
+    assert shortcut["Target"] == "[#CordonExe]"  # not advertised: no repair from the shortcut
+
+
+def test_one_registry_row_per_policy_key_in_the_64_bit_hklm_policy_key(built: Built) -> None:
+    rows = {row["Name"]: row for row in export(built.msi, "Registry")}
+    assert set(rows) == {key.name for key in SCHEMA}
+    components = {row["Component"]: row for row in export(built.msi, "Component")}
+    for key in SCHEMA:
+        row, prop = rows[key.name], property_name(key)
+        assert row["Root"] == HKLM_ROOT and row["Key"] == WINDOWS_POLICY_KEY
+        # "#[P]" formats to "#<n>": Windows Installer writes REG_DWORD <n>; "[P]" is REG_SZ.
+        assert row["Value"] == (f"[{prop}]" if key.kind is str else f"#[{prop}]")
+        component = components[row["Component_"]]
+        assert component["Condition"] == prop
+        attributes = int(component["Attributes"])
+        assert attributes & COMPONENT_64BIT and attributes & COMPONENT_REGISTRY_KEYPATH
+        assert component["KeyPath"] == row["Registry"]
+
+
+def test_policy_properties_are_secure_and_have_no_default(built: Built) -> None:
+    props = properties(built.msi)
+    secure = set(props["SecureCustomProperties"].split(";"))
+    for key in SCHEMA:
+        assert property_name(key) in secure
+        # A default in the Property table would write the key on every install.
+        assert property_name(key) not in props
+
+
+def test_an_invalid_value_is_a_launch_condition_that_stops_the_install(built: Built) -> None:
+    conditions = {
+        row["Description"]: row["Condition"] for row in export(built.msi, "LaunchCondition")
+    }
+    by_prop = {message.split(" ")[0]: cond for message, cond in conditions.items()}
+    for key in SCHEMA:
+        prop = property_name(key)
+        if key.kind is bool:
+            assert by_prop[prop] == f"NOT {prop} OR ({prop} = 0 OR {prop} = 1)"
+        elif key.kind is int:
+            assert f"{prop} >= {key.minimum}" in by_prop[prop]
+            assert f"{prop} <= {key.maximum}" in by_prop[prop]
+        elif key.choices:
+            assert all(f'{prop} = "{choice}"' in by_prop[prop] for choice in key.choices)
+        else:
+            assert prop not in by_prop
+
+
+# --- the round trip: command line -> registry -> Cordon's reader ------------------------------
+
+
+class InstalledRegistry:
+    """HKLM after Windows Installer ran WriteRegistryValues; the ``winreg`` calls the reader makes.
+
+    Values of 64-bit components land in the 64-bit view, others in the
+    32-bit (WOW6432Node) view: opening without ``KEY_WOW64_64KEY`` would not
+    see them.
+    """
+
+    HKEY_LOCAL_MACHINE = 0x80000002
+    KEY_READ = 0x20019
+    KEY_WOW64_64KEY = 0x0100
+    REG_SZ = 1
+    REG_DWORD = 4
+
+    def __init__(self) -> None:
+        self.views: dict[str, dict[str, dict[str, tuple[object, int]]]] = {"64": {}, "32": {}}
+
+    def write(self, view: str, key: str, name: str, value: object, reg_type: int) -> None:
+        self.views[view].setdefault(key.lower(), {})[name] = (value, reg_type)
+
+    def OpenKey(self, key: int, sub_key: str, reserved: int, access: int) -> str:  # noqa: N802
+        assert key == self.HKEY_LOCAL_MACHINE
+        view = "64" if access & self.KEY_WOW64_64KEY else "32"
+        if sub_key.lower() not in self.views[view]:
+            raise FileNotFoundError(sub_key)
+        return f"{view}:{sub_key.lower()}"
+
+    def EnumValue(self, key: str, index: int) -> tuple[str, object, int]:  # noqa: N802
+        view, sub_key = key.split(":", 1)
+        items = list(self.views[view][sub_key].items())
+        if index >= len(items):
+            raise OSError("no more data")
+        name, (value, reg_type) = items[index]
+        return name, value, reg_type
+
+    def CloseKey(self, key: str) -> None:  # noqa: N802
+        pass
+
+
+def _format(value: str, props: Mapping[str, str]) -> str:
+    """MSI formatted text: ``[NAME]`` is the property's value, empty when unset."""
+    return re.sub(r"\[([A-Za-z_][A-Za-z0-9_.]*)\]", lambda m: props.get(m.group(1), ""), value)
+
+
+def _registry_data(formatted: str, reg: InstalledRegistry) -> tuple[object, int]:
+    """The Registry Value prefixes: ``#<n>`` REG_DWORD, ``##`` a literal ``#``, else REG_SZ."""
+    if formatted.startswith("##"):
+        return formatted[1:], reg.REG_SZ
+    if formatted.startswith("#"):
+        # Windows Installer writes a DWORD only for an integer; the launch conditions
+        # refuse anything else before this point.
+        return int(formatted[1:]), reg.REG_DWORD
+    return formatted, reg.REG_SZ
+
+
+def install(msi: Path, command_line: Mapping[str, str]) -> InstalledRegistry:
+    """Apply the package's Registry table for ``msiexec /i cordon.msi PROP=value ...``."""
+    # msiexec PROP="" leaves a property unset, like not naming it.
+    props = {name: value for name, value in command_line.items() if value != ""}
+    components = {row["Component"]: row for row in export(msi, "Component")}
+    reg = InstalledRegistry()
+    roots = {HKLM_ROOT: reg}
+    for row in export(msi, "Registry"):
+        component = components[row["Component_"]]
+        condition = component["Condition"]
+        # Only bare property names are understood here; anything else must fail the test.
+        assert re.fullmatch(r"[A-Z_]+", condition), condition
+        if condition not in props:
+            continue
+        value, reg_type = _registry_data(_format(row["Value"], props), reg)
+        view = "64" if int(component["Attributes"]) & COMPONENT_64BIT else "32"
+        roots[row["Root"]].write(view, row["Key"], row["Name"], value, reg_type)
+    return reg
+
+
+def _non_default(key: PolicyKey) -> tuple[str, PolicyValue]:
+    """A valid value other than the default, and how it is written on the command line."""
+    if key.kind is bool:
+        return str(int(not key.default)), not key.default
+    if key.kind is int:
+        assert isinstance(key.default, int) and key.maximum is not None
+        value = key.default + 1 if key.default < key.maximum else key.default - 1
+        return str(value), value
+    if key.choices:
+        choice = next(c for c in key.choices if c != key.default)
+        return choice, choice
+    text = {
+        "server_url": "https://cordon.example.org:8443",
+        "sso_authority": "https://login.microsoftonline.com/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        "sso_scopes": "groups api://cordon/access",
+    }.get(key.name, rf"C:\ProgramData\Cordon\{key.name} value.pem")
+    return text, text
+
+
+def test_every_key_set_on_the_command_line_reads_back_exactly(built: Built) -> None:
+    chosen = {key: _non_default(key) for key in SCHEMA}
+    reg = install(built.msi, {property_name(k): text for k, (text, _) in chosen.items()})
+    assert read_windows_policy(reg) == {key.name: value for key, (_, value) in chosen.items()}
+    assert reg.views["32"] == {}
+
+
+def test_keys_not_set_are_absent_and_false_is_a_value(built: Built) -> None:
+    reg = install(
+        built.msi,
+        {"SERVER_URL": "https://cordon.example.org", "SCREEN_READER": "0", "SSO_PROVIDER": ""},
+    )
+    assert read_windows_policy(reg) == {
+        "server_url": "https://cordon.example.org",
+        "screen_reader": False,
+    }
+    (values,) = reg.views["64"].values()
+    assert values["screen_reader"] == (0, reg.REG_DWORD)
+    assert values["server_url"] == ("https://cordon.example.org", reg.REG_SZ)
+
+
+def test_nothing_set_writes_no_policy_key_at_all(built: Built) -> None:
+    reg = install(built.msi, {})
+    assert reg.views == {"64": {}, "32": {}}
+    assert read_windows_policy(reg) == {}
+
+
+# --- Authenticode --------------------------------------------------------------------------
+
+
+def _name(common: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+
+@dataclass(frozen=True)
+class Signer:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def _code_signing_pki(directory: Path, label: str) -> Signer:
+    """A test CA and a leaf with the codeSigning EKU, as PEM files."""
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"Cordon test code-signing CA {label}"))
+        .issuer_name(_name(f"Cordon test code-signing CA {label}"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(_name("Cordon test publisher"))
+        .issuer_name(ca.subject)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    signer = Signer(
+        directory / f"ca-{label}.pem",
+        directory / f"leaf-{label}.pem",
+        directory / f"leaf-{label}.key",
+    )
+    signer.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    signer.cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    signer.key.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return signer
+
+
+@pytest.fixture(scope="module")
+def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Signer]:
+    """One command: build, sign (SHA-256, chain attached, no timestamp) and verify."""
+    _tools_present()
+    directory = tmp_path_factory.mktemp("signed")
+    signer = _code_signing_pki(directory, "a")
+    out = directory / "cordon.msi"
+    done = _build(
+        out,
+        "--sign-cert", str(signer.cert),
+        "--sign-key", str(signer.key),
+        "--sign-chain", str(signer.ca),
+        "--verify-ca", str(signer.ca),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "signature: verified" in done.stdout
+    assert not out.with_suffix(".unsigned.msi").exists()
+    return out, signer
+
+
+def test_the_signed_msi_verifies_against_its_ca(signed: tuple[Path, Signer]) -> None:
+    msi, signer = signed
+    result = msi_sign.verify(msi, signer.ca)
+    assert result.ok, result.output
+    assert "SHA256" in result.output.upper().replace("-", "")
+    assert "Cordon test publisher" in result.output
+
+
+def test_a_flipped_byte_breaks_the_signature(signed: tuple[Path, Signer], tmp_path: Path) -> None:
+    msi, signer = signed
+    cab = tmp_path / "cordon.cab"
+    subprocess.run(
+        ["msiinfo", "extract", str(msi), "cordon.cab"], stdout=cab.open("wb"), check=True
+    )
+    data = bytearray(msi.read_bytes())
+    # The first 64 bytes of a stream are contiguous in the file (one mini-sector).
+    offset = data.find(cab.read_bytes()[:48])
+    assert offset > 0
+    data[offset + 40] ^= 0x01
+    tampered = tmp_path / "tampered.msi"
+    tampered.write_bytes(bytes(data))
+    result = msi_sign.verify(tampered, signer.ca)
+    assert not result.ok, result.output
+
+
+def test_an_unsigned_msi_does_not_verify(built: Built, tmp_path: Path) -> None:
+    signer = _code_signing_pki(tmp_path, "u")
+    result = msi_sign.verify(built.msi, signer.ca)
+    assert not result.ok, result.output
+
+
+def test_a_signature_from_another_ca_does_not_verify(
+    signed: tuple[Path, Signer], tmp_path: Path
+) -> None:
+    msi, _ = signed
+    other = _code_signing_pki(tmp_path, "other")
+    result = msi_sign.verify(msi, other.ca)
+    assert not result.ok, result.output
