@@ -24,8 +24,17 @@ of WiX 3):
   :mod:`devtools.packaging.msi` sets the Component table's ``Condition``
   column after wixl, from :func:`component_conditions`.
 - **Invalid values refuse the install**: a launch condition per key (the
-  choices, 0/1, the number range) fails ``msiexec`` with a message, rather than
-  writing a policy Cordon would refuse to start with.
+  choices, 0/1, the number range; no text starting with ``#``, which Windows
+  Installer would take for a number) fails ``msiexec`` with a message, rather
+  than writing a policy Cordon would refuse to start with.
+- **Policy survives upgrades and repairs**: each component also writes the
+  property's text to :data:`REMEMBERED_KEY` (REG_SZ). On the next install,
+  upgrade or repair, a RegistrySearch reads it into ``REMEMBERED_<PROP>`` and a
+  custom action (type 51) copies it into ``<PROP>`` when the command line did
+  not set it. Without this, an upgrade pushed without the original command
+  line (or a repair, which rewrites registry values from the properties of
+  *its* session) would drop or blank the locked keys. A key is removed only by
+  uninstalling.
 - Component GUIDs are derived from the file's path or the key's name
   (:func:`stable_guid`), so they stay the same across versions, as Windows
   Installer's reference counting requires.
@@ -48,6 +57,12 @@ from app.lockdown.policy_sources import WINDOWS_POLICY_KEY
 UPGRADE_CODE = "E69F2691-FEA3-428C-B50C-B4E9E20481DD"
 #: Namespace for the component GUIDs derived from paths and key names.
 COMPONENT_NAMESPACE = uuid.UUID("9eab30f0-fc41-4bd8-a072-c1207a146f18")
+#: Where each component keeps the text it was installed with (64-bit view), so the
+#: next install can carry it forward. Not under ``Policies``: Cordon does not read it.
+REMEMBERED_KEY = r"SOFTWARE\Cordon\InstalledPolicy"
+#: The keep actions' numbers in InstallExecuteSequence: after AppSearch (50), before
+#: LaunchConditions (100) so a remembered value is checked like a given one.
+KEEP_SEQUENCE_START = 51
 MANUFACTURER = "Cordon"
 #: The program's file name at the payload's root (PyInstaller's ``dist\\cordon``).
 PROGRAM = "cordon.exe"
@@ -62,6 +77,20 @@ def property_name(key: PolicyKey) -> str:
     ``IDLE_LOCK_MINUTES``). Public properties must be upper case to be passed to
     the per-machine (elevated) part of the install from the command line."""
     return key.name.upper()
+
+
+def remembered_property(key: PolicyKey) -> str:
+    """The property AppSearch fills from :data:`REMEMBERED_KEY` for ``key``."""
+    return f"REMEMBERED_{property_name(key)}"
+
+
+def keep_action(key: PolicyKey) -> str:
+    return f"Keep_{key.name}"
+
+
+def keep_condition(key: PolicyKey) -> str:
+    """Copy the remembered value only when the command line did not give one."""
+    return f"NOT {property_name(key)} AND {remembered_property(key)}"
 
 
 def component_id(key: PolicyKey) -> str:
@@ -100,8 +129,8 @@ def launch_condition(key: PolicyKey) -> str:
         test = " AND ".join(parts) or f"{prop} >= -2147483647"
     elif key.choices:
         test = " OR ".join(f'{prop} = "{choice}"' for choice in key.choices)
-    else:
-        return ""  # any text; Cordon checks its length and meaning at start
+    else:  # any text; Cordon checks its length and meaning at start
+        test = f'NOT ({prop} << "#")'
     condition = f"NOT {prop} OR ({test})"
     if len(condition) > _MAX_CONDITION:
         raise ValueError(f"launch condition for {key.name} is longer than {_MAX_CONDITION}")
@@ -114,7 +143,9 @@ def launch_message(key: PolicyKey) -> str:
         return f"{prop} must be 0 or 1."
     if key.kind is int:
         return f"{prop} must be a whole number from {key.minimum} to {key.maximum}."
-    return f"{prop} must be one of: {', '.join(key.choices)}."
+    if key.choices:
+        return f"{prop} must be one of: {', '.join(key.choices)}."
+    return f"{prop} must not start with #."
 
 
 @dataclass(frozen=True)
@@ -226,8 +257,53 @@ def _add_policy(root_dir: ET.Element) -> list[str]:
             Value=f"[{property_name(key)}]",
             KeyPath="yes",
         )
+        _element(
+            component,
+            "RegistryValue",
+            Root="HKLM",
+            Key=REMEMBERED_KEY,
+            Name=key.name,
+            Type="string",
+            Value=f"[{property_name(key)}]",
+        )
         components.append(component_id(key))
     return components
+
+
+def _add_memory(product: ET.Element) -> None:
+    """RegistrySearch + type-51 custom action per key, and the upgrade's place in the sequence.
+
+    The actions run right after AppSearch in the execute sequence (the one a
+    silent install runs), before LaunchConditions checks the values and
+    CostFinalize evaluates the component conditions. RemoveExistingProducts
+    stays after InstallValidate (WiX's default): the older Cordon is removed
+    before the newer one is written.
+    """
+    for key in SCHEMA:
+        remembered = _element(product, "Property", Id=remembered_property(key))
+        _element(
+            remembered,
+            "RegistrySearch",
+            Id=f"Find_{key.name}",
+            Root="HKLM",
+            Key=REMEMBERED_KEY,
+            Name=key.name,
+            Type="raw",
+            Win64="yes",
+        )
+        _element(
+            product,
+            "CustomAction",
+            Id=keep_action(key),
+            Property=property_name(key),
+            Value=f"[{remembered_property(key)}]",
+        )
+    sequence = _element(product, "InstallExecuteSequence")
+    # Explicit numbers: wixl scatters several actions that all say After="AppSearch".
+    for number, key in enumerate(SCHEMA, start=KEEP_SEQUENCE_START):
+        custom = _element(sequence, "Custom", Action=keep_action(key), Sequence=str(number))
+        custom.text = keep_condition(key)
+    _element(sequence, "RemoveExistingProducts", After="InstallValidate")
 
 
 def msi_version(version: str) -> str:
@@ -285,8 +361,8 @@ def build_wxs(files: list[PayloadFile], version: str, placeholder: bool) -> str:
         DowngradeErrorMessage="A newer version of Cordon is already installed.",
     )
     for key in SCHEMA:
-        if condition := launch_condition(key):
-            _element(product, "Condition", Message=launch_message(key)).text = condition
+        _element(product, "Condition", Message=launch_message(key)).text = launch_condition(key)
+    _add_memory(product)
     target = _element(product, "Directory", Id="TARGETDIR", Name="SourceDir")
     program_files = _element(target, "Directory", Id="ProgramFiles64Folder")
     install_dir = _element(program_files, "Directory", Id="INSTALLDIR", Name="Cordon")

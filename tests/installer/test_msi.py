@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +30,25 @@ from app.lockdown.policy import SCHEMA, PolicyKey, PolicyValue
 from app.lockdown.policy_sources import WINDOWS_POLICY_KEY, read_windows_policy
 from devtools.packaging import msi_sign
 from devtools.packaging.msi import PLACEHOLDER_TEXT
-from devtools.packaging.msi_wxs import UPGRADE_CODE, property_name
+from devtools.packaging.msi_tables import (
+    COMPONENT_64BIT,
+    HKLM_ROOT,
+    LOCATOR_64BIT,
+    LOCATOR_RAW,
+    InstalledRegistry,
+    export,
+    install,
+)
+from devtools.packaging.msi_wxs import (
+    REMEMBERED_KEY,
+    UPGRADE_CODE,
+    keep_action,
+    property_name,
+    remembered_property,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD_MSI = ROOT / "installer" / "build-msi"
-HKLM_ROOT = "2"  # the Registry table's code for HKEY_LOCAL_MACHINE
-COMPONENT_64BIT = 0x100  # msidbComponentAttributes64bit
 COMPONENT_REGISTRY_KEYPATH = 0x4  # msidbComponentAttributesRegistryKeyPath
 
 
@@ -74,16 +86,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     assert done.returncode == 0, done.stderr
     assert "PLACEHOLDER payload" in done.stdout
     return Built(out, seconds, out.stat().st_size)
-
-
-def export(msi: Path, table: str) -> list[dict[str, str]]:
-    """A table's rows as dicts, from ``msiinfo export`` (names, types, key line, then rows)."""
-    done = subprocess.run(
-        ["msiinfo", "export", str(msi), table], capture_output=True, text=True, check=True
-    )
-    lines = done.stdout.splitlines()
-    columns = lines[0].split("\t")
-    return [dict(zip(columns, line.split("\t"), strict=True)) for line in lines[3:]]
 
 
 def properties(msi: Path) -> dict[str, str]:
@@ -149,20 +151,55 @@ def test_program_files_and_a_start_menu_shortcut(built: Built) -> None:
     assert shortcut["Target"] == "[#CordonExe]"  # not advertised: no repair from the shortcut
 
 
-def test_one_registry_row_per_policy_key_in_the_64_bit_hklm_policy_key(built: Built) -> None:
-    rows = {row["Name"]: row for row in export(built.msi, "Registry")}
-    assert set(rows) == {key.name for key in SCHEMA}
+def test_each_policy_key_is_a_conditional_64_bit_component_writing_hklm(built: Built) -> None:
+    rows = export(built.msi, "Registry")
+    policy = {row["Name"]: row for row in rows if row["Key"] == WINDOWS_POLICY_KEY}
+    remembered = {row["Name"]: row for row in rows if row["Key"] == REMEMBERED_KEY}
+    assert set(policy) == set(remembered) == {key.name for key in SCHEMA}
+    assert len(rows) == 2 * len(SCHEMA)
     components = {row["Component"]: row for row in export(built.msi, "Component")}
     for key in SCHEMA:
-        row, prop = rows[key.name], property_name(key)
-        assert row["Root"] == HKLM_ROOT and row["Key"] == WINDOWS_POLICY_KEY
+        row, prop = policy[key.name], property_name(key)
+        assert row["Root"] == HKLM_ROOT
         # "#[P]" formats to "#<n>": Windows Installer writes REG_DWORD <n>; "[P]" is REG_SZ.
         assert row["Value"] == (f"[{prop}]" if key.kind is str else f"#[{prop}]")
+        # The same component keeps the text it was given, for the next install.
+        assert remembered[key.name]["Value"] == f"[{prop}]"
+        assert remembered[key.name]["Component_"] == row["Component_"]
+        assert remembered[key.name]["Root"] == HKLM_ROOT
         component = components[row["Component_"]]
         assert component["Condition"] == prop
         attributes = int(component["Attributes"])
         assert attributes & COMPONENT_64BIT and attributes & COMPONENT_REGISTRY_KEYPATH
         assert component["KeyPath"] == row["Registry"]
+
+
+def test_a_remembered_value_fills_a_property_the_command_line_left_unset(built: Built) -> None:
+    locators = {row["Signature_"]: row for row in export(built.msi, "RegLocator")}
+    searches = {
+        row["Property"]: locators[row["Signature_"]] for row in export(built.msi, "AppSearch")
+    }
+    actions = {row["Action"]: row for row in export(built.msi, "CustomAction")}
+    sequence = {row["Action"]: row for row in export(built.msi, "InstallExecuteSequence")}
+    number = {action: int(row["Sequence"]) for action, row in sequence.items()}
+    for key in SCHEMA:
+        prop, memory = property_name(key), remembered_property(key)
+        locator = searches[memory]
+        assert (locator["Root"], locator["Key"], locator["Name"]) == (
+            HKLM_ROOT,
+            REMEMBERED_KEY,
+            key.name,
+        )
+        assert int(locator["Type"]) == LOCATOR_RAW | LOCATOR_64BIT
+        action = actions[keep_action(key)]
+        assert int(action["Type"]) & 0x3F == 51
+        assert (action["Source"], action["Target"]) == (prop, f"[{memory}]")
+        assert sequence[keep_action(key)]["Condition"] == f"NOT {prop} AND {memory}"
+        assert number["AppSearch"] < number[keep_action(key)] < number["LaunchConditions"]
+    # The older Cordon goes before the newer one is written (what install() replays).
+    assert (
+        number["InstallValidate"] < number["RemoveExistingProducts"] < number["InstallInitialize"]
+    )
 
 
 def test_policy_properties_are_secure_and_have_no_default(built: Built) -> None:
@@ -175,12 +212,11 @@ def test_policy_properties_are_secure_and_have_no_default(built: Built) -> None:
 
 
 def test_an_invalid_value_is_a_launch_condition_that_stops_the_install(built: Built) -> None:
-    conditions = {
-        row["Description"]: row["Condition"] for row in export(built.msi, "LaunchCondition")
-    }
-    by_prop = {message.split(" ")[0]: cond for message, cond in conditions.items()}
+    rows = export(built.msi, "LaunchCondition")
+    by_prop = {row["Description"].split(" ")[0]: row["Condition"] for row in rows}
     for key in SCHEMA:
         prop = property_name(key)
+        assert by_prop[prop].startswith(f"NOT {prop} OR (")
         if key.kind is bool:
             assert by_prop[prop] == f"NOT {prop} OR ({prop} = 0 OR {prop} = 1)"
         elif key.kind is int:
@@ -189,85 +225,11 @@ def test_an_invalid_value_is_a_launch_condition_that_stops_the_install(built: Bu
         elif key.choices:
             assert all(f'{prop} = "{choice}"' in by_prop[prop] for choice in key.choices)
         else:
-            assert prop not in by_prop
+            # Text starting with "#" would be written as a number.
+            assert by_prop[prop] == f'NOT {prop} OR (NOT ({prop} << "#"))'
 
 
 # --- the round trip: command line -> registry -> Cordon's reader ------------------------------
-
-
-class InstalledRegistry:
-    """HKLM after Windows Installer ran WriteRegistryValues; the ``winreg`` calls the reader makes.
-
-    Values of 64-bit components land in the 64-bit view, others in the
-    32-bit (WOW6432Node) view: opening without ``KEY_WOW64_64KEY`` would not
-    see them.
-    """
-
-    HKEY_LOCAL_MACHINE = 0x80000002
-    KEY_READ = 0x20019
-    KEY_WOW64_64KEY = 0x0100
-    REG_SZ = 1
-    REG_DWORD = 4
-
-    def __init__(self) -> None:
-        self.views: dict[str, dict[str, dict[str, tuple[object, int]]]] = {"64": {}, "32": {}}
-
-    def write(self, view: str, key: str, name: str, value: object, reg_type: int) -> None:
-        self.views[view].setdefault(key.lower(), {})[name] = (value, reg_type)
-
-    def OpenKey(self, key: int, sub_key: str, reserved: int, access: int) -> str:  # noqa: N802
-        assert key == self.HKEY_LOCAL_MACHINE
-        view = "64" if access & self.KEY_WOW64_64KEY else "32"
-        if sub_key.lower() not in self.views[view]:
-            raise FileNotFoundError(sub_key)
-        return f"{view}:{sub_key.lower()}"
-
-    def EnumValue(self, key: str, index: int) -> tuple[str, object, int]:  # noqa: N802
-        view, sub_key = key.split(":", 1)
-        items = list(self.views[view][sub_key].items())
-        if index >= len(items):
-            raise OSError("no more data")
-        name, (value, reg_type) = items[index]
-        return name, value, reg_type
-
-    def CloseKey(self, key: str) -> None:  # noqa: N802
-        pass
-
-
-def _format(value: str, props: Mapping[str, str]) -> str:
-    """MSI formatted text: ``[NAME]`` is the property's value, empty when unset."""
-    return re.sub(r"\[([A-Za-z_][A-Za-z0-9_.]*)\]", lambda m: props.get(m.group(1), ""), value)
-
-
-def _registry_data(formatted: str, reg: InstalledRegistry) -> tuple[object, int]:
-    """The Registry Value prefixes: ``#<n>`` REG_DWORD, ``##`` a literal ``#``, else REG_SZ."""
-    if formatted.startswith("##"):
-        return formatted[1:], reg.REG_SZ
-    if formatted.startswith("#"):
-        # Windows Installer writes a DWORD only for an integer; the launch conditions
-        # refuse anything else before this point.
-        return int(formatted[1:]), reg.REG_DWORD
-    return formatted, reg.REG_SZ
-
-
-def install(msi: Path, command_line: Mapping[str, str]) -> InstalledRegistry:
-    """Apply the package's Registry table for ``msiexec /i cordon.msi PROP=value ...``."""
-    # msiexec PROP="" leaves a property unset, like not naming it.
-    props = {name: value for name, value in command_line.items() if value != ""}
-    components = {row["Component"]: row for row in export(msi, "Component")}
-    reg = InstalledRegistry()
-    roots = {HKLM_ROOT: reg}
-    for row in export(msi, "Registry"):
-        component = components[row["Component_"]]
-        condition = component["Condition"]
-        # Only bare property names are understood here; anything else must fail the test.
-        assert re.fullmatch(r"[A-Z_]+", condition), condition
-        if condition not in props:
-            continue
-        value, reg_type = _registry_data(_format(row["Value"], props), reg)
-        view = "64" if int(component["Attributes"]) & COMPONENT_64BIT else "32"
-        roots[row["Root"]].write(view, row["Key"], row["Name"], value, reg_type)
-    return reg
 
 
 def _non_default(key: PolicyKey) -> tuple[str, PolicyValue]:
@@ -289,10 +251,16 @@ def _non_default(key: PolicyKey) -> tuple[str, PolicyValue]:
     return text, text
 
 
-def test_every_key_set_on_the_command_line_reads_back_exactly(built: Built) -> None:
+def _everything() -> tuple[dict[str, str], dict[str, PolicyValue]]:
     chosen = {key: _non_default(key) for key in SCHEMA}
-    reg = install(built.msi, {property_name(k): text for k, (text, _) in chosen.items()})
-    assert read_windows_policy(reg) == {key.name: value for key, (_, value) in chosen.items()}
+    command_line = {property_name(k): text for k, (text, _) in chosen.items()}
+    return command_line, {key.name: value for key, (_, value) in chosen.items()}
+
+
+def test_every_key_set_on_the_command_line_reads_back_exactly(built: Built) -> None:
+    command_line, expected = _everything()
+    reg = install(built.msi, command_line)
+    assert read_windows_policy(reg) == expected
     assert reg.views["32"] == {}
 
 
@@ -305,7 +273,7 @@ def test_keys_not_set_are_absent_and_false_is_a_value(built: Built) -> None:
         "server_url": "https://cordon.example.org",
         "screen_reader": False,
     }
-    (values,) = reg.views["64"].values()
+    values = reg.views["64"][WINDOWS_POLICY_KEY.lower()]
     assert values["screen_reader"] == (0, reg.REG_DWORD)
     assert values["server_url"] == ("https://cordon.example.org", reg.REG_SZ)
 
@@ -314,6 +282,34 @@ def test_nothing_set_writes_no_policy_key_at_all(built: Built) -> None:
     reg = install(built.msi, {})
     assert reg.views == {"64": {}, "32": {}}
     assert read_windows_policy(reg) == {}
+
+
+def test_an_upgrade_or_repair_without_the_command_line_keeps_the_policy(built: Built) -> None:
+    command_line, expected = _everything()
+    first = install(built.msi, command_line)
+    again = install(built.msi, {}, before=first)
+    assert read_windows_policy(again) == expected
+    assert again.views == first.views
+
+
+def test_an_upgrade_changes_only_what_its_command_line_sets(built: Built) -> None:
+    first = install(built.msi, {"SERVER_URL": "https://old.example.org", "IDLE_LOCK_MINUTES": "5"})
+    second = install(built.msi, {"SERVER_URL": "https://new.example.org"}, before=first)
+    assert read_windows_policy(second) == {
+        "server_url": "https://new.example.org",
+        "idle_lock_minutes": 5,
+    }
+    third = install(built.msi, {}, before=second)
+    assert read_windows_policy(third) == read_windows_policy(second)
+
+
+def test_the_remembered_copy_is_not_read_as_policy(built: Built) -> None:
+    reg = install(built.msi, {"WATERMARK_OPACITY": "30"})
+    assert reg.read("64", REMEMBERED_KEY, "watermark_opacity") == ("30", reg.REG_SZ)
+    assert read_windows_policy(reg) == {"watermark_opacity": 30}
+    empty = InstalledRegistry()
+    empty.write("64", REMEMBERED_KEY, "watermark_opacity", "30", empty.REG_SZ)
+    assert read_windows_policy(empty) == {}
 
 
 # --- Authenticode --------------------------------------------------------------------------
