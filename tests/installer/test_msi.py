@@ -42,6 +42,7 @@ from devtools.packaging.msi_tables import (
 from devtools.packaging.msi_wxs import (
     REMEMBERED_KEY,
     UPGRADE_CODE,
+    harvest,
     keep_action,
     property_name,
     remembered_property,
@@ -227,6 +228,54 @@ def test_an_invalid_value_is_a_launch_condition_that_stops_the_install(built: Bu
         else:
             # Text starting with "#" would be written as a number.
             assert by_prop[prop] == f'NOT {prop} OR (NOT ({prop} << "#"))'
+
+
+def test_a_frozen_app_directory_is_installed_as_it_is(tmp_path: Path) -> None:
+    """PyInstaller's onedir layout: nested folders, long names with spaces, ProductName Cordon."""
+    _tools_present()
+    payload = tmp_path / "dist" / "cordon"
+    files = {
+        "cordon.exe": b"MZ stand-in",
+        "_internal/python311.dll": b"dll",
+        "_internal/PySide6/plugins/platforms/qwindows long name.dll": b"plugin",
+    }
+    for name, data in files.items():
+        (payload / name).parent.mkdir(parents=True, exist_ok=True)
+        (payload / name).write_bytes(data)
+    out = tmp_path / "cordon.msi"
+    done = subprocess.run(
+        [str(BUILD_MSI), "--payload", str(payload), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"CORDON_PYTHON": sys.executable, "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "PLACEHOLDER" not in done.stdout
+    assert properties(out)["ProductName"] == "Cordon"
+    extracted = tmp_path / "extracted"
+    subprocess.run(["msiextract", "-C", str(extracted), str(out)], capture_output=True, check=True)
+    installed = {
+        str(p.relative_to(extracted / "Cordon")): p.read_bytes()
+        for p in extracted.rglob("*")
+        if p.is_file()
+    }
+    assert installed == files
+
+
+@pytest.mark.parametrize(
+    ("problem", "message"), [("no program", r"has no cordon\.exe"), ("symlink", "symbolic link")]
+)
+def test_a_payload_that_is_not_plain_files_with_cordon_exe_is_refused(
+    problem: str, message: str, tmp_path: Path
+) -> None:
+    payload = tmp_path / "payload"
+    payload.mkdir()
+    if problem == "symlink":
+        (payload / "cordon.exe").write_bytes(b"MZ")
+        (payload / "elsewhere.dll").symlink_to("/etc/hostname")
+    with pytest.raises(ValueError, match=message):
+        harvest(payload)
 
 
 # --- the round trip: command line -> registry -> Cordon's reader ------------------------------
