@@ -33,6 +33,7 @@ from devtools.packaging.msi_wxs import (
     component_conditions,
     harvest,
     property_name,
+    property_table,
 )
 
 PLACEHOLDER_TEXT = (
@@ -123,11 +124,14 @@ def build_msi(payload: Path, out: Path, placeholder: bool, wxs_out: Path | None 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="build-msi", description=__doc__.split("\n")[0])
     payload = parser.add_mutually_exclusive_group(required=True)
+    payload.add_argument(
+        "--property-table", action="store_true", help="print the README's property table"
+    )
     payload.add_argument("--payload", type=Path, help="PyInstaller's dist\\cordon directory")
     payload.add_argument(
         "--placeholder", action="store_true", help="CI: a text file instead of the program"
     )
-    parser.add_argument("--out", type=Path, required=True, help="the .msi to write")
+    parser.add_argument("--out", type=Path, help="the .msi to write")
     parser.add_argument("--sign-cert", type=Path, help="code-signing certificate (PEM)")
     parser.add_argument("--sign-key", type=Path, help="its private key (PEM, unencrypted)")
     parser.add_argument("--sign-chain", type=Path, help="intermediate certificates (PEM)")
@@ -139,6 +143,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.property_table:
+        print(property_table(), end="")  # noqa: T201
+        return 0
+    if args.out is None:
+        print("--out is required", file=sys.stderr)  # noqa: T201
+        return 2
     if (args.sign_cert is None) != (args.sign_key is None):
         print("--sign-cert and --sign-key go together", file=sys.stderr)  # noqa: T201
         return 2

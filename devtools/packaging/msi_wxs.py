@@ -373,3 +373,23 @@ def build_wxs(files: list[PayloadFile], version: str, placeholder: bool) -> str:
         _element(feature, "ComponentRef", Id=comp)
     ET.indent(wix)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(wix, encoding="unicode") + "\n"
+
+
+def property_table() -> str:
+    """The Markdown table of properties for the installer's README, from the schema."""
+    lines = [
+        "| MSI property | Value in HKLM\\SOFTWARE\\Policies\\Cordon | Type | Allowed | Unset |",
+        "|---|---|---|---|---|",
+    ]
+    for key in SCHEMA:
+        if key.kind is bool:
+            kind, allowed = "REG_DWORD", "0 or 1"
+        elif key.kind is int:
+            kind, allowed = "REG_DWORD", f"{key.minimum} to {key.maximum}"
+        else:
+            kind = "REG_SZ"
+            allowed = ", ".join(f"`{c}`" for c in key.choices) or "text (not starting with #)"
+        default = int(key.default) if isinstance(key.default, bool) else key.default
+        unset = f"`{default}`" if default != "" else "empty"
+        lines.append(f"| `{property_name(key)}` | `{key.name}` | {kind} | {allowed} | {unset} |")
+    return "\n".join(lines) + "\n"

@@ -45,6 +45,7 @@ from devtools.packaging.msi_wxs import (
     harvest,
     keep_action,
     property_name,
+    property_table,
     remembered_property,
 )
 
@@ -276,6 +277,11 @@ def test_a_payload_that_is_not_plain_files_with_cordon_exe_is_refused(
         (payload / "elsewhere.dll").symlink_to("/etc/hostname")
     with pytest.raises(ValueError, match=message):
         harvest(payload)
+
+
+def test_the_readme_property_table_has_a_row_per_key() -> None:
+    rows = property_table().splitlines()[2:]
+    assert [row.split("`")[1] for row in rows] == [property_name(key) for key in SCHEMA]
 
 
 # --- the round trip: command line -> registry -> Cordon's reader ------------------------------
