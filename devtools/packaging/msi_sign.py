@@ -37,7 +37,9 @@ def sign(
     message on failure.
     """
     command = ["osslsigncode", "sign", "-certs", str(cert), "-key", str(key), "-h", "sha256"]
-    command += ["-n", "Cordon"]
+    # MsiDigitalSignatureEx also hashes the storage's metadata (stream names,
+    # dates, class ids), which the plain signature leaves out.
+    command += ["-n", "Cordon", "-add-msi-dse"]
     if chain is not None:
         command += ["-ac", str(chain)]
     if timestamp_url:

@@ -460,6 +460,7 @@ def test_the_signed_msi_verifies_against_its_ca(signed: tuple[Path, Signer]) -> 
     assert result.ok, result.output
     assert "SHA256" in result.output.upper().replace("-", "")
     assert "Cordon test publisher" in result.output
+    assert "Calculated MsiDigitalSignatureEx" in result.output
 
 
 def test_a_flipped_byte_breaks_the_signature(signed: tuple[Path, Signer], tmp_path: Path) -> None:
