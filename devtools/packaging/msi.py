@@ -141,6 +141,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _build_and_sign(args: argparse.Namespace) -> None:
+    """Build (into a temporary directory when it is to be signed), then sign into ``--out``.
+
+    A previous ``--out`` is removed first, so a failed run never leaves an
+    older package where the new one was expected.
+    """
+    args.out.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cordon-msi-build-") as tmp:
+        payload = args.payload
+        if args.placeholder:
+            payload = write_placeholder(Path(tmp) / "payload")
+        target = Path(tmp) / "unsigned.msi" if args.sign_cert else args.out
+        build_msi(payload, target, args.placeholder, args.wxs_out)
+        if args.sign_cert:
+            msi_sign.sign(
+                target, args.out, args.sign_cert, args.sign_key, args.sign_chain, args.timestamp_url
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.property_table:
@@ -153,15 +172,11 @@ def main(argv: list[str] | None = None) -> int:
         print("--sign-cert and --sign-key go together", file=sys.stderr)  # noqa: T201
         return 2
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="cordon-payload-") as tmp:
-        payload = write_placeholder(Path(tmp)) if args.placeholder else args.payload
-        target = args.out.with_suffix(".unsigned.msi") if args.sign_cert else args.out
-        build_msi(payload, target, args.placeholder, args.wxs_out)
-    if args.sign_cert:
-        msi_sign.sign(
-            target, args.out, args.sign_cert, args.sign_key, args.sign_chain, args.timestamp_url
-        )
-        target.unlink()
+    try:
+        _build_and_sign(args)
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"build-msi: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
     seconds = time.monotonic() - started
     print(f"{args.out}: {args.out.stat().st_size} bytes in {seconds:.2f} s")  # noqa: T201
     if args.placeholder:

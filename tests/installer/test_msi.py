@@ -450,7 +450,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Signer]:
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     assert "signature: verified" in done.stdout
-    assert not out.with_suffix(".unsigned.msi").exists()
+    assert sorted(p.name for p in directory.iterdir() if p.suffix == ".msi") == ["cordon.msi"]
     return out, signer
 
 
