@@ -121,12 +121,12 @@ def launch_condition(key: PolicyKey) -> str:
     if key.kind is bool:
         test = f"{prop} = 0 OR {prop} = 1"
     elif key.kind is int:
-        parts = []
-        if key.minimum is not None:
-            parts.append(f"{prop} >= {key.minimum}")
-        if key.maximum is not None:
-            parts.append(f"{prop} <= {key.maximum}")
-        test = " AND ".join(parts) or f"{prop} >= -2147483647"
+        # Condition literals are 16-bit: a key without bounds in that range needs
+        # another check, so say so here rather than build a package without it.
+        bounds = (key.minimum, key.maximum)
+        if None in bounds or not all(-32767 <= b <= 32767 for b in bounds if b is not None):
+            raise ValueError(f"policy key {key.name}: no bounds an MSI condition can check")
+        test = f"{prop} >= {key.minimum} AND {prop} <= {key.maximum}"
     elif key.choices:
         test = " OR ".join(f'{prop} = "{choice}"' for choice in key.choices)
     else:  # any text; Cordon checks its length and meaning at start
