@@ -282,6 +282,8 @@ def test_a_payload_that_is_not_plain_files_with_cordon_exe_is_refused(
 def test_the_readme_property_table_has_a_row_per_key() -> None:
     rows = property_table().splitlines()[2:]
     assert [row.split("`")[1] for row in rows] == [property_name(key) for key in SCHEMA]
+    readme = (Path(__file__).resolve().parents[2] / "installer" / "README.md").read_text()
+    assert property_table().strip() in readme, "installer/README.md: build-msi --property-table"
 
 
 # --- the round trip: command line -> registry -> Cordon's reader ------------------------------
