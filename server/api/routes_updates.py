@@ -41,7 +41,9 @@ async def _resigning(app: FastAPI) -> AsyncIterator[None]:
         thread.stop()
 
 
-router = APIRouter(prefix="/v1/updates", lifespan=_resigning)
+# Not in the OpenAPI document: these serve TUF's files, not the JSON API it describes
+# (and the access matrix covers the token-checked routes it lists).
+router = APIRouter(prefix="/v1/updates", lifespan=_resigning, include_in_schema=False)
 
 
 class _PerAddress:
