@@ -57,10 +57,10 @@ def run_command(command: Sequence[str]) -> int:
 class UpdateInstaller:
     """Decides whether a verified update may be installed, and hands it over."""
 
-    def __init__(self, mode: str, platform: str | None, runner: Runner = run_command) -> None:
+    def __init__(self, mode: str, platform: str | None, runner: Runner | None = None) -> None:
         self.mode = InstallMode(mode)
         self._platform = platform
-        self._runner = runner
+        self._runner = runner or run_command
 
     @property
     def downloads(self) -> bool:
