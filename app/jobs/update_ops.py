@@ -53,7 +53,8 @@ class UpdateOps(QObject):
             self.check_now()
 
     def check_now(self) -> None:
-        if self._busy:
+        """Check unless a check runs or a found update still waits for its answer."""
+        if self._busy or self._waiting is not None:
             return
         self._busy = True
         download = self.installer.downloads
