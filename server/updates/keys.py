@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from securesystemslib.signer._crypto_signer import CryptoSigner  # (re-exported without __all__)
+from securesystemslib.signer import CryptoSigner
 
 from server.coded_error import CodedError
 from server.datadir import DataDir, DataDirError, read_secret, write_secret

@@ -31,8 +31,16 @@ from typing import Any
 # The defining modules: the public ones re-export these without ``__all__``, which
 # mypy's strict mode does not count as an export.
 from securesystemslib.signer._signer import Signer
-from tuf.api._payload import MetaFile, Root, Signed, Snapshot, TargetFile, Targets, Timestamp
-from tuf.api.metadata import Metadata
+from tuf.api.metadata import (
+    Metadata,
+    MetaFile,
+    Root,
+    Signed,
+    Snapshot,
+    TargetFile,
+    Targets,
+    Timestamp,
+)
 
 from server.datadir import DataDir
 from server.updates.keys import (

@@ -46,8 +46,15 @@ from tests.fixtures import (
 
 ROLES = ("annotator", "reviewer", "manager", "project_admin", "auditor", "server_admin",
          "outsider")  # fmt: skip
-#: Routes that take no token by design: health, and the two sign-ins (they need a proof).
-TOKENLESS = {("GET", "/v1/health"), ("POST", "/v1/auth/demo-login"), ("POST", "/v1/auth/sso")}
+#: Routes that take no token by design: health, the two sign-ins (they need a proof), and
+#: the signed updates (TUF metadata and installers, checked before anyone signs in).
+TOKENLESS = {
+    ("GET", "/v1/health"),
+    ("POST", "/v1/auth/demo-login"),
+    ("POST", "/v1/auth/sso"),
+    ("GET", "/v1/updates/metadata/{name}"),
+    ("GET", "/v1/updates/targets/{path}"),
+}
 
 # fmt: off
 #: Project A: the answer per role, in the order of ROLES. (Project B: see B_ANSWER.)

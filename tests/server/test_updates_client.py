@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
-from securesystemslib.signer._crypto_signer import CryptoSigner
+from securesystemslib.signer import CryptoSigner
 from sqlalchemy import select
 from tuf.api.metadata import Metadata
 

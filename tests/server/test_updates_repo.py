@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tuf.api._payload import Root
-from tuf.api.metadata import Metadata
+from tuf.api.metadata import Metadata, Root
 
 from server import db
 from server.api import routes_updates

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from securesystemslib.signer._crypto_signer import CryptoSigner
+from securesystemslib.signer import CryptoSigner
 from sqlalchemy import select
 from tuf.api.metadata import Metadata
 
