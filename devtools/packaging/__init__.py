@@ -1,0 +1,1 @@
+"""Builds what IT deploys: packages, policy templates, update metadata helpers."""
