@@ -4,7 +4,7 @@ What IT relies on: one build gives the same bytes twice; the package says what
 it needs and holds only what it should, with root-owned, non-writable modes;
 apt takes it only from the repository signed by our key (an unsigned copy or
 one signed by anyone else is refused); and on a minimal bookworm with nothing
-but its ``Depends``, ``cordon --version`` runs, Qt starts, and Cordon's own
+but its ``Depends``, ``cordon --version`` runs, Qt starts, PortAudio loads, and Cordon's own
 reader accepts the machine policy the package put in ``/etc/cordon``.
 
 The tests after the refusals use the installed root, so this file runs in its
@@ -224,6 +224,14 @@ def test_qt_starts_with_only_the_depends(installed: DebianRoot) -> None:
         env={"QT_QPA_PLATFORM": "offscreen"},
     )
     assert shown.stdout.strip() == "False"
+
+
+def test_portaudio_loads_with_only_the_depends(installed: DebianRoot) -> None:
+    # Cordon loads PortAudio only when it first plays (not for --version): load it here.
+    audio = installed.run(
+        VENV_PYTHON, "-I", "-c", "import sounddevice\nprint(sounddevice.get_portaudio_version()[1])"
+    )
+    assert audio.stdout.startswith("PortAudio V19")
 
 
 def test_cordon_accepts_the_packaged_machine_policy(installed: DebianRoot) -> None:
