@@ -27,6 +27,7 @@ from app import __version__
 from devtools.packaging.client_wheels import read_pins
 from devtools.packaging.deb_tree import DEPENDS
 from devtools.packaging.debian_root import DebianRoot, RootCommandError
+from devtools.xvfb import private_xvfb
 from tests.installer.conftest import POLICY, BuiltDeb
 
 pytestmark = pytest.mark.timeout(1200)
@@ -203,8 +204,10 @@ def installed(debian_root: DebianRoot, repo_url: str) -> DebianRoot:
 
 def test_installs_from_signed_repository_and_runs(installed: DebianRoot) -> None:
     assert _installed(installed)
-    version = installed.run("cordon", "--version", env={"QT_QPA_PLATFORM": "offscreen"})
+    version = installed.run("cordon", "--version")
     assert version.stdout.strip() == f"cordon {__version__}"
+    # Every file dpkg installed still matches the package's md5sums.
+    assert installed.run("dpkg", "--verify", "cordon").stdout == ""
 
 
 def test_qt_starts_with_only_the_depends(installed: DebianRoot) -> None:
@@ -224,6 +227,25 @@ def test_qt_starts_with_only_the_depends(installed: DebianRoot) -> None:
         env={"QT_QPA_PLATFORM": "offscreen"},
     )
     assert shown.stdout.strip() == "False"
+
+
+def test_window_opens_on_x11_with_only_the_depends(installed: DebianRoot) -> None:
+    # The root shares the host's network namespace: Qt's xcb plugin reaches the
+    # private Xvfb through its abstract socket, as the client reaches a desktop's X server.
+    with private_xvfb() as display:
+        shown = installed.run(
+            VENV_PYTHON,
+            "-I",
+            "-c",
+            "from PySide6.QtTest import QTest\n"
+            "from PySide6.QtWidgets import QApplication, QLabel\n"
+            "app = QApplication([])\n"
+            "label = QLabel('Cordon')\n"
+            "label.show()\n"
+            "print(app.platformName(), QTest.qWaitForWindowExposed(label, 10000))\n",
+            env={"DISPLAY": display, "QT_QPA_PLATFORM": "xcb"},
+        )
+    assert shown.stdout.split() == ["xcb", "True"], shown.stderr
 
 
 def test_portaudio_loads_with_only_the_depends(installed: DebianRoot) -> None:
