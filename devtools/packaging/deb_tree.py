@@ -10,6 +10,8 @@ tree depends on the commit and the inputs, not on the umask or the clock.
 
 from __future__ import annotations
 
+import email.utils
+import gzip
 import hashlib
 import json
 import math
@@ -67,7 +69,8 @@ DEPENDS = (
 )
 #: Qt draws no text without a font; any desktop has one, a minimal root does not.
 RECOMMENDS = ("fonts-dejavu-core",)
-DEFAULT_MAINTAINER = "Cordon Maintainers <cordon-maintainers@localhost>"
+#: A placeholder: IT passes its own with --maintainer (the address users report to).
+DEFAULT_MAINTAINER = "Cordon Maintainers <cordon-maintainers@example.org>"
 
 DESCRIPTION = """\
 locked-down client for annotating sensitive speech
@@ -158,7 +161,22 @@ _ETC: tuple[tuple[str, str, Callable[[Path], bytes]], ...] = (
 )
 
 
-def stage_files(tree: Path, inputs: DebInputs, wheels: Sequence[Path]) -> list[str]:
+def _gz(data: bytes) -> bytes:
+    """gzip -9n: no name, no timestamp, so the same text gives the same bytes."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def changelog_text(maintainer: str, epoch: int) -> str:
+    """The Debian changelog of a native package: one entry for this version."""
+    date = email.utils.formatdate(epoch, usegmt=False).replace("-0000", "+0000")
+    return (
+        f"{PACKAGE} ({__version__}) stable; urgency=medium\n\n"
+        f"  * Cordon {__version__}.\n\n"
+        f" -- {maintainer}  {date}\n"
+    )
+
+
+def stage_files(tree: Path, inputs: DebInputs, wheels: Sequence[Path], epoch: int) -> list[str]:
     """Write the package's files into ``tree``; return the conffiles (everything in /etc)."""
     for wheel in wheels:
         _put(tree, f"/opt/cordon/wheels/{wheel.name}", wheel.read_bytes())
@@ -170,6 +188,11 @@ def stage_files(tree: Path, inputs: DebInputs, wheels: Sequence[Path]) -> list[s
     _put(tree, "/usr/share/applications/cordon.desktop", desktop)
     _put(tree, "/usr/share/icons/hicolor/scalable/apps/cordon.svg", ICON.read_bytes())
     _put(tree, "/usr/share/doc/cordon/copyright", (LINUX / "copyright").read_bytes())
+    changelog = changelog_text(inputs.maintainer, epoch).encode()
+    _put(tree, "/usr/share/doc/cordon/changelog.gz", _gz(changelog))
+    _put(tree, "/usr/share/man/man1/cordon.1.gz", _gz((LINUX / "cordon.1").read_bytes()))
+    overrides = (LINUX / "lintian-overrides").read_bytes()
+    _put(tree, "/usr/share/lintian/overrides/cordon", overrides)
     conffiles = ["/etc/cordon/policy.example.json"]
     _put(tree, conffiles[0], policy_example_json().encode())
     for field, target, check in _ETC:
@@ -249,6 +272,6 @@ def stage(tree: Path, inputs: DebInputs, wheels: Sequence[Path], epoch: int) -> 
     if tree.exists():
         shutil.rmtree(tree)
     tree.mkdir(parents=True)
-    conffiles = stage_files(tree, inputs, wheels)
+    conffiles = stage_files(tree, inputs, wheels, epoch)
     write_control(tree, inputs, wheels, conffiles)
     normalise_tree(tree, epoch)
