@@ -15,13 +15,25 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from app import __version__
-from devtools.packaging.client_wheels import ROOT, pinned_wheels
-from devtools.packaging.deb_tree import ARCHITECTURE, DEFAULT_MAINTAINER, PACKAGE, DebInputs, stage
+from devtools.packaging.client_wheels import ROOT, WheelError, pinned_wheels
+from devtools.packaging.deb_tree import (
+    ARCHITECTURE,
+    DEFAULT_MAINTAINER,
+    PACKAGE,
+    DebInputs,
+    PackageInputError,
+    it_files,
+    stage,
+)
+
+#: The sources a package is built from (the rest of the tree does not reach it).
+PACKAGED_PATHS = ("app", "installer/linux", "resources/icons", "devtools/packaging")
 
 
 def source_date_epoch() -> int:
@@ -42,9 +54,28 @@ def deb_name() -> str:
     return f"{PACKAGE}_{__version__}_{ARCHITECTURE}.deb"
 
 
+def uncommitted_changes() -> list[str]:
+    """What differs from the last commit in the files the package is made of."""
+    status = subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--", *PACKAGED_PATHS],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return status.splitlines()
+
+
 def build(out_dir: Path, inputs: DebInputs, epoch: int | None = None) -> Path:
     """Stage the tree in a temp dir and pack it with ``dpkg-deb``; return the .deb."""
+    it_files(inputs)  # a policy Cordon would refuse fails the build before any work
     epoch = source_date_epoch() if epoch is None else epoch
+    changes = uncommitted_changes()
+    if changes:
+        # Still built (a developer trying a change), but its bytes match no commit.
+        listing = "\n  ".join(changes)
+        sys.stderr.write(
+            f"build-deb: uncommitted changes, not the commit's package:\n  {listing}\n"
+        )
     wheels = pinned_wheels()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / deb_name()
@@ -69,7 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--maintainer", default=DEFAULT_MAINTAINER, help="Maintainer field")
     args = parser.parse_args(argv)
     inputs = DebInputs(args.policy, args.ca, args.update_root, args.maintainer)
-    print(build(args.out, inputs))  # noqa: T201 - the command's result
+    try:
+        deb = build(args.out, inputs)
+    except (PackageInputError, WheelError) as exc:
+        parser.exit(2, f"build-deb: {exc}\n")
+    print(deb)  # noqa: T201 - the command's result
     return 0
 
 

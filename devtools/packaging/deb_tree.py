@@ -176,8 +176,24 @@ def changelog_text(maintainer: str, epoch: int) -> str:
     )
 
 
+def it_files(inputs: DebInputs) -> dict[str, bytes]:
+    """IT's files by their path in /etc/cordon, each checked before anything is staged."""
+    files: dict[str, bytes] = {}
+    for field, target, check in _ETC:
+        source: Path | None = getattr(inputs, field)
+        if source is None:
+            continue
+        if not source.is_file():
+            raise PackageInputError(f"--{field.replace('_', '-')} {source} is not a file")
+        files[target] = check(source)
+    return files
+
+
 def stage_files(tree: Path, inputs: DebInputs, wheels: Sequence[Path], epoch: int) -> list[str]:
     """Write the package's files into ``tree``; return the conffiles (everything in /etc)."""
+    etc = {"/etc/cordon/policy.example.json": policy_example_json().encode(), **it_files(inputs)}
+    for target, data in etc.items():
+        _put(tree, target, data)
     for wheel in wheels:
         _put(tree, f"/opt/cordon/wheels/{wheel.name}", wheel.read_bytes())
     _put(tree, "/opt/cordon/requirements.txt", CLIENT_REQUIREMENTS.read_bytes())
@@ -193,17 +209,7 @@ def stage_files(tree: Path, inputs: DebInputs, wheels: Sequence[Path], epoch: in
     _put(tree, "/usr/share/man/man1/cordon.1.gz", _gz((LINUX / "cordon.1").read_bytes()))
     overrides = (LINUX / "lintian-overrides").read_bytes()
     _put(tree, "/usr/share/lintian/overrides/cordon", overrides)
-    conffiles = ["/etc/cordon/policy.example.json"]
-    _put(tree, conffiles[0], policy_example_json().encode())
-    for field, target, check in _ETC:
-        source: Path | None = getattr(inputs, field)
-        if source is None:
-            continue
-        if not source.is_file():
-            raise PackageInputError(f"--{field.replace('_', '-')} {source} is not a file")
-        _put(tree, target, check(source))
-        conffiles.append(target)
-    return sorted(conffiles)
+    return sorted(etc)
 
 
 def installed_size_kib(tree: Path, wheels: Sequence[Path]) -> int:

@@ -17,6 +17,7 @@ import hashlib
 import io
 import json
 import subprocess
+import sys
 import tarfile
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from app import __version__
-from devtools.packaging.client_wheels import read_pins
+from devtools.packaging.client_wheels import ROOT, read_pins
 from devtools.packaging.deb_tree import DEPENDS
 from devtools.packaging.debian_root import DebianRoot, RootCommandError
 from devtools.xvfb import private_xvfb
@@ -89,6 +90,28 @@ def test_build_is_reproducible(built_deb: BuiltDeb, tmp_path: Path) -> None:
     again = build(tmp_path / "deb-b", built_deb.inputs)
     assert again.name == built_deb.path.name == f"cordon_{__version__}_amd64.deb"
     assert _sha256(again) == _sha256(built_deb.path)
+
+
+def test_build_refuses_what_cordon_would_refuse(tmp_path: Path) -> None:
+    """A policy the client would refuse at start fails the build, not the workstation."""
+    (tmp_path / "policy.json").write_text('{"idle_lock_minutes": 999}')
+    (tmp_path / "ca.pem").write_text("not a certificate")
+    command = [sys.executable, "-m", "devtools.packaging.build_deb", "--out", str(tmp_path)]
+    for option, message in (
+        ("--policy", "idle_lock_minutes must be between 1 and 240"),
+        ("--ca", "holds no PEM certificate"),
+    ):
+        name = "policy.json" if option == "--policy" else "ca.pem"
+        refused = subprocess.run(
+            [*command, option, str(tmp_path / name)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
+        assert refused.returncode == 2
+        assert message in refused.stderr
+    assert not list(tmp_path.glob("*.deb"))
 
 
 def test_control_says_what_the_package_needs(built_deb: BuiltDeb) -> None:
@@ -299,7 +322,10 @@ def test_cordon_accepts_the_packaged_machine_policy(installed: DebianRoot) -> No
     assert example.stdout.strip() == "True"
 
 
-def test_remove_then_purge_leaves_nothing(installed: DebianRoot) -> None:
+def test_reinstall_remove_then_purge_leaves_nothing(installed: DebianRoot) -> None:
+    # A reinstall runs the upgrade path: prerm drops the venv, postinst builds it anew.
+    installed.run("apt-get", "install", "--reinstall", "-y", "cordon")
+    assert installed.run("cordon", "--version").stdout.strip() == f"cordon {__version__}"
     installed.run("apt-get", "remove", "-y", "cordon")
     assert not (installed.path / "opt" / "cordon").exists()
     assert not (installed.path / "usr" / "bin" / "cordon").exists()
