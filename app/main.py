@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import functools
 import logging
-import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from app.auth.sso import MsalAuthenticator, SsoSettings
 from app.domain.models import AccessEvent, User
 from app.jobs.controller import Controller
 from app.jobs.lockdown import LockdownController
+from app.jobs.update_ops import UpdateOps, update_ops_for
 from app.jobs.work_choice import WorkChoice
 from app.lockdown.capture_guard import CaptureGuard, guard_for
 from app.lockdown.hardening import harden_process
@@ -67,11 +67,13 @@ from app.ui.main_window import MainWindow
 from app.ui.pii_suggestions import SuggestionList
 from app.ui.pii_wiring import wire_pii_suggestions
 from app.ui.policy_dialog import PolicyDialog
+from app.ui.quit_signals import quit_on_signals
 from app.ui.review_panel import CommentList, DiffView
 from app.ui.review_wiring import wire_review
 from app.ui.segment_table import SegmentTable
 from app.ui.task_list import TaskList
 from app.ui.transcript_editor import InAppClipboard, TranscriptEditor, release_clipboard
+from app.ui.update_prompt import wire_updates
 from app.ui.waveform_view import WaveformView
 from app.wire.schemas import AccessAction, Outcome
 
@@ -92,8 +94,11 @@ class ClientApp:
     engine: PlaybackEngine
     lockdown: LockdownController
     lock_filter: LockdownFilter
+    updates: UpdateOps | None = None
 
     def shutdown(self) -> None:
+        if self.updates is not None:
+            self.updates.stop()
         self.lockdown.stop()
         self.controller.shutdown()
         self.window.quit_without_asking()  # the outbox is closed: nothing left to lose
@@ -199,7 +204,11 @@ def build(
     lockdown = LockdownController(controller, policy, guard, lock_filter.idle_seconds, controller)
     _wire(controller, window)
     _wire_lockdown(controller, window, lockdown, lock_filter)
-    return ClientApp(api, controller, window, events, outbox, engine, lockdown, lock_filter)
+    updates = update_ops_for(policy, api.base_url, ca_file, state_dir() / "updates" / server_id,
+                             events, controller)  # fmt: skip
+    wire_updates(updates, controller, window)
+    return ClientApp(api, controller, window, events, outbox, engine, lockdown, lock_filter,
+                     updates)  # fmt: skip
 
 
 def _wire_lockdown(
@@ -413,31 +422,6 @@ def _refuse(qt_app: QCoreApplication, message: str, exc: Exception) -> int:
     return 2
 
 
-def _quit_on_signals(qt_app: QCoreApplication, window: MainWindow) -> None:
-    """SIGTERM/SIGINT end the event loop normally, so decrypted audio is zeroed on the way out.
-
-    Python runs signal handlers only between bytecodes; a short timer gives
-    it that chance while Qt's C++ event loop is waiting. The handler only
-    schedules the quit: it runs inside whatever Python code Qt is calling at
-    that moment (often the application event filter, in the middle of a paint
-    or layout event), and quitting there closes the window and tears the plots
-    down under the object Qt is still delivering to (SIGSEGV on exit). A zero
-    timer quits from the event loop, with no event in flight. No question is
-    asked about pending transcripts: the system is ending the session, and they
-    are safe in the outbox.
-    """
-
-    def quit_now() -> None:
-        window.quit_without_asking()
-        qt_app.quit()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: QTimer.singleShot(0, quit_now))
-    ticker = QTimer(qt_app)
-    ticker.timeout.connect(lambda: None)
-    ticker.start(250)
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cordon", description="Cordon annotation client")
     parser.add_argument("--version", action="version", version=f"cordon {__version__}")
@@ -485,7 +469,7 @@ def main(argv: Sequence[str] | None = None, machine: MachineReader | None = None
         return _refuse(qt_app, str(exc), exc)
     client.window.close_requested.connect(client.shutdown)
     client.window.show()
-    _quit_on_signals(qt_app, client.window)
+    quit_on_signals(qt_app, client.window)
     QTimer.singleShot(0, lambda: logger.info("client ready for %s", client.api.base_url))
     code = qt_app.exec()
     client.shutdown()

@@ -23,7 +23,7 @@ APT_PACKAGES=(
     chromium chromium-driver  # a real browser for the SSO sign-in test
     # Installers (installer/): the .deb and its signed apt repository, tried in a
     # clean Debian root; the MSI built with wixl and Authenticode-signed.
-    dpkg-dev apt-utils gnupg debootstrap msitools osslsigncode
+    dpkg-dev apt-utils gnupg debootstrap msitools wixl osslsigncode
 )
 # The SSO tests and `scripts/demo.sh --sso` run a real OpenID Connect provider (npm
 # oidc-provider, from devtools/oidc/package-lock.json) on Node.js >= 20.

@@ -28,6 +28,7 @@ from server import (
     project_schemas,
     provision,
     quality_commands,
+    update_commands,
 )
 from server.auditlog import commands as audit_commands
 from server.comparisons import ingest_comparison
@@ -331,6 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     governance_commands.add_parser(sub, project, with_data)
     quality_commands.add_parser(sub, with_data)
     audit_commands.add_parser(sub, with_data)
+    update_commands.add_parser(sub, with_data)
     p = sub.add_parser("openapi", help="print the /v1 API's OpenAPI document (it is not served)")
     p.set_defaults(func=cmd_openapi)
     return parser

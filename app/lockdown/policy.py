@@ -224,8 +224,8 @@ SCHEMA: tuple[PolicyKey, ...] = (
         "enrolment_secret_file",
         str,
         "",
-        "File holding the enrolment secret IT deployed with the installer "
-        "(cordon-server device policy --new-secret): the workstation is approved at once "
+        "File holding the enrolment secret IT deployed with the installer (made by "
+        "cordon-server device policy with a new secret): the workstation is approved at once "
         "and counted as managed. Empty: an administrator approves it, if the server asks.",
         stricter="machine",
     ),
@@ -235,7 +235,8 @@ SCHEMA: tuple[PolicyKey, ...] = (
         str,
         "",
         "https://host:port of the organisation's Cordon server. Set: Cordon connects only "
-        "there and refuses another --server. Empty: the --server argument names it.",
+        "there and refuses another server named on its command line. Empty: the command line "
+        "names it.",
         stricter="machine",
     ),
     PolicyKey(
@@ -243,7 +244,7 @@ SCHEMA: tuple[PolicyKey, ...] = (
         str,
         "",
         "PEM file of the on-prem CA that signs the Cordon server's certificate, pinned for "
-        "every request. Empty: the --ca argument names it.",
+        "every request. Empty: the command line names it.",
         stricter="machine",
     ),
     PolicyKey(

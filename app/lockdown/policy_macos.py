@@ -13,7 +13,7 @@ import ctypes
 import ctypes.util
 from typing import Any, Protocol
 
-from app.lockdown.policy import SCHEMA, PolicyError, PolicyValue, validate_layer
+from app.lockdown.policy import MAX_TEXT, SCHEMA, PolicyError, PolicyValue, validate_layer
 
 MAC_DOMAIN = "io.cordon.client"
 _UTF8 = 0x08000100  # kCFStringEncodingUTF8
@@ -75,7 +75,8 @@ def _to_python(cf: CoreFoundation, ref: Any, name: str) -> object:
             raise PolicyError(f"managed preference {name} is not an integer")
         return out.value
     if type_id == cf.CFStringGetTypeID():
-        buf = ctypes.create_string_buffer(256)
+        # Room for the longest text the schema allows, at UTF-8's widest per character.
+        buf = ctypes.create_string_buffer(4 * MAX_TEXT + 1)
         if not cf.CFStringGetCString(ref, buf, len(buf), _UTF8):
             raise PolicyError(f"managed preference {name} is too long")
         return buf.value.decode("utf-8")

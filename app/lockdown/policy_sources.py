@@ -2,7 +2,8 @@
 
 - Linux: ``/etc/cordon/policy.json``, accepted only when the file and its
   directory are owned by root and writable by nobody else — otherwise any local
-  user could loosen the policy for everyone.
+  user could loosen the policy for everyone. Whole lines starting with ``//``
+  are comments (the generated template explains each key that way).
 - Windows: ``HKLM\\SOFTWARE\\Policies\\Cordon`` in the 64-bit registry view
   (Group Policy and Intune write there; only administrators can), ``REG_DWORD``
   for booleans and numbers, ``REG_SZ`` for choices.
@@ -68,12 +69,22 @@ def read_json_policy(path: Path, owner: int | None, source: str) -> dict[str, Po
     if len(data) > _MAX_POLICY_BYTES:
         raise PolicyError(f"{source} {path} is larger than {_MAX_POLICY_BYTES} bytes")
     try:
-        raw = json.loads(data)
+        raw = json.loads(_without_comment_lines(data.decode("utf-8")))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PolicyError(f"{source} {path} is not valid JSON: {exc}") from exc
     if not isinstance(raw, dict):
         raise PolicyError(f"{source} {path} must hold a JSON object")
     return validate_layer(raw, f"{source} {path}")
+
+
+def _without_comment_lines(text: str) -> str:
+    """Blank out whole lines starting with ``//`` (the commented template IT edits).
+
+    Only whole lines: a JSON string cannot span lines, so such a line is never
+    inside a value, and ``//`` within a value (a URL) is left alone. Blanking
+    rather than deleting keeps the line numbers of JSON errors right.
+    """
+    return "\n".join("" if line.lstrip().startswith("//") else line for line in text.split("\n"))
 
 
 class WinReg(Protocol):

@@ -66,6 +66,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     #: A stored key or sealed label failed to authenticate: damaged or tampered at rest.
     STORED_DATA_DAMAGED = "stored_data_damaged"
+    #: This server publishes no signed updates (``cordon-server updates init`` never ran).
+    UPDATES_NOT_PUBLISHED = "updates_not_published"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -318,6 +320,11 @@ class AccessAction(StrEnum):
     EXPORTED = "exported"
     #: A project's data class or retention changed (reason says which).
     GOVERNANCE_CHANGED = "governance_changed"
+    #: A signed update was published (reason ``<platform>_<version>``, dots as ``_``).
+    UPDATE_PUBLISHED = "update_published"
+    #: The client refused an update's metadata or file (reason: the refusal's code, e.g.
+    #: ``rollback``, ``expired_metadata``, ``bad_signature``, ``hash_mismatch``).
+    UPDATE_REFUSED = "update_refused"
 
 
 CLIENT_ACTIONS = frozenset(
@@ -344,6 +351,7 @@ CLIENT_ACTIONS = frozenset(
         AccessAction.IDLE_LOCKED,
         AccessAction.SIGNED_OUT,
         AccessAction.OUTBOX_DAMAGED,
+        AccessAction.UPDATE_REFUSED,
     }
 )
 

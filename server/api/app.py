@@ -20,6 +20,7 @@ from server.api import (
     routes_session,
     routes_sso,
     routes_tasks,
+    routes_updates,
     routes_watch,
 )
 from server.api.body_limit import BodyLimitMiddleware
@@ -88,6 +89,7 @@ def _include_routes(app: FastAPI) -> None:
         routes_audit,
         routes_admin,
         routes_pii,
+        routes_updates,
     ):
         app.include_router(module.router)
 
