@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app import __version__
-from app.lockdown.policy import PolicyError, validate_layer
+from app.lockdown.policy import PolicyError
+from app.lockdown.policy_sources import read_json_policy
 from devtools.packaging.client_wheels import CLIENT_REQUIREMENTS, ROOT
-from devtools.packaging.policy_example import policy_example_json
+from devtools.packaging.policy_templates import policy_json
 
 LINUX = ROOT / "installer" / "linux"
 ICON = ROOT / "resources" / "icons" / "cordon.svg"
@@ -121,19 +122,16 @@ def tracked_files(subdir: str) -> list[str]:
 
 
 def _checked_policy(path: Path) -> bytes:
-    """The machine policy, refused at build time if Cordon would refuse it at start."""
-    data = path.read_bytes()
+    """The machine policy, refused at build time if Cordon would refuse it at start.
+
+    Read by Cordon's own reader (``//`` comment lines, JSON, schema); only the
+    ownership check waits for the workstation, where dpkg makes it root's.
+    """
     try:
-        raw = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PackageInputError(f"--policy {path} is not valid JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise PackageInputError(f"--policy {path} must hold a JSON object")
-    try:
-        validate_layer(raw, f"--policy {path}")
+        read_json_policy(path, None, "--policy")
     except PolicyError as exc:
         raise PackageInputError(str(exc)) from exc
-    return data
+    return path.read_bytes()
 
 
 def _checked_ca(path: Path) -> bytes:
@@ -191,7 +189,8 @@ def it_files(inputs: DebInputs) -> dict[str, bytes]:
 
 def stage_files(tree: Path, inputs: DebInputs, wheels: Sequence[Path], epoch: int) -> list[str]:
     """Write the package's files into ``tree``; return the conffiles (everything in /etc)."""
-    etc = {"/etc/cordon/policy.example.json": policy_example_json().encode(), **it_files(inputs)}
+    # The commented template of every key at its default (installer/policy/policy.json).
+    etc = {"/etc/cordon/policy.example.json": policy_json().encode(), **it_files(inputs)}
     for target, data in etc.items():
         _put(tree, target, data)
     for wheel in wheels:

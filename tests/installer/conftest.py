@@ -30,13 +30,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from app.lockdown.policy import PolicyValue
 from devtools.packaging.apt_repo import KEYRING_NAME, build_repository
 from devtools.packaging.build_deb import build
 from devtools.packaging.deb_tree import DebInputs
 from devtools.packaging.debian_root import DebianRoot, cached_tarball
+from devtools.packaging.policy_templates import policy_json
 
 #: The machine policy the test package ships: what Cordon on the installed root must read back.
-POLICY = {
+POLICY: dict[str, PolicyValue] = {
     "server_url": "https://cordon.example.test:8443",
     "server_ca_file": "/etc/cordon/ca.pem",
     "update_root_file": "/etc/cordon/update-root.json",
@@ -79,7 +81,8 @@ def _self_signed_ca_pem() -> bytes:
 def deb_inputs(tmp_path_factory: pytest.TempPathFactory) -> DebInputs:
     """IT's inputs: a machine policy, the server's CA and a TUF root."""
     folder = tmp_path_factory.mktemp("it-inputs")
-    (folder / "policy.json").write_text(json.dumps(POLICY, indent=2))
+    # IT's way: the commented template, with the values it locks.
+    (folder / "policy.json").write_text(policy_json(POLICY))
     (folder / "ca.pem").write_bytes(_self_signed_ca_pem())
     root = {"signed": {"_type": "root", "version": 1}, "signatures": []}
     (folder / "update-root.json").write_text(json.dumps(root))

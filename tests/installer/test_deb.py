@@ -309,15 +309,16 @@ def test_cordon_accepts_the_packaged_machine_policy(installed: DebianRoot) -> No
         "print(json.dumps(machine_reader('linux')()))\n",
     )
     assert json.loads(read.stdout) == POLICY
-    # The example is a whole, valid policy IT can copy and trim.
+    # The example is a whole, valid policy IT can copy and trim: Cordon's reader takes it.
     example = installed.run(
         VENV_PYTHON,
         "-I",
         "-c",
-        "import json, pathlib\n"
-        "from app.lockdown.policy import KEYS, validate_layer\n"
-        "raw = json.loads(pathlib.Path('/etc/cordon/policy.example.json').read_text())\n"
-        "print(sorted(validate_layer(raw, 'example')) == sorted(KEYS))\n",
+        "import pathlib\n"
+        "from app.lockdown.policy import KEYS\n"
+        "from app.lockdown.policy_sources import read_json_policy\n"
+        "path = pathlib.Path('/etc/cordon/policy.example.json')\n"
+        "print(sorted(read_json_policy(path, 0, 'example')) == sorted(KEYS))\n",
     )
     assert example.stdout.strip() == "True"
 
