@@ -207,6 +207,37 @@ def test_desktop_entry_is_valid(built_deb: BuiltDeb, tmp_path: Path) -> None:
     assert checked.returncode == 0 and not checked.stdout.strip(), checked.stdout
 
 
+def test_repository_layout_release_fields_and_keyring(repositories: Path) -> None:
+    good = repositories / "good"
+    dist = good / "dists" / "stable"
+    for name in ("InRelease", "Release", "Release.gpg", "main/binary-amd64/Packages.gz"):
+        assert (dist / name).is_file(), name
+    release = dict(
+        line.split(": ", 1) for line in (dist / "Release").read_text().splitlines() if ": " in line
+    )
+    assert {name: release[name] for name in ("Origin", "Label", "Suite", "Codename")} == {
+        "Origin": "Cordon",
+        "Label": "Cordon",
+        "Suite": "stable",
+        "Codename": "bookworm",
+    }
+    assert (release["Architectures"], release["Components"]) == ("amd64", "main")
+    packages = (dist / "main" / "binary-amd64" / "Packages").read_text()
+    assert "Filename: pool/main/c/cordon/cordon_" in packages
+    # The keyring is binary (an OpenPGP packet, not ASCII armour) and verifies InRelease.
+    keyring = good / "cordon-archive-keyring.gpg"
+    assert not keyring.read_bytes().startswith(b"-----BEGIN")
+    gpgv = ["gpgv", "--keyring", str(keyring)]
+    assert (
+        subprocess.run(
+            [*gpgv, str(dist / "InRelease")], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+    other = repositories / "resigned" / "dists" / "stable" / "InRelease"
+    assert subprocess.run([*gpgv, str(other)], capture_output=True, check=False).returncode != 0
+
+
 def test_unsigned_repository_is_refused(debian_root: DebianRoot, repo_url: str) -> None:
     update = _use_repository(debian_root, f"{repo_url}/unsigned")
     assert update.returncode != 0
