@@ -5,7 +5,7 @@
 The build is reproducible: the same commit and inputs give the same bytes.
 ``SOURCE_DATE_EPOCH`` (default: the last commit's time) is every file's mtime
 and the ar members' date; dpkg-deb sorts the entries, writes them as
-root:root, and compresses with gzip -9: deterministic, and as small as xz
+root:root, and compresses with gzip -9: deterministic, and within 1 % of xz
 here (the payload is mostly wheels, already zip-compressed) at a twentieth of
 the time (3 s instead of 52 s on this machine's package).
 """
