@@ -24,6 +24,7 @@ APT_PACKAGES=(
     # Installers (installer/): the .deb and its signed apt repository, tried in a
     # clean Debian root; the MSI built with wixl and Authenticode-signed.
     dpkg-dev apt-utils gnupg debootstrap msitools wixl osslsigncode
+    desktop-file-utils lintian  # the .deb's desktop entry and Debian policy checks
 )
 # The SSO tests and `scripts/demo.sh --sso` run a real OpenID Connect provider (npm
 # oidc-provider, from devtools/oidc/package-lock.json) on Node.js >= 20.

@@ -31,7 +31,7 @@ from devtools.packaging.debian_root import DebianRoot, RootCommandError
 from devtools.xvfb import private_xvfb
 from tests.installer.conftest import POLICY, BuiltDeb
 
-pytestmark = pytest.mark.timeout(1200)
+pytestmark = [pytest.mark.installer, pytest.mark.timeout(1200)]
 
 VENV_PYTHON = "/opt/cordon/venv/bin/python"
 SITE = "/opt/cordon/venv/lib/python3.11/site-packages"
