@@ -450,9 +450,12 @@ def main(argv: Sequence[str] | None = None, machine: MachineReader | None = None
     )
     try:
         policy = load_policy(machine)
-        server, ca_file = server_target(policy, args.server, args.ca)
     except PolicyError as exc:
         return _refuse(qt_app, f"The Cordon policy on this computer is not valid: {exc}", exc)
+    try:
+        server, ca_file = server_target(policy, args.server, args.ca)
+    except PolicyError as exc:
+        return _refuse(qt_app, f"Cordon cannot connect as asked: {exc}", exc)
     guard = guard_for(_platform_name())
     refusal = start_refusal(policy, guard)
     if refusal is not None:

@@ -161,7 +161,14 @@ def main() -> int:
     parser.add_argument(
         "--sso", action="store_true", help="sign in through a local OpenID Connect provider"
     )
+    parser.add_argument(
+        "--machine-policy",
+        help="a JSON machine policy for the client, read as IT's would be (e.g. to try "
+        "signed updates: update_root_file, update_install)",
+    )
     args = parser.parse_args()
+    if args.sso and args.machine_policy:
+        parser.error("--sso writes its own machine policy; give one or the other")
     has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     if not has_display and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
         print(
@@ -198,6 +205,9 @@ def main() -> int:
         command = [sys.executable, "-m", "app"]
         if args.sso:
             command = _single_sign_on(stack, data_dir, client_env)
+        elif args.machine_policy:
+            policy = str(Path(args.machine_policy).resolve())
+            command = [sys.executable, "-m", "devtools.demo_client", "--machine-policy", policy]
         client = start([*command, "--server", url, "--ca", str(ca_file)], env=client_env)
         stack.callback(stop, client)
         return client.wait()

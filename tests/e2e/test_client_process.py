@@ -65,3 +65,32 @@ def test_policy_can_refuse_the_start(
     )
     assert result.returncode == 2
     assert words in result.stderr
+
+
+@pytest.mark.usefixtures("secret_service")
+def test_the_machine_policy_names_the_server_and_the_command_line_cannot(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """IT's policy alone is enough to connect; a --server naming another one is refused."""
+    policy = tmp_path / "machine-policy.json"
+    policy.write_text(f'{{"server_url": "{server.url}", "server_ca_file": "{server.ca_file}"}}')
+    harness = [sys.executable, "-m", "devtools.demo_client", "--machine-policy", str(policy)]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    refused = subprocess.run(
+        [*harness, "--server", "https://127.0.0.1:9"],
+        env=env, capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert b"Cordon cannot connect as asked" in refused.stderr
+    assert b"'https://127.0.0.1:9' is not allowed" in refused.stderr
+    proc = start(harness, stderr=subprocess.PIPE, env=env)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if b"client ready for " + server.url.encode() in line:
+                break
+        assert proc.poll() is None, "client exited early"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        stop(proc)
