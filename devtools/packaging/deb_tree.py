@@ -174,8 +174,17 @@ def changelog_text(maintainer: str, epoch: int) -> str:
     )
 
 
+#: The policy key that must name each shipped file, or Cordon would never read it.
+_NAMED_BY = {"ca": "server_ca_file", "update_root": "update_root_file"}
+
+
 def it_files(inputs: DebInputs) -> dict[str, bytes]:
-    """IT's files by their path in /etc/cordon, each checked before anything is staged."""
+    """IT's files by their path in /etc/cordon, each checked before anything is staged.
+
+    A CA or update root is only used where the machine policy names it, so both
+    need ``--policy`` naming exactly where the package puts them: a package
+    that shipped a trust root nothing reads would look safer than it is.
+    """
     files: dict[str, bytes] = {}
     for field, target, check in _ETC:
         source: Path | None = getattr(inputs, field)
@@ -184,6 +193,16 @@ def it_files(inputs: DebInputs) -> dict[str, bytes]:
         if not source.is_file():
             raise PackageInputError(f"--{field.replace('_', '-')} {source} is not a file")
         files[target] = check(source)
+    policy = read_json_policy(inputs.policy, None, "--policy") if inputs.policy else {}
+    for field, target, _check in _ETC:
+        key = _NAMED_BY.get(field)
+        if key is None or getattr(inputs, field) is None:
+            continue
+        if policy.get(key) != target:
+            raise PackageInputError(
+                f"--{field.replace('_', '-')} is installed as {target}, but the machine "
+                f"policy (--policy) does not set {key} to it; Cordon would not use it"
+            )
     return files
 
 

@@ -26,7 +26,7 @@ import pytest
 
 from app import __version__
 from devtools.packaging.client_wheels import ROOT, read_pins
-from devtools.packaging.deb_tree import DEPENDS
+from devtools.packaging.deb_tree import DEPENDS, DebInputs, PackageInputError, it_files
 from devtools.packaging.debian_root import DebianRoot, RootCommandError
 from devtools.xvfb import private_xvfb
 from tests.installer.conftest import POLICY, BuiltDeb
@@ -112,6 +112,32 @@ def test_build_refuses_what_cordon_would_refuse(tmp_path: Path) -> None:
         assert refused.returncode == 2
         assert message in refused.stderr
     assert not list(tmp_path.glob("*.deb"))
+
+
+def test_a_shipped_trust_file_must_be_named_by_the_policy(tmp_path: Path) -> None:
+    """A CA or update root the policy does not name would never be read: refused."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n")
+    root = tmp_path / "root.json"
+    root.write_text('{"signed": {"_type": "root"}, "signatures": []}')
+    silent = tmp_path / "silent.json"
+    silent.write_text('{"idle_lock_minutes": 5}')
+    naming = tmp_path / "naming.json"
+    naming.write_text(
+        '{"server_ca_file": "/etc/cordon/ca.pem",\n'
+        "// the shipped update root\n"
+        ' "update_root_file": "/etc/cordon/update-root.json"}'
+    )
+    for inputs, words in (
+        (DebInputs(ca=ca), "does not set server_ca_file"),
+        (DebInputs(policy=silent, update_root=root), "does not set update_root_file"),
+    ):
+        with pytest.raises(PackageInputError, match=words):
+            it_files(inputs)
+    files = it_files(DebInputs(policy=naming, ca=ca, update_root=root))
+    assert sorted(files) == [
+        "/etc/cordon/ca.pem", "/etc/cordon/policy.json", "/etc/cordon/update-root.json"
+    ]  # fmt: skip
 
 
 def test_control_says_what_the_package_needs(built_deb: BuiltDeb) -> None:
