@@ -33,7 +33,7 @@ from app.lockdown.capture_guard import CaptureGuard, guard_for
 from app.lockdown.hardening import harden_process
 from app.lockdown.policy import Policy, PolicyError
 from app.lockdown.policy_sources import MachineReader, load_policy
-from app.lockdown.startup import server_target, start_refusal
+from app.lockdown.startup import ServerChoiceError, server_target, start_refusal
 from app.player.playback import (
     AUDIO_SWITCH_INTERVAL_S,
     PlaybackEngine,
@@ -450,12 +450,14 @@ def main(argv: Sequence[str] | None = None, machine: MachineReader | None = None
     )
     try:
         policy = load_policy(machine)
-    except PolicyError as exc:
-        return _refuse(qt_app, f"The Cordon policy on this computer is not valid: {exc}", exc)
-    try:
         server, ca_file = server_target(policy, args.server, args.ca)
     except PolicyError as exc:
-        return _refuse(qt_app, f"Cordon cannot connect as asked: {exc}", exc)
+        words = (
+            "Cordon cannot connect as asked"
+            if isinstance(exc, ServerChoiceError)
+            else "The Cordon policy on this computer is not valid"
+        )
+        return _refuse(qt_app, f"{words}: {exc}", exc)
     guard = guard_for(_platform_name())
     refusal = start_refusal(policy, guard)
     if refusal is not None:

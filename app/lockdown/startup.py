@@ -33,6 +33,10 @@ def start_refusal(policy: Policy, guard: CaptureGuard) -> str | None:
     return None
 
 
+class ServerChoiceError(PolicyError):
+    """The command line asks for a server or CA the policy does not allow (or names none)."""
+
+
 def server_target(policy: Policy, server: str | None, ca: str | None) -> tuple[str, Path]:
     """The server to connect to and the CA to pin: the machine policy's, else the arguments.
 
@@ -50,11 +54,11 @@ def _pick(policy: Policy, key: str, argument: str | None, flag: str) -> str:
     locked = policy.choice(key).strip()
     if locked:
         if argument is not None and argument != locked:
-            raise PolicyError(
+            raise ServerChoiceError(
                 f"your organisation's policy names {key} {locked!r}; {flag} {argument!r} "
                 "is not allowed"
             )
         return locked
     if not argument:
-        raise PolicyError(f"no {flag} given and the machine policy sets no {key}")
+        raise ServerChoiceError(f"no {flag} given and the machine policy sets no {key}")
     return argument
