@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine
 
 from server import db, segment_meta
+from server.auditlog import store as audit_store
 from server.auditlog.checkpoints import Checkpointer, load_signer, publish_verifier_key
 from server.datadir import DataDir, ensure_secret
 from server.dpop import ProofVerifier
@@ -72,6 +73,8 @@ def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:
     publish_verifier_key(data, audit_signer)
     vault = KeyVault(ensure_secret(data.root_key_path))
     segment_meta.seal_clear_titles(vault, engine)  # data made before titles were sealed
+    with engine.begin() as conn:
+        audit_store.backfill_tiles(conn)  # audit logs made before their tiles were stored
     return ServerContext(
         data=data,
         engine=engine,

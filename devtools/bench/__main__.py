@@ -76,6 +76,10 @@ def _later(work: Path, args: argparse.Namespace, want: object) -> dict[str, obje
         seconds, minutes = (10, 10) if args.quick else (args.stress_seconds, 120)
         out["B10"] = player.b10_stress(seconds, minutes)
         out["B10_with_segments"] = player.b10_stress(seconds, minutes, segments=2000)
+    if want("B15"):  # type: ignore[operator]
+        from devtools.bench import proofs  # noqa: PLC0415
+
+        out["B15"] = proofs.b15_proofs(work, args.quick)
     if want("B13"):  # type: ignore[operator]
         from devtools.bench import workspace  # noqa: PLC0415
 

@@ -23,7 +23,8 @@ from server.api.params import ProjectId
 from server.api.permissions import Capability
 from server.api.principal import Ctx, CurrentPrincipal, Principal
 from server.auditlog import store
-from server.auditlog.merkle import consistency_proof, inclusion_proof
+from server.auditlog.merkle import consistency_path, inclusion_path
+from server.auditlog.tiles import TileReader
 
 router = APIRouter(prefix="/v1/audit")
 
@@ -75,13 +76,15 @@ def inclusion(
     with ctx.engine.connect() as conn:
         _require_auditor(conn, principal, project_id)
         _checked_size(conn, project_id, tree_size)
-        hashes = store.leaf_hashes(conn, project_id, tree_size)
+        tree = TileReader(conn, project_id)
+        leaf = tree.leaf(index)
+        proof = inclusion_path(tree.range_root, index, tree_size)
     return AuditProofOut(
         log_id=project_id,
         leaf_index=index,
-        leaf_hash=base64.b64encode(hashes[index]).decode(),
+        leaf_hash=base64.b64encode(leaf).decode(),
         tree_size=tree_size,
-        hashes=_b64(inclusion_proof(hashes, index, tree_size)),
+        hashes=_b64(proof),
     )
 
 
@@ -98,10 +101,10 @@ def consistency(
     with ctx.engine.connect() as conn:
         _require_auditor(conn, principal, project_id)
         _checked_size(conn, project_id, second)
-        hashes = store.leaf_hashes(conn, project_id, second)
+        proof = consistency_path(TileReader(conn, project_id).range_root, first, second)
     return AuditProofOut(
         log_id=project_id,
         first_size=first,
         tree_size=second,
-        hashes=_b64(consistency_proof(hashes, first, second)),
+        hashes=_b64(proof),
     )

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "CompactTree",
     "ProofError",
+    "RangeRoot",
+    "consistency_path",
     "consistency_proof",
+    "inclusion_path",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
@@ -33,6 +36,9 @@ __all__ = [
 
 HASH_SIZE = 32
 """Size of every tree hash in bytes (SHA-256)."""
+
+#: ``range_root(start, end)``: MTH(D[start:end]) of the tree a proof is made for.
+RangeRoot = Callable[[int, int], bytes]
 
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
@@ -169,11 +175,20 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, size: int) -> list
     """PATH(index, D[size]) from RFC 9162 §2.1.3.1, ordered from the leaf's sibling upwards.
 
     Only the first `size` leaves are used, so the server can answer for any published
-    checkpoint from the same growing leaf list. The RFC's recursion is unrolled: each step
-    picks the half holding the leaf and records the other half's root. Costs O(size) hashes,
-    since sibling subtrees are rehashed from their leaves.
+    checkpoint from the same growing leaf list. Costs O(size) hashes, since sibling
+    subtrees are rehashed from their leaves; the server serves proofs from stored
+    interior hashes instead (:func:`inclusion_path` over its tiles).
     """
     _check_sizes(leaf_hashes, size)
+    return inclusion_path(lambda start, end: _range_root(leaf_hashes, start, end), index, size)
+
+
+def inclusion_path(range_root: RangeRoot, index: int, size: int) -> list[bytes]:
+    """PATH(index, D[size]) with subtree roots from ``range_root(start, end)``.
+
+    The RFC's recursion is unrolled: each step picks the half holding the leaf
+    and records the other half's root — at most log2(size) ranges asked for.
+    """
     if not 0 <= index < size:
         raise ValueError(f"leaf index {index} out of range for tree size {size}")
     path: list[bytes] = []
@@ -181,10 +196,10 @@ def inclusion_proof(leaf_hashes: Sequence[bytes], index: int, size: int) -> list
     while width > 1:
         split = _split_point(width)
         if offset < split:
-            path.append(_range_root(leaf_hashes, start + split, start + width))
+            path.append(range_root(start + split, start + width))
             width = split
         else:
-            path.append(_range_root(leaf_hashes, start, start + split))
+            path.append(range_root(start, start + split))
             start, offset, width = start + split, offset - split, width - split
     path.reverse()
     return path
@@ -194,10 +209,20 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int, new_size: int
     """PROOF(old_size, D[new_size]) from RFC 9162 §2.1.4.1, i.e. SUBPROOF(m, D[n], true).
 
     Sizes 0 and old_size == new_size need no proof and yield an empty list, matching what
-    verify_consistency() demands. The RFC's recursion is unrolled; `known` is SUBPROOF's b flag
-    (whether the old root is already known to the verifier).
+    verify_consistency() demands.
     """
     _check_sizes(leaf_hashes, new_size)
+    return consistency_path(
+        lambda start, end: _range_root(leaf_hashes, start, end), old_size, new_size
+    )
+
+
+def consistency_path(range_root: RangeRoot, old_size: int, new_size: int) -> list[bytes]:
+    """PROOF(old_size, D[new_size]) with subtree roots from ``range_root(start, end)``.
+
+    The RFC's recursion is unrolled; `known` is SUBPROOF's b flag (whether the
+    old root is already known to the verifier).
+    """
     if not 0 <= old_size <= new_size:
         raise ValueError(f"old size {old_size} out of range for new size {new_size}")
     if old_size in (0, new_size):
@@ -207,13 +232,13 @@ def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int, new_size: int
     while old < width:
         split = _split_point(width)
         if old <= split:
-            path.append(_range_root(leaf_hashes, start + split, start + width))
+            path.append(range_root(start + split, start + width))
             width = split
         else:
-            path.append(_range_root(leaf_hashes, start, start + split))
+            path.append(range_root(start, start + split))
             start, old, width, known = start + split, old - split, width - split, False
     if not known:
-        path.append(_range_root(leaf_hashes, start, start + width))
+        path.append(range_root(start, start + width))
     path.reverse()
     return path
 

@@ -11,7 +11,8 @@ leaf holds only a salted hash of it: deleting the address and its salt later
 (erasure) leaves every leaf, and so every tree hash, intact.
 
 ``audit_heads`` keeps each log's compact frontier, so the current root is known
-in O(log n) without reading the leaves back.
+in O(log n) without reading the leaves back; ``audit_tiles``
+(:mod:`server.auditlog.tiles`) keeps its interior hashes, so proofs are too.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from sqlalchemy import (
 )
 
 from server import db
+from server.auditlog import tiles
 from server.auditlog.merkle import HASH_SIZE, CompactTree, leaf_hash
 
 SERVER_LOG = "server"
@@ -146,11 +148,14 @@ def append_many(
         tree = _load_head(conn, log_id)
         first = tree.size
         rows = []
+        hashes = []
         for event_seq, event in items:
             salt = secrets.token_bytes(16) if event.get("remote_addr") else None
             data = leaf_data(event, salt)
             rows.append((log_id, tree.size, event_seq, data, salt))
-            tree.append(leaf_hash(data))
+            hashed = leaf_hash(data)
+            hashes.append(hashed)
+            tree.append(hashed)
         # Straight to the driver: SQLAlchemy's per-row parameter handling costs more
         # than SQLite's insert at this volume.
         conn.exec_driver_sql(
@@ -158,6 +163,7 @@ def append_many(
             "VALUES (?, ?, ?, ?, ?)",
             rows,
         )
+        tiles.extend(conn, log_id, first, hashes)
         frontier = b"".join(tree.frontier())
         if first == 0:
             conn.execute(
@@ -187,3 +193,19 @@ def leaf_hashes(conn: Connection, log_id: str, size: int) -> list[bytes]:
         .order_by(audit_leaves.c.idx)
     ).scalars()
     return [leaf_hash(bytes(data)) for data in rows]
+
+
+def backfill_tiles(conn: Connection) -> list[str]:
+    """Make the tiles of every log that has leaves but none (data directories from before).
+
+    One pass over each such log's leaves, once; returns the logs filled.
+    """
+    filled = []
+    for log_id, size in conn.execute(select(audit_heads.c.log_id, audit_heads.c.size)).all():
+        have = conn.execute(
+            select(tiles.audit_tiles.c.idx).where(tiles.audit_tiles.c.log_id == log_id).limit(1)
+        ).first()
+        if size and have is None:
+            tiles.rebuild(conn, log_id, leaf_hashes(conn, log_id, size))
+            filled.append(log_id)
+    return filled

@@ -5,7 +5,8 @@ Read-only. For each log it checks that
 - leaf indices run 0, 1, 2, … with none missing, repeated or out of place;
 - every leaf is the canonical encoding of the access event it names, and every
   access event has exactly one leaf, in its project's log;
-- the stored head equals the tree recomputed from the leaves;
+- the stored head equals the tree recomputed from the leaves, and so does every
+  stored tile of interior hashes (what proofs are served from);
 - every checkpoint (in the database and every exported file) carries a valid
   signature by the pinned audit key, names this log, and commits to the root
   recomputed from the stored leaves at its size.
@@ -35,6 +36,7 @@ from server.auditlog import store
 from server.auditlog.checkpoint import CheckpointError, NoteVerifier, open_checkpoint
 from server.auditlog.checkpoints import origin
 from server.auditlog.merkle import HASH_SIZE, CompactTree, leaf_hash
+from server.auditlog.tiles import TileCheck
 from server.datadir import DataDir
 
 
@@ -146,6 +148,7 @@ class _LogCheck:
 
     def _walk_leaves(self, wanted: set[int]) -> CompactTree:
         tree = CompactTree()
+        tiles = TileCheck(self.conn, self.log_id)
         last_seq = 0
         for row in self._leaves():
             if row["idx"] != tree.size:
@@ -160,10 +163,14 @@ class _LogCheck:
                 last_seq = self._check_leaf(tree.size, row, data, last_seq)
             except _LeafUnreadableError as exc:
                 self.problem(f"leaf {tree.size} {exc}")
-            tree.append(leaf_hash(data))
+            hashed = leaf_hash(data)
+            tree.append(hashed)
+            tiles.add(hashed)
             self.report.leaves += 1
             if tree.size in wanted:
                 self.roots[tree.size] = tree.root()
+        for text in tiles.finish():
+            self.problem(text)
         return tree
 
     def _check_leaf(self, index: int, row: Any, data: bytes, last_seq: int) -> int:

@@ -1,0 +1,119 @@
+"""Proofs from stored tiles equal proofs from the leaves, and read O(log n) tiles.
+
+The reference is :mod:`server.auditlog.merkle`'s leaf-list proofs (checked against
+RFC 9162's vectors in ``test_merkle_vectors.py``). Sizes cross every tile
+boundary that matters: inside the first tile, at 256, and past 65,536 leaves,
+where a level-2 tile appears.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Connection, create_engine, update
+
+from server import db
+from server.auditlog import tiles
+from server.auditlog.merkle import (
+    consistency_path,
+    consistency_proof,
+    inclusion_path,
+    inclusion_proof,
+    leaf_hash,
+    root_from_leaves,
+)
+
+
+def _leaves(count: int) -> list[bytes]:
+    return [leaf_hash(i.to_bytes(8, "big")) for i in range(count)]
+
+
+@pytest.fixture
+def conn() -> Iterator[Connection]:
+    engine = create_engine("sqlite://")
+    db.create_schema(engine)
+    with engine.begin() as connection:
+        yield connection
+
+
+def _store(conn: Connection, leaves: list[bytes], seed: int = 1) -> None:
+    """Append in batches of random sizes, as the ingest path does."""
+    rng, position = random.Random(seed), 0  # noqa: S311 - batch sizes, not secrets
+    while position < len(leaves):
+        batch = rng.choice((1, 3, 100, 255, 256, 257, 1000, 5000))
+        tiles.extend(conn, "p", position, leaves[position : position + batch])
+        position += batch
+
+
+def test_every_small_proof_equals_the_leaf_proof(conn: Connection) -> None:
+    leaves = _leaves(600)
+    _store(conn, leaves)
+    reader = tiles.TileReader(conn, "p")
+    for size in range(1, 600, 7):
+        assert reader.range_root(0, size) == root_from_leaves(leaves[:size])
+        for index in range(0, size, max(1, size // 9)):
+            assert inclusion_path(reader.range_root, index, size) == inclusion_proof(
+                leaves, index, size
+            ), (index, size)
+        for old in range(0, size + 1, max(1, size // 7)):
+            assert consistency_path(reader.range_root, old, size) == consistency_proof(
+                leaves, old, size
+            ), (old, size)
+    assert [reader.leaf(i) for i in range(600)] == leaves
+
+
+def test_large_trees_read_few_tiles(conn: Connection) -> None:
+    leaves = _leaves(70_001)
+    _store(conn, leaves, seed=7)
+    for size, index in ((65_536, 65_535), (65_537, 0), (70_001, 12_345), (70_001, 70_000)):
+        reader = tiles.TileReader(conn, "p")
+        assert inclusion_path(reader.range_root, index, size) == inclusion_proof(
+            leaves, index, size
+        )
+        assert reader.tiles_read <= 8, reader.tiles_read  # O(log n): not 70,001 leaves
+        reader = tiles.TileReader(conn, "p")
+        assert consistency_path(reader.range_root, 1_000, size) == consistency_proof(
+            leaves, 1_000, size
+        )
+        assert reader.tiles_read <= 10, reader.tiles_read
+
+
+def test_a_tile_read_past_what_is_stored_is_refused(conn: Connection) -> None:
+    _store(conn, _leaves(300))
+    reader = tiles.TileReader(conn, "p")
+    with pytest.raises(LookupError):
+        reader.node(8, 1)  # leaves 256..511: only 300 stored
+    with pytest.raises(LookupError):
+        reader.leaf(300)
+
+
+def test_the_tile_check_finds_a_changed_hash(conn: Connection) -> None:
+    leaves = _leaves(700)
+    _store(conn, leaves)
+    check = tiles.TileCheck(conn, "p")
+    for leaf in leaves:
+        check.add(leaf)
+    assert check.finish() == []
+    forged = hashlib.sha256(b"forged").digest()
+    blob = b"".join([*leaves[256:300], forged, *leaves[301:512]])
+    conn.execute(
+        update(tiles.audit_tiles)
+        .where(tiles.audit_tiles.c.level == 0, tiles.audit_tiles.c.idx == 1)
+        .values(hashes=blob)
+    )
+    check = tiles.TileCheck(conn, "p")
+    for leaf in leaves:
+        check.add(leaf)
+    assert check.finish() == ["tile 0/1 does not match the leaves"]
+
+
+def test_rebuild_makes_the_same_tiles(conn: Connection) -> None:
+    leaves = _leaves(1_000)
+    _store(conn, leaves)
+    before = conn.execute(tiles.audit_tiles.select().order_by("level", "idx")).all()
+    tiles.rebuild(conn, "p", leaves)
+    after = conn.execute(tiles.audit_tiles.select().order_by("level", "idx")).all()
+    assert before == after and len(after) == 4 + 1  # level 0: 4 tiles; level 1: one partial
