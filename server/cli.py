@@ -18,6 +18,7 @@ from app.wire.schemas import Role
 from server import (
     assignment,
     audit,
+    blob_store,
     context_unlock,
     data_classes,
     db,
@@ -55,6 +56,12 @@ def cmd_init(args: argparse.Namespace) -> int:
     ensure_secret(data.token_key_path)
     names = list(dict.fromkeys([*args.name, "localhost", "127.0.0.1", "::1"]))
     ensure_pki(data, names)
+    if args.blobs:
+        try:
+            blob_store.write_config(data.root, args.blobs)
+        except blob_store.BlobStoreError as exc:
+            print(f"cordon-server: {exc}", file=sys.stderr)  # noqa: T201
+            return 2
     db.create_schema(db.make_engine(data.db_path))
     print(f"initialised {data.root}; clients pin {data.ca_cert}")  # noqa: T201
     return 0
@@ -263,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_data(sub.add_parser("init", help="create the data directory, CA and keys"))
     p.add_argument("--name", action="append", default=[], help="extra DNS name or IP for the cert")
+    p.add_argument(
+        "--blobs",
+        help="keep sealed recordings in S3-compatible storage: "
+        "s3://bucket[/prefix][?endpoint=https://host:port&region=R] (credentials: boto3's "
+        "usual chain); default: the data directory's blobs/",
+    )
     p.set_defaults(func=cmd_init)
 
     for name, func, port in (("serve", cmd_serve, 8443), ("demo", cmd_demo, 8443)):

@@ -16,6 +16,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.blob_store import BlobStore, store_for
+
 
 class DataDirError(Exception):
     """The data directory is missing, not initialised, or unsafe."""
@@ -34,6 +36,11 @@ class DataDir:
     @property
     def blob_dir(self) -> Path:
         return self.root / "blobs"
+
+    @property
+    def blobs(self) -> BlobStore:
+        """The sealed recordings' store: ``blobs/``, or object storage (``blobs.json``)."""
+        return store_for(self.root, self.blob_dir)
 
     @property
     def pki_dir(self) -> Path:

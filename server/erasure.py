@@ -21,7 +21,6 @@ opens with the root key), and whatever an annotator heard or wrote down.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -461,14 +460,7 @@ def _unlink_blob(ctx: ServerContext, segment_id: str) -> None:
         ).scalar()
     if name is None:
         return
-    path = ctx.data.blob_dir / str(name)
-    path.unlink(missing_ok=True)
-    (ctx.data.blob_dir / f".{name}.partial").unlink(missing_ok=True)
-    fd = os.open(ctx.data.blob_dir, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the deletion is durable before the receipt says so
-    finally:
-        os.close(fd)
+    ctx.data.blobs.delete(str(name))  # durable before the receipt says so
 
 
 def _sweep_blobs(ctx: ServerContext, project_id: str) -> None:

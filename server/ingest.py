@@ -96,14 +96,6 @@ class _HashingReader:
         return data
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while piece := fh.read(1 << 20):
-            digest.update(piece)
-    return digest.hexdigest()
-
-
 def seal_blob(
     data: DataDir,
     engine: Engine,
@@ -115,28 +107,25 @@ def seal_blob(
 ) -> SealedBlob:
     """Encrypt ``length`` bytes of ``source`` under a fresh data key into the blob store.
 
-    Only ciphertext is written (to a temporary name, fsynced, renamed); the data key
+    Only ciphertext reaches the blob store (which makes it appear whole or not at
+    all, :mod:`server.blob_store`); the data key
     comes back wrapped under the project key.
     """
     with engine.connect() as conn:
         project = project_row(conn, project_id)
     blob_name = f"{segment_id}.seg"
-    final = data.blob_dir / blob_name
-    partial = data.blob_dir / f".{blob_name}.partial"
     data_key = new_key()
     hashing = _HashingReader(source)
-    with partial.open("wb") as sink:
+
+    def fill(sink: BinaryIO) -> None:
         encrypt_stream(
             data_key, hashing, sink, project_id=project_id,  # type: ignore[arg-type]
             segment_id=segment_id, plaintext_length=length,
         )  # fmt: skip
-        sink.flush()
-        os.fsync(sink.fileno())
-    os.replace(partial, final)
+
+    written = data.blobs.write(blob_name, fill)
     wrapped = vault.wrap_data_key(project_id, project.wrapped_key, segment_id, data_key)
-    return SealedBlob(
-        blob_name, final.stat().st_size, wrapped, hashing.digest.hexdigest(), _file_sha256(final)
-    )
+    return SealedBlob(blob_name, written.size, wrapped, hashing.digest.hexdigest(), written.sha256)
 
 
 def insert_segment(

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.crypto.segment_format import SegmentDecryptor
 from server import db, segment_meta
+from server.blob_store import pieces
 from server.context import ServerContext
 from server.ingest import SealedBlob, insert_segment, new_id, seal_blob
 
@@ -73,9 +74,8 @@ def decrypt_segment(ctx: ServerContext, project: Any, seg: Any) -> bytearray:
     decryptor = SegmentDecryptor(
         data_key, project_id=project.id, segment_id=seg.id, allocate=allocate
     )
-    with (ctx.data.blob_dir / seg.blob_name).open("rb") as blob:
-        while chunk := blob.read(1 << 20):
-            decryptor.feed(chunk)
+    for chunk in pieces(ctx.data.blobs, str(seg.blob_name)):
+        decryptor.feed(chunk)
     decryptor.finish()
     return holder[0]
 
@@ -133,7 +133,7 @@ def cut(ctx: ServerContext, source_segment_id: str, start_s: float, end_s: float
             _record(ctx, conn, segment_id, seg, project, title, sealed, start, end, channels)
     except IntegrityError:
         # Cut at the same moment by another request: theirs is the window, this blob goes.
-        (ctx.data.blob_dir / sealed.blob_name).unlink(missing_ok=True)
+        ctx.data.blobs.delete(sealed.blob_name)
         with ctx.engine.connect() as conn:
             winner = _same(ctx, conn, project, seg.id, start, end)
         if winner is None:

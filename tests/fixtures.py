@@ -74,8 +74,9 @@ def _wants_nonce(response: httpx.Response) -> bool:
     return response.status_code == 401 and '"use_dpop_nonce"' in response.text
 
 
-def init_data_dir(root: Path) -> DataDir:
-    assert server_main(["init", "--data-dir", str(root)]) == 0
+def init_data_dir(root: Path, blobs: str | None = None) -> DataDir:
+    extra = ["--blobs", blobs] if blobs else []
+    assert server_main(["init", "--data-dir", str(root), *extra]) == 0
     return DataDir(root)
 
 
@@ -90,7 +91,11 @@ class DemoServer:
 
 
 def demo_server(
-    tmp: Path, files: dict[str, tuple[float, int, int]], *, listening: bool = False
+    tmp: Path,
+    files: dict[str, tuple[float, int, int]],
+    *,
+    listening: bool = False,
+    blobs: str | None = None,
 ) -> DemoServer:
     """An initialised data dir with the demo users and ``files`` (name: seconds, rate, ch).
 
@@ -102,7 +107,7 @@ def demo_server(
     audio_dir.mkdir()
     for i, (name, (seconds, rate, channels)) in enumerate(sorted(files.items())):
         write_audio(audio_dir / name, seconds, rate, channels, seed=i)
-    ctx = open_context(init_data_dir(tmp / "data"), demo_login=True)
+    ctx = open_context(init_data_dir(tmp / "data", blobs), demo_login=True)
     demo = setup_demo(ctx, audio_dir)
     if not listening:
         no_listening = listen_policy.ListenPolicy(submit_coverage=False, accept_coverage=0)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Connection, insert, select
@@ -23,10 +21,9 @@ from server import access_rules, data_classes, db
 from server.api.errors import ApiError
 from server.api.principal import Principal
 from server.api.task_access import TaskAccess, approved_device
+from server.blob_store import pieces
 from server.context import ServerContext
 from server.ingest import new_id
-
-_STREAM_PIECE = 256 * 1024
 
 
 def damaged(access: TaskAccess, what: str) -> ApiError:
@@ -122,17 +119,12 @@ def record_fetch(conn: Connection, principal: Principal, access: TaskAccess) -> 
     access.record(conn, principal.actor(device_id), AccessAction.SEGMENT_FETCHED)
 
 
-def _pieces(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while piece := fh.read(_STREAM_PIECE):
-            yield piece
-
-
 def stream(ctx: ServerContext, access: TaskAccess) -> StreamingResponse:
     """The segment's ciphertext, as stored (call :func:`record_fetch` first)."""
-    path = ctx.data.blob_dir / str(access.segment.blob_name)
+    name = str(access.segment.blob_name)
+    store = ctx.data.blobs
     return StreamingResponse(
-        _pieces(path),
+        pieces(store, name),
         media_type="application/octet-stream",
-        headers={"Content-Length": str(path.stat().st_size), "Cache-Control": "no-store"},
+        headers={"Content-Length": str(store.size(name)), "Cache-Control": "no-store"},
     )
