@@ -45,6 +45,14 @@ def server_target(policy: Policy, server: str | None, ca: str | None) -> tuple[s
     refused rather than obeyed, so a shortcut edited by the annotator cannot
     point Cordon at a server the organisation does not run.
     """
+    locked = [key for key in ("server_url", "server_ca_file") if policy.choice(key).strip()]
+    if len(locked) == 1:
+        other = "server_ca_file" if locked == ["server_url"] else "server_url"
+        raise ServerChoiceError(
+            f"your organisation's policy sets {locked[0]} but not {other}: the server and "
+            "the CA it is pinned to are locked together, so Cordon will not take the other "
+            "from the command line"
+        )
     url = _pick(policy, "server_url", server, "--server")
     ca_path = _pick(policy, "server_ca_file", ca, "--ca")
     return url, Path(ca_path)

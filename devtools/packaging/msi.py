@@ -25,14 +25,12 @@ import time
 from pathlib import Path
 
 from app import __version__
-from app.lockdown.policy import SCHEMA
 from devtools.packaging import msi_sign
 from devtools.packaging.msi_wxs import (
     PROGRAM,
     build_wxs,
     component_conditions,
     harvest,
-    property_name,
     property_table,
 )
 
@@ -73,35 +71,17 @@ def _set(msi: Path, table: str, column: str, value: str, key_column: str, key: s
     _msibuild_query(msi, query)
 
 
-def _secure_properties(msi: Path) -> str:
-    """wixl's own SecureCustomProperties (upgrade detection) plus every policy property.
-
-    Listing them makes Windows Installer pass them from the command line to
-    the elevated part of the install even when it runs on behalf of a user.
-    """
-    done = subprocess.run(
-        ["msiinfo", "export", str(msi), "Property"], capture_output=True, text=True, check=True
-    )
-    existing: list[str] = []
-    for line in done.stdout.splitlines():
-        name, _, value = line.partition("\t")
-        if name == "SecureCustomProperties":
-            existing = [v for v in value.strip().split(";") if v]
-    return ";".join(existing + [property_name(key) for key in SCHEMA])
-
-
 def post_process(msi: Path) -> None:
-    """Add what wixl cannot write: component conditions and secure policy properties."""
+    """Add what wixl cannot write: the component conditions that keep unset keys absent.
+
+    The policy properties are deliberately *not* listed in
+    ``SecureCustomProperties``: Windows Installer then passes them to the
+    elevated part of an install only when an administrator (or SYSTEM, as
+    Intune and SCCM run it) started it — a standard user's repair run
+    (``msiexec /fa … SERVER_URL=…``) cannot rewrite the locked policy.
+    """
     for component, condition in component_conditions().items():
         _set(msi, "Component", "Condition", condition, "Component", component)
-    _set(
-        msi,
-        "Property",
-        "Value",
-        _secure_properties(msi),
-        "Property",
-        "SecureCustomProperties",
-    )
 
 
 def build_msi(payload: Path, out: Path, placeholder: bool, wxs_out: Path | None = None) -> Path:

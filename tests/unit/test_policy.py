@@ -312,3 +312,8 @@ def test_the_machine_policy_names_the_server_and_an_argument_cannot_change_it() 
         server_target(free, None, "/tmp/ca.pem")
     with pytest.raises(PolicyError, match="one of"):
         validate_layer({"update_install": "sometimes"}, "machine policy")
+    # Half a lock is none: the server without its CA (or the CA without the server).
+    for half in ({"server_url": "https://cordon.corp"}, {"server_ca_file": "/etc/ca.pem"}):
+        partial = Policy.merge(validate_layer(half, "machine policy"), {})
+        with pytest.raises(PolicyError, match="locked together"):
+            server_target(partial, "https://a.example", "/tmp/ca.pem")
