@@ -19,7 +19,13 @@ from app.jobs.job_queue import JobQueue
 from app.lockdown.policy import Policy
 from app.services.events import EventRecorder
 from app.services.update_install import InstallRefusedError, UpdateInstaller
-from app.services.updates import UpdateChecker, UpdateOffer, UpdateRefusedError, audit_refusal
+from app.services.updates import (
+    NOT_AUDITED,
+    UpdateChecker,
+    UpdateOffer,
+    UpdateRefusedError,
+    audit_refusal,
+)
 
 logger = logging.getLogger(__name__)
 #: Between checks while Cordon runs.
@@ -44,6 +50,7 @@ class UpdateOps(QObject):
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.check_now)
         self._busy = False
+        self._stopped = False
         self._waiting: UpdateOffer | None = None  # downloaded, the person not asked yet
 
     def start(self) -> None:
@@ -67,6 +74,9 @@ class UpdateOps(QObject):
         self._busy = False
         if offer is None:
             return
+        if self._stopped:  # finished after Cordon began to quit: nobody to ask
+            offer.discard()
+            return
         if not self.installer.downloads:
             self.notice.emit(f"Cordon {offer.version} is available; IT installs updates.")
         elif self.installer.asks:
@@ -79,7 +89,7 @@ class UpdateOps(QObject):
         self._busy = False
         code = error.code if isinstance(error, UpdateRefusedError) else "unexpected"
         self.refused.emit(code)
-        if isinstance(error, UpdateRefusedError) and code not in {"unreachable", "not_published"}:
+        if isinstance(error, UpdateRefusedError) and code not in NOT_AUDITED:
             self.notice.emit(
                 "An update was refused: it failed verification. Cordon stays as it is."
             )
@@ -87,6 +97,9 @@ class UpdateOps(QObject):
     def answer(self, offer: UpdateOffer, yes: bool) -> None:
         """The person's answer (or the policy's, under ``automatic``): install or discard."""
         self._waiting = None
+        if self._stopped:
+            offer.discard()
+            return
         self._queue.submit(
             "update-install", lambda: self.installer.install(offer, consented=yes),
             lambda _none: self.notice.emit(f"Cordon {offer.version} is being installed."),
@@ -100,8 +113,10 @@ class UpdateOps(QObject):
             self.notice.emit("The update could not be installed. Cordon stays as it is.")
 
     def stop(self) -> bool:
-        """Stop the timer and the worker (a check in progress finishes first)."""
+        """Stop the timer and the worker; a download in progress ends at its next piece."""
+        self._stopped = True
         self._timer.stop()
+        self.checker.cancel()
         stopped = self._queue.stop()
         if self._waiting is not None:  # never answered: the downloaded file goes
             self._waiting.discard()

@@ -30,6 +30,10 @@ class InstallMode(StrEnum):
     NEVER = "never"
 
 
+#: Exit codes that mean installed: Windows Installer's 3010 and 1641 add "restart needed".
+_SUCCESS: dict[str, set[int]] = {"windows-msi": {0, 3010, 1641}}
+
+
 class InstallRefusedError(Exception):
     """Nothing was run: no consent, no verified file, or the installer failed (``code``)."""
 
@@ -41,7 +45,8 @@ class InstallRefusedError(Exception):
 def installer_command(platform: str, file: Path) -> list[str]:
     """The OS installer's command for a verified file of ``platform``."""
     if platform == "windows-msi":
-        return ["msiexec", "/i", str(file), "/qn"]
+        # /norestart: a silent install never reboots the workstation under the person.
+        return ["msiexec", "/i", str(file), "/qn", "/norestart"]
     if platform == "linux-deb":
         return ["pkexec", "apt-get", "install", "-y", str(file)]
     if platform == "macos-pkg":
@@ -87,7 +92,7 @@ class UpdateInstaller:
             command = installer_command(self._platform, offer.file)
             logger.info("handing update %s to the installer", offer.version)
             status = self._runner(command)
-            if status != 0:
+            if status not in _SUCCESS.get(self._platform, {0}):
                 raise InstallRefusedError("installer_failed", f"the installer exited with {status}")
         finally:
             offer.discard()

@@ -25,6 +25,7 @@ import shutil
 import ssl
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,8 +52,9 @@ TIMEOUT = (5.0, 60.0)
 PIECE = 256 * 1024
 
 #: Refusal codes that are only a server or network being away, not a refusal of
-#: anything it served: logged, not audited.
-NOT_AUDITED = frozenset({"unreachable", "not_published"})
+#: anything it served: logged, not audited. (A repository that was there before and
+#: now answers 404 is audited as ``withdrawn``: that is how a freeze would look.)
+NOT_AUDITED = frozenset({"unreachable", "not_published", "cancelled"})
 
 
 class UpdateRefusedError(Exception):
@@ -63,7 +65,10 @@ class UpdateRefusedError(Exception):
     root), ``bad_signature`` (not signed by the keys the trusted root names),
     ``hash_mismatch`` (an installer or metadata of other bytes than signed),
     ``invalid_metadata``, ``no_trust_root`` (the shipped root.json unreadable),
-    ``not_published`` and ``unreachable`` (nothing to verify).
+    ``withdrawn`` (a repository this workstation trusted before answers 404: how
+    a freeze would look), ``tls_refused`` (the pinned CA refused the server);
+    ``not_published``, ``unreachable`` and ``cancelled`` (nothing to verify: not
+    audited).
     """
 
     def __init__(self, code: str, message: str) -> None:
@@ -86,6 +91,11 @@ def refusal_for(exc: Exception) -> UpdateRefusedError:
             return UpdateRefusedError(code, f"{type(exc).__name__}: {exc}")
     if isinstance(exc, tuf_errors.DownloadHTTPError) and exc.status_code == 404:
         return UpdateRefusedError("not_published", "the server publishes no updates")
+    cause: BaseException | None = exc
+    while cause is not None:  # the pinned CA refused the server's certificate
+        if isinstance(cause, requests.exceptions.SSLError | ssl.SSLError):
+            return UpdateRefusedError("tls_refused", "the server's certificate is not trusted")
+        cause = cause.__cause__ or cause.__context__
     return UpdateRefusedError("unreachable", f"the update check failed: {type(exc).__name__}")
 
 
@@ -112,7 +122,8 @@ class _Tls13(HTTPAdapter):
 class PinnedFetcher(FetcherInterface):
     """TUF's downloads over the pinned channel: the on-prem CA, TLS 1.3, no environment."""
 
-    def __init__(self, ca_file: Path) -> None:
+    def __init__(self, ca_file: Path, cancelled: threading.Event | None = None) -> None:
+        self._cancelled = cancelled or threading.Event()
         self._session = requests.Session()
         self._session.trust_env = False
         self._session.verify = str(ca_file)
@@ -127,10 +138,12 @@ class PinnedFetcher(FetcherInterface):
             raise tuf_errors.DownloadHTTPError(f"HTTP {response.status_code}", response.status_code)
         return self._pieces(response)
 
-    @staticmethod
-    def _pieces(response: requests.Response) -> Iterator[bytes]:
+    def _pieces(self, response: requests.Response) -> Iterator[bytes]:
         try:
-            yield from response.iter_content(PIECE)
+            for piece in response.iter_content(PIECE):
+                if self._cancelled.is_set():  # Cordon is quitting: stop mid-download
+                    raise tuf_errors.DownloadError("cancelled")
+                yield piece
         finally:
             response.close()
 
@@ -179,8 +192,13 @@ class UpdateChecker:
         self._root_file = root_file
         self._metadata_dir = metadata_dir
         self._report = report
+        self._cancelled = threading.Event()
         self.current = current
         self.platform = platform or platform_kind()
+
+    def cancel(self) -> None:
+        """End a check in progress at its next piece (Cordon is quitting); no more checks."""
+        self._cancelled.set()
 
     def check(self, *, download: bool = True) -> UpdateOffer | None:
         """A newer installer (downloaded and verified if ``download``), or None.
@@ -188,14 +206,24 @@ class UpdateChecker:
         Raises :class:`UpdateRefusedError`; the running version stays either way.
         """
         try:
+            if self._cancelled.is_set():
+                raise UpdateRefusedError("cancelled", "Cordon is quitting")
             return self._check(download)
         except UpdateRefusedError as exc:
             self._refused(exc)
             raise
         except Exception as exc:
             coded = refusal_for(exc)
+            if self._cancelled.is_set():
+                coded = UpdateRefusedError("cancelled", "Cordon is quitting")
+            elif coded.code == "not_published" and self._seen_before():
+                coded = UpdateRefusedError("withdrawn", "a repository seen before is gone")
             self._refused(coded)
             raise coded from exc
+
+    def _seen_before(self) -> bool:
+        """Whether this workstation already trusted metadata from this server's repository."""
+        return (self._metadata_dir / "timestamp.json").is_file()
 
     def _refused(self, refused: UpdateRefusedError) -> None:
         logger.warning("update refused (%s)", refused.code)
@@ -210,7 +238,7 @@ class UpdateChecker:
                 "no_trust_root", "the shipped update root cannot be read"
             ) from exc
         self._metadata_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fetcher = PinnedFetcher(self._ca_file)
+        fetcher = PinnedFetcher(self._ca_file, self._cancelled)
         try:
             updater = Updater(
                 str(self._metadata_dir), self._base + "/metadata/",

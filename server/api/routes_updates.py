@@ -1,6 +1,7 @@
 """Signed updates: the TUF metadata and installers, for anyone who reaches the server.
 
-Unauthenticated on purpose: workstations check before anyone signs in, and what
+Unauthenticated on purpose: a workstation's check is not a person's access (it runs
+after sign-in today, but needs no one's token), and what
 is served is signed (metadata) or named by signed hashes (installers), not
 secret; trust comes from the root.json shipped with the installer, not from
 this channel. So nothing here reads the database or writes the audit log

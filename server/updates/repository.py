@@ -283,17 +283,28 @@ class UpdateRepository:
                     raise UpdateError(
                         "version_not_newer", f"{platform} already has version {other}"
                     )
+            if targets_key.public_key.keyid not in root.signed.roles[Targets.type].keyids:
+                raise UpdateError("wrong_key", "that key does not sign targets here")
             path = f"{platform}/cordon-{version}.{PLATFORMS[platform]}"
             info = self._store(package, path)
-            info.unrecognized_fields["custom"] = {"version": version}
-            targets.signed.targets[path] = info
-            targets.signed.version += 1
-            now = _now()
-            self._sign(targets, targets_key, root, now)
-            self._write(f"{targets.signed.version}.targets.json", targets)
-            self._chain(root, snapshot, timestamp, now, targets.signed.version)
+            try:
+                info.unrecognized_fields["custom"] = {"version": version}
+                targets.signed.targets[path] = info
+                targets.signed.version += 1
+                now = _now()
+                self._sign(targets, targets_key, root, now)
+                self._write(f"{targets.signed.version}.targets.json", targets)
+                self._chain(root, snapshot, timestamp, now, targets.signed.version)
+            except BaseException:
+                # Nothing names it: the installer must not stay where anyone can fetch it.
+                self._stored_file(info).unlink(missing_ok=True)
+                raise
         return Published(path, info.length, info.hashes["sha256"], targets.signed.version,
                          snapshot.signed.version, timestamp.signed.version)  # fmt: skip
+
+    def _stored_file(self, info: TargetFile) -> Path:
+        platform, _, file_name = info.path.partition("/")
+        return self.targets_dir / platform / f"{info.hashes['sha256']}.{file_name}"
 
     def _store(self, package: Path, path: str) -> TargetFile:
         """Copy the installer in under its hash-prefixed name, hashing as it is copied."""

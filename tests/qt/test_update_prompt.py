@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
+import pytest
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QApplication, QMainWindow
 from pytestqt.qtbot import QtBot
@@ -130,3 +131,28 @@ def test_never_only_reports_and_refusals_keep_the_version(qtbot: QtBot, tmp_path
         assert runner.calls == []
     finally:
         assert ops.stop() and refusing.stop()
+
+
+def test_an_offer_arriving_after_stop_is_discarded_not_asked(qtbot: QtBot, tmp_path: Path) -> None:
+    """Cordon began to quit while the check ran: no prompt, no install, no file left."""
+    checker = FakeChecker(tmp_path)
+    runner = Runner()
+    ops = UpdateOps(checker, UpdateInstaller("ask", "linux-deb", runner))
+    asked: list[UpdateOffer] = []
+    ops.offered.connect(asked.append)
+    ops.stop()
+    late = checker.check(download=True)
+    assert late is not None and late.file is not None and late.file.exists()
+    ops._found(late)
+    ops.answer(late, True)
+    assert asked == [] and runner.calls == [] and late.file is None
+    assert not (tmp_path / "dl-1").exists()
+
+
+def test_a_cancelled_checker_checks_no_more_and_reports_nothing(tmp_path: Path) -> None:
+    reports: list[str] = []
+    checker = UpdateChecker("https://127.0.0.1:1", tmp_path, tmp_path, tmp_path, reports.append)
+    checker.cancel()
+    with pytest.raises(UpdateRefusedError) as caught:
+        checker.check()
+    assert caught.value.code == "cancelled" and reports == []

@@ -47,7 +47,7 @@ from tests.fixtures import (
 ROLES = ("annotator", "reviewer", "manager", "project_admin", "auditor", "server_admin",
          "outsider")  # fmt: skip
 #: Routes that take no token by design: health, the two sign-ins (they need a proof), and
-#: the signed updates (TUF metadata and installers, checked before anyone signs in).
+#: the signed updates (TUF metadata and installers: signed, not secret).
 TOKENLESS = {
     ("GET", "/v1/health"),
     ("POST", "/v1/auth/demo-login"),

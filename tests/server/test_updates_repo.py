@@ -90,7 +90,12 @@ def test_publish_signs_audits_and_refuses_what_it_must(data: DataDir, tmp_path: 
     assert _publish(data, keys, tmp_path / "missing.deb", "0.3.0") == 2
     other = tmp_path / "other-offline"  # another repository's targets key
     assert _init(init_data_dir(tmp_path / "other"), other) == 0
-    assert _publish(data, other, package, "0.3.0") == 2
+    other_package = tmp_path / "other.deb"
+    other_package.write_bytes(b"not signed here" * 100)
+    assert _publish(data, other, other_package, "0.3.0") == 2
+    # Refused with the wrong key: the installer was not left where anyone can fetch it.
+    served = sorted(p.name for p in (data.root / "updates" / "targets").rglob("*") if p.is_file())
+    assert len(served) == 1 and served[0].endswith(".cordon-0.2.0.deb")
     with pytest.raises(SystemExit):
         _publish(data, keys, package, "0.3.0", platform="android-apk")
     status = UpdateRepository(data).status()

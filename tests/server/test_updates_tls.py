@@ -177,7 +177,6 @@ def refused(served: Served, ws: Workstation, code: str) -> None:
         update(ws)
     assert caught.value.code == code
     assert ws.runner.calls == []  # nothing was handed to the installer
-    assert ws.checker.current == "0.1.0"
     assert ws.reports == [code]
     assert audited(served, ws) == [("refused", code)]
     assert not list(Path(os.environ["TMPDIR"]).glob("cordon-update-*"))
@@ -287,3 +286,39 @@ def test_expired_root(repo: Served, workstation: Workstation) -> None:
     expired = _resign(root, repo.offline("root"), version=2, expires=_now() - timedelta(days=1))
     (repo.metadata / "2.root.json").write_bytes(expired.to_bytes())
     refused(repo, workstation, "expired_metadata")
+
+
+def test_targets_signed_with_an_online_key(repo: Served, workstation: Workstation) -> None:
+    """A broken-into server holds the snapshot and timestamp keys, not the targets key:
+    an installer list it signs itself is refused."""
+    targets = repo.load("2.targets.json")
+    forged = _resign(targets, repo.online("snapshot"), version=3)
+    (repo.metadata / "3.targets.json").write_bytes(forged.to_bytes())
+    snapshot = repo.load("2.snapshot.json")
+    snapshot.signed.meta["targets.json"].version = 3
+    snapshot = _resign(snapshot, repo.online("snapshot"), version=3)
+    (repo.metadata / "3.snapshot.json").write_bytes(snapshot.to_bytes())
+    ts = repo.load("timestamp.json")
+    ts.signed.snapshot_meta.version = 3
+    ts = _resign(ts, repo.online("timestamp"), version=ts.signed.version + 1)
+    (repo.metadata / "timestamp.json").write_bytes(ts.to_bytes())
+    refused(repo, workstation, "bad_signature")
+
+
+def test_a_repository_seen_before_that_vanishes_is_audited(
+    repo: Served, workstation: Workstation
+) -> None:
+    """A 404 where this workstation already trusted a repository is how a freeze looks."""
+    assert workstation.checker.check(download=False) is not None
+    (repo.metadata / "timestamp.json").unlink()
+    refused(repo, workstation, "withdrawn")
+
+
+def test_a_server_the_pinned_ca_does_not_trust_is_audited(
+    repo: Served, workstation: Workstation, tmp_path: Path
+) -> None:
+    other_ca = tmp_path / "other-ca.pem"
+    other = init_data_dir(tmp_path / "other-data")
+    shutil.copyfile(other.ca_cert, other_ca)
+    workstation.checker._ca_file = other_ca
+    refused(repo, workstation, "tls_refused")

@@ -46,7 +46,7 @@ def offer(tmp_path: Path) -> UpdateOffer:
 
 def test_each_platform_has_its_installer_command(tmp_path: Path) -> None:
     f = tmp_path / "f"
-    assert installer_command("windows-msi", f) == ["msiexec", "/i", str(f), "/qn"]
+    assert installer_command("windows-msi", f) == ["msiexec", "/i", str(f), "/qn", "/norestart"]
     assert installer_command("linux-deb", f) == ["pkexec", "apt-get", "install", "-y", str(f)]
     assert installer_command("macos-pkg", f) == ["installer", "-pkg", str(f), "-target", "/"]
     with pytest.raises(InstallRefusedError):
@@ -74,7 +74,7 @@ def test_the_installer_runs_only_with_consent(
         with pytest.raises(InstallRefusedError) as caught:
             installer.install(update, consented=yes)
         assert caught.value.code == code
-    assert runner.calls == ([["msiexec", "/i", str(file), "/qn"]] if ran else [])
+    assert runner.calls == ([["msiexec", "/i", str(file), "/qn", "/norestart"]] if ran else [])
     assert file is not None and not file.exists() and update.file is None  # deleted either way
     assert installer.downloads is (mode != "never")
 
@@ -85,6 +85,17 @@ def test_a_failed_installer_is_reported(tmp_path: Path) -> None:
             offer(tmp_path), consented=True
         )
     assert caught.value.code == "installer_failed"
+
+
+@pytest.mark.parametrize("status", [3010, 1641])
+def test_windows_installed_but_restart_needed_is_success(tmp_path: Path, status: int) -> None:
+    UpdateInstaller("automatic", "windows-msi", Runner(status)).install(
+        offer(tmp_path), consented=True
+    )
+    with pytest.raises(InstallRefusedError):  # the same codes mean nothing on Linux
+        UpdateInstaller("automatic", "linux-deb", Runner(status)).install(
+            offer(tmp_path), consented=True
+        )
 
 
 def test_an_unverified_offer_is_never_handed_over(tmp_path: Path) -> None:
