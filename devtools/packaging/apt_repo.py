@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -86,10 +87,23 @@ def sign_release(release: Path, gpg_home: Path, key: str) -> None:
 
 
 def export_keyring(out: Path, gpg_home: Path, key: str) -> Path:
-    """The public key, binary (not armored): what ``signed-by=`` expects in a .gpg file."""
+    """The public key, binary (not armored): what ``signed-by=`` expects in a .gpg file.
+
+    ``key`` must be a full fingerprint and the export exactly one primary key: a
+    user id could match several keys, and every one exported would be trusted.
+    """
+    if not re.fullmatch(r"[0-9A-Fa-f]{40}", key):
+        raise ValueError(f"--key must be the signing key's 40-hex fingerprint, not {key!r}")
     data = _gpg(gpg_home, "--export", key)
     if not data:
         raise ValueError(f"no public key {key!r} in {gpg_home}")
+    listed = subprocess.run(
+        ["gpg", "--homedir", str(gpg_home), "--batch", "--with-colons", "--show-keys"],
+        input=data, capture_output=True, check=True,
+    ).stdout.decode()  # fmt: skip
+    primaries = [line for line in listed.splitlines() if line.startswith("pub:")]
+    if len(primaries) != 1:
+        raise ValueError(f"{key!r} exports {len(primaries)} primary keys, not one")
     target = out / KEYRING_NAME
     target.write_bytes(data)
     return target

@@ -10,10 +10,10 @@ tree depends on the commit and the inputs, not on the umask or the clock.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import gzip
 import hashlib
-import json
 import math
 import os
 import shutil
@@ -22,6 +22,10 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
+from tuf.api.exceptions import UnsignedMetadataError
+from tuf.api.metadata import Metadata, Root
 
 from app import __version__
 from app.lockdown.policy import PolicyError
@@ -135,20 +139,45 @@ def _checked_policy(path: Path) -> bytes:
 
 
 def _checked_ca(path: Path) -> bytes:
+    """A CA certificate that is valid now: what TLS pinning to it would accept."""
     data = path.read_bytes()
     if b"-----BEGIN CERTIFICATE-----" not in data:
         raise PackageInputError(f"--ca {path} holds no PEM certificate")
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise PackageInputError(f"--ca {path} is not a readable PEM certificate") from exc
+    now = datetime.datetime.now(datetime.UTC)
+    for cert in certs:
+        who = cert.subject.rfc4514_string()
+        try:
+            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            raise PackageInputError(f"--ca {path}: {who} is not a CA")
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            raise PackageInputError(
+                f"--ca {path}: {cert.subject.rfc4514_string()} is not valid now"
+            )
     return data
 
 
 def _checked_update_root(path: Path) -> bytes:
+    """TUF root metadata signed by its own root keys and not expired (TUF's own checks)."""
     data = path.read_bytes()
     try:
-        kind = json.loads(data)["signed"]["_type"]
-    except (ValueError, KeyError, TypeError) as exc:
+        root = Metadata[Root].from_bytes(data)
+    except Exception as exc:
         raise PackageInputError(f"--update-root {path} is not TUF root metadata") from exc
-    if kind != "root":
-        raise PackageInputError(f"--update-root {path} is {kind!r} metadata, not 'root'")
+    if not isinstance(root.signed, Root):
+        raise PackageInputError(f"--update-root {path} is {root.signed.type!r} metadata")
+    try:
+        root.signed.verify_delegate(Root.type, root.signed_bytes, root.signatures)
+    except UnsignedMetadataError as exc:
+        raise PackageInputError(f"--update-root {path} is not signed by its root keys") from exc
+    if root.signed.is_expired():
+        raise PackageInputError(f"--update-root {path} has expired")
     return data
 
 

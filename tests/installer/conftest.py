@@ -13,7 +13,6 @@ mirror; without them they fail, they never skip.
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import shutil
 import subprocess
@@ -29,6 +28,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from securesystemslib.signer import CryptoSigner
+from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
 from app.lockdown.policy import PolicyValue
 from devtools.packaging.apt_repo import KEYRING_NAME, build_repository
@@ -59,7 +60,7 @@ class SigningKey:
     fingerprint: str
 
 
-def _self_signed_ca_pem() -> bytes:
+def self_signed_ca_pem() -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Cordon Test CA")])
     now = datetime.datetime.now(datetime.UTC)
@@ -77,15 +78,24 @@ def _self_signed_ca_pem() -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
+def tuf_root_json() -> bytes:
+    """A root.json as `cordon-server updates init` makes one: every role, self-signed."""
+    signer = CryptoSigner.generate_ed25519()
+    root = Metadata(Root(expires=datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)))
+    for role in (Root.type, Targets.type, Snapshot.type, Timestamp.type):
+        root.signed.add_key(signer.public_key, role)
+    root.sign(signer)
+    return root.to_bytes()
+
+
 @pytest.fixture(scope="session")
 def deb_inputs(tmp_path_factory: pytest.TempPathFactory) -> DebInputs:
     """IT's inputs: a machine policy, the server's CA and a TUF root."""
     folder = tmp_path_factory.mktemp("it-inputs")
     # IT's way: the commented template, with the values it locks.
     (folder / "policy.json").write_text(policy_json(POLICY))
-    (folder / "ca.pem").write_bytes(_self_signed_ca_pem())
-    root = {"signed": {"_type": "root", "version": 1}, "signatures": []}
-    (folder / "update-root.json").write_text(json.dumps(root))
+    (folder / "ca.pem").write_bytes(self_signed_ca_pem())
+    (folder / "update-root.json").write_bytes(tuf_root_json())
     return DebInputs(folder / "policy.json", folder / "ca.pem", folder / "update-root.json")
 
 

@@ -25,11 +25,18 @@ from pathlib import Path
 import pytest
 
 from app import __version__
+from devtools.packaging.apt_repo import export_keyring
 from devtools.packaging.client_wheels import ROOT, read_pins
 from devtools.packaging.deb_tree import DEPENDS, DebInputs, PackageInputError, it_files
 from devtools.packaging.debian_root import DebianRoot, RootCommandError
 from devtools.xvfb import private_xvfb
-from tests.installer.conftest import POLICY, BuiltDeb
+from tests.installer.conftest import (
+    POLICY,
+    BuiltDeb,
+    SigningKey,
+    self_signed_ca_pem,
+    tuf_root_json,
+)
 
 pytestmark = [pytest.mark.installer, pytest.mark.timeout(1200)]
 
@@ -114,12 +121,33 @@ def test_build_refuses_what_cordon_would_refuse(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.deb"))
 
 
+def test_trust_files_cordon_would_refuse_are_refused(tmp_path: Path) -> None:
+    """A CA that is not one, a junk certificate, a root not signed by its keys or expired."""
+    junk_ca = tmp_path / "junk.pem"
+    junk_ca.write_text("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n")
+    unsigned = json.loads(tuf_root_json())
+    unsigned["signatures"] = []
+    unsigned_root = tmp_path / "unsigned.json"
+    unsigned_root.write_text(json.dumps(unsigned))
+    tampered = json.loads(tuf_root_json())
+    tampered["signed"]["version"] = 2  # the signature no longer covers it
+    tampered_root = tmp_path / "tampered.json"
+    tampered_root.write_text(json.dumps(tampered))
+    for inputs, words in (
+        (DebInputs(ca=junk_ca), "not a readable PEM certificate"),
+        (DebInputs(update_root=unsigned_root), "not signed by its root keys"),
+        (DebInputs(update_root=tampered_root), "not signed by its root keys"),
+    ):
+        with pytest.raises(PackageInputError, match=words):
+            it_files(inputs)
+
+
 def test_a_shipped_trust_file_must_be_named_by_the_policy(tmp_path: Path) -> None:
     """A CA or update root the policy does not name would never be read: refused."""
     ca = tmp_path / "ca.pem"
-    ca.write_text("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n")
+    ca.write_bytes(self_signed_ca_pem())
     root = tmp_path / "root.json"
-    root.write_text('{"signed": {"_type": "root"}, "signatures": []}')
+    root.write_bytes(tuf_root_json())
     silent = tmp_path / "silent.json"
     silent.write_text('{"idle_lock_minutes": 5}')
     naming = tmp_path / "naming.json"
@@ -393,3 +421,13 @@ def test_reinstall_remove_then_purge_leaves_nothing(installed: DebianRoot) -> No
     assert not (installed.path / "etc" / "cordon").exists()
     with pytest.raises(RootCommandError):
         installed.run("cordon", "--version")
+
+
+def test_the_archive_key_is_named_by_its_fingerprint_only(
+    archive_key: SigningKey, tmp_path: Path
+) -> None:
+    """A user id could match several keys, and signed-by= would trust every one exported."""
+    with pytest.raises(ValueError, match="40-hex fingerprint"):
+        export_keyring(tmp_path, archive_key.home, "archive@cordon.test")
+    keyring = export_keyring(tmp_path, archive_key.home, archive_key.fingerprint)
+    assert keyring.stat().st_size > 0
