@@ -215,7 +215,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         data.require_initialised()
     except DataDirError:
-        cmd_init(argparse.Namespace(data_dir=args.data_dir, name=[]))
+        cmd_init(argparse.Namespace(data_dir=args.data_dir, name=[], blobs=None))
     ctx = open_context(data, demo_login=True)
     ctx.grant_lifetime_s = args.grant_lifetime
     # Demo workstations keep no keyring between runs (see scripts/run_demo.py), so each
