@@ -33,7 +33,7 @@ from server import (
 )
 from server.auditlog import commands as audit_commands
 from server.comparisons import ingest_comparison
-from server.context import DEFAULT_GRANT_LIFETIME_S, open_context
+from server.context import DEFAULT_GRANT_LIFETIME_S, ServerContext, open_context
 from server.datadir import DataDir, DataDirError, ensure_secret
 from server.demo import DEFAULT_AUDIO_DIR, setup_demo
 from server.ingest import IngestedSegment, IngestError, ensure_project, ingest_file
@@ -68,12 +68,40 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from server.serve import serve  # noqa: PLC0415 - uvicorn only for serving
-
+    if args.workers > 1 and args.listen_fd is None:
+        return _supervise("serve", args)
     ctx = open_context(_data(args))
     ctx.grant_lifetime_s = args.grant_lifetime
-    serve(ctx, args.host, args.port, _ready(args), _limits(args))
+    _serve(ctx, args)
     return 0
+
+
+def _serve(ctx: ServerContext, args: argparse.Namespace) -> None:
+    """Serve on a fresh socket, or as one of several workers on an inherited one."""
+    import socket  # noqa: PLC0415
+
+    from server.dpop import ProofVerifier  # noqa: PLC0415
+    from server.dpop_replay import SharedReplayCache  # noqa: PLC0415
+    from server.serve import serve  # noqa: PLC0415 - uvicorn only for serving
+
+    sock = None
+    if args.listen_fd is not None:
+        sock = socket.socket(fileno=args.listen_fd)
+        replay = SharedReplayCache(ctx.data.root / "dpop-replay.sqlite3")
+        ctx.proofs = ProofVerifier(ctx.proofs.nonces, replay)
+    serve(ctx, args.host, args.port, _ready(args), _limits(args), sock=sock)
+
+
+def _supervise(command: str, args: argparse.Namespace) -> int:
+    from server.workers import supervise  # noqa: PLC0415 - uvicorn only for serving
+
+    data = _data(args)
+    passed = ["--grant-lifetime", str(args.grant_lifetime), "--read-timeout",
+              str(args.read_timeout), "--max-connections", str(args.max_connections)]  # fmt: skip
+    if command == "demo":
+        passed += ["--audio-dir", args.audio_dir]
+    return supervise(command, data.root, data.ca_cert, args.host, args.port, _ready(args),
+                     passed, args.workers)  # fmt: skip
 
 
 def _ready(args: argparse.Namespace) -> Path | None:
@@ -212,20 +240,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("the demo serves demo logins and binds to loopback only", file=sys.stderr)  # noqa: T201
         return 2
     data = _data(args)
-    try:
-        data.require_initialised()
-    except DataDirError:
-        cmd_init(argparse.Namespace(data_dir=args.data_dir, name=[], blobs=None))
+    worker = args.listen_fd is not None  # the supervisor set the demo up already
+    if not worker:
+        try:
+            data.require_initialised()
+        except DataDirError:
+            cmd_init(argparse.Namespace(data_dir=args.data_dir, name=[], blobs=None))
     ctx = open_context(data, demo_login=True)
     ctx.grant_lifetime_s = args.grant_lifetime
     # Demo workstations keep no keyring between runs (see scripts/run_demo.py), so each
     # run enrols a fresh device; the production cap of three would stop the fourth run.
     ctx.max_devices_per_user = 1000
-    demo = setup_demo(ctx, Path(args.audio_dir))
-    print(f"demo project {demo.project_id}: {len(demo.task_ids)} tasks; users: annotator, reviewer")  # noqa: T201
-    from server.serve import serve  # noqa: PLC0415 - uvicorn only for serving
-
-    serve(ctx, args.host, args.port, _ready(args), _limits(args))
+    if not worker:
+        demo = setup_demo(ctx, Path(args.audio_dir))
+        tasks = len(demo.task_ids)
+        print(f"demo project {demo.project_id}: {tasks} tasks; users: annotator, reviewer")  # noqa: T201
+        if args.workers > 1:
+            return _supervise("demo", args)
+    _serve(ctx, args)
     return 0
 
 
@@ -302,6 +334,11 @@ def build_parser() -> argparse.ArgumentParser:
             default=ConnectionLimits.max_connections,
             help="open connections at most; more are closed at once",
         )
+        p.add_argument(
+            "--workers", type=int, default=1,
+            help="server processes sharing the port (one per core; see server/workers.py)",
+        )  # fmt: skip
+        p.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # a worker's socket
         if name == "demo":
             p.add_argument("--audio-dir", default=str(DEFAULT_AUDIO_DIR))
         p.set_defaults(func=func)

@@ -11,7 +11,7 @@ from server import db, segment_meta
 from server.auditlog import store as audit_store
 from server.auditlog.checkpoints import Checkpointer, load_signer, publish_verifier_key
 from server.datadir import DataDir, ensure_secret
-from server.dpop import ProofVerifier
+from server.dpop import NonceSource, ProofVerifier
 from server.group_commit import GroupCommitter
 from server.idp import TokenChecker
 from server.revocation_watch import RevocationWatch
@@ -75,8 +75,12 @@ def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:
     segment_meta.seal_clear_titles(vault, engine)  # data made before titles were sealed
     with engine.begin() as conn:
         audit_store.backfill_tiles(conn)  # audit logs made before their tiles were stored
+    # Nonces from a secret in the data directory: every process behind one port (and a
+    # restarted one) issues and accepts the same nonces.
+    nonces = NonceSource(ensure_secret(data.root / "keys" / "dpop-nonce.key"))
     return ServerContext(
         data=data,
+        proofs=ProofVerifier(nonces),
         engine=engine,
         vault=vault,
         signer=TokenSigner(ensure_secret(data.token_key_path)),

@@ -24,7 +24,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 from jwt.algorithms import ECAlgorithm
@@ -109,10 +109,16 @@ class Proof:
     jti: str
 
 
+class Replay(Protocol):
+    """Where seen ``jti``s are kept: this process's memory, or a file all processes share."""
+
+    def first_use(self, jti: str, now: float) -> bool: ...
+
+
 class ProofVerifier:
     """Verifies proofs for one server process."""
 
-    def __init__(self, nonces: NonceSource | None = None, replay: ReplayCache | None = None):
+    def __init__(self, nonces: NonceSource | None = None, replay: Replay | None = None):
         self.nonces = nonces or NonceSource()
         self._replay = replay or ReplayCache()
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select
 
 from app.wire.schemas import AccessAction, TaskStatus
-from server import audit, data_classes, db, erasure
+from server import audit, data_classes, db, erasure, leader
 from server.context import ServerContext
 from server.upsert import upsert
 
@@ -234,13 +234,15 @@ class RetentionThread:
     def _run(self) -> None:
         delay = 0.5
         while not self._stop.wait(delay):
+            delay = self._interval
+            if not leader.leads(self._ctx.data):
+                continue  # another server process on this data directory runs retention
             try:
                 receipts = run(self._ctx)
                 if receipts:
                     logger.info("retention: %d erasure job(s) finished", len(receipts))
             except Exception:  # a failed round is retried next round
                 logger.exception("retention round failed; retried in %.0f s", self._interval)
-            delay = self._interval
 
     def stop(self) -> None:
         self._stop.set()

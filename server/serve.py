@@ -50,11 +50,17 @@ def serve(
     port: int,
     ready_file: Path | None = None,
     limits: ConnectionLimits | None = None,
+    sock: socket.socket | None = None,
 ) -> None:
-    """Run until interrupted (SIGINT/SIGTERM), with the connection limits applied."""
+    """Run until interrupted (SIGINT/SIGTERM), with the connection limits applied.
+
+    ``sock``: a listening socket inherited from the supervisor of several
+    processes (:mod:`server.workers`), which announces the URL itself.
+    """
     limits = limits or ConnectionLimits()
     connection_guard.configure(limits)
-    sock = bind(host, port)
+    inherited = sock is not None
+    sock = sock or bind(host, port)
     actual = sock.getsockname()[1]
     config = uvicorn.Config(
         create_app(ctx),
@@ -71,9 +77,14 @@ def serve(
         date_header=False,
     )
     server = uvicorn.Server(config)
-    url = f"https://{host}:{actual}"
+    if not inherited:
+        announce(f"https://{host}:{actual}", ctx.data.ca_cert, ready_file)
+    server.run(sockets=[sock])
+
+
+def announce(url: str, ca_cert: Path, ready_file: Path | None) -> None:
+    """Say where the server listens (and write the ready file tests and the demo wait for)."""
     print(f"Cordon server listening on {url}", flush=True)  # noqa: T201 - CLI output
-    print(f"Clients pin this CA: {ctx.data.ca_cert}", flush=True)  # noqa: T201
+    print(f"Clients pin this CA: {ca_cert}", flush=True)  # noqa: T201
     if ready_file is not None:
         ready_file.write_text(url + "\n")
-    server.run(sockets=[sock])

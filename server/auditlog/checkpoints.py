@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from server import leader
 from server.auditlog import store
 from server.auditlog.checkpoint import Checkpoint, NoteSigner
 from server.datadir import DataDir, ensure_secret
@@ -179,6 +180,8 @@ class CheckpointThread:
                 self._run_once(EVERY_ENTRIES)
 
     def _run_once(self, min_growth: int) -> None:
+        if not leader.leads(self._checkpointer.data):
+            return  # another server process on this data directory signs
         try:
             self._checkpointer.run_once(min_growth)
         except Exception as exc:  # noqa: BLE001 - the thread must outlive one failure

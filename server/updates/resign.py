@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from server import leader
 from server.updates.repository import UpdateRepository
 
 logger = logging.getLogger("cordon.server.updates")
@@ -43,6 +44,9 @@ class ResignThread:
     def _run(self) -> None:
         delay = 0.5
         while not self._stop.wait(delay):
+            if not leader.leads(self._repo.data):
+                delay = self._interval
+                continue  # another server process on this data directory re-signs
             try:
                 self.run_once()
             except Exception:  # a failed round is retried next round
