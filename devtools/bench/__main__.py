@@ -72,6 +72,7 @@ def _later(work: Path, args: argparse.Namespace, want: object) -> dict[str, obje
         from devtools.bench import ingest  # noqa: PLC0415
 
         out["B11"] = ingest.b11_ingest(work, 3.0 if args.quick else 10.0)
+        out["B11_two_processes"] = ingest.b11_ingest(work, 3.0 if args.quick else 10.0, 2)
     if want("B10"):  # type: ignore[operator]
         seconds, minutes = (10, 10) if args.quick else (args.stress_seconds, 120)
         out["B10"] = player.b10_stress(seconds, minutes)

@@ -161,20 +161,25 @@ def _worker(
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    """User + system CPU seconds of a process and its live children so far (``/proc``):
+    with ``--workers`` the server is a supervisor and its worker processes."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(_cpu_seconds(int(child)) for child in children)
 
 
-def b11_ingest(work: Path, seconds: float) -> dict[str, object]:
-    floor_50 = sqlite_floor(work / "floor50.db", 50, 3.0)
-    floor_500 = sqlite_floor(work / "floor500.db", 500, 3.0)
-    data_dir = work / "ingest-server"
-    empty = work / "ingest-audio"
+def b11_ingest(work: Path, seconds: float, workers: int = 1) -> dict[str, object]:
+    floor_50 = sqlite_floor(work / f"floor50-{workers}.db", 50, 3.0)
+    floor_500 = sqlite_floor(work / f"floor500-{workers}.db", 500, 3.0)
+    data_dir = work / f"ingest-server-{workers}"
+    empty = work / f"ingest-audio-{workers}"
     empty.mkdir()
     with contextlib.redirect_stdout(sys.stderr):
         server_main(["init", "--data-dir", str(data_dir)])
-    proc, url = start_server(data_dir, "--audio-dir", str(empty), command="demo")
+    proc, url = start_server(
+        data_dir, "--audio-dir", str(empty), "--workers", str(workers), command="demo"
+    )
     ca = data_dir / "pki" / "ca.pem"
     try:
         clients = _provision(data_dir, url, ca)
@@ -186,6 +191,7 @@ def b11_ingest(work: Path, seconds: float) -> dict[str, object]:
     offered = CLIENTS * BATCH / OPEN_LOOP_INTERVAL_S
     return {
         "what": "50-event batches from 200 workstations over loopback TLS, ack after FULL commit",
+        "server_processes": workers,
         "clients": CLIENTS,
         "closed_loop_events_per_s": round(rate),
         "closed_loop_ack_p50_ms": p50,
