@@ -12,15 +12,15 @@ start and then every hour; ``cordon-server retention run`` runs it at once.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
 
 from app.wire.schemas import AccessAction, TaskStatus
-from server import audit, data_classes, db, erasure, leader
+from server import audit, data_classes, db, erasure
 from server.context import ServerContext
+from server.leader_rounds import LeaderRounds
 from server.upsert import upsert
 
 logger = logging.getLogger(__name__)
@@ -219,32 +219,14 @@ def run(ctx: ServerContext, *, now: int | None = None) -> list[erasure.Receipt]:
     return receipts
 
 
-class RetentionThread:
+class RetentionThread(LeaderRounds):
     """Applies retention in a serving process: soon after start, then every ``interval_s``."""
 
     def __init__(self, ctx: ServerContext, interval_s: float = INTERVAL_S) -> None:
-        self._ctx = ctx
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cordon-retention", daemon=True)
+        super().__init__("retention", ctx.data, lambda: self._apply(ctx), interval_s)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        delay = 0.5
-        while not self._stop.wait(delay):
-            delay = self._interval
-            if not leader.leads(self._ctx.data):
-                continue  # another server process on this data directory runs retention
-            try:
-                receipts = run(self._ctx)
-                if receipts:
-                    logger.info("retention: %d erasure job(s) finished", len(receipts))
-            except Exception:  # a failed round is retried next round
-                logger.exception("retention round failed; retried in %.0f s", self._interval)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+    @staticmethod
+    def _apply(ctx: ServerContext) -> None:
+        receipts = run(ctx)
+        if receipts:
+            logger.info("retention: %d erasure job(s) finished", len(receipts))
