@@ -66,6 +66,7 @@ class Written:
 class BlobStore(Protocol):
     def write(self, name: str, fill: Fill) -> Written: ...
     def open(self, name: str) -> Any: ...  # a context manager yielding an object with read(n)
+    def open_sized(self, name: str) -> tuple[Any, int]: ...  # (reader to close, its length)
     def size(self, name: str) -> int: ...
     def delete(self, name: str) -> None: ...
     def exists(self, name: str) -> bool: ...
@@ -87,12 +88,16 @@ class FileBlobStore:
     def write(self, name: str, fill: Fill) -> Written:
         final = self.directory / name
         partial = self.directory / f".{name}.partial"
-        with partial.open("wb") as sink:
-            writer = _HashingWriter(sink)
-            fill(writer)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(partial, final)
+        try:
+            with partial.open("wb") as sink:
+                writer = _HashingWriter(sink)
+                fill(writer)
+                sink.flush()
+                os.fsync(sink.fileno())
+            os.replace(partial, final)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # ciphertext only, but not left behind either
+            raise
         self._sync_dir()
         return Written(writer.size, writer.digest.hexdigest())
 
@@ -100,6 +105,13 @@ class FileBlobStore:
     def open(self, name: str) -> Iterator[BinaryIO]:
         with (self.directory / name).open("rb") as blob:
             yield blob
+
+    def open_sized(self, name: str) -> tuple[Any, int]:
+        try:
+            blob = (self.directory / name).open("rb")
+        except OSError as exc:
+            raise BlobStoreError(f"blob {name} cannot be opened: {exc.strerror}") from exc
+        return blob, os.fstat(blob.fileno()).st_size
 
     def size(self, name: str) -> int:
         return (self.directory / name).stat().st_size
@@ -155,6 +167,15 @@ class S3BlobStore:
             yield body
         finally:
             body.close()
+
+    def open_sized(self, name: str) -> tuple[Any, int]:
+        from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+
+        try:
+            found = self.client.get_object(Bucket=self.bucket, Key=self._key(name))
+        except (BotoCoreError, ClientError) as exc:
+            raise BlobStoreError(f"blob {name} cannot be read: {type(exc).__name__}") from exc
+        return found["Body"], int(found["ContentLength"])
 
     def size(self, name: str) -> int:
         head = self.client.head_object(Bucket=self.bucket, Key=self._key(name))
@@ -213,7 +234,12 @@ def _s3_store(bucket: str, prefix: str, endpoint: str, region: str, spool: str) 
         "s3",
         endpoint_url=endpoint or None,
         region_name=region,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5}),
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 3},
+            connect_timeout=5,
+            read_timeout=30,
+        ),
     )
     return S3BlobStore(client, bucket, prefix, Path(spool))
 

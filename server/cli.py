@@ -68,9 +68,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    ctx = open_context(_data(args))  # the supervisor too: schema, keys and tiles made once
     if args.workers > 1 and args.listen_fd is None:
         return _supervise("serve", args)
-    ctx = open_context(_data(args))
     ctx.grant_lifetime_s = args.grant_lifetime
     _serve(ctx, args)
     return 0
@@ -80,15 +80,14 @@ def _serve(ctx: ServerContext, args: argparse.Namespace) -> None:
     """Serve on a fresh socket, or as one of several workers on an inherited one."""
     import socket  # noqa: PLC0415
 
-    from server.dpop import ProofVerifier  # noqa: PLC0415
-    from server.dpop_replay import SharedReplayCache  # noqa: PLC0415
     from server.serve import serve  # noqa: PLC0415 - uvicorn only for serving
 
     sock = None
     if args.listen_fd is not None:
+        from server.workers import check_parent  # noqa: PLC0415
+
+        check_parent(args.parent_pid)
         sock = socket.socket(fileno=args.listen_fd)
-        replay = SharedReplayCache(ctx.data.root / "dpop-replay.sqlite3")
-        ctx.proofs = ProofVerifier(ctx.proofs.nonces, replay)
     serve(ctx, args.host, args.port, _ready(args), _limits(args), sock=sock)
 
 
@@ -269,6 +268,44 @@ def cmd_openapi(_args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_parsers(
+    sub: Any, with_data: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+) -> None:
+    for name, func, port in (("serve", cmd_serve, 8443), ("demo", cmd_demo, 8443)):
+        p = with_data(sub.add_parser(name, help=f"{name} over TLS 1.3"))
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=port)
+        p.add_argument("--ready-file", help="write the URL here once listening")
+        p.add_argument(
+            "--grant-lifetime",
+            type=int,
+            default=DEFAULT_GRANT_LIFETIME_S,
+            help="seconds a released segment key stays usable by the client",
+        )
+        p.add_argument(
+            "--read-timeout",
+            type=float,
+            default=ConnectionLimits.read_timeout,
+            help="seconds a client has for the TLS handshake and a request's headers "
+            "(three times this for its body)",
+        )
+        p.add_argument(
+            "--max-connections",
+            type=int,
+            default=ConnectionLimits.max_connections,
+            help="open connections at most; more are closed at once",
+        )
+        p.add_argument(
+            "--workers", type=int, default=1,
+            help="server processes sharing the port (one per core; see server/workers.py)",
+        )  # fmt: skip
+        p.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # a worker's socket
+        p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # its supervisor
+        if name == "demo":
+            p.add_argument("--audio-dir", default=str(DEFAULT_AUDIO_DIR))
+        p.set_defaults(func=func)
+
+
 def _ingest_parser(
     sub: Any, with_data: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
 ) -> None:
@@ -310,38 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_init)
 
-    for name, func, port in (("serve", cmd_serve, 8443), ("demo", cmd_demo, 8443)):
-        p = with_data(sub.add_parser(name, help=f"{name} over TLS 1.3"))
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=port)
-        p.add_argument("--ready-file", help="write the URL here once listening")
-        p.add_argument(
-            "--grant-lifetime",
-            type=int,
-            default=DEFAULT_GRANT_LIFETIME_S,
-            help="seconds a released segment key stays usable by the client",
-        )
-        p.add_argument(
-            "--read-timeout",
-            type=float,
-            default=ConnectionLimits.read_timeout,
-            help="seconds a client has for the TLS handshake and a request's headers "
-            "(three times this for its body)",
-        )
-        p.add_argument(
-            "--max-connections",
-            type=int,
-            default=ConnectionLimits.max_connections,
-            help="open connections at most; more are closed at once",
-        )
-        p.add_argument(
-            "--workers", type=int, default=1,
-            help="server processes sharing the port (one per core; see server/workers.py)",
-        )  # fmt: skip
-        p.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # a worker's socket
-        if name == "demo":
-            p.add_argument("--audio-dir", default=str(DEFAULT_AUDIO_DIR))
-        p.set_defaults(func=func)
+    _serve_parsers(sub, with_data)
 
     _ingest_parser(sub, with_data)
 

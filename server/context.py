@@ -12,6 +12,7 @@ from server.auditlog import store as audit_store
 from server.auditlog.checkpoints import Checkpointer, load_signer, publish_verifier_key
 from server.datadir import DataDir, ensure_secret
 from server.dpop import NonceSource, ProofVerifier
+from server.dpop_replay import SharedReplayCache
 from server.group_commit import GroupCommitter
 from server.idp import TokenChecker
 from server.revocation_watch import RevocationWatch
@@ -73,17 +74,19 @@ def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:
     publish_verifier_key(data, audit_signer)
     vault = KeyVault(ensure_secret(data.root_key_path))
     segment_meta.seal_clear_titles(vault, engine)  # data made before titles were sealed
-    with engine.begin() as conn:
-        audit_store.backfill_tiles(conn)  # audit logs made before their tiles were stored
     # Nonces from a secret in the data directory: every process behind one port (and a
     # restarted one) issues and accepts the same nonces.
     nonces = NonceSource(ensure_secret(data.root / "keys" / "dpop-nonce.key"))
-    return ServerContext(
+    replay = SharedReplayCache(data.root / "dpop-replay.sqlite3")
+    ctx = ServerContext(
         data=data,
-        proofs=ProofVerifier(nonces),
+        proofs=ProofVerifier(nonces, replay),
         engine=engine,
         vault=vault,
         signer=TokenSigner(ensure_secret(data.token_key_path)),
         checkpointer=Checkpointer(data, engine, audit_signer),
         demo_login=demo_login,
     )
+    with ctx.writer.begin() as conn:  # under the write lock: two processes never both fill
+        audit_store.backfill_tiles(conn)  # audit logs made before their tiles were stored
+    return ctx

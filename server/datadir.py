@@ -117,7 +117,19 @@ def read_secret(path: Path, length: int) -> bytes:
 
 
 def ensure_secret(path: Path, length: int = 32) -> bytes:
-    """Create a random secret if absent, then return it."""
+    """Create a random secret if absent, then return it.
+
+    Written whole under a temporary name and linked into place: several server
+    processes starting at once each either make it or read the one that won,
+    never a half-written file.
+    """
     if not path.exists():
-        write_secret(path, secrets.token_bytes(length))
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        write_secret(temporary, secrets.token_bytes(length))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+        finally:
+            temporary.unlink()
     return read_secret(path, length)

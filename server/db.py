@@ -490,6 +490,9 @@ def make_writer_engine(db_path: Path) -> Engine:
 
 def _on_connect_writer(dbapi_conn: Any, record: Any) -> None:
     _on_connect(dbapi_conn, record)
+    # Several server processes queue for the one write lock: a writer waits its turn
+    # (one group commit each) rather than failing a request after 5 s.
+    dbapi_conn.execute("PRAGMA busy_timeout=30000")
     dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (_on_begin_immediate)
 
 

@@ -8,11 +8,12 @@ two nonce periods, it hashes the access token it came with (``ath``), and its
 ``jti`` was not seen before. Only then is the ``jti`` remembered, so a refused
 proof cannot be used to poison the cache.
 
-Nonces are stateless — an HMAC of the current period under a per-process
-secret — so every response can carry one without a database write. The
-replay cache is in memory: one server process remembers the ``jti``s of its
-proof window. (Several processes need a shared cache; the scale-out issue
-owns that.)
+Nonces are stateless — an HMAC of the current period under a secret in the
+data directory, the same for every server process and across restarts — so
+every response can carry one without a database write. The server's replay
+cache is a file every process shares (:mod:`server.dpop_replay`), so neither
+another process nor a restart accepts a proof twice; :class:`ReplayCache`
+keeps ``jti``s in memory for one process (tests).
 """
 
 from __future__ import annotations

@@ -1,17 +1,19 @@
-"""A DPoP replay cache shared by every server process on one data directory.
+"""The DPoP replay cache: the ``jti``s seen, kept in a file of the data directory.
 
-One process keeps the ``jti``s it has seen in memory (:class:`server.dpop.ReplayCache`);
-several processes behind one port must share them, or a proof replayed on a
-connection that lands on another process would be accepted once more there.
-They share a small SQLite file of their own (not the main database: no fsync,
-its own write lock held for one insert), pruned as the proofs age out. Losing
-it in a crash loses nothing a restart would not (proofs are fresh for 150 s,
-and a restarted server's nonces still bound them).
+A file, not memory: several processes behind one port must share what they
+have seen (a proof replayed on a connection another process holds would be
+accepted once more there), and a restarted server must remember the proofs of
+the last 150 s (its nonces come from the same secret, so they would still
+pass). A small SQLite file of its own — not the main database: its own write
+lock, held for one insert, and no fsync per insert (``synchronous=NORMAL``) —
+pruned as the proofs age out. A damaged file (an OS crash) is replaced by an
+empty one rather than stopping the server.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -21,6 +23,18 @@ from server.dpop import PROOF_MAX_AGE_S, PROOF_MAX_AHEAD_S
 PRUNE_EVERY_S = 5.0
 
 
+def _open(path: Path) -> sqlite3.Connection:
+    old = os.umask(0o077)  # the file and its -wal/-shm: the server's user only
+    try:
+        db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS seen (jti BLOB PRIMARY KEY, until REAL)")
+    finally:
+        os.umask(old)
+    return db
+
+
 class SharedReplayCache:
     """``first_use`` across processes: an insert that a second use cannot repeat."""
 
@@ -28,11 +42,12 @@ class SharedReplayCache:
         self._keep = keep_s
         self._lock = threading.Lock()
         self._next_prune = 0.0
-        self._db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("CREATE TABLE IF NOT EXISTS seen (jti BLOB PRIMARY KEY, until REAL)")
-        path.chmod(0o600)
+        try:
+            self._db = _open(path)
+        except sqlite3.DatabaseError:
+            for stale in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+                stale.unlink(missing_ok=True)
+            self._db = _open(path)
 
     def first_use(self, jti: str, now: float) -> bool:
         """Remember ``jti``; ``False`` if any process already saw it."""

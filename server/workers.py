@@ -15,15 +15,19 @@ What the workers share, and how (the data directory is the only channel):
 - the singletons (checkpoint signing, retention, update re-signing) run only in
   the process holding ``leader.lock`` (:mod:`server.leader`).
 
-Rate limits (sign-in refusals, update downloads) and the push channel's
-revocation poller stay per process. The supervisor stops every worker when it
-is told to stop, and stops them all if one dies (a service manager restarts the
-whole server; half a server would keep running with a share of its capacity).
+Rate limits (sign-in refusals, update downloads), the connection cap and the
+push channel's revocation poller stay per process. The supervisor stops every
+worker when it is told to stop or fails, and stops them all if one dies (a
+service manager restarts the whole server; half a server would keep running
+with a share of its capacity); each worker is also signalled by the kernel when
+the supervisor dies (``PR_SET_PDEATHSIG``), so none outlives it on the port.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -35,6 +39,14 @@ from server.serve import announce, bind
 
 logger = logging.getLogger(__name__)
 STOP_GRACE_S = 15.0
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In each worker, before it runs: SIGTERM when the supervisor dies, however it dies
+    (Linux ``PR_SET_PDEATHSIG``), so no worker outlives it holding the port."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def supervise(
@@ -42,24 +54,36 @@ def supervise(
     ready_file: Path | None, worker_args: Sequence[str], workers: int,
 ) -> int:  # fmt: skip
     """Run ``workers`` processes of ``cordon-server <command>`` on one socket until stopped."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     fd = sock.fileno()
     argv = [sys.executable, "-m", "server", command, "--data-dir", str(data_root),
-            "--listen-fd", str(fd), *worker_args]  # fmt: skip
-    procs = [subprocess.Popen(argv, pass_fds=(fd,)) for _ in range(workers)]  # noqa: S603
-    sock.close()  # the workers hold it now
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    announce(f"https://{host}:{actual}", ca_cert, ready_file)
+            "--listen-fd", str(fd), "--parent-pid", str(os.getpid()), *worker_args]  # fmt: skip
+    procs: list[subprocess.Popen[bytes]] = []
     code = 0
-    while not stop.wait(0.2):
-        dead = [p for p in procs if p.poll() is not None]
-        if dead:
-            logger.error("a server worker exited (%s); stopping the others", dead[0].returncode)
-            code = 1
-            break
+    try:
+        for _ in range(workers):
+            procs.append(
+                subprocess.Popen(argv, pass_fds=(fd,), preexec_fn=_die_with_parent)  # noqa: S603, PLW1509 - the supervisor has no threads yet
+            )
+        sock.close()  # the workers hold it now
+        announce(f"https://{host}:{actual}", ca_cert, ready_file)
+        while not stop.wait(0.2):
+            dead = [p for p in procs if p.poll() is not None]
+            if dead:
+                logger.error("a server worker exited (%s); stopping the others", dead[0].returncode)
+                code = 1
+                break
+    finally:
+        sock.close()
+        _stop_all(procs)
+    return code
+
+
+def _stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
             proc.terminate()
@@ -69,4 +93,9 @@ def supervise(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    return code
+
+
+def check_parent(parent_pid: int | None) -> None:
+    """In a worker: exit at once if the supervisor died before the death signal was set."""
+    if parent_pid is not None and os.getppid() != parent_pid:
+        raise SystemExit("cordon-server: the supervisor is gone")

@@ -56,6 +56,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     AUDIT_UNAVAILABLE = "audit_unavailable"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
     #: A label document that does not fit its project schema or its audio (``path`` says where).
     DOCUMENT_INVALID = "document_invalid"
     #: The task's lifecycle does not allow this action now (e.g. accepting an unsubmitted task).

@@ -116,7 +116,7 @@ def _worker(
     seconds, start times spread (open loop: latency at a given offered load).
     """
     latencies: list[float] = []
-    accepted = [0]
+    accepted, failed = [0], [0]
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
 
@@ -126,7 +126,7 @@ def _worker(
         api.set_proof_key(DPoPKey.from_private_bytes(base64.b64decode(key)))
         device = key[-12:]
         # The open-loop phase goes on from far ahead: new numbers, new keys.
-        seq, mine, took = (1_000_000 if interval else 0), 0, []
+        seq, mine, errors, took = (1_000_000 if interval else 0), 0, 0, []
         due = time.perf_counter() + random.uniform(0, interval)  # noqa: S311 - spread only
         while time.perf_counter() < stop_at:
             if interval:
@@ -145,11 +145,12 @@ def _worker(
                 ack = api.post_events(batch, idempotency_key=f"bench-{device}-{seq}")
                 mine += ack.accepted
             except ApiError:
-                pass
+                errors += 1  # counted: a refused or failed batch is not throughput
             took.append(time.perf_counter() - began)
         with lock:
             latencies.extend(took)
             accepted[0] += mine
+            failed[0] += errors
         api.close()
 
     threads = [threading.Thread(target=workstation, args=c) for c in clients]
@@ -157,7 +158,7 @@ def _worker(
         thread.start()
     for thread in threads:
         thread.join()
-    out.put((accepted[0], latencies))
+    out.put((accepted[0], latencies, failed[0]))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -187,7 +188,7 @@ def b11_ingest(work: Path, seconds: float, workers: int = 1) -> dict[str, object
         open_loop = _load(url, ca, clients, seconds, OPEN_LOOP_INTERVAL_S, proc.pid)
     finally:
         stop(proc)
-    rate, p50, p99, requests_sent, cpu = closed
+    rate, p50, p99, requests_sent, cpu, errors = closed
     offered = CLIENTS * BATCH / OPEN_LOOP_INTERVAL_S
     return {
         "what": "50-event batches from 200 workstations over loopback TLS, ack after FULL commit",
@@ -197,6 +198,8 @@ def b11_ingest(work: Path, seconds: float, workers: int = 1) -> dict[str, object
         "closed_loop_ack_p50_ms": p50,
         "closed_loop_ack_p99_ms": p99,
         "closed_loop_requests": requests_sent,
+        "closed_loop_failed_requests": errors,
+        "open_loop_failed_requests": open_loop[5],
         "server_cpu_share_of_one_core": cpu,
         "open_loop_offered_events_per_s": round(offered),
         "open_loop_events_per_s": round(open_loop[0]),
@@ -213,8 +216,8 @@ def b11_ingest(work: Path, seconds: float, workers: int = 1) -> dict[str, object
 
 def _load(
     url: str, ca: Path, clients: list[tuple[str, str]], seconds: float, interval: float, pid: int
-) -> tuple[float, float, float, int, float]:
-    """(events/s, ack p50 ms, ack p99 ms, requests, server CPU share) of one load phase."""
+) -> tuple[float, float, float, int, float, int]:
+    """(events/s, ack p50 ms, ack p99 ms, requests, server CPU share, failed requests)."""
     context = multiprocessing.get_context("spawn")
     queue: Any = context.Queue()
     share = len(clients) // PROCESSES
@@ -237,4 +240,5 @@ def _load(
     p50 = round(statistics.median(latencies) * 1000, 1)
     p99 = round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1)
     rate = sum(r[0] for r in results) / elapsed
-    return rate, p50, p99, len(latencies), round(server_cpu / elapsed, 2)
+    errors = sum(r[2] for r in results)
+    return rate, p50, p99, len(latencies), round(server_cpu / elapsed, 2), errors

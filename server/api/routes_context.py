@@ -209,5 +209,5 @@ def context_segment(
     access = _annotator(ctx, principal, task_id, "context_fetch")
     with ctx.transaction() as conn:
         wider = _granted(conn, principal, access, request_id)
-        segment_delivery.record_fetch(conn, principal, wider)
-    return segment_delivery.stream(ctx, wider)
+        opened = segment_delivery.fetch(ctx, conn, principal, wider)
+    return segment_delivery.stream(opened)

@@ -173,8 +173,8 @@ def segment(task_id: TaskId, principal: CurrentPrincipal, ctx: Ctx) -> Streaming
     """Stream the encrypted segment (ciphertext only); the fetch commits to the audit first."""
     with ctx.transaction() as conn:
         access = load_task(ctx, principal, task_id, "segment_fetch", conn)
-        segment_delivery.record_fetch(conn, principal, access)
-    return segment_delivery.stream(ctx, access)
+        opened = segment_delivery.fetch(ctx, conn, principal, access)
+    return segment_delivery.stream(opened)
 
 
 @router.post("/tasks/{task_id}/labels", dependencies=[JsonBody])

@@ -9,7 +9,10 @@ fetch is a ``segment_fetched`` leaf committed before the first byte is sent.
 from __future__ import annotations
 
 import base64
+import logging
 import time
+from collections.abc import Iterator
+from typing import Any
 
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Connection, insert, select
@@ -21,9 +24,11 @@ from server import access_rules, data_classes, db
 from server.api.errors import ApiError
 from server.api.principal import Principal
 from server.api.task_access import TaskAccess, approved_device
-from server.blob_store import pieces
+from server.blob_store import PIECE, BlobStoreError
 from server.context import ServerContext
 from server.ingest import new_id
+
+logger = logging.getLogger(__name__)
 
 
 def damaged(access: TaskAccess, what: str) -> ApiError:
@@ -119,12 +124,46 @@ def record_fetch(conn: Connection, principal: Principal, access: TaskAccess) -> 
     access.record(conn, principal.actor(device_id), AccessAction.SEGMENT_FETCHED)
 
 
-def stream(ctx: ServerContext, access: TaskAccess) -> StreamingResponse:
-    """The segment's ciphertext, as stored (call :func:`record_fetch` first)."""
-    name = str(access.segment.blob_name)
-    store = ctx.data.blobs
+def open_blob(ctx: ServerContext, access: TaskAccess) -> tuple[Any, int]:
+    """The segment's stored ciphertext, opened (before the fetch is recorded): 503 if the
+    blob store cannot give it now, so no fetch is recorded that was not served."""
+    try:
+        return ctx.data.blobs.open_sized(str(access.segment.blob_name))
+    except BlobStoreError as exc:
+        logger.error("segment %s: %s", access.segment.id, exc)
+        raise ApiError(
+            503, ErrorCode.STORAGE_UNAVAILABLE, "the recording cannot be read now; try again",
+            audit=False,
+        ) from exc  # fmt: skip
+
+
+def fetch(
+    ctx: ServerContext, conn: Connection, principal: Principal, access: TaskAccess
+) -> tuple[Any, int]:
+    """Open the blob, then record the fetch (in the caller's transaction): what
+    :func:`stream` serves once that transaction commits."""
+    opened = open_blob(ctx, access)
+    try:
+        record_fetch(conn, principal, access)
+    except BaseException:
+        opened[0].close()
+        raise
+    return opened
+
+
+def stream(opened: tuple[Any, int]) -> StreamingResponse:
+    """The opened ciphertext, in pieces, closed at the end (see :func:`open_blob`)."""
+    reader, size = opened
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while piece := reader.read(PIECE):
+                yield piece
+        finally:
+            reader.close()
+
     return StreamingResponse(
-        pieces(store, name),
+        chunks(),
         media_type="application/octet-stream",
-        headers={"Content-Length": str(store.size(name)), "Cache-Control": "no-store"},
+        headers={"Content-Length": str(size), "Cache-Control": "no-store"},
     )

@@ -190,6 +190,7 @@ class TileCheck:
     """
 
     def __init__(self, conn: Connection, log_id: str) -> None:
+        self._conn, self._log_id = conn, log_id
         self._reader = TileReader(conn, log_id)
         self._pending: list[list[bytes]] = [[]]
         self._counts: list[int] = [0]  # full tiles compared so far, per level
@@ -212,10 +213,20 @@ class TileCheck:
             level += 1
 
     def finish(self) -> list[str]:
-        """Compare the partial tiles; return every mismatch found."""
+        """Compare the partial tiles, look for tiles the leaves do not make; every mismatch."""
+        expected: set[tuple[int, int]] = set()
         for level, pending in enumerate(self._pending):
             if pending:
                 self._compare(level, self._counts[level], pending)
+            made = self._counts[level] + (1 if pending else 0)
+            expected.update((level, index) for index in range(made))
+        stored = self._conn.execute(
+            select(audit_tiles.c.level, audit_tiles.c.idx).where(
+                audit_tiles.c.log_id == self._log_id
+            )
+        ).all()
+        for level, index in sorted({(int(r[0]), int(r[1])) for r in stored} - expected):
+            self.problems.append(f"tile {level}/{index} is not made by the leaves")
         return self.problems
 
     def _compare(self, level: int, index: int, hashes: list[bytes]) -> None:

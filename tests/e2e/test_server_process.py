@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -199,3 +200,30 @@ def test_one_process_leads_a_data_directory_until_it_exits(tmp_path: Path) -> No
         [sys.executable, "-c", code, str(tmp_path), "0"], capture_output=True, text=True, check=True
     )
     assert third.stdout.strip() == "True"
+
+
+def test_serve_with_workers_and_no_worker_outlives_its_supervisor(tmp_path: Path) -> None:
+    """`serve --workers 2` on an initialised directory; a supervisor killed outright
+    (no chance to stop anyone) still takes its workers with it, and the port is free."""
+    data = tmp_path / "data"
+    assert server_main(["init", "--data-dir", str(data)]) == 0
+    proc, url = start_server(data, "--workers", "2")
+    try:
+        workers = _children(proc.pid)
+        assert len(workers) == 2
+        ca = data / "pki" / "ca.pem"
+        with requests.Session() as session:
+            session.trust_env = False
+            session.verify = str(ca)
+            assert session.get(url + "/v1/health", timeout=10).status_code == 200
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 20
+        while any(Path(f"/proc/{pid}").exists() for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived its supervisor"
+            time.sleep(0.1)
+        port = int(url.rsplit(":", 1)[1])
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", port))  # nobody holds the port any more
+    finally:
+        stop(proc)

@@ -18,9 +18,10 @@ import boto3
 import pytest
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
+from sqlalchemy import func, select
 
 from app.crypto.device_keys import DeviceKeyPair
-from server import blob_store
+from server import blob_store, db
 from server.blob_store import BlobStore, BlobStoreError, FileBlobStore, S3BlobStore, pieces
 from server.cli import main as server_main
 from tests.fixtures import demo_server, enroll, login
@@ -93,6 +94,10 @@ def test_a_failed_write_leaves_no_blob(store: BlobStore) -> None:
     with pytest.raises(OSError, match="disk full"):
         store.write("b.seg", failing)
     assert not store.exists("b.seg")
+    if isinstance(store, FileBlobStore):  # nor its partial file
+        assert not list(store.directory.iterdir())
+    else:
+        assert isinstance(store, S3BlobStore) and not list(store.spool.iterdir())
 
 
 def test_s3_objects_are_put_with_server_side_encryption(s3_endpoint: str, tmp_path: Path) -> None:
@@ -135,6 +140,21 @@ def test_a_recording_on_s3_is_ingested_served_and_erased(s3_endpoint: str, tmp_p
     assert served.status_code == 200
     stored = client.get_object(Bucket="served", Key=f"cordon/{task['segment_id']}.seg")
     assert served.content == stored["Body"].read()
+    # The storage loses the object: a 503 that says so, and no fetch recorded.
+    with srv.ctx.engine.connect() as conn:
+        fetches = conn.execute(
+            select(func.count()).where(db.access_events.c.action == "segment_fetched")
+        ).scalar_one()
+    client.delete_object(Bucket="served", Key=f"cordon/{task['segment_id']}.seg")
+    lost = api.get(f"/v1/tasks/{task['task_id']}/segment", headers=headers)
+    assert lost.status_code == 503 and lost.json()["error"]["code"] == "storage_unavailable"
+    with srv.ctx.engine.connect() as conn:
+        assert (
+            fetches
+            == conn.execute(
+                select(func.count()).where(db.access_events.c.action == "segment_fetched")
+            ).scalar_one()
+        )
     data = ["--data-dir", str(srv.ctx.data.root)]
     erase = ["erase", *data, "--project", srv.demo.project_id, "--by", "manager"]
     assert server_main([*erase, "--segment", task["segment_id"]]) == 0

@@ -13,6 +13,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from app.crypto.device_keys import DeviceKeyPair
 from app.crypto.dpop import DPoPKey, access_token_hash, b64url, jwk_thumbprint
 from server import db
+from server.context import open_context
 from server.dpop import NonceSource, ProofError, ProofVerifier
 from tests.fixtures import DemoServer, ProvingClient, demo_server, enroll, login, proof_key
 
@@ -236,3 +238,20 @@ def test_a_client_without_a_nonce_gets_one_on_any_answer(srv: DemoServer) -> Non
     client = ProvingClient(srv.client().app)
     health = client.get("/v1/health")
     assert srv.ctx.proofs.nonces.valid(health.headers["DPoP-Nonce"])
+
+
+def test_a_restarted_server_remembers_the_proofs_it_took(tmp_path: Path) -> None:
+    """Nonces outlive a restart (their secret is in the data directory), so the seen
+    proofs must too: the replay cache is a file of the data directory."""
+    srv = demo_server(tmp_path, {})
+    key = DPoPKey.generate()
+    url = "https://127.0.0.1:8443/v1/tasks"
+    nonce = srv.ctx.proofs.nonces.current()
+    proof = key.proof("GET", url, access_token="t", nonce=nonce)
+    srv.ctx.proofs.verify(proof, "GET", url, access_token="t")
+    restarted = open_context(srv.ctx.data)
+    assert restarted.proofs.nonces.valid(nonce)
+    with pytest.raises(ProofError, match="already used"):
+        restarted.proofs.verify(proof, "GET", url, access_token="t")
+    replay_file = srv.ctx.data.root / "dpop-replay.sqlite3"
+    assert replay_file.stat().st_mode & 0o777 == 0o600

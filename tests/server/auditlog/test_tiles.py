@@ -13,7 +13,7 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Connection, create_engine, update
+from sqlalchemy import Connection, create_engine, delete, insert, update
 
 from server import db
 from server.auditlog import tiles
@@ -108,6 +108,36 @@ def test_the_tile_check_finds_a_changed_hash(conn: Connection) -> None:
     for leaf in leaves:
         check.add(leaf)
     assert check.finish() == ["tile 0/1 does not match the leaves"]
+
+
+def _check(conn: Connection, leaves: list[bytes]) -> list[str]:
+    check = tiles.TileCheck(conn, "p")
+    for leaf in leaves:
+        check.add(leaf)
+    return check.finish()
+
+
+def test_the_tile_check_finds_missing_extra_and_truncated_tiles(conn: Connection) -> None:
+    leaves = _leaves(600)
+    _store(conn, leaves)
+    table = tiles.audit_tiles
+    assert _check(conn, leaves) == []
+    extra = {"log_id": "p", "hashes": leaves[0]}
+    conn.execute(insert(table).values(level=0, idx=9, **extra))  # past the end
+    conn.execute(insert(table).values(level=3, idx=0, **extra))  # above the top
+    assert _check(conn, leaves) == [
+        "tile 0/9 is not made by the leaves",
+        "tile 3/0 is not made by the leaves",
+    ]
+    conn.execute(delete(table).where(table.c.idx == 9))
+    conn.execute(delete(table).where(table.c.level == 3))
+    short = b"".join(leaves[256:300])
+    conn.execute(update(table).where(table.c.level == 0, table.c.idx == 1).values(hashes=short))
+    conn.execute(delete(table).where(table.c.level == 1))
+    assert _check(conn, leaves) == [
+        "tile 0/1 does not match the leaves",
+        "tile 1/0 is missing",
+    ]
 
 
 def test_rebuild_makes_the_same_tiles(conn: Connection) -> None:
