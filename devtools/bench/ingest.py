@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import multiprocessing
 import os
 import random
@@ -124,7 +125,7 @@ def _worker(
         api = CordonApi(url, Path(ca), timeout=(5.0, 60.0))
         api.set_token(token)
         api.set_proof_key(DPoPKey.from_private_bytes(base64.b64decode(key)))
-        device = key[-12:]
+        device = hashlib.sha256(key.encode()).hexdigest()[:12]  # a valid Idempotency-Key part
         # The open-loop phase goes on from far ahead: new numbers, new keys.
         seq, mine, errors, took = (1_000_000 if interval else 0), 0, 0, []
         due = time.perf_counter() + random.uniform(0, interval)  # noqa: S311 - spread only
