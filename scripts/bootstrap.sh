@@ -25,6 +25,7 @@ APT_PACKAGES=(
     # clean Debian root; the MSI built with wixl and Authenticode-signed.
     dpkg-dev apt-utils gnupg debootstrap msitools wixl osslsigncode
     desktop-file-utils lintian  # the .deb's desktop entry and Debian policy checks
+    postgresql                  # the server tests' second run, on a private PostgreSQL
 )
 # The SSO tests and `scripts/demo.sh --sso` run a real OpenID Connect provider (npm
 # oidc-provider, from devtools/oidc/package-lock.json) on Node.js >= 20.

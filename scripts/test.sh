@@ -12,6 +12,9 @@ if (($#)); then
     exec "$PY" -m pytest "$@"
 fi
 "$PY" -m pytest
+# The server tests again with every data directory's database on a private PostgreSQL
+# server (devtools/postgres.py); the few about SQLite itself are left out.
+CORDON_TEST_DATABASE=postgresql "$PY" -m pytest tests/server -m "not sqlite_only"
 # Clipboard, focus and screenshots need a real X server (a private Xvfb) and the
 # xcb platform: a second pytest process, since a process has one QApplication.
 CORDON_X11_TESTS=1 QT_QPA_PLATFORM=xcb "$PY" -m pytest tests/x11

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.wire.schemas import AccessAction, Outcome
-from server import db
+from server import db, dialect
 from server.auditlog import store
 
 logger = logging.getLogger(__name__)
@@ -46,14 +45,15 @@ def insert_event(conn: Connection, values: dict[str, Any]) -> tuple[str, int] | 
     a batch) are skipped without a second leaf.
     """
     try:
-        result = conn.execute(
-            sqlite_insert(db.access_events)
+        seq = conn.execute(
+            dialect.insert(conn, db.access_events)
             .values(**values)
             .on_conflict_do_nothing(index_elements=["event_id"])
-        )
-        if result.rowcount == 0:
+            .returning(db.access_events.c.seq)
+        ).scalar()
+        if seq is None:
             return None
-        return store.append(conn, int(result.lastrowid), values)
+        return store.append(conn, int(seq), values)
     except SQLAlchemyError as exc:
         logger.error("audit write failed: %s", type(exc).__name__)
         raise AuditUnavailableError("the audit log cannot be written") from exc

@@ -34,7 +34,7 @@ from server import (
 from server.auditlog import commands as audit_commands
 from server.comparisons import ingest_comparison
 from server.context import DEFAULT_GRANT_LIFETIME_S, ServerContext, open_context
-from server.datadir import DataDir, DataDirError, ensure_secret
+from server.datadir import DataDir, DataDirError, ensure_secret, write_secret
 from server.demo import DEFAULT_AUDIO_DIR, setup_demo
 from server.ingest import IngestedSegment, IngestError, ensure_project, ingest_file
 from server.limits import ConnectionLimits
@@ -62,7 +62,12 @@ def cmd_init(args: argparse.Namespace) -> int:
         except blob_store.BlobStoreError as exc:
             print(f"cordon-server: {exc}", file=sys.stderr)  # noqa: T201
             return 2
-    db.create_schema(db.make_engine(data.db_path))
+    if args.database:
+        if not args.database.startswith("postgresql+psycopg://"):
+            print("cordon-server: --database must be postgresql+psycopg://…", file=sys.stderr)  # noqa: T201
+            return 2
+        write_secret(data.database_url_path, args.database.encode())  # may hold a password
+    db.create_schema(db.make_engine(data.database_url))
     print(f"initialised {data.root}; clients pin {data.ca_cert}")  # noqa: T201
     return 0
 
@@ -244,7 +249,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         try:
             data.require_initialised()
         except DataDirError:
-            cmd_init(argparse.Namespace(data_dir=args.data_dir, name=[], blobs=None))
+            cmd_init(argparse.Namespace(data_dir=args.data_dir, name=[], blobs=None, database=None))
     ctx = open_context(data, demo_login=True)
     ctx.grant_lifetime_s = args.grant_lifetime
     # Demo workstations keep no keyring between runs (see scripts/run_demo.py), so each
@@ -306,6 +311,26 @@ def _serve_parsers(
         p.set_defaults(func=func)
 
 
+def _init_parser(
+    sub: Any, with_data: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+) -> None:
+    p = with_data(sub.add_parser("init", help="create the data directory, CA and keys"))
+    p.add_argument("--name", action="append", default=[], help="extra DNS name or IP for the cert")
+    p.add_argument(
+        "--blobs",
+        help="keep sealed recordings in S3-compatible storage: "
+        "s3://bucket[/prefix][?endpoint=https://host:port&region=R] (credentials: boto3's "
+        "usual chain); default: the data directory's blobs/",
+    )
+    p.add_argument(
+        "--database",
+        help="keep the database in PostgreSQL: postgresql+psycopg://user@host:port/db "
+        "(kept 0600 in the data directory; prefer a password file or peer authentication "
+        "to a password in the URL); default: SQLite in the data directory",
+    )
+    p.set_defaults(func=cmd_init)
+
+
 def _ingest_parser(
     sub: Any, with_data: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
 ) -> None:
@@ -337,15 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-dir", required=True, help="server data directory")
         return p
 
-    p = with_data(sub.add_parser("init", help="create the data directory, CA and keys"))
-    p.add_argument("--name", action="append", default=[], help="extra DNS name or IP for the cert")
-    p.add_argument(
-        "--blobs",
-        help="keep sealed recordings in S3-compatible storage: "
-        "s3://bucket[/prefix][?endpoint=https://host:port&region=R] (credentials: boto3's "
-        "usual chain); default: the data directory's blobs/",
-    )
-    p.set_defaults(func=cmd_init)
+    _init_parser(sub, with_data)
 
     _serve_parsers(sub, with_data)
 

@@ -50,8 +50,8 @@ class ServerContext:
     proofs: ProofVerifier = field(default_factory=ProofVerifier)
 
     def __post_init__(self) -> None:
-        self.committer = GroupCommitter(db.make_writer_engine(self.data.db_path))
-        self.writer = db.make_writer_engine(self.data.db_path)
+        self.committer = GroupCommitter(db.make_writer_engine(self.data.database_url))
+        self.writer = db.make_writer_engine(self.data.database_url)
         self.revocations = RevocationWatch(self.engine)
 
     def transaction(self) -> AbstractContextManager[Connection]:
@@ -68,7 +68,7 @@ class ServerContext:
 def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:
     """Open an initialised data directory."""
     data.require_initialised()
-    engine = db.make_engine(data.db_path)
+    engine = db.make_engine(data.database_url)
     db.create_schema(engine)
     audit_signer = load_signer(data)
     publish_verifier_key(data, audit_signer)

@@ -38,6 +38,17 @@ class DataDir:
         return self.root / "blobs"
 
     @property
+    def database_url_path(self) -> Path:
+        return self.root / "database.url"
+
+    @property
+    def database_url(self) -> str:
+        """The database: the URL ``init --database`` kept, else the directory's SQLite file."""
+        if self.database_url_path.exists():
+            return self.database_url_path.read_text().strip()
+        return f"sqlite:///{self.db_path}"
+
+    @property
     def blobs(self) -> BlobStore:
         """The sealed recordings' store: ``blobs/``, or object storage (``blobs.json``)."""
         return store_for(self.root, self.blob_dir)
@@ -88,7 +99,8 @@ class DataDir:
 
     def require_initialised(self) -> None:
         """Raise :class:`DataDirError` unless ``init`` has run here."""
-        for path in (self.db_path, self.server_cert, self.root_key_path, self.token_key_path):
+        database = self.database_url_path if self.database_url_path.exists() else self.db_path
+        for path in (database, self.server_cert, self.root_key_path, self.token_key_path):
             if not path.exists():
                 raise DataDirError(f"{self.root} is not initialised (run: cordon-server init)")
 

@@ -30,7 +30,7 @@ from sqlalchemy import (
     event,
 )
 
-from server import schema_upgrade
+from server import dialect, schema_upgrade
 from server.db_metadata import metadata
 
 users = Table(
@@ -469,22 +469,37 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(db_path: Path) -> Engine:
-    """Engine for the data directory's database, with the durability pragmas applied."""
-    engine = create_engine(f"sqlite:///{db_path}")
+def _url(where: Path | str) -> str:
+    """A database URL, or a SQLite file's path (the default data directory's)."""
+    return where if isinstance(where, str) else f"sqlite:///{where}"
+
+
+def make_engine(where: Path | str) -> Engine:
+    """Engine for the data directory's database (SQLite with its durability pragmas, or
+    PostgreSQL, whose commits are durable by default: ``synchronous_commit=on``)."""
+    url = _url(where)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url)
     event.listen(engine, "connect", _on_connect)
     return engine
 
 
-def make_writer_engine(db_path: Path) -> Engine:
-    """Engine whose transactions start with ``BEGIN IMMEDIATE`` and support SAVEPOINT.
+def make_writer_engine(where: Path | str) -> Engine:
+    """Engine whose transactions take the one write lock first and support SAVEPOINT.
 
-    Immediate: the write lock is taken before the first read, so a transaction
-    that reads then writes never fails on a snapshot another writer moved.
+    SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock
+    (:mod:`server.dialect`). Taken before the first read, so a transaction that
+    reads then writes never works from a snapshot another writer moved.
     """
-    engine = create_engine(f"sqlite:///{db_path}")
+    url = _url(where)
+    if not url.startswith("sqlite"):
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        event.listen(engine, "begin", dialect.begin_write)
+        return engine
+    engine = create_engine(url)
     event.listen(engine, "connect", _on_connect_writer)
-    event.listen(engine, "begin", _on_begin_immediate)
+    event.listen(engine, "begin", dialect.begin_write)
     return engine
 
 
@@ -494,10 +509,6 @@ def _on_connect_writer(dbapi_conn: Any, record: Any) -> None:
     # (one group commit each) rather than failing a request after 5 s.
     dbapi_conn.execute("PRAGMA busy_timeout=30000")
     dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (_on_begin_immediate)
-
-
-def _on_begin_immediate(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_schema(engine: Engine) -> None:

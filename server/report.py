@@ -73,7 +73,11 @@ def project_report(ctx: ServerContext, project_id: str, actor: audit.Actor) -> R
             str(uid): str(name)
             for uid, name in conn.execute(select(db.users.c.id, db.users.c.display_name))
         }
-        tasks = conn.execute(select(db.tasks).where(db.tasks.c.project_id == project_id)).all()
+        tasks = conn.execute(
+            select(db.tasks)
+            .where(db.tasks.c.project_id == project_id)
+            .order_by(db.tasks.c.created_at, db.tasks.c.id)  # the same report on every engine
+        ).all()
         scores = conn.execute(
             select(db.gold_scores)
             .join(db.tasks, db.tasks.c.id == db.gold_scores.c.task_id)

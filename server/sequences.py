@@ -16,10 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import Connection, delete, insert, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.wire.schemas import AccessAction, Outcome
-from server import audit
+from server import audit, dialect
 from server.db import device_sequence_gaps, device_sequences
 
 
@@ -60,7 +59,7 @@ def observe(conn: Connection, actor: audit.Actor, seqs: Iterable[int]) -> list[s
     if expected is not None and expected - 1 != high:
         top = expected - 1
         conn.execute(
-            sqlite_insert(device_sequences)
+            dialect.insert(conn, device_sequences)
             .values(device_id=device_id, high_seq=top)
             .on_conflict_do_update(index_elements=["device_id"], set_={"high_seq": top})
         )

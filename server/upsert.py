@@ -11,13 +11,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from server import dialect
 
 
 def upsert(conn: Connection, table: Table, key: Sequence[str], values: dict[str, Any]) -> None:
     """Write ``values`` as the row whose ``key`` columns they name, new or replaced."""
     conn.execute(
-        sqlite_insert(table)
+        dialect.insert(conn, table)
         .values(**values)
         .on_conflict_do_update(index_elements=list(key), set_=values)
     )

@@ -51,6 +51,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(_RUN_ROOT, ignore_errors=True)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _database_engine() -> Iterator[None]:
+    """``CORDON_TEST_DATABASE=postgresql``: data directories the tests make keep their
+    database on a private PostgreSQL server started for this run (scripts/test.sh runs
+    the server tests once so); otherwise SQLite, as by default."""
+    if os.environ.get("CORDON_TEST_DATABASE") != "postgresql":
+        yield
+        return
+    from devtools.postgres import private_postgres  # noqa: PLC0415 - only for that run
+
+    with private_postgres() as url:
+        os.environ["CORDON_TEST_POSTGRES_URL"] = url
+        yield
+
+
 @pytest.fixture
 def memory_keyring() -> Iterator[MemoryKeyring]:
     previous = keyring.get_keyring()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,11 @@ from urllib.parse import urljoin
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text
 
 from app.crypto.device_keys import DeviceKeyPair
 from app.crypto.dpop import NONCE_HEADER, PROOF_HEADER, SCHEME, DPoPKey
+from devtools.postgres import new_database
 from devtools.synthetic_audio import write_audio
 from server import db, listen_policy, provision, segment_meta
 from server.api.app import create_app
@@ -74,8 +76,43 @@ def _wants_nonce(response: httpx.Response) -> bool:
     return response.status_code == 401 and '"use_dpop_nonce"' in response.text
 
 
+def database_bytes(ctx: ServerContext) -> bytes:
+    """What the database holds, to search for plaintext: SQLite's file as it is on disk
+    (free pages too), or every row of every table of PostgreSQL as text."""
+    if not ctx.data.database_url.startswith("postgresql"):
+        return ctx.data.db_path.read_bytes()
+    with ctx.engine.connect() as conn:
+        rows = [
+            str(row)
+            for table in db.metadata.sorted_tables
+            for row in conn.execute(text(f"SELECT t::text FROM {table.name} t")).scalars()  # noqa: S608 - our table names
+        ]
+    return "\n".join(rows).encode()
+
+
+def fail_audit_writes(conn: Connection) -> None:
+    """Make every audit leaf insert fail from now on, as a full disk would (both engines)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(
+            "CREATE FUNCTION audit_down() RETURNS trigger AS $$ BEGIN "
+            "RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql"
+        ))  # fmt: skip
+        conn.execute(text(
+            "CREATE TRIGGER audit_down BEFORE INSERT ON audit_leaves "
+            "FOR EACH ROW EXECUTE FUNCTION audit_down()"
+        ))  # fmt: skip
+        return
+    conn.execute(text(
+        "CREATE TRIGGER audit_down BEFORE INSERT ON audit_leaves "
+        "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    ))  # fmt: skip
+
+
 def init_data_dir(root: Path, blobs: str | None = None) -> DataDir:
     extra = ["--blobs", blobs] if blobs else []
+    postgres = os.environ.get("CORDON_TEST_POSTGRES_URL")
+    if postgres:  # the server tests' PostgreSQL run (tests/conftest.py)
+        extra += ["--database", new_database(postgres)]
     assert server_main(["init", "--data-dir", str(root), *extra]) == 0
     return DataDir(root)
 

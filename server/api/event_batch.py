@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from app.wire.schemas import AccessEventIn, EventBatchAck, LogRange
-from server import db, sequences
+from server import db, dialect, sequences
 from server.api.principal import Principal, membership_role
 from server.api.task_access import device_of, is_gold, may_access
 from server.auditlog import store
@@ -53,9 +53,10 @@ def ingest(
     columns = list(rows[0])
     conn.exec_driver_sql(  # the driver directly: see store.append_many
         f"INSERT INTO access_events ({', '.join(columns)}) "  # noqa: S608 - fixed column names
-        f"VALUES ({', '.join('?' * len(columns))})",
+        f"VALUES ({dialect.placeholders(conn, len(columns))})",
         [tuple(row[c] for c in columns) for row in rows],
     )
+    dialect.numbered(conn, "access_events", "seq", rows[-1]["seq"])
     ranges = store.append_many(conn, [(row["seq"], row) for row in rows])
     sequences.observe(conn, principal.actor(device_id), (e.seq for e in fresh))
     return EventBatchAck(

@@ -19,9 +19,9 @@ import time
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.wire.schemas import ErrorCode
+from server import dialect
 from server.api.errors import ApiError
 from server.db import idempotency_keys
 
@@ -45,7 +45,7 @@ def request_hash(endpoint: str, body: BaseModel) -> bytes:
 def claim(conn: Connection, user_id: str, key: str, endpoint: str, digest: bytes) -> str | None:
     """Claim ``key`` for this request; return the stored answer if it was already used."""
     inserted = conn.execute(
-        sqlite_insert(idempotency_keys)
+        dialect.insert(conn, idempotency_keys)
         .values(
             user_id=user_id,
             key=key,
@@ -55,8 +55,9 @@ def claim(conn: Connection, user_id: str, key: str, endpoint: str, digest: bytes
             created_at=int(time.time()),
         )
         .on_conflict_do_nothing()
-    )
-    if inserted.rowcount == 1:
+        .returning(idempotency_keys.c.key)  # rowcount of an upsert is not portable
+    ).scalar()
+    if inserted is not None:
         return None
     row = conn.execute(
         select(idempotency_keys).where(

@@ -29,9 +29,9 @@ from server.datadir import DataDir, DataDirError
 
 def _open(args: argparse.Namespace) -> tuple[DataDir, Engine]:
     data = DataDir(Path(args.data_dir).resolve())
-    if not data.db_path.exists():
+    if not data.db_path.exists() and not data.database_url_path.exists():
         raise DataDirError(f"no Cordon database in {data.root}")
-    return data, db.make_engine(data.db_path)
+    return data, db.make_engine(data.database_url)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 
-from server import db
+from server import db, dialect
 from server.auditlog import tiles
 from server.auditlog.merkle import HASH_SIZE, CompactTree, leaf_hash
 
@@ -158,11 +158,11 @@ def append_many(
             tree.append(hashed)
         # Straight to the driver: SQLAlchemy's per-row parameter handling costs more
         # than SQLite's insert at this volume.
-        conn.exec_driver_sql(
-            "INSERT INTO audit_leaves (log_id, idx, event_seq, data, addr_salt) "
-            "VALUES (?, ?, ?, ?, ?)",
-            rows,
+        marks = dialect.placeholders(conn, 5)
+        insert_leaves = (
+            f"INSERT INTO audit_leaves (log_id, idx, event_seq, data, addr_salt) VALUES ({marks})"  # noqa: S608 - fixed text
         )
+        conn.exec_driver_sql(insert_leaves, rows)
         tiles.extend(conn, log_id, first, hashes)
         frontier = b"".join(tree.frontier())
         if first == 0:

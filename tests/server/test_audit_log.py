@@ -32,7 +32,7 @@ from server.auditlog.merkle import (
 )
 from server.cli import main as server_main
 from server.context import open_context
-from tests.fixtures import DemoServer, demo_server, enroll, login
+from tests.fixtures import DemoServer, demo_server, enroll, fail_audit_writes, login
 
 
 @pytest.fixture
@@ -180,7 +180,7 @@ def test_inserted_leaf_fails(srv: DemoServer, capsys: pytest.CaptureFixture[str]
             conn.execute(
                 update(store.audit_leaves).where(_leaf_row(project, idx)).values(idx=idx + 1)
             )
-        seq = conn.execute(
+        inserted = conn.execute(
             insert(db.access_events).values(
                 event_id=str(uuid.uuid4()),
                 source="server",
@@ -190,7 +190,9 @@ def test_inserted_leaf_fails(srv: DemoServer, capsys: pytest.CaptureFixture[str]
                 verified=True,
                 server_time=1.0,
             )
-        ).lastrowid
+        ).inserted_primary_key
+        assert inserted is not None
+        seq = inserted[0]
         conn.execute(text("DELETE FROM audit_heads"))
         fake = store.leaf_data({"event_id": "x", "project_id": project}, None)
         conn.execute(
@@ -274,10 +276,7 @@ def test_fail_closed_no_key_is_released_if_the_log_cannot_be_written(srv: DemoSe
     task_id = client.get("/v1/tasks", headers=headers).json()["tasks"][0]["task_id"]
     with srv.ctx.engine.begin() as conn:
         grants_before = len(conn.execute(select(db.key_grants)).all())
-        conn.execute(text(
-            "CREATE TRIGGER audit_down BEFORE INSERT ON audit_leaves "
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        ))  # fmt: skip
+        fail_audit_writes(conn)
     response = client.post(f"/v1/tasks/{task_id}/key-grant", headers=headers)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "audit_unavailable"

@@ -21,7 +21,7 @@ from devtools.processes import start_server, stop, wait_until
 from server import db, erasure
 from server.context import open_context
 from server.datadir import DataDir
-from tests.fixtures import DemoServer, demo_server
+from tests.fixtures import DemoServer, database_bytes, demo_server
 from tests.server.governance_people import Governed, marked_call
 
 
@@ -100,7 +100,7 @@ def test_erasing_a_subject_shreds_keys_and_blobs_and_prints_a_receipt(
             )
         ).scalar_one() == 3  # fmt: skip
     blobs = {t: (ctx.data.blob_dir / s.blob_name).read_bytes() for t, s in segs.items()}
-    assert b"CUST-4711" not in ctx.data.db_path.read_bytes()
+    assert b"CUST-4711" not in database_bytes(ctx)
     capsys.readouterr()
 
     assert gov.cli("erase", "--project", gov.project, "--subject", "CUST-4711", "--by",

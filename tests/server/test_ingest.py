@@ -15,7 +15,7 @@ from app.crypto.device_keys import DeviceKeyPair
 from server import db
 from server.audit import AuditUnavailableError
 from server.group_commit import GroupCommitter
-from tests.fixtures import DemoServer, demo_server, enroll, label, login
+from tests.fixtures import DemoServer, demo_server, enroll, fail_audit_writes, label, login
 
 
 @pytest.fixture
@@ -116,10 +116,7 @@ def test_an_event_batch_is_refused_whole_when_its_leaves_cannot_be_written(
     client, headers, task_id = device
     with srv.ctx.engine.begin() as conn:
         before = conn.execute(select(db.access_events)).all()
-        conn.execute(text(
-            "CREATE TRIGGER audit_down BEFORE INSERT ON audit_leaves "
-            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
-        ))  # fmt: skip
+        fail_audit_writes(conn)
     response = client.post("/v1/events", json=batch(task_id, [1, 2]), headers=headers)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "audit_unavailable"

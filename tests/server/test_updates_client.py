@@ -25,6 +25,7 @@ from app.ui.update_prompt import UpdatePrompt
 from devtools.audio_tap import TappedOutput
 from server import db
 from server.cli import main as server_main
+from server.datadir import DataDir
 from tests.e2e.client_driver import sign_in
 from tests.e2e.conftest import (
     live_server,
@@ -40,7 +41,7 @@ def _prompt() -> UpdatePrompt | None:
 
 
 def _refusals(data_dir: Path) -> list[str | None]:
-    with db.make_engine(data_dir / "cordon.sqlite3").connect() as conn:
+    with db.make_engine(DataDir(data_dir).database_url).connect() as conn:
         rows = conn.execute(
             select(db.access_events.c.reason).where(
                 db.access_events.c.action == "update_refused",

@@ -162,7 +162,7 @@ def audited(served: Served, ws: Workstation) -> list[tuple[str, str | None]]:
         ws.outbox.acknowledge(e.seq for e in entries)
     api.close()
     ids = {e.body["event_id"] for e in entries}
-    with db.make_engine(served.data_dir / "cordon.sqlite3").connect() as conn:
+    with db.make_engine(DataDir(served.data_dir).database_url).connect() as conn:
         rows = conn.execute(
             select(db.access_events.c.event_id, db.access_events.c.action,
                    db.access_events.c.outcome, db.access_events.c.reason)
