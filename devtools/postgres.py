@@ -23,6 +23,9 @@ from pathlib import Path
 
 import psycopg
 
+#: A test run's server: speed over durability (the bench runs with the durable defaults).
+_FAST = ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+
 
 def _bin(name: str) -> str:
     found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
@@ -42,8 +45,12 @@ def _as_owner(command: list[str]) -> list[str]:
 
 
 @contextmanager
-def private_postgres() -> Iterator[str]:
-    """Start a server; yield its base URL (``postgresql+psycopg://postgres@127.0.0.1:PORT``)."""
+def private_postgres(*, durable: bool = False) -> Iterator[str]:
+    """Start a server; yield its base URL (``postgresql+psycopg://postgres@127.0.0.1:PORT``).
+
+    ``durable``: PostgreSQL's own defaults (fsync, ``synchronous_commit=on``), for the
+    benchmark; otherwise without fsync, for the tests' speed.
+    """
     root = Path(tempfile.mkdtemp(prefix="cordon-pg-", dir="/tmp"))
     data, sockets = root / "data", root / "sockets"
     sockets.mkdir()
@@ -59,10 +66,7 @@ def private_postgres() -> Iterator[str]:
     server = subprocess.Popen(
         _as_owner([_bin("postgres"), "-D", str(data), "-p", str(port), "-k", str(sockets),
                    "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300",
-                   # A test run's server: speed over durability (the bench measures with
-                   # PostgreSQL's durable defaults).
-                   "-c", "fsync=off", "-c", "synchronous_commit=off",
-                   "-c", "full_page_writes=off"]),
+                   *([] if durable else _FAST)]),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     url = f"postgresql://postgres@127.0.0.1:{port}"

@@ -73,6 +73,15 @@ def _later(work: Path, args: argparse.Namespace, want: object) -> dict[str, obje
 
         out["B11"] = ingest.b11_ingest(work, 3.0 if args.quick else 10.0)
         out["B11_two_processes"] = ingest.b11_ingest(work, 3.0 if args.quick else 10.0, 2)
+    if want("B11PG"):  # type: ignore[operator]
+        from devtools.bench import ingest  # noqa: PLC0415
+        from devtools.postgres import private_postgres  # noqa: PLC0415
+
+        with private_postgres(durable=True) as postgres:
+            for workers in (1, 2, 4):
+                out[f"B11_postgresql_{workers}"] = ingest.b11_ingest(
+                    work, 3.0 if args.quick else 10.0, workers, postgres
+                )
     if want("B10"):  # type: ignore[operator]
         seconds, minutes = (10, 10) if args.quick else (args.stress_seconds, 120)
         out["B10"] = player.b10_stress(seconds, minutes)

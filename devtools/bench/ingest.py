@@ -74,13 +74,44 @@ def sqlite_floor(path: Path, per_txn: int, seconds: float) -> float:
     return rate
 
 
+def postgres_floor(base_url: str, per_txn: int, seconds: float) -> float:
+    """Events per second, raw psycopg batch inserts, ``synchronous_commit=on`` (the
+    server's durable default), ``per_txn`` rows per commit."""
+    import psycopg  # noqa: PLC0415 - only for the PostgreSQL runs
+
+    from devtools.postgres import new_database  # noqa: PLC0415
+
+    url = new_database(base_url).replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "CREATE TABLE e (seq BIGSERIAL PRIMARY KEY, event_id TEXT UNIQUE, action TEXT, "
+            "outcome TEXT, user_id TEXT, client_time DOUBLE PRECISION, "
+            "server_time DOUBLE PRECISION)"
+        )
+        conn.commit()
+        done, began = 0, time.perf_counter()
+        while time.perf_counter() - began < seconds:
+            now = time.time()
+            rows = [(str(uuid.uuid4()), "capture_attempt", "ok", "u", now, now)
+                    for _ in range(per_txn)]  # fmt: skip
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO e (event_id, action, outcome, user_id, client_time, "
+                    "server_time) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    rows,
+                )
+            conn.commit()
+            done += per_txn
+        return done / (time.perf_counter() - began)
+
+
 def _provision(data_dir: Path, url: str, ca: Path) -> list[tuple[str, str]]:
     """200 users, each on a workstation of their own with an enrolled device.
 
     Returns (token, workstation signing key as base64 PKCS#8): every request is
     proven with DPoP, as Cordon's client proves it.
     """
-    engine = make_engine(DataDir(data_dir).db_path)
+    engine = make_engine(DataDir(data_dir).database_url)
     clients = []
     for i in range(CLIENTS):
         user = provision.ensure_user(engine, f"bench{i:03d}", f"Bench {i}", demo=True)
@@ -171,14 +202,29 @@ def _cpu_seconds(pid: int) -> float:
     return own + sum(_cpu_seconds(int(child)) for child in children)
 
 
-def b11_ingest(work: Path, seconds: float, workers: int = 1) -> dict[str, object]:
-    floor_50 = sqlite_floor(work / f"floor50-{workers}.db", 50, 3.0)
-    floor_500 = sqlite_floor(work / f"floor500-{workers}.db", 500, 3.0)
-    data_dir = work / f"ingest-server-{workers}"
-    empty = work / f"ingest-audio-{workers}"
+def b11_ingest(
+    work: Path, seconds: float, workers: int = 1, postgres: str | None = None
+) -> dict[str, object]:
+    """B11 on SQLite, or with the database on the PostgreSQL server at ``postgres``."""
+    engine = "postgresql" if postgres else "sqlite"
+    floor_50 = sqlite_floor(work / f"floor50-{engine}{workers}.db", 50, 3.0)
+    floor_500 = sqlite_floor(work / f"floor500-{engine}{workers}.db", 500, 3.0)
+    pg_floors = {}
+    if postgres:
+        pg_floors = {
+            "floor_postgres_50_per_txn_events_per_s": round(postgres_floor(postgres, 50, 3.0)),
+            "floor_postgres_500_per_txn_events_per_s": round(postgres_floor(postgres, 500, 3.0)),
+        }
+    data_dir = work / f"ingest-server-{engine}{workers}"
+    empty = work / f"ingest-audio-{engine}{workers}"
     empty.mkdir()
+    init = ["init", "--data-dir", str(data_dir)]
+    if postgres:
+        from devtools.postgres import new_database  # noqa: PLC0415
+
+        init += ["--database", new_database(postgres)]
     with contextlib.redirect_stdout(sys.stderr):
-        server_main(["init", "--data-dir", str(data_dir)])
+        server_main(init)
     proc, url = start_server(
         data_dir, "--audio-dir", str(empty), "--workers", str(workers), command="demo"
     )
@@ -193,6 +239,7 @@ def b11_ingest(work: Path, seconds: float, workers: int = 1) -> dict[str, object
     offered = CLIENTS * BATCH / OPEN_LOOP_INTERVAL_S
     return {
         "what": "50-event batches from 200 workstations over loopback TLS, ack after FULL commit",
+        "database": engine,
         "server_processes": workers,
         "clients": CLIENTS,
         "closed_loop_events_per_s": round(rate),
@@ -209,6 +256,7 @@ def b11_ingest(work: Path, seconds: float, workers: int = 1) -> dict[str, object
         "floor_sqlite_50_per_txn_events_per_s": round(floor_50),
         "floor_sqlite_500_per_txn_events_per_s": round(floor_500),
         "ratio_to_floor_500": ratio(rate, floor_500),
+        **pg_floors,
         "target_events_per_s_min": 20_000,
         "target_ack_p99_ms_max": 50,
         "target_ratio_min": 0.5,
