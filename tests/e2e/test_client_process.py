@@ -31,11 +31,19 @@ def test_no_secret_service_means_no_start(server: LiveServer) -> None:
 
 @pytest.mark.usefixtures("secret_service")
 def test_sigterm_quits_through_the_normal_shutdown(server: LiveServer) -> None:
-    proc = start(client_cmd(server), stderr=subprocess.PIPE)
+    _runs_and_quits_on_sigterm(client_cmd(server), b"client ready")
+
+
+def _runs_and_quits_on_sigterm(
+    cmd: list[str], ready: bytes, env: dict[str, str] | None = None
+) -> None:
+    """Start the client, wait until its event loop runs (it says ``ready``), SIGTERM it:
+    a clean exit 0."""
+    proc = start(cmd, stderr=subprocess.PIPE, env=env)
     try:
         assert proc.stderr is not None
-        for line in proc.stderr:  # the event loop is running once it says so
-            if b"client ready" in line:
+        for line in proc.stderr:
+            if ready in line:
                 break
         assert proc.poll() is None, "client exited early"
         os.kill(proc.pid, signal.SIGTERM)
@@ -83,14 +91,4 @@ def test_the_machine_policy_names_the_server_and_the_command_line_cannot(
     assert refused.returncode == 2
     assert b"Cordon cannot connect as asked" in refused.stderr
     assert b"'https://127.0.0.1:9' is not allowed" in refused.stderr
-    proc = start(harness, stderr=subprocess.PIPE, env=env)
-    try:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            if b"client ready for " + server.url.encode() in line:
-                break
-        assert proc.poll() is None, "client exited early"
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(20) == 0
-    finally:
-        stop(proc)
+    _runs_and_quits_on_sigterm(harness, b"client ready for " + server.url.encode(), env)

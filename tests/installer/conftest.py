@@ -24,10 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from securesystemslib.signer import CryptoSigner
 from tuf.api.metadata import Metadata, Root, Snapshot, Targets, Timestamp
 
@@ -37,6 +33,7 @@ from devtools.packaging.build_deb import build
 from devtools.packaging.deb_tree import DebInputs
 from devtools.packaging.debian_root import DebianRoot, cached_tarball
 from devtools.packaging.policy_templates import policy_json
+from server.pki import create_ca
 
 #: The machine policy the test package ships: what Cordon on the installed root must read back.
 POLICY: dict[str, PolicyValue] = {
@@ -61,21 +58,10 @@ class SigningKey:
 
 
 def self_signed_ca_pem() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Cordon Test CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    """A CA certificate as `cordon-server init` makes one (its key is thrown away)."""
+    with tempfile.TemporaryDirectory() as folder:
+        create_ca(Path(folder) / "ca.pem", Path(folder) / "ca.key", "Cordon Test CA")
+        return (Path(folder) / "ca.pem").read_bytes()
 
 
 def tuf_root_json() -> bytes:
