@@ -82,15 +82,23 @@ def private_postgres(*, durable: bool = False) -> Iterator[str]:
                 time.sleep(0.2)
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
     finally:
-        # runuser passes SIGINT on to postgres: a fast shutdown, then wait for it.
+        # SIGINT to the postmaster (its pid from postmaster.pid: runuser does not pass
+        # SIGINT on while clients are connected) is a fast shutdown; then wait for it.
         if server.poll() is None:
-            os.kill(server.pid, signal.SIGINT)
+            os.kill(_postmaster_pid(data) or server.pid, signal.SIGINT)
             try:
                 server.wait(30)
             except subprocess.TimeoutExpired:
                 os.killpg(server.pid, signal.SIGKILL)
                 server.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _postmaster_pid(data: Path) -> int | None:
+    try:
+        return int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
 
 
 def new_database(base_url: str) -> str:

@@ -12,9 +12,10 @@ if (($#)); then
     exec "$PY" -m pytest "$@"
 fi
 "$PY" -m pytest
-# The server tests again with every data directory's database on a private PostgreSQL
-# server (devtools/postgres.py); the few about SQLite itself are left out.
-CORDON_TEST_DATABASE=postgresql "$PY" -m pytest tests/server -m "not sqlite_only"
+# The server tests again as a production site runs: every data directory's database on a
+# private PostgreSQL server (devtools/postgres.py) and its recordings in a bucket of moto's
+# S3 emulation on 127.0.0.1 (tests/conftest.py); the few about SQLite itself are left out.
+CORDON_TEST_DATABASE=postgresql CORDON_TEST_BLOBS=s3 "$PY" -m pytest tests/server -m "not sqlite_only"
 # Clipboard, focus and screenshots need a real X server (a private Xvfb) and the
 # xcb platform: a second pytest process, since a process has one QApplication.
 CORDON_X11_TESTS=1 QT_QPA_PLATFORM=xcb "$PY" -m pytest tests/x11

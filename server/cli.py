@@ -29,6 +29,7 @@ from server import (
     project_schemas,
     provision,
     quality_commands,
+    storage_choice,
     update_commands,
 )
 from server.auditlog import commands as audit_commands
@@ -50,6 +51,13 @@ def _data(args: argparse.Namespace) -> DataDir:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    try:  # both checked before anything is made: a refused init leaves no directory half made
+        url = storage_choice.database_url(args.database) if args.database else None
+        if args.blobs:
+            blob_store.parse_url(args.blobs)
+    except (storage_choice.StorageChoiceError, blob_store.BlobStoreError) as exc:
+        print(f"cordon-server: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
     data = _data(args)
     data.create_dirs()
     ensure_secret(data.root_key_path)
@@ -57,22 +65,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys([*args.name, "localhost", "127.0.0.1", "::1"]))
     ensure_pki(data, names)
     if args.blobs:
-        try:
-            blob_store.write_config(data.root, args.blobs)
-        except blob_store.BlobStoreError as exc:
-            print(f"cordon-server: {exc}", file=sys.stderr)  # noqa: T201
-            return 2
-    if args.database:
-        if not args.database.startswith("postgresql+psycopg://"):
-            print("cordon-server: --database must be postgresql+psycopg://…", file=sys.stderr)  # noqa: T201
-            return 2
-        write_secret(data.database_url_path, args.database.encode())  # may hold a password
+        blob_store.write_config(data.root, args.blobs)
+    if url is not None:
+        write_secret(data.database_url_path, url.encode())  # may hold a password
     db.create_schema(db.make_engine(data.database_url))
     print(f"initialised {data.root}; clients pin {data.ca_cert}")  # noqa: T201
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.listen_fd is None:  # the supervisor checked for its workers
+        storage_choice.check(_data(args), args.database, args.blobs)
     ctx = open_context(_data(args))  # the supervisor too: schema, keys and tiles made once
     if args.workers > 1 and args.listen_fd is None:
         return _supervise("serve", args)
@@ -249,7 +252,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         try:
             data.require_initialised()
         except DataDirError:
-            cmd_init(argparse.Namespace(data_dir=args.data_dir, name=[], blobs=None, database=None))
+            made = argparse.Namespace(
+                data_dir=args.data_dir, name=[], blobs=args.blobs, database=args.database
+            )
+            if cmd_init(made) != 0:
+                return 2
+        storage_choice.check(data, args.database, args.blobs)
     ctx = open_context(data, demo_login=True)
     ctx.grant_lifetime_s = args.grant_lifetime
     # Demo workstations keep no keyring between runs (see scripts/run_demo.py), so each
@@ -304,6 +312,16 @@ def _serve_parsers(
             "--workers", type=int, default=1,
             help="server processes sharing the port (one per core; see server/workers.py)",
         )  # fmt: skip
+        p.add_argument(
+            "--database", metavar="URL",
+            help="postgresql://…: the database this data directory keeps (refused if it "
+            "keeps another" + (", used to make it" if name == "demo" else "") + ")",
+        )  # fmt: skip
+        p.add_argument(
+            "--blobs", metavar="URL",
+            help="s3://…: the object store this data directory keeps its recordings in "
+            "(refused if it keeps them elsewhere)",
+        )  # fmt: skip
         p.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)  # a worker's socket
         p.add_argument("--parent-pid", type=int, help=argparse.SUPPRESS)  # its supervisor
         if name == "demo":
@@ -324,7 +342,7 @@ def _init_parser(
     )
     p.add_argument(
         "--database",
-        help="keep the database in PostgreSQL: postgresql+psycopg://user@host:port/db "
+        help="keep the database in PostgreSQL: postgresql://user@host:port/db "
         "(kept 0600 in the data directory; prefer a password file or peer authentication "
         "to a password in the URL); default: SQLite in the data directory",
     )
@@ -418,6 +436,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except (DataDirError, IngestError, provision.ProvisionError) as exc:
         print(f"cordon-server: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    except storage_choice.StorageChoiceError as exc:
+        print(f"cordon-server: {exc} ({exc.code})", file=sys.stderr)  # noqa: T201
         return 2
     except governance_commands.ERRORS as exc:
         return governance_commands.refusal(exc)

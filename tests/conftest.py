@@ -66,6 +66,34 @@ def _database_engine() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _blob_store() -> Iterator[None]:
+    """``CORDON_TEST_BLOBS=s3``: data directories the tests make keep their recordings in
+    a bucket of moto's S3 emulation on 127.0.0.1 (scripts/test.sh runs the server tests
+    once so, with PostgreSQL); otherwise in the data directory, as by default. moto
+    accepts any credentials: this tests the contract, not S3's authentication."""
+    if os.environ.get("CORDON_TEST_BLOBS") != "s3":
+        yield
+        return
+    import boto3  # noqa: PLC0415 - only for that run
+    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+
+    os.environ.update(AWS_ACCESS_KEY_ID="cordon-test", AWS_SECRET_ACCESS_KEY="cordon-test")
+    os.environ.pop("AWS_PROFILE", None)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+            Bucket="cordon-test"
+        )
+        os.environ["CORDON_TEST_S3_ENDPOINT"] = endpoint
+        yield
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def memory_keyring() -> Iterator[MemoryKeyring]:
     previous = keyring.get_keyring()

@@ -20,6 +20,7 @@ from devtools.synthetic_audio import write_audio
 from server import db, listen_policy, provision, segment_meta
 from server.api.app import create_app
 from server.audit import Actor
+from server.blob_store import S3BlobStore
 from server.cli import main as server_main
 from server.context import ServerContext, open_context
 from server.datadir import DataDir
@@ -90,6 +91,29 @@ def database_bytes(ctx: ServerContext) -> bytes:
     return "\n".join(rows).encode()
 
 
+def stored_blobs(ctx: ServerContext) -> set[str]:
+    """Every object the data directory's blob store holds, temporary ones included (their
+    names start with a dot: ``.NAME.partial`` in a directory, ``.spool/…`` for S3)."""
+    store = ctx.data.blobs
+    if isinstance(store, S3BlobStore):
+        pages = store.client.get_paginator("list_objects_v2").paginate(
+            Bucket=store.bucket, Prefix=store.prefix
+        )
+        kept = {o["Key"][len(store.prefix) :] for page in pages for o in page.get("Contents", [])}
+        spooled = (
+            {f".spool/{p.name}" for p in store.spool.iterdir()} if store.spool.exists() else set()
+        )
+        return kept | spooled
+    return {p.name for p in ctx.data.blob_dir.iterdir()}
+
+
+def blob_bytes(ctx: ServerContext, name: str) -> bytes:
+    """A stored blob's bytes, from whichever store the data directory uses."""
+    with ctx.data.blobs.open(name) as blob:
+        data: bytes = blob.read()
+    return data
+
+
 def fail_audit_writes(conn: Connection) -> None:
     """Make every audit leaf insert fail from now on, as a full disk would (both engines)."""
     if conn.dialect.name == "postgresql":
@@ -109,6 +133,9 @@ def fail_audit_writes(conn: Connection) -> None:
 
 
 def init_data_dir(root: Path, blobs: str | None = None) -> DataDir:
+    endpoint = os.environ.get("CORDON_TEST_S3_ENDPOINT")
+    if blobs is None and endpoint:  # the server tests' S3 run (tests/conftest.py)
+        blobs = f"s3://cordon-test/{os.urandom(6).hex()}?endpoint={endpoint}"
     extra = ["--blobs", blobs] if blobs else []
     postgres = os.environ.get("CORDON_TEST_POSTGRES_URL")
     if postgres:  # the server tests' PostgreSQL run (tests/conftest.py)

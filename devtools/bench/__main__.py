@@ -90,6 +90,12 @@ def _later(work: Path, args: argparse.Namespace, want: object) -> dict[str, obje
         from devtools.bench import proofs  # noqa: PLC0415
 
         out["B15"] = proofs.b15_proofs(work, args.quick)
+    if want("B15PG"):  # type: ignore[operator]
+        from devtools.bench import proofs  # noqa: PLC0415
+        from devtools.postgres import private_postgres  # noqa: PLC0415
+
+        with private_postgres(durable=True) as postgres:
+            out["B15_postgresql"] = proofs.b15_proofs(work, args.quick, postgres)
     if want("B13"):  # type: ignore[operator]
         from devtools.bench import workspace  # noqa: PLC0415
 

@@ -31,6 +31,7 @@ from tests.fixtures import (
     label,
     login,
     proof_key,
+    stored_blobs,
 )
 
 
@@ -348,7 +349,7 @@ def test_ingest_refuses_what_it_cannot_decode(srv: DemoServer, tmp_path: Path) -
     junk.write_bytes(b"RIFF but not really audio" * 20)
     with pytest.raises(IngestError, match="not a readable audio file"):
         ingest_file(srv.ctx.data, srv.ctx.engine, srv.ctx.vault, srv.demo.project_id, junk)
-    assert not any(p.name.endswith(".partial") for p in srv.ctx.data.blob_dir.iterdir())
+    assert not [n for n in stored_blobs(srv.ctx) if n.startswith(".")]
 
 
 def test_no_public_schema_docs_or_host_redirects(client: TestClient) -> None:

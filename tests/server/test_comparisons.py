@@ -14,7 +14,7 @@ from app.crypto.device_keys import DeviceKeyPair
 from devtools.synthetic_audio import write_audio
 from server import db
 from server.cli import main as server_main
-from tests.fixtures import DemoServer, demo_server, enroll, login
+from tests.fixtures import DemoServer, demo_server, enroll, login, stored_blobs
 
 SECRET = "OUTPUT-TEXT-4821 Maria Okafor"
 
@@ -84,7 +84,7 @@ def test_a_bad_manifest_is_refused_with_nothing_stored(
     assert words in capsys.readouterr().err
     with srv.ctx.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(db.comparisons)).scalar_one() == 0
-    assert not [p for p in srv.ctx.data.blob_dir.iterdir() if p.name.startswith(".")]
+    assert not [n for n in stored_blobs(srv.ctx) if n.startswith(".")]
 
 
 def _submit(client: TestClient, headers: dict[str, str], task: str, doc: dict[str, Any],

@@ -21,7 +21,7 @@ from devtools.processes import start_server, stop, wait_until
 from server import db, erasure
 from server.context import open_context
 from server.datadir import DataDir
-from tests.fixtures import DemoServer, database_bytes, demo_server
+from tests.fixtures import DemoServer, blob_bytes, database_bytes, demo_server
 from tests.server.governance_people import Governed, marked_call
 
 
@@ -99,7 +99,7 @@ def test_erasing_a_subject_shreds_keys_and_blobs_and_prints_a_receipt(
                 db.segments.c.subject_ref.is_not(None)
             )
         ).scalar_one() == 3  # fmt: skip
-    blobs = {t: (ctx.data.blob_dir / s.blob_name).read_bytes() for t, s in segs.items()}
+    blobs = {t: blob_bytes(ctx, s.blob_name) for t, s in segs.items()}
     assert b"CUST-4711" not in database_bytes(ctx)
     capsys.readouterr()
 
@@ -123,12 +123,12 @@ def test_erasing_a_subject_shreds_keys_and_blobs_and_prints_a_receipt(
 
     # The blobs and the wrapped keys are gone; the other subject's call is untouched.
     for task in (first, second):
-        assert not (ctx.data.blob_dir / segs[task].blob_name).exists()
+        assert not ctx.data.blobs.exists(segs[task].blob_name)
         (row,) = _rows(srv, db.segments, id=segs[task].id)
         assert row.wrapped_data_key == b"" and row.erased_at is not None
         assert row.sealed_title is None and row.subject_ref is None
         assert _rows(srv, db.tasks, id=task) == []
-    assert (ctx.data.blob_dir / segs[other].blob_name).exists()
+    assert ctx.data.blobs.exists(segs[other].blob_name)
     # The saved copies cannot be opened with anything left on the server.
     keys = _every_key_left(srv)
     assert keys  # the other subject's keys are still there
@@ -291,7 +291,7 @@ def test_a_killed_erasure_is_finished_by_the_next_server_start(gov: Governed) ->
     assert live == 0
     for item in receipt.items:
         (row,) = _rows(gov.srv, db.segments, id=item.item_id)
-        assert row.wrapped_data_key == b"" and not (ctx.data.blob_dir / row.blob_name).exists()
+        assert row.wrapped_data_key == b"" and not ctx.data.blobs.exists(row.blob_name)
 
 
 def test_a_subject_whose_audio_retention_took_is_still_erasable_with_its_labels(
@@ -332,6 +332,6 @@ def test_erasing_a_window_takes_the_context_granted_around_it(
                    "manager") == 0  # fmt: skip
     erased = {i["item_id"] for i in json.loads(capsys.readouterr().out)["items"]}
     assert stretch in erased
-    assert not (ctx.data.blob_dir / stretch_row.blob_name).exists()
+    assert not ctx.data.blobs.exists(stretch_row.blob_name)
     # The source recording was not the task's: it stays (other work may be on it).
     assert any(s.erased_at is None and s.id not in erased for s in _rows(gov.srv, db.segments))

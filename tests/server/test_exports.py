@@ -15,7 +15,7 @@ from pympi import Elan
 from sqlalchemy import select
 
 from server import db
-from tests.fixtures import demo_server
+from tests.fixtures import blob_bytes, demo_server
 from tests.server.governance_people import MARKER_HZ, RATE, Governed, band_energy
 
 NAMES = ("Jane Roe", "John Doe")
@@ -236,7 +236,7 @@ def test_lineage_prints_the_chain_with_hashes(
         blob = conn.execute(
             select(db.segments.c.blob_name).where(db.segments.c.id == record["segment_id"])
         ).scalar_one()
-    data = (gov.srv.ctx.data.blob_dir / blob).read_bytes()
+    data = blob_bytes(gov.srv.ctx, blob)
     assert record["segment_ciphertext_sha256"] == hashlib.sha256(data).hexdigest()
     assert [r["revision"] for r in record["revisions"]] == [1]
     assert record["revisions"][0]["ciphertext_sha256"] == record["segment_ciphertext_sha256"]

@@ -20,7 +20,15 @@ from app.crypto.segment_format import SegmentDecryptor
 from app.wire.schemas import Role
 from server import db, provision, windows
 from server.cli import main as server_main
-from tests.fixtures import DemoServer, demo_server, device_id, enroll, login, segment_titled
+from tests.fixtures import (
+    DemoServer,
+    demo_server,
+    device_id,
+    enroll,
+    login,
+    segment_titled,
+    stored_blobs,
+)
 
 RATE = 8000
 
@@ -133,7 +141,7 @@ def test_a_window_outside_or_too_short_is_refused(
     assert "nothing was changed" in capsys.readouterr().err
     with srv.ctx.engine.connect() as conn:
         assert conn.execute(select(db.segment_windows)).all() == []
-    assert not [p for p in srv.ctx.data.blob_dir.iterdir() if p.name.startswith(".")]
+    assert not [n for n in stored_blobs(srv.ctx) if n.startswith(".")]
 
 
 def test_a_manager_assigns_a_window_over_the_api(srv: DemoServer) -> None:
@@ -169,7 +177,7 @@ def test_a_manager_assigns_a_window_over_the_api(srv: DemoServer) -> None:
 
 def test_the_same_window_cut_twice_at_once_is_one_segment_and_one_blob(srv: DemoServer) -> None:
     source = segment_titled(srv.ctx, srv.demo.project_id, "long-call")
-    blobs_before = set(srv.ctx.data.blob_dir.iterdir())
+    blobs_before = stored_blobs(srv.ctx)
     start = threading.Barrier(4)
     cuts: list[str] = []
 
@@ -185,4 +193,4 @@ def test_the_same_window_cut_twice_at_once_is_one_segment_and_one_blob(srv: Demo
     assert len(cuts) == 4 and len(set(cuts)) == 1
     with srv.ctx.engine.connect() as conn:
         assert len(conn.execute(select(db.segment_windows)).all()) == 1
-    assert len(set(srv.ctx.data.blob_dir.iterdir()) - blobs_before) == 1  # no orphan blob
+    assert len(stored_blobs(srv.ctx) - blobs_before) == 1  # no orphan blob
