@@ -16,11 +16,14 @@ from pathlib import Path
 import keyring
 import pytest
 from keyring.backends import SecretService
+from sqlalchemy import Engine
 
 from devtools.processes import start_server, stop
 from devtools.secret_service import private_secret_service
 from devtools.synthetic_audio import write_audio
+from server import db
 from server.cli import main as server_main
+from server.datadir import DataDir
 from server.demo import DEMO_PROJECT
 from tests.fixtures import init_data_dir
 
@@ -46,6 +49,11 @@ class LiveServer:
 
     def stop(self) -> None:
         stop(self.proc)
+
+    def engine(self) -> Engine:
+        """The data directory's database (SQLite, or the run's PostgreSQL): the caller
+        disposes of it."""
+        return db.make_engine(DataDir(self.data_dir).database_url)
 
 
 def live_server(

@@ -46,7 +46,7 @@ def files_containing(roots: list[Path], needles: list[bytes], skip: list[Path]) 
 
 
 def server_rows(server: LiveServer) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    engine = db.make_engine(server.data_dir / "cordon.sqlite3")
+    engine = server.engine()
     with engine.connect() as conn:
         labels = [dict(r._mapping) for r in conn.execute(select(db.labels))]
         events = [dict(r._mapping) for r in conn.execute(select(db.access_events))]

@@ -23,7 +23,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from app.api.client import CordonApi
 from app.auth.demo_login import DemoAuthenticator
@@ -40,7 +40,6 @@ from devtools.outbox_driver import event_id, label_id
 from devtools.processes import start, start_server, stop
 from server import db
 from server.cli import main as server_main
-from server.datadir import DataDir
 from tests.e2e.client_driver import LONG, open_row, running_client, sign_in
 from tests.e2e.conftest import LiveServer, live_server
 
@@ -62,7 +61,7 @@ def restart(server: LiveServer) -> None:
 
 def rows(server: LiveServer) -> tuple[list[dict[str, object]], list[str]]:
     """Every access event (client-reported and server-observed) and every label id."""
-    engine = create_engine(f"sqlite:///{DataDir(server.data_dir).db_path}")
+    engine = server.engine()
     try:
         with engine.connect() as conn:
             events = [dict(r._mapping) for r in conn.execute(select(db.access_events))]

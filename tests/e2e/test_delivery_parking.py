@@ -110,7 +110,7 @@ def _damage_project_key(engine: Engine, project_id: str) -> bytes:
 
 def _run(server: LiveServer, tmp_path: Path) -> None:
     _add_project_to_damage(server, tmp_path)
-    engine = db.make_engine(server.data_dir / "cordon.sqlite3")
+    engine = server.engine()
     caller = sign_in(server, "annotator")
     tasks = {t.project_name: t for t in caller.api.list_tasks().tasks}
     damaged, good = tasks["Damaged"], tasks[DEMO_PROJECT]
@@ -201,7 +201,7 @@ def test_the_annotator_sees_a_parked_annotation(qtbot: QtBot, tmp_path: Path) ->
     server = live_server(tmp_path, {"good.wav": (1.0, 8000, 1)})
     try:
         _add_project_to_damage(server, tmp_path)
-        engine = db.make_engine(server.data_dir / "cordon.sqlite3")
+        engine = server.engine()
         with running_client(server, TappedOutput()) as client:
             tasks = sign_in_window(qtbot, client)
             row = next(i for i, t in enumerate(tasks) if t.project_name == "Damaged")

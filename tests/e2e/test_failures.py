@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("secret_service")]
 
 
 def client_events(server: LiveServer) -> list[dict[str, object]]:
-    engine = db.make_engine(server.data_dir / "cordon.sqlite3")
+    engine = server.engine()
     with engine.connect() as conn:
         rows = conn.execute(select(db.access_events).where(db.access_events.c.source == "client"))
         out = [dict(r._mapping) for r in rows]

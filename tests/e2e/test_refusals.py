@@ -130,7 +130,7 @@ def document(text: str, *, end: int = 800, speaker: str = "agent") -> LabelDocum
 
 
 def test_every_refusal_is_a_fast_4xx_with_one_leaf(server: LiveServer) -> None:
-    engine = db.make_engine(server.data_dir / "cordon.sqlite3")
+    engine = server.engine()
     annotator = sign_in(server, "annotator")
     reviewer = sign_in(server, "reviewer")
     task_ids = [t.task_id for t in annotator.api.list_tasks().tasks]
@@ -255,7 +255,7 @@ def test_stored_damage_is_a_coded_failure_with_a_leaf(tmp_path: Path) -> None:
     """A wrapped key or sealed label that fails to open: a stable code and an audit record."""
     srv = live_server(tmp_path, {"a.wav": (1.0, 8000, 1)})
     try:
-        engine = db.make_engine(srv.data_dir / "cordon.sqlite3")
+        engine = srv.engine()
         annotator = sign_in(srv, "annotator")
         (task,) = [t.task_id for t in annotator.api.list_tasks().tasks]
         annotator.api.submit_label(task, "lbl-dmg-0001", document("hello"))

@@ -38,7 +38,7 @@ def long_server(tmp_path: Path) -> Any:
 
 
 def _device_of(server: LiveServer, username: str) -> str:
-    engine = db.make_engine(server.data_dir / "cordon.sqlite3")
+    engine = server.engine()
     try:
         with engine.connect() as conn:
             return str(
