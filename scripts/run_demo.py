@@ -166,6 +166,13 @@ def main() -> int:
         help="a JSON machine policy for the client, read as IT's would be (e.g. to try "
         "signed updates: update_root_file, update_install)",
     )
+    parser.add_argument(
+        "--database", help="postgresql://…: make the demo's data directory on this database"
+    )
+    parser.add_argument(
+        "--blobs", help="s3://bucket/prefix?endpoint=…: keep its recordings in this bucket"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="server processes")
     args = parser.parse_args()
     if args.sso and args.machine_policy:
         parser.error("--sso writes its own machine policy; give one or the other")
@@ -181,7 +188,12 @@ def main() -> int:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         audio_dir = _demo_audio(data_dir.parent / "audio")
-        server, url = start_server(data_dir, "--audio-dir", str(audio_dir), command="demo")
+        storage = [*(["--database", args.database] if args.database else []),
+                   *(["--blobs", args.blobs] if args.blobs else [])]  # fmt: skip
+        server, url = start_server(
+            data_dir, "--audio-dir", str(audio_dir), "--workers", str(args.workers), *storage,
+            command="demo",
+        )  # fmt: skip
         stack.callback(stop, server)
         print(f"Cordon demo server: {url}")
         if not args.sso:
