@@ -30,11 +30,17 @@ def _tls13_only(_config: uvicorn.Config, default: Callable[[], ssl.SSLContext]) 
     return ctx
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host:port`` (``port`` 0 picks a free one)."""
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """A listening socket on ``host:port`` (``port`` 0 picks a free one).
+
+    ``reuse_port``: one of several sockets on the same port (``SO_REUSEPORT``), the
+    kernel spreading new connections across them — see :mod:`server.workers`.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     # Accepted sockets inherit this: without it every small TLS response waits out
     # the peer's delayed ACK (~40 ms per request measured on loopback).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

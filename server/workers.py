@@ -1,9 +1,14 @@
 """Several server processes on one port: a supervisor and its workers.
 
-``cordon-server serve --workers N`` binds the listening socket once, then
-starts N copies of itself that inherit it (``--listen-fd``); the kernel hands
-each new connection to one of them. Python serves one request at a time per
-core under the GIL, so this is how one host uses its cores.
+``cordon-server serve --workers N`` binds N listening sockets on one port
+(``SO_REUSEPORT``), then starts N copies of itself, each inheriting one
+(``--listen-fd``). The kernel spreads new connections evenly across the
+sockets by their addresses. One shared socket would not: each worker's event
+loop accepts every pending connection when it wakes, so a burst of
+workstations connecting at once (each keeping its connection open) could all
+land on one worker while the other idles. Only processes of the same user can
+join the port (Linux's rule for ``SO_REUSEPORT``). Python serves one request at
+a time per core under the GIL, so this is how one host uses its cores.
 
 What the workers share, and how (the data directory is the only channel):
 
@@ -57,19 +62,21 @@ def supervise(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    sock = bind(host, port)
-    actual = sock.getsockname()[1]
-    fd = sock.fileno()
-    argv = [sys.executable, "-m", "server", command, "--data-dir", str(data_root),
-            "--listen-fd", str(fd), "--parent-pid", str(os.getpid()), *worker_args]  # fmt: skip
+    socks = [bind(host, port, reuse_port=True)]
+    actual = socks[0].getsockname()[1]
     procs: list[subprocess.Popen[bytes]] = []
     code = 0
     try:
-        for _ in range(workers):
+        socks += [bind(host, actual, reuse_port=True) for _ in range(workers - 1)]
+        for sock in socks:
+            fd = sock.fileno()
+            argv = [sys.executable, "-m", "server", command, "--data-dir", str(data_root),
+                    "--listen-fd", str(fd), "--parent-pid", str(os.getpid()),
+                    *worker_args]  # fmt: skip
             procs.append(
                 subprocess.Popen(argv, pass_fds=(fd,), preexec_fn=_die_with_parent)  # noqa: S603, PLW1509 - the supervisor has no threads yet
             )
-        sock.close()  # the workers hold it now
+            sock.close()  # its worker holds it now
         announce(f"https://{host}:{actual}", ca_cert, ready_file)
         while not stop.wait(0.2):
             dead = [p for p in procs if p.poll() is not None]
@@ -78,7 +85,8 @@ def supervise(
                 code = 1
                 break
     finally:
-        sock.close()
+        for sock in socks:
+            sock.close()
         _stop_all(procs)
     return code
 
