@@ -76,22 +76,17 @@ def _blob_store() -> Iterator[None]:
         yield
         return
     import boto3  # noqa: PLC0415 - only for that run
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
-    os.environ.update(AWS_ACCESS_KEY_ID="cordon-test", AWS_SECRET_ACCESS_KEY="cordon-test")
+    from devtools.s3 import CREDENTIALS, private_s3  # noqa: PLC0415
+
+    os.environ.update(CREDENTIALS)
     os.environ.pop("AWS_PROFILE", None)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
+    with private_s3() as endpoint:
         boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
             Bucket="cordon-test"
         )
         os.environ["CORDON_TEST_S3_ENDPOINT"] = endpoint
         yield
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 from sqlalchemy import func, select
 
 from app.crypto.device_keys import DeviceKeyPair
@@ -29,22 +27,9 @@ from tests.fixtures import demo_server, enroll, login
 BUCKET = "cordon-blobs"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture(autouse=True)
-def _any_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "cordon-test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "cordon-test")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def _any_credentials(s3_credentials: None) -> None:
+    """boto3 finds credentials (moto accepts any)."""
 
 
 def _client(endpoint: str) -> Any:

@@ -16,7 +16,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
 from app.api.client import CordonApi
 from app.crypto.device_keys import DeviceKeyPair
@@ -40,22 +39,9 @@ def postgres() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def s3() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture(autouse=True)
-def _any_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "cordon-test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "cordon-test")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def _any_credentials(s3_credentials: None) -> None:
+    """boto3 here and in the server processes finds credentials (moto accepts any)."""
 
 
 def _bucket(endpoint: str) -> tuple[Any, str]:
@@ -74,14 +60,14 @@ def _as_operators_write_it(url: str) -> str:
 
 
 def test_the_demo_made_and_served_on_postgresql_and_s3(
-    tmp_path: Path, postgres: str, s3: str
+    tmp_path: Path, postgres: str, s3_endpoint: str
 ) -> None:
     """One command on an empty directory: it is made on PostgreSQL + S3, its recordings
     go to the bucket, an annotator signs in and gets a segment from there; a second
     start with the same choice serves the same directory."""
-    client, bucket = _bucket(s3)
+    client, bucket = _bucket(s3_endpoint)
     database = _as_operators_write_it(new_database(postgres))
-    blobs = f"s3://{bucket}/site-a?endpoint={s3}"
+    blobs = f"s3://{bucket}/site-a?endpoint={s3_endpoint}"
     data = tmp_path / "data"
     choice = ("--database", database, "--blobs", blobs)
     proc, url = start_server(data, *choice, "--workers", "2", command="demo")
@@ -111,11 +97,11 @@ def test_the_demo_made_and_served_on_postgresql_and_s3(
 
 
 def test_a_start_that_names_another_store_is_refused_and_says_which(
-    tmp_path: Path, postgres: str, s3: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, postgres: str, s3_endpoint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _client, bucket = _bucket(s3)
+    _client, bucket = _bucket(s3_endpoint)
     database = _as_operators_write_it(new_database(postgres))
-    blobs = f"s3://{bucket}/a?endpoint={s3}"
+    blobs = f"s3://{bucket}/a?endpoint={s3_endpoint}"
     data = str(tmp_path / "data")
     assert server_main(["init", "--data-dir", data, "--database", database, "--blobs", blobs]) == 0
     capsys.readouterr()
@@ -129,7 +115,7 @@ def test_a_start_that_names_another_store_is_refused_and_says_which(
     err = refused("--database", other)
     assert "(database_differs)" in err and "nothing was started" in err
     assert "pa55-w0rd" not in err  # the password is never printed
-    err = refused("--blobs", f"s3://{bucket}/b?endpoint={s3}")
+    err = refused("--blobs", f"s3://{bucket}/b?endpoint={s3_endpoint}")
     assert "(blobs_differ)" in err and f"s3://{bucket}/a/" in err
     assert "(database_url)" in refused("--database", "mysql://cordon@db/cordon")
     assert "(blobs_url)" in refused("--blobs", "file:///srv/blobs")
