@@ -1,8 +1,8 @@
 """The server's tables (SQLAlchemy 2 Core), for SQLite and PostgreSQL alike.
 
-The engines are in :mod:`server.engines` (re-exported here for callers).
-:func:`create_schema` creates the tables and adds columns an older data directory
-lacks. Content is never stored in clear
+The engines are in :mod:`server.engines` (re-exported here for callers); the
+schema is created and upgraded by :mod:`server.schema_version` through the
+versioned migrations in ``server/migrations``. Content is never stored in clear
 here: labels and other task records are sealed under their task's key, titles
 under the project key, segment audio lives in encrypted blobs, and access events
 hold ids only.
@@ -13,7 +13,6 @@ from __future__ import annotations
 from sqlalchemy import (
     Boolean,
     Column,
-    Engine,
     Float,
     ForeignKey,
     Integer,
@@ -23,7 +22,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from server import schema_upgrade
 from server.db_metadata import metadata
 from server.engines import make_engine, make_writer_engine
 
@@ -451,11 +449,3 @@ __all__ = [
     "revocations",
     "user_identities",
 ]
-
-
-def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet (the audit log's tables included)."""
-    import server.auditlog.store  # noqa: F401, PLC0415 - registers its tables on ``metadata``
-
-    metadata.create_all(engine)
-    schema_upgrade.add_missing_columns(engine, metadata)
