@@ -17,18 +17,30 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
+    Boolean,
+    Column,
     Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
     MetaData,
+    String,
+    Table,
+    insert,
     inspect,
+    select,
     text,
 )
 
 import server.auditlog.store  # noqa: F401 - the audit tables belong to the metadata compared
+from app.wire.schemas import AccessAction
 from devtools.postgres import new_database
-from server import db, dialect, schema_version
+from server import audit, db, dialect, schema_upgrade, schema_version
+from server.auditlog.checkpoints import load_signer, publish_verifier_key
 from server.cli import main as server_main
 from server.context import open_context
 from server.datadir import DataDir
+from server.migrations.versions.v0001_baseline import BASELINE
 from tests.fixtures import init_data_dir
 
 HEAD = schema_version.head()
@@ -81,6 +93,88 @@ def test_an_empty_database_upgraded_to_head_is_the_metadata(tmp_path: Path) -> N
     again = schema_version.upgrade(engine)  # every later start: nothing to do
     assert (again.before, again.after, again.adopted) == (HEAD, HEAD, False)
     engine.dispose()
+
+
+def _pre_migration_schema(engine: Engine) -> None:
+    """The schema as Cordon made it before its audit log: no audit tables, and users and
+    devices without the columns added since (disabled_at; jkt, state, managed)."""
+    old = MetaData()
+    Table(
+        "users", old,
+        Column("id", String(64), primary_key=True),
+        Column("username", String(64), nullable=False, unique=True),
+        Column("display_name", String(128), nullable=False),
+        Column("is_demo", Boolean, nullable=False),
+        Column("created_at", Integer, nullable=False),
+    )  # fmt: skip
+    Table(
+        "devices", old,
+        Column("id", String(64), primary_key=True),
+        Column("user_id", String(64), ForeignKey("users.id"), nullable=False),
+        Column("name", String(128), nullable=False),
+        Column("public_key", LargeBinary, nullable=False),
+        Column("fingerprint", String(64), nullable=False, unique=True),
+        Column("created_at", Integer, nullable=False),
+        Column("revoked_at", Integer, nullable=True),
+    )  # fmt: skip
+    for table in BASELINE.sorted_tables:
+        if table.name not in old.tables and not table.name.startswith("audit_"):
+            table.to_metadata(old)
+    old.create_all(engine)
+
+
+def _event(conn_engine: Engine, user_id: str, at: float) -> None:
+    with conn_engine.begin() as conn:  # as the code before the audit log wrote it: no leaf
+        conn.execute(
+            insert(db.access_events).values(
+                event_id=f"00000000-0000-4000-8000-{int(at):012d}", source="server",
+                action="login", outcome="ok", user_id=user_id, verified=True,
+                server_time=at, remote_addr="127.0.0.1",
+            )
+        )  # fmt: skip
+
+
+def test_a_data_directory_from_before_migrations_upgrades_keeps_its_rows_and_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = init_data_dir(tmp_path / "data")
+    engine = db.make_engine(data.database_url)
+    _wipe(data.database_url)
+    _pre_migration_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO users VALUES ('usr_1', 'ada', 'Ada', false, 1)"))
+    _event(engine, "usr_1", 1_700_000_001)
+    _event(engine, "usr_1", 1_700_000_002)
+    # A start of the code from before migrations: create_all (then without the table
+    # revision 0003 adds) and the nullable columns; then one access, logged with its leaf.
+    with engine.begin() as conn:
+        older = [t for t in db.metadata.sorted_tables if t.name != "audit_prelog"]
+        db.metadata.create_all(conn, tables=older)
+        schema_upgrade.add_missing_columns(conn, db.metadata)
+        audit.record(conn, audit.Actor("usr_1", None, "127.0.0.1"), AccessAction.LOGIN)
+    publish_verifier_key(data, load_signer(data))
+    assert server_main(["audit", "verify", "--data-dir", str(data.root)]) == 1
+    assert "FAIL access event 1 has no audit leaf" in capsys.readouterr().out  # the old report
+
+    ctx = open_context(data)  # the server's start path
+    assert schema_version.current(ctx.engine) == HEAD
+    assert _differences(data.database_url) == []
+    with ctx.engine.connect() as conn:
+        assert conn.execute(select(db.users.c.id, db.users.c.disabled_at)).all() == [
+            ("usr_1", None)
+        ]
+        assert conn.execute(select(db.access_events.c.seq)).scalars().all() == [1, 2, 3]
+    with ctx.transaction() as conn:  # the log goes on after the upgrade
+        audit.record(conn, audit.Actor("usr_1", None, "127.0.0.1"), AccessAction.LOGIN)
+    assert server_main(["audit", "verify", "--data-dir", str(data.root)]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL" not in out
+    assert "1 logs, 2 leaves" in out
+    assert "(2 access events from before the audit log: in no log)" in out
+    with ctx.engine.begin() as conn:  # a leaf lost after the log began still fails
+        conn.execute(text("DELETE FROM audit_leaves WHERE idx = 1"))
+    assert server_main(["audit", "verify", "--data-dir", str(data.root)]) == 1
+    assert "FAIL access event 4 has no audit leaf" in capsys.readouterr().out
 
 
 def test_a_directory_missing_a_column_that_cannot_be_added_is_refused_unchanged(
@@ -183,6 +277,7 @@ def test_db_current_and_db_upgrade_print_the_revision(
     engine = db.make_engine(data.database_url)
     with engine.begin() as conn:  # as a data directory from before migrations has it
         conn.execute(text("DROP TABLE alembic_version"))
+        conn.execute(text("DROP TABLE audit_prelog"))
     engine.dispose()
     assert server_main(["db", "current", "--data-dir", root]) == 0
     assert capsys.readouterr().out.startswith("schema revision none (empty, or made before")
