@@ -1,4 +1,4 @@
-"""``cordon-server``: init, serve, ingest, users, projects, governance, the demo, and audit."""
+"""``cordon-server``: init, serve, ingest, users, projects, governance, the demo, audit, db."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from server import (
     context_unlock,
     data_classes,
     db,
+    db_commands,
     gold,
     governance_commands,
     identity_commands,
@@ -29,6 +30,7 @@ from server import (
     project_schemas,
     provision,
     quality_commands,
+    schema_version,
     storage_choice,
     update_commands,
 )
@@ -68,7 +70,9 @@ def cmd_init(args: argparse.Namespace) -> int:
         blob_store.write_config(data.root, args.blobs)
     if url is not None:
         write_secret(data.database_url_path, url.encode())  # may hold a password
-    db.create_schema(db.make_engine(data.database_url))
+    engine = db.make_engine(data.database_url)
+    schema_version.upgrade(engine)
+    engine.dispose()
     print(f"initialised {data.root}; clients pin {data.ca_cert}")  # noqa: T201
     return 0
 
@@ -424,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     quality_commands.add_parser(sub, with_data)
     audit_commands.add_parser(sub, with_data)
     update_commands.add_parser(sub, with_data)
+    db_commands.add_parser(sub, with_data)
     p = sub.add_parser("openapi", help="print the /v1 API's OpenAPI document (it is not served)")
     p.set_defaults(func=cmd_openapi)
     return parser
@@ -431,10 +436,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Alembic's per-run context lines; server.schema_version logs each upgrade it makes.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (DataDirError, IngestError, provision.ProvisionError) as exc:
+    except (
+        DataDirError,
+        IngestError,
+        provision.ProvisionError,
+        schema_version.SchemaVersionError,
+    ) as exc:
         print(f"cordon-server: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     except storage_choice.StorageChoiceError as exc:

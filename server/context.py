@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine
 
-from server import db, segment_meta
+from server import db, schema_version, segment_meta
 from server.auditlog import store as audit_store
 from server.auditlog.checkpoints import Checkpointer, load_signer, publish_verifier_key
 from server.datadir import DataDir, ensure_secret
@@ -69,7 +69,7 @@ def open_context(data: DataDir, *, demo_login: bool = False) -> ServerContext:
     """Open an initialised data directory."""
     data.require_initialised()
     engine = db.make_engine(data.database_url)
-    db.create_schema(engine)
+    schema_version.upgrade(engine)  # versioned migrations, under the write lock
     audit_signer = load_signer(data)
     publish_verifier_key(data, audit_signer)
     vault = KeyVault(ensure_secret(data.root_key_path))

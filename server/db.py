@@ -1,24 +1,18 @@
-"""SQLite schema and engine (SQLAlchemy 2 Core).
+"""The server's tables (SQLAlchemy 2 Core), for SQLite and PostgreSQL alike.
 
-WAL with ``synchronous=FULL``: a commit is on disk before the server answers,
-which the audit rules (fail closed) depend on. Foreign keys are on.
-The event ingest has its own engine (:func:`make_writer_engine`): it commits
-many requests in one transaction, each inside its own SAVEPOINT, which needs
-transactions begun by SQLAlchemy rather than by the sqlite3 module. Content is
-never stored in clear here: labels and other task records are sealed under their
-task's key, titles under the project key, segment audio lives in encrypted blobs,
-and access events hold ids only.
+The engines are in :mod:`server.engines` (re-exported here for callers); the
+schema is created and upgraded by :mod:`server.schema_version` through the
+versioned migrations in ``server/migrations``. Content is never stored in clear
+here: labels and other task records are sealed under their task's key, titles
+under the project key, segment audio lives in encrypted blobs, and access events
+hold ids only.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from sqlalchemy import (
     Boolean,
     Column,
-    Engine,
     Float,
     ForeignKey,
     Integer,
@@ -26,12 +20,10 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
-    create_engine,
-    event,
 )
 
-from server import dialect, schema_upgrade
 from server.db_metadata import metadata
+from server.engines import make_engine, make_writer_engine
 
 users = Table(
     "users",
@@ -450,70 +442,10 @@ __all__ = [
     "identity_providers",
     "idp_role_rules",
     "idp_token_uses",
+    "make_engine",
+    "make_writer_engine",
     "metadata",
     "retention_policies",
     "revocations",
     "user_identities",
 ]
-
-
-def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=5000")
-    # Deleted rows are overwritten with zeros in the file, not left in free pages: an
-    # erased record's sealed bytes do not linger in the database file.
-    cur.execute("PRAGMA secure_delete=ON")
-    cur.close()
-
-
-def _url(where: Path | str) -> str:
-    """A database URL, or a SQLite file's path (the default data directory's)."""
-    return where if isinstance(where, str) else f"sqlite:///{where}"
-
-
-def make_engine(where: Path | str) -> Engine:
-    """Engine for the data directory's database (SQLite with its durability pragmas, or
-    PostgreSQL, whose commits are durable by default: ``synchronous_commit=on``)."""
-    url = _url(where)
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-    engine = create_engine(url)
-    event.listen(engine, "connect", _on_connect)
-    return engine
-
-
-def make_writer_engine(where: Path | str) -> Engine:
-    """Engine whose transactions take the one write lock first and support SAVEPOINT.
-
-    SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock
-    (:mod:`server.dialect`). Taken before the first read, so a transaction that
-    reads then writes never works from a snapshot another writer moved.
-    """
-    url = _url(where)
-    if not url.startswith("sqlite"):
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-        event.listen(engine, "begin", dialect.begin_write)
-        return engine
-    engine = create_engine(url)
-    event.listen(engine, "connect", _on_connect_writer)
-    event.listen(engine, "begin", dialect.begin_write)
-    return engine
-
-
-def _on_connect_writer(dbapi_conn: Any, record: Any) -> None:
-    _on_connect(dbapi_conn, record)
-    # Several server processes queue for the one write lock: a writer waits its turn
-    # (one group commit each) rather than failing a request after 5 s.
-    dbapi_conn.execute("PRAGMA busy_timeout=30000")
-    dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (_on_begin_immediate)
-
-
-def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet (the audit log's tables included)."""
-    import server.auditlog.store  # noqa: F401, PLC0415 - registers its tables on ``metadata``
-
-    metadata.create_all(engine)
-    schema_upgrade.add_missing_columns(engine, metadata)

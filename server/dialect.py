@@ -16,14 +16,17 @@ connection's dialect:
 - row numbers the ingest path assigns itself: PostgreSQL's sequence is moved past
   them;
 - integers: SQLite's ``INTEGER`` holds 64 bits and the wire allows up to 2**53, so on
-  PostgreSQL every ``Integer`` column is created ``BIGINT`` (not the 32-bit ``INTEGER``).
+  PostgreSQL every ``Integer`` column is created ``BIGINT`` (not the 32-bit ``INTEGER``);
+  the autoincrementing keys, which the baseline created ``SERIAL``, are widened by
+  schema revision 0002. An engine that reflects the schema keeps its bound integers
+  ``INTEGER`` (:func:`inspectable`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Table
+from sqlalchemy import Connection, Engine, Integer, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
@@ -59,6 +62,29 @@ def numbered(conn: Connection, table: str, column: str, highest: int) -> None:
         )
 
 
+#: Set on the dialect of an engine made for schema work (:func:`inspectable`).
+_SCHEMA_WORK = "cordon_schema_work"
+
+
+def inspectable(engine: Engine) -> Engine:
+    """``engine``, able to reflect a PostgreSQL schema (SQLite's is unchanged); returned.
+
+    SQLAlchemy's PostgreSQL reflection passes small integers to catalog functions that
+    take ``integer`` (``generate_subscripts(indkey, 1)``), and psycopg's dialect casts
+    every bound ``Integer`` to its driver type: :func:`_bigint` would make that cast
+    ``BIGINT``, which those functions refuse. On an engine made for schema work
+    (migrations, comparing a database with the metadata) those driver casts stay
+    ``INTEGER``; columns and the types Alembic compares are still ``BIGINT``. The
+    server's own engines keep ``BIGINT`` casts, which values above 2**31 need. Only
+    for new engines that serve nothing else.
+    """
+    setattr(engine.dialect, _SCHEMA_WORK, True)
+    return engine
+
+
 @compiles(Integer, "postgresql")
-def _bigint(_type: Integer, _compiler: Any, **_kw: Any) -> str:
+def _bigint(type_: Integer, compiler: Any, **_kw: Any) -> str:
+    driver_cast = type(type_).__module__.startswith("sqlalchemy.dialects.")  # a bound value's
+    if driver_cast and getattr(compiler.dialect, _SCHEMA_WORK, False):
+        return "INTEGER"
     return "BIGINT"

@@ -46,6 +46,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for problem in report.problems:
         print(f"FAIL {problem}")  # noqa: T201
     summary = f"{report.logs} logs, {report.leaves} leaves, {report.checkpoints} checkpoints"
+    if report.before_log:
+        summary += f" ({report.before_log} access events from before the audit log: in no log)"
     print(f"audit verify: {summary}: {'OK' if report.ok else 'FAILED'}")  # noqa: T201
     return 0 if report.ok else 1
 

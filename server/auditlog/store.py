@@ -77,6 +77,18 @@ audit_checkpoints = Table(
     Column("created_at", Integer, nullable=False),
 )
 
+#: Access events recorded before this data directory had an audit log: they have no
+#: leaf and never will (a leaf appended now would claim they were logged when they
+#: happened). Schema revision 0003 writes the one row, once, for events numbered below
+#: the first leaf's; ``audit verify`` counts them apart instead of failing on each.
+audit_prelog = Table(
+    "audit_prelog",
+    db.metadata,
+    Column("through_seq", Integer, primary_key=True, autoincrement=False),
+    Column("events", Integer, nullable=False),
+    Column("recorded_at", Integer, nullable=False),
+)
+
 
 def log_for(project_id: str | None) -> str:
     """The log an event belongs to: its project's, or the server's."""

@@ -4,7 +4,9 @@ Read-only. For each log it checks that
 
 - leaf indices run 0, 1, 2, … with none missing, repeated or out of place;
 - every leaf is the canonical encoding of the access event it names, and every
-  access event has exactly one leaf, in its project's log;
+  access event has exactly one leaf, in its project's log (except the events a
+  data directory recorded before it had an audit log, which schema revision 0003
+  marked once: they are counted and reported apart, as in no log);
 - the stored head equals the tree recomputed from the leaves, and so does every
   stored tile of interior hashes (what proofs are served from);
 - every checkpoint (in the database and every exported file) carries a valid
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from server import db
@@ -45,6 +47,8 @@ class Report:
     logs: int = 0
     leaves: int = 0
     checkpoints: int = 0
+    #: Access events recorded before the data directory had an audit log: in no log.
+    before_log: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -217,13 +221,43 @@ class _LogCheck:
             self.problem(f"{what}: root does not match the stored leaves")
 
 
+def _before_log(conn: Connection, report: Report) -> int:
+    """The highest event number recorded before the log began (schema revision 0003's
+    mark), or 0. A mark that reaches an event the log holds is a failure, not a pass."""
+    if not inspect(conn).has_table(store.audit_prelog.name):
+        return 0  # a copy of a data directory not upgraded yet: every orphan counts
+    mark = conn.execute(select(store.audit_prelog)).first()
+    if mark is None:
+        return 0
+    first = conn.execute(select(func.min(store.audit_leaves.c.event_seq))).scalar()
+    if first is not None and mark.through_seq >= first:
+        report.problems.append(
+            f"the mark of events before the audit log (through {mark.through_seq}) "
+            f"reaches event {first}, which the log holds"
+        )
+        return 0
+    events = db.access_events
+    count = conn.execute(
+        select(func.count()).select_from(events).where(events.c.seq <= mark.through_seq)
+    ).scalar_one()
+    if count != mark.events:  # events are never deleted: one was added or removed since
+        report.problems.append(
+            f"{count} access events are numbered before the audit log began; "
+            f"the upgrade that marked them counted {mark.events}"
+        )
+    report.before_log = int(mark.events)
+    return int(mark.through_seq)
+
+
 def _orphan_events(conn: Connection, report: Report) -> None:
-    """Every access event must have a leaf (none recorded outside the log)."""
+    """Every access event must have a leaf (none recorded outside the log), except those
+    recorded before the data directory had an audit log (:func:`_before_log`)."""
     events, leaves = db.access_events, store.audit_leaves
+    through = _before_log(conn, report)
     missing = conn.execute(
         select(events.c.seq)
         .join(leaves, leaves.c.event_seq == events.c.seq, isouter=True)
-        .where(leaves.c.event_seq.is_(None))
+        .where(leaves.c.event_seq.is_(None), events.c.seq > through)
         .order_by(events.c.seq)
         .limit(20)
     ).scalars()

@@ -1,0 +1,72 @@
+"""Engines for the data directory's database: SQLite with its pragmas, or PostgreSQL.
+
+WAL with ``synchronous=FULL``: a commit is on disk before the server answers,
+which the audit rules (fail closed) depend on. Foreign keys are on. The event
+ingest, request transactions and schema migrations use the writer engine
+(:func:`make_writer_engine`): every transaction takes the one write lock before
+its first statement, and SAVEPOINTs work, which needs transactions begun by
+SQLAlchemy rather than by the sqlite3 module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+
+from server import dialect
+
+
+def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    # Deleted rows are overwritten with zeros in the file, not left in free pages: an
+    # erased record's sealed bytes do not linger in the database file.
+    cur.execute("PRAGMA secure_delete=ON")
+    cur.close()
+
+
+def _url(where: Path | str) -> str:
+    """A database URL, or a SQLite file's path (the default data directory's)."""
+    return where if isinstance(where, str) else f"sqlite:///{where}"
+
+
+def make_engine(where: Path | str) -> Engine:
+    """Engine for the data directory's database (SQLite with its durability pragmas, or
+    PostgreSQL, whose commits are durable by default: ``synchronous_commit=on``)."""
+    url = _url(where)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url)
+    event.listen(engine, "connect", _on_connect)
+    return engine
+
+
+def make_writer_engine(where: Path | str) -> Engine:
+    """Engine whose transactions take the one write lock first and support SAVEPOINT.
+
+    SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock
+    (:mod:`server.dialect`). Taken before the first read, so a transaction that
+    reads then writes never works from a snapshot another writer moved.
+    """
+    url = _url(where)
+    if not url.startswith("sqlite"):
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        event.listen(engine, "begin", dialect.begin_write)
+        return engine
+    engine = create_engine(url)
+    event.listen(engine, "connect", _on_connect_writer)
+    event.listen(engine, "begin", dialect.begin_write)
+    return engine
+
+
+def _on_connect_writer(dbapi_conn: Any, record: Any) -> None:
+    _on_connect(dbapi_conn, record)
+    # Several server processes queue for the one write lock: a writer waits its turn
+    # (one group commit each) rather than failing a request after 5 s.
+    dbapi_conn.execute("PRAGMA busy_timeout=30000")
+    dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (_on_begin_immediate)
