@@ -6,15 +6,17 @@ connection's dialect:
 
 - ``INSERT … ON CONFLICT`` (both engines have it, but SQLAlchemy builds it from a
   dialect's own ``insert``);
-- placeholders for the statements that go straight to the driver (the ingest
-  path's bulk inserts): ``?`` for sqlite3, ``%s`` for psycopg;
+- the ingest path's bulk inserts, which go straight to the driver: ``executemany``
+  on SQLite, ``COPY`` on PostgreSQL (:func:`insert_rows`);
 - the write lock: SQLite's ``BEGIN IMMEDIATE`` takes the database's one write
   lock; on PostgreSQL every writing transaction takes one transaction-level
   advisory lock first, so the code keeps the same guarantee everywhere — one
   writer at a time, across every server process (each audit log keeps one
   order; the ``max(seq)`` a batch numbers its events from cannot move);
-- row numbers the ingest path assigns itself: PostgreSQL's sequence is moved past
-  them;
+- row numbers the ingest path assigns itself (:func:`reserve_numbers`): PostgreSQL's
+  sequence is moved past them in the same statement that reads the highest;
+- query plans: PostgreSQL connections plan every parameterised statement for its
+  actual values (:data:`POSTGRESQL_CONNECT_ARGS`);
 - integers: SQLite's ``INTEGER`` holds 64 bits and the wire allows up to 2**53, so on
   PostgreSQL every ``Integer`` column is created ``BIGINT`` (not the 32-bit ``INTEGER``);
   the autoincrementing keys, which the baseline created ``SERIAL``, are widened by
@@ -24,15 +26,27 @@ connection's dialect:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Integer, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 
 #: The advisory lock every writing transaction takes on PostgreSQL (any fixed number).
 WRITE_LOCK = 7_020_001
+
+#: Connection options for PostgreSQL engines. psycopg prepares a statement on the
+#: server after its fifth use, and PostgreSQL then keeps a *generic* plan for it
+#: once that looks no dearer than the plans made for actual values. On a new
+#: database that happens while the tables are nearly empty: the ingest path's
+#: ``event_id IN (…)`` de-duplication was kept as a sequential scan and cost 39 ms
+#: per batch at 30k events (0.75 ms with a plan for its values), growing with the
+#: table until autovacuum's ANALYZE happened to invalidate it. A custom plan per
+#: execution costs a fraction of a millisecond and follows the table's real size.
+POSTGRESQL_CONNECT_ARGS = {"options": "-c plan_cache_mode=force_custom_plan"}
 
 
 def insert(conn: Connection, table: Table) -> Any:
@@ -40,10 +54,35 @@ def insert(conn: Connection, table: Table) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
-def placeholders(conn: Connection, count: int) -> str:
-    """``?, ?, …`` or ``%s, %s, …``: the driver's own parameter style."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    return ", ".join([mark] * count)
+def insert_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order) into ``table``, in the caller's transaction.
+
+    Straight to the driver: SQLAlchemy's per-row parameter handling costs more than
+    the insert itself at this volume. SQLite: one ``executemany``. PostgreSQL: one
+    ``COPY`` — a 50-row batch in 0.67 ms against 1.5 ms for psycopg's pipelined
+    ``executemany`` (which still binds and executes each row as its own statement);
+    constraints and foreign keys are checked exactly as for ``INSERT``. A driver
+    error comes back as SQLAlchemy's, as from ``execute``, so the group committer
+    fails that request closed like any other write.
+    """
+    names = ", ".join(columns)
+    if conn.dialect.name != "postgresql":
+        marks = ", ".join(["?"] * len(columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - fixed names
+        conn.exec_driver_sql(sql, [tuple(row) for row in rows])
+        return
+    sql = f"COPY {table} ({names}) FROM STDIN"
+    driver = conn.connection.driver_connection
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise DBAPIError.instance(
+            sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect
+        ) from exc
 
 
 def begin_write(conn: Any) -> None:
@@ -54,12 +93,23 @@ def begin_write(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def numbered(conn: Connection, table: str, column: str, highest: int) -> None:
-    """Rows were inserted with explicit numbers up to ``highest``: keep the sequence ahead."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(
-            f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), %s)", (highest,)
-        )
+def reserve_numbers(conn: Connection, table: str, column: str, count: int) -> int:
+    """The first of ``count`` new row numbers after the highest in ``table.column``.
+
+    The caller holds the write lock, so the highest cannot move before its rows are
+    in. On PostgreSQL the column's sequence is moved past the new numbers in the same
+    statement (rows inserted later by default take numbers after them): one round
+    trip, where reading the highest and then moving the sequence took two.
+    """
+    if conn.dialect.name != "postgresql":
+        highest = conn.exec_driver_sql(f"SELECT max({column}) FROM {table}").scalar()  # noqa: S608
+        return int(highest or 0) + 1
+    last = conn.exec_driver_sql(
+        f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "  # noqa: S608 - fixed
+        f"COALESCE(max({column}), 0) + %s) FROM {table}",
+        (count,),
+    ).scalar_one()
+    return int(last) - count + 1
 
 
 #: Set on the dialect of an engine made for schema work (:func:`inspectable`).

@@ -202,6 +202,22 @@ def _cpu_seconds(pid: int) -> float:
     return own + sum(_cpu_seconds(int(child)) for child in children)
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process) so far."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
+
+
+def _postmaster_pid(base_url: str) -> int:
+    """The PostgreSQL server's own pid (its backends are its children), found from a backend."""
+    import psycopg  # noqa: PLC0415 - only for the PostgreSQL runs
+
+    plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain + "/postgres") as conn:
+        ((backend,),) = conn.execute("SELECT pg_backend_pid()").fetchall()
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def b11_ingest(
     work: Path, seconds: float, workers: int = 1, postgres: str | None = None
 ) -> dict[str, object]:
@@ -231,11 +247,13 @@ def b11_ingest(
     ca = data_dir / "pki" / "ca.pem"
     try:
         clients = _provision(data_dir, url, ca)
-        closed = _load(url, ca, clients, seconds, 0.0, proc.pid)
+        database_pid = _postmaster_pid(postgres) if postgres else None
+        closed = _load(url, ca, clients, seconds, 0.0, proc.pid, database_pid)
         open_loop = _load(url, ca, clients, seconds, OPEN_LOOP_INTERVAL_S, proc.pid)
     finally:
         stop(proc)
-    rate, p50, p99, requests_sent, cpu, errors = closed
+    rate, p50, p99, requests_sent, cpu, errors, cpu_elsewhere = closed
+    database_cpu, machine_busy = cpu_elsewhere
     offered = CLIENTS * BATCH / OPEN_LOOP_INTERVAL_S
     return {
         "what": "50-event batches from 200 workstations over loopback TLS, ack after FULL commit",
@@ -249,6 +267,11 @@ def b11_ingest(
         "closed_loop_failed_requests": errors,
         "open_loop_failed_requests": open_loop[5],
         "server_cpu_share_of_one_core": cpu,
+        # Per event, so runs with different rates compare: what one core would sustain.
+        "server_cpu_us_per_event": round(cpu / rate * 1e6) if rate else None,
+        **({"database_cpu_share_of_one_core": database_cpu} if postgres else {}),
+        # The load generator shares these cores: near their count, the box is saturated.
+        "machine_busy_cores": machine_busy,
         "open_loop_offered_events_per_s": round(offered),
         "open_loop_events_per_s": round(open_loop[0]),
         "open_loop_ack_p50_ms": open_loop[1],
@@ -264,9 +287,16 @@ def b11_ingest(
 
 
 def _load(
-    url: str, ca: Path, clients: list[tuple[str, str]], seconds: float, interval: float, pid: int
-) -> tuple[float, float, float, int, float, int]:
-    """(events/s, ack p50 ms, ack p99 ms, requests, server CPU share, failed requests)."""
+    url: str,
+    ca: Path,
+    clients: list[tuple[str, str]],
+    seconds: float,
+    interval: float,
+    pid: int,
+    database_pid: int | None = None,
+) -> tuple[float, float, float, int, float, int, tuple[float | None, float]]:
+    """(events/s, ack p50 ms, ack p99 ms, requests, server CPU share, failed requests,
+    (database server CPU share or None, busy cores of the whole machine))."""
     context = multiprocessing.get_context("spawn")
     queue: Any = context.Queue()
     share = len(clients) // PROCESSES
@@ -280,9 +310,15 @@ def _load(
     for p in procs:
         p.start()
     cpu_before, began = _cpu_seconds(pid), time.perf_counter()
+    database_before = _cpu_seconds(database_pid) if database_pid else 0.0
+    busy_before = _machine_busy_s()
     results = [queue.get(timeout=seconds + 120) for _ in procs]
     elapsed = time.perf_counter() - began
     server_cpu = _cpu_seconds(pid) - cpu_before
+    busy = round((_machine_busy_s() - busy_before) / elapsed, 2)
+    database_cpu = (
+        round((_cpu_seconds(database_pid) - database_before) / elapsed, 2) if database_pid else None
+    )
     for p in procs:
         p.join(30)
     latencies = sorted(x for r in results for x in r[1])
@@ -290,4 +326,7 @@ def _load(
     p99 = round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1)
     rate = sum(r[0] for r in results) / elapsed
     errors = sum(r[2] for r in results)
-    return rate, p50, p99, len(latencies), round(server_cpu / elapsed, 2), errors
+    return (
+        rate, p50, p99, len(latencies), round(server_cpu / elapsed, 2), errors,
+        (database_cpu, busy),
+    )  # fmt: skip

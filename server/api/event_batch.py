@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from app.wire.schemas import AccessEventIn, EventBatchAck, LogRange
 from server import db, dialect, sequences
@@ -27,7 +27,8 @@ def ingest(
 ) -> EventBatchAck:
     """Store the new events of a batch and their leaves; return the acknowledgement.
 
-    Runs inside a ``BEGIN IMMEDIATE`` transaction (the group committer's).
+    Runs inside the group committer's transaction, which holds the write lock
+    (:func:`server.dialect.begin_write`).
     """
     now = time.time()
     device_id = device_of(conn, principal)
@@ -46,17 +47,12 @@ def ingest(
     rows = [_row(conn, principal, device_id, e, now, visible) for e in fresh]
     # Row numbers are assigned here, not by RETURNING: SQLAlchemy runs an ordered
     # RETURNING insert on SQLite one row at a time. The caller's transaction holds
-    # the write lock (BEGIN IMMEDIATE), so max(seq) cannot move meanwhile.
-    base = conn.execute(select(func.max(db.access_events.c.seq))).scalar() or 0
-    for offset, row in enumerate(rows, start=1):
-        row["seq"] = base + offset
+    # the write lock, so max(seq) cannot move meanwhile.
+    first = dialect.reserve_numbers(conn, "access_events", "seq", len(rows))
+    for offset, row in enumerate(rows):
+        row["seq"] = first + offset
     columns = list(rows[0])
-    conn.exec_driver_sql(  # the driver directly: see store.append_many
-        f"INSERT INTO access_events ({', '.join(columns)}) "  # noqa: S608 - fixed column names
-        f"VALUES ({dialect.placeholders(conn, len(columns))})",
-        [tuple(row[c] for c in columns) for row in rows],
-    )
-    dialect.numbered(conn, "access_events", "seq", rows[-1]["seq"])
+    dialect.insert_rows(conn, "access_events", columns, [[row[c] for c in columns] for row in rows])
     ranges = store.append_many(conn, [(row["seq"], row) for row in rows])
     sequences.observe(conn, principal.actor(device_id), (e.seq for e in fresh))
     return EventBatchAck(

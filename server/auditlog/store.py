@@ -168,13 +168,9 @@ def append_many(
             hashed = leaf_hash(data)
             hashes.append(hashed)
             tree.append(hashed)
-        # Straight to the driver: SQLAlchemy's per-row parameter handling costs more
-        # than SQLite's insert at this volume.
-        marks = dialect.placeholders(conn, 5)
-        insert_leaves = (
-            f"INSERT INTO audit_leaves (log_id, idx, event_seq, data, addr_salt) VALUES ({marks})"  # noqa: S608 - fixed text
+        dialect.insert_rows(
+            conn, "audit_leaves", ("log_id", "idx", "event_seq", "data", "addr_salt"), rows
         )
-        conn.exec_driver_sql(insert_leaves, rows)
         tiles.extend(conn, log_id, first, hashes)
         frontier = b"".join(tree.frontier())
         if first == 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -227,3 +228,66 @@ def test_serve_with_workers_and_no_worker_outlives_its_supervisor(tmp_path: Path
             probe.bind(("127.0.0.1", port))  # nobody holds the port any more
     finally:
         stop(proc)
+
+
+def test_two_workers_on_postgresql_keep_one_log_order_and_every_acknowledged_event(
+    tmp_path: Path,
+) -> None:
+    """Two processes writing one PostgreSQL database (the ingest path's COPY inserts, its
+    numbering, its one advisory write lock): each batch's leaves are the range its
+    acknowledgement names, holding exactly its events — no batch interleaved with
+    another or numbered twice — the log's order is the events' order, and after the
+    server is killed outright every acknowledged event is there with its leaf."""
+    import psycopg  # noqa: PLC0415 - only for this engine
+
+    from devtools.postgres import new_database, private_postgres  # noqa: PLC0415
+
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/postgres")):
+        pytest.skip("PostgreSQL is not installed")
+    with private_postgres() as base:
+        data = tmp_path / "data"
+        database = new_database(base)
+        assert server_main(["init", "--data-dir", str(data), "--database", database]) == 0
+        proc, url = start_server(data, "--workers", "2", command="demo")
+        batches: list[tuple[str, int, int, list[str]]] = []
+        try:
+            ca = data / "pki" / "ca.pem"
+
+            def workstation() -> None:
+                api = _signed_in(url, ca)
+                for number in range(15):
+                    batch = _events(25, number * 25 + 1)
+                    ack = api.post_events(batch, idempotency_key=str(uuid.uuid4()))
+                    assert ack.accepted == 25
+                    ((log,),) = [ack.logs]  # no task named: all in the server's log
+                    ids = [e.event_id for e in batch.events]
+                    batches.append((log.log_id, log.first_index, log.count, ids))
+                api.close()
+
+            threads = [threading.Thread(target=workstation) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+            os.killpg(proc.pid, signal.SIGKILL)  # no graceful shutdown: acks must already hold
+            proc.wait(10)
+        finally:
+            stop(proc)
+        assert len(batches) == 8 * 15
+        spans = sorted((first, first + count) for _log, first, count, _ids in batches)
+        assert all(end <= following for (_, end), (following, _) in itertools.pairwise(spans))
+        with psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://")) as conn:
+            for log_id, first, count, ids in batches:
+                stored = conn.execute(
+                    "SELECT e.event_id FROM audit_leaves l JOIN access_events e"
+                    " ON e.seq = l.event_seq WHERE l.log_id = %s AND l.idx >= %s AND l.idx < %s",
+                    (log_id, first, first + count),
+                ).fetchall()
+                assert sorted(row[0] for row in stored) == sorted(ids)
+            out_of_order = conn.execute(
+                "SELECT count(*) FROM (SELECT event_seq, lag(event_seq) OVER (ORDER BY idx)"
+                " AS before FROM audit_leaves WHERE log_id = 'server') AS leaves"
+                " WHERE before >= event_seq"
+            ).fetchone()
+        assert out_of_order == (0,)
+        assert server_main(["audit", "verify", "--data-dir", str(data)]) == 0
