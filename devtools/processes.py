@@ -73,6 +73,7 @@ def start_server(
                 return False
 
         wait_until(healthy, 30, "server health")
+        session.close()  # no idle connection left for a graceful stop to wait out
     except BaseException:
         stop(proc)
         raise

@@ -53,22 +53,33 @@ def _data(args: argparse.Namespace) -> DataDir:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    try:  # both checked before anything is made: a refused init leaves no directory half made
+    """Make the data directory, or check an initialised one against the storage asked for.
+
+    Everything that can be refused is checked before anything is written: the URLs,
+    an initialised directory's own choice (it cannot change: its keys are in that
+    database), and that the PostgreSQL database can be reached and brought to the
+    current schema. A refused init leaves no directory half made.
+    """
+    data = _data(args)
+    try:
         url = storage_choice.database_url(args.database) if args.database else None
         if args.blobs:
             blob_store.parse_url(args.blobs)
+        if storage_choice.initialised(data):
+            storage_choice.check(data, args.database, args.blobs)
+        elif url is not None:
+            storage_choice.prepare_database(url)  # connect and migrate before keeping it
     except (storage_choice.StorageChoiceError, blob_store.BlobStoreError) as exc:
         print(f"cordon-server: {exc}", file=sys.stderr)  # noqa: T201
         return 2
-    data = _data(args)
     data.create_dirs()
     ensure_secret(data.root_key_path)
     ensure_secret(data.token_key_path)
     names = list(dict.fromkeys([*args.name, "localhost", "127.0.0.1", "::1"]))
     ensure_pki(data, names)
-    if args.blobs:
+    if args.blobs and not (data.root / blob_store.CONFIG_NAME).exists():
         blob_store.write_config(data.root, args.blobs)
-    if url is not None:
+    if url is not None and not data.database_url_path.exists():
         write_secret(data.database_url_path, url.encode())  # may hold a password
     engine = db.make_engine(data.database_url)
     schema_version.upgrade(engine)
@@ -104,15 +115,19 @@ def _serve(ctx: ServerContext, args: argparse.Namespace) -> None:
 
 
 def _supervise(command: str, args: argparse.Namespace) -> int:
-    from server.workers import supervise  # noqa: PLC0415 - uvicorn only for serving
+    from server.workers import PortTakenError, supervise  # noqa: PLC0415 - uvicorn only here
 
     data = _data(args)
     passed = ["--grant-lifetime", str(args.grant_lifetime), "--read-timeout",
               str(args.read_timeout), "--max-connections", str(args.max_connections)]  # fmt: skip
     if command == "demo":
         passed += ["--audio-dir", args.audio_dir]
-    return supervise(command, data.root, data.ca_cert, args.host, args.port, _ready(args),
-                     passed, args.workers)  # fmt: skip
+    try:
+        return supervise(command, data.root, data.ca_cert, args.host, args.port,
+                         _ready(args), passed, args.workers)  # fmt: skip
+    except PortTakenError as exc:
+        print(f"cordon-server: {exc}; nothing was started", file=sys.stderr)  # noqa: T201
+        return 2
 
 
 def _ready(args: argparse.Namespace) -> Path | None:

@@ -16,7 +16,7 @@ connection's dialect:
 - row numbers the ingest path assigns itself (:func:`reserve_numbers`): PostgreSQL's
   sequence is moved past them in the same statement that reads the highest;
 - query plans: PostgreSQL connections plan every parameterised statement for its
-  actual values (:data:`POSTGRESQL_CONNECT_ARGS`);
+  actual values (:func:`on_postgresql_connect`);
 - integers: SQLite's ``INTEGER`` holds 64 bits and the wire allows up to 2**53, so on
   PostgreSQL every ``Integer`` column is created ``BIGINT`` (not the 32-bit ``INTEGER``);
   the autoincrementing keys, which the baseline created ``SERIAL``, are widened by
@@ -38,15 +38,24 @@ from sqlalchemy.ext.compiler import compiles
 #: The advisory lock every writing transaction takes on PostgreSQL (any fixed number).
 WRITE_LOCK = 7_020_001
 
-#: Connection options for PostgreSQL engines. psycopg prepares a statement on the
-#: server after its fifth use, and PostgreSQL then keeps a *generic* plan for it
-#: once that looks no dearer than the plans made for actual values. On a new
-#: database that happens while the tables are nearly empty: the ingest path's
-#: ``event_id IN (…)`` de-duplication was kept as a sequential scan and cost 39 ms
-#: per batch at 30k events (0.75 ms with a plan for its values), growing with the
-#: table until autovacuum's ANALYZE happened to invalidate it. A custom plan per
-#: execution costs a fraction of a millisecond and follows the table's real size.
-POSTGRESQL_CONNECT_ARGS = {"options": "-c plan_cache_mode=force_custom_plan"}
+
+def on_postgresql_connect(dbapi_conn: Any, _record: Any) -> None:
+    """A new PostgreSQL connection plans every statement for its values (a ``connect`` hook).
+
+    psycopg prepares a statement on the server after its fifth use, and PostgreSQL
+    then keeps a *generic* plan for it once that looks no dearer than the plans made
+    for actual values. On a new database that happens while the tables are nearly
+    empty: the ingest path's ``event_id IN (…)`` de-duplication was kept as a
+    sequential scan and cost 39 ms per batch at 30k events (0.75 ms with a plan for
+    its values), growing with the table until autovacuum's ANALYZE happened to
+    invalidate it. A custom plan per execution costs a fraction of a millisecond.
+    Set with ``SET``, not as a startup ``options`` parameter, which would replace
+    ``options`` an operator gave in the URL and which poolers such as PgBouncer
+    refuse (behind a transaction-pooling PgBouncer a session ``SET`` does not stick:
+    set ``plan_cache_mode`` on the database or role there instead).
+    """
+    dbapi_conn.execute("SET plan_cache_mode = force_custom_plan")
+    dbapi_conn.commit()
 
 
 def insert(conn: Connection, table: Table) -> Any:

@@ -40,10 +40,9 @@ def make_engine(where: Path | str) -> Engine:
     PostgreSQL, whose commits are durable by default: ``synchronous_commit=on``)."""
     url = _url(where)
     if not url.startswith("sqlite"):
-        return create_engine(
-            url, pool_size=10, max_overflow=20, pool_pre_ping=True,
-            connect_args=dialect.POSTGRESQL_CONNECT_ARGS,
-        )  # fmt: skip
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        event.listen(engine, "connect", dialect.on_postgresql_connect)
+        return engine
     engine = create_engine(url)
     event.listen(engine, "connect", _on_connect)
     return engine
@@ -58,10 +57,8 @@ def make_writer_engine(where: Path | str) -> Engine:
     """
     url = _url(where)
     if not url.startswith("sqlite"):
-        engine = create_engine(
-            url, pool_size=10, max_overflow=20, pool_pre_ping=True,
-            connect_args=dialect.POSTGRESQL_CONNECT_ARGS,
-        )  # fmt: skip
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        event.listen(engine, "connect", dialect.on_postgresql_connect)
         event.listen(engine, "begin", dialect.begin_write)
         return engine
     engine = create_engine(url)

@@ -55,11 +55,49 @@ def database_url(url: str) -> str:
 
 
 def shown(url: str) -> str:
-    """A database URL fit for a message or a log: the password masked."""
+    """A database URL fit for a message or a log: the password masked (in the URL's
+    user part or as libpq's ``?password=``)."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
         return "(not a URL)"
+    if "password" in parsed.query:
+        parsed = parsed.update_query_dict({"password": "***"})
+    return parsed.render_as_string(hide_password=True)
+
+
+def initialised(data: DataDir) -> bool:
+    """Whether ``init`` made ``data`` already (its database is chosen)."""
+    return data.database_url_path.exists() or data.db_path.exists()
+
+
+def prepare_database(url: str) -> None:
+    """Connect to the PostgreSQL database ``init`` was given and bring it to the current
+    schema, before the data directory keeps its URL: a database that cannot be reached
+    (or refuses the login) is a clear refusal, not a directory that points at it."""
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    from server import engines, schema_version  # noqa: PLC0415 - only for init
+
+    engine = engines.make_engine(url)
+    try:
+        schema_version.upgrade(engine)
+    except SQLAlchemyError as exc:
+        raise StorageChoiceError(
+            "database_unreachable",
+            f"--database {shown(url)} cannot be used ({type(exc).__name__}: "
+            f"{_first_line(exc)}); nothing was made",
+        ) from exc
+    except schema_version.SchemaVersionError as exc:
+        raise StorageChoiceError("database_schema", f"{exc}; nothing was made") from exc
+    finally:
+        engine.dispose()
+
+
+def _first_line(exc: Exception) -> str:
+    """The driver's reason, without the statement or parameters SQLAlchemy appends."""
+    original = getattr(exc, "orig", None) or exc
+    return str(original).strip().splitlines()[0] if str(original).strip() else "no reason given"
 
 
 def check(data: DataDir, database: str | None, blobs: str | None) -> None:
@@ -67,10 +105,9 @@ def check(data: DataDir, database: str | None, blobs: str | None) -> None:
     if database is None and blobs is None:
         return
     asked = " ".join(
-        ([f"--database '{shown(database)}'"] if database else [])
-        + ([f"--blobs '{blobs}'"] if blobs else [])
+        (["--database URL"] if database else []) + ([f"--blobs '{blobs}'"] if blobs else [])
     )
-    if not data.database_url_path.exists() and not data.db_path.exists():
+    if not initialised(data):
         raise StorageChoiceError(
             "not_initialised",
             f"{data.root} is not initialised; make it with: "

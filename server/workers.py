@@ -7,7 +7,9 @@ sockets by their addresses. One shared socket would not: each worker's event
 loop accepts every pending connection when it wakes, so a burst of
 workstations connecting at once (each keeping its connection open) could all
 land on one worker while the other idles. Only processes of the same user can
-join the port (Linux's rule for ``SO_REUSEPORT``). Python serves one request at
+join the port (Linux's rule for ``SO_REUSEPORT``), and the supervisor first
+checks the port with a plain bind, so a second Cordon server started on it is
+refused rather than sharing its connections. Python serves one request at
 a time per core under the GIL, so this is how one host uses its cores.
 
 What the workers share, and how (the data directory is the only channel):
@@ -34,9 +36,11 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,6 +48,10 @@ from server.serve import announce, bind
 
 logger = logging.getLogger(__name__)
 STOP_GRACE_S = 15.0
+#: How long a worker whose supervisor is gone may take to stop gracefully.
+ORPHAN_GRACE_S = 5.0
+#: How often a worker checks that its supervisor is still there.
+PARENT_CHECK_S = 1.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -62,12 +70,16 @@ def supervise(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    socks = [bind(host, port, reuse_port=True)]
-    actual = socks[0].getsockname()[1]
+    socks: list[socket.socket] = []
     procs: list[subprocess.Popen[bytes]] = []
     code = 0
     try:
-        socks += [bind(host, actual, reuse_port=True) for _ in range(workers - 1)]
+        actual = _claim(host, port)
+        for _ in range(workers):
+            try:
+                socks.append(bind(host, actual, reuse_port=True))
+            except OSError as exc:  # taken between the check and here
+                raise PortTakenError(f"cannot listen on {host}:{actual}: {exc.strerror}") from exc
         for sock in socks:
             fd = sock.fileno()
             argv = [sys.executable, "-m", "server", command, "--data-dir", str(data_root),
@@ -91,6 +103,28 @@ def supervise(
     return code
 
 
+def _claim(host: str, port: int) -> int:
+    """The port, checked free with a plain bind (no ``SO_REUSEPORT``) first.
+
+    Sockets with ``SO_REUSEPORT`` share a port with any later one of the same user that
+    sets it too: without this check a second server started on the port (twice by
+    mistake, or a demo on 127.0.0.1 beside a server on every address) would silently
+    take a share of the connections. A listening socket on the port makes this bind
+    fail, so the second server refuses to start instead.
+    """
+    try:
+        probe = bind(host, port)
+    except OSError as exc:
+        raise PortTakenError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    actual = int(probe.getsockname()[1])
+    probe.close()
+    return actual
+
+
+class PortTakenError(Exception):
+    """Another socket already listens on the port."""
+
+
 def _stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -104,6 +138,27 @@ def _stop_all(procs: Sequence[subprocess.Popen[bytes]]) -> None:
 
 
 def check_parent(parent_pid: int | None) -> None:
-    """In a worker: exit at once if the supervisor died before the death signal was set."""
-    if parent_pid is not None and os.getppid() != parent_pid:
+    """In a worker: exit at once if the supervisor died before the death signal was set;
+    then watch it, once a second, for as long as the worker lives.
+
+    The death signal (SIGTERM) starts uvicorn's graceful stop, which waits for open
+    connections to close — a TLS connection whose client never answers the close holds
+    it for 30 s. A worker whose supervisor is gone must not keep the port that long:
+    the watch sends SIGTERM itself and, if the worker is still there
+    :data:`ORPHAN_GRACE_S` later, ends it at once, as the supervisor would have.
+    """
+    if parent_pid is None:
+        return
+    if os.getppid() != parent_pid:
         raise SystemExit("cordon-server: the supervisor is gone")
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_S)
+        logger.error("the supervisor is gone; stopping this worker")
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(ORPHAN_GRACE_S)
+        logger.error("this worker did not stop in %.0f s; ending it", ORPHAN_GRACE_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="cordon-parent-watch", daemon=True).start()

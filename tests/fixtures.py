@@ -93,7 +93,9 @@ def database_bytes(ctx: ServerContext) -> bytes:
 
 def stored_blobs(ctx: ServerContext) -> set[str]:
     """Every object the data directory's blob store holds, temporary ones included (their
-    names start with a dot: ``.NAME.partial`` in a directory, ``.spool/…`` for S3)."""
+    names start with a dot: ``.NAME.partial`` in a directory). On S3 an object appears
+    whole or not at all and the upload's spool file has no name, so there a dot-name
+    means a stray file in the spool directory."""
     store = ctx.data.blobs
     if isinstance(store, S3BlobStore):
         pages = store.client.get_paginator("list_objects_v2").paginate(
@@ -105,6 +107,18 @@ def stored_blobs(ctx: ServerContext) -> set[str]:
         )
         return kept | spooled
     return {p.name for p in ctx.data.blob_dir.iterdir()}
+
+
+def everything_stored(ctx: ServerContext) -> list[tuple[str, bytes]]:
+    """What the server keeps, to search for plaintext: every file of the data directory,
+    the database when it is elsewhere (PostgreSQL, as text), every blob when they are
+    elsewhere (S3) — so a scan cannot pass by not looking."""
+    kept = [(str(p), p.read_bytes()) for p in ctx.data.root.rglob("*") if p.is_file()]
+    if ctx.data.database_url.startswith("postgresql"):
+        kept.append(("the PostgreSQL database", database_bytes(ctx)))
+    if isinstance(ctx.data.blobs, S3BlobStore):
+        kept += [(f"S3 object {n}", blob_bytes(ctx, n)) for n in sorted(stored_blobs(ctx))]
+    return kept
 
 
 def blob_bytes(ctx: ServerContext, name: str) -> bytes:

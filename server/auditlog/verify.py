@@ -226,9 +226,15 @@ def _before_log(conn: Connection, report: Report) -> int:
     mark), or 0. A mark that reaches an event the log holds is a failure, not a pass."""
     if not inspect(conn).has_table(store.audit_prelog.name):
         return 0  # a copy of a data directory not upgraded yet: every orphan counts
-    mark = conn.execute(select(store.audit_prelog)).first()
-    if mark is None:
+    marks = conn.execute(select(store.audit_prelog)).all()
+    if not marks:
         return 0
+    if len(marks) > 1:  # revision 0003 writes one row, once: more is not Cordon's doing
+        report.problems.append(
+            f"{len(marks)} marks of events before the audit log; the upgrade writes one"
+        )
+        return 0
+    mark = marks[0]
     first = conn.execute(select(func.min(store.audit_leaves.c.event_seq))).scalar()
     if first is not None and mark.through_seq >= first:
         report.problems.append(

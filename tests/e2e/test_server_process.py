@@ -203,6 +203,28 @@ def test_one_process_leads_a_data_directory_until_it_exits(tmp_path: Path) -> No
     assert third.stdout.strip() == "True"
 
 
+def test_a_second_server_on_the_port_is_refused_not_joined(tmp_path: Path) -> None:
+    """The workers' sockets share the port (SO_REUSEPORT); a second server started on it,
+    even of the same user and with workers too, must not take a share of its connections."""
+    data, other = tmp_path / "data", tmp_path / "other"
+    for where in (data, other):
+        assert server_main(["init", "--data-dir", str(where)]) == 0
+    proc, url = start_server(data, "--workers", "2")
+    try:
+        port = url.rsplit(":", 1)[1]
+        second = subprocess.run(
+            [sys.executable, "-m", "server", "serve", "--data-dir", str(other), "--port", port,
+             "--workers", "2"],
+            check=False, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 2, second.stderr
+        assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+        assert "nothing was started" in second.stderr
+        assert len(_children(proc.pid)) == 2  # the first server is untouched
+    finally:
+        stop(proc)
+
+
 def test_serve_with_workers_and_no_worker_outlives_its_supervisor(tmp_path: Path) -> None:
     """`serve --workers 2` on an initialised directory; a supervisor killed outright
     (no chance to stop anyone) still takes its workers with it, and the port is free."""

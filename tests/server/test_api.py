@@ -28,6 +28,7 @@ from tests.fixtures import (
     demo_server,
     device_id,
     enroll,
+    everything_stored,
     label,
     login,
     proof_key,
@@ -200,8 +201,8 @@ def test_label_is_sealed_at_rest_then_visible_to_the_reviewer(
     with srv.ctx.engine.connect() as conn:
         sealed = conn.execute(select(db.labels.c.sealed_transcript)).scalar_one()
     assert marker.encode() not in sealed
-    for path in srv.ctx.data.root.rglob("*"):  # the database, its WAL, the blobs
-        assert not path.is_file() or marker.encode() not in path.read_bytes(), path
+    for where, data in everything_stored(srv.ctx):  # the database, its WAL, the blobs
+        assert marker.encode() not in data, where
     reviewer = enroll(client, login(client, "reviewer"), DeviceKeyPair.generate())
     before = len([e for e in events(srv) if e["action"] == "access_refused"])
     latest = client.get(f"/v1/tasks/{task_id}/labels/latest", headers=reviewer).json()

@@ -14,7 +14,7 @@ from app.crypto.device_keys import DeviceKeyPair
 from devtools.synthetic_audio import write_audio
 from server import db
 from server.cli import main as server_main
-from tests.fixtures import DemoServer, demo_server, enroll, login, stored_blobs
+from tests.fixtures import DemoServer, demo_server, enroll, everything_stored, login, stored_blobs
 
 SECRET = "OUTPUT-TEXT-4821 Maria Okafor"
 
@@ -53,10 +53,8 @@ def test_a_comparison_is_sealed_like_a_segment(
         (row,) = conn.execute(select(db.comparisons)).all()
     assert (row.kind, json.loads(row.output_ids)) == ("ranking", ["p", "q", "r"])
     audio = (tmp_path / "reply.wav").read_bytes()
-    for path in srv.ctx.data.root.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            assert SECRET.encode() not in data and audio[4000:4064] not in data, path
+    for where, data in everything_stored(srv.ctx):
+        assert SECRET.encode() not in data and audio[4000:4064] not in data, where
     client = srv.client()
     tasks = client.get("/v1/tasks", headers=login(client, "annotator")).json()["tasks"]
     assert {t["title"]: t["kind"] for t in tasks} == {

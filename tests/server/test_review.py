@@ -12,7 +12,7 @@ from app.crypto.device_keys import DeviceKeyPair
 from app.wire.schemas import Role
 from server import db, provision
 from server.cli import main as server_main
-from tests.fixtures import DemoServer, demo_server, document, enroll, login
+from tests.fixtures import DemoServer, demo_server, document, enroll, everything_stored, login
 
 
 @pytest.fixture
@@ -123,10 +123,8 @@ def test_the_whole_review_cycle_keeps_every_revision_and_step(
     first = c.get(f"/v1/tasks/{task}/labels/1", headers=people.rev).json()
     assert first["document"]["segments"][0]["text"] == "hello wrold"
     # The words are sealed at rest; the log of all this verifies.
-    for path in people.srv.ctx.data.root.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            assert b"Fix the two notes" not in data and b"spelling here" not in data, path
+    for where, data in everything_stored(people.srv.ctx):
+        assert b"Fix the two notes" not in data and b"spelling here" not in data, where
     assert server_main(["audit", "verify", "--data-dir", str(people.srv.ctx.data.root)]) == 0
     assert "FAIL" not in capsys.readouterr().out
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from app.crypto.device_keys import DeviceKeyPair
 from app.crypto.dpop import DPoPKey
 from devtools.postgres import new_database, private_postgres
 from devtools.processes import start_server, stop
+from server import engines, storage_choice
 from server.cli import main as server_main
 from server.datadir import DataDir
 
@@ -119,17 +121,25 @@ def test_a_start_that_names_another_store_is_refused_and_says_which(
     assert "(blobs_differ)" in err and f"s3://{bucket}/a/" in err
     assert "(database_url)" in refused("--database", "mysql://cordon@db/cordon")
     assert "(blobs_url)" in refused("--blobs", "file:///srv/blobs")
-    # The directory's own choice is accepted whichever way it is spelled (the driver).
+    # init again: the same choice is fine; another is refused and changes nothing.
+    kept = (tmp_path / "data" / "database.url").read_bytes()
+    assert server_main(["init", "--data-dir", data, "--database", database]) == 0
+    assert server_main(["init", "--data-dir", data, "--database", other]) == 2
+    assert server_main(["init", "--data-dir", data, "--blobs", f"s3://{bucket}/b"]) == 2
+    assert (tmp_path / "data" / "database.url").read_bytes() == kept
+    assert f"s3://{bucket}/a/" in capsys.readouterr().err
     sqlite_dir = str(tmp_path / "sqlite")
     assert server_main(["init", "--data-dir", sqlite_dir]) == 0
     capsys.readouterr()
-    assert server_main(["serve", "--data-dir", sqlite_dir, "--database", database]) == 2
+    assert (
+        server_main(["serve", "--data-dir", sqlite_dir, "--port", "0", "--database", database]) == 2
+    )
     assert "keeps its database in sqlite:///" in capsys.readouterr().err
-    assert server_main(["serve", "--data-dir", sqlite_dir, "--blobs", blobs]) == 2
+    assert server_main(["serve", "--data-dir", sqlite_dir, "--port", "0", "--blobs", blobs]) == 2
     assert f"keeps its recordings in {tmp_path / 'sqlite' / 'blobs'}" in capsys.readouterr().err
     # An empty directory: the init command that would make it, and nothing made.
     empty = tmp_path / "empty"
-    assert server_main(["serve", "--data-dir", str(empty), *("--blobs", blobs)]) == 2
+    assert server_main(["serve", "--data-dir", str(empty), "--port", "0", "--blobs", blobs]) == 2
     err = capsys.readouterr().err
     assert "(not_initialised)" in err and f"cordon-server init --data-dir {empty}" in err
     assert not empty.exists()
@@ -144,3 +154,44 @@ def test_an_init_refused_for_its_database_url_makes_nothing(
         assert server_main(["init", "--data-dir", str(data), *bad]) == 2
         assert "cordon-server: --" in capsys.readouterr().err
         assert not data.exists()
+
+
+def test_an_init_whose_database_cannot_be_reached_makes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused login or a database that is not there: a coded refusal, no directory
+    left pointing at it (so the corrected URL can be given next time)."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data = tmp_path / "data"
+    url = f"postgresql://cordon:s3cret-pw@127.0.0.1:{port}/cordon?connect_timeout=2"
+    assert server_main(["init", "--data-dir", str(data), "--database", url]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be used (OperationalError" in err and "nothing was made" in err
+    assert "s3cret-pw" not in err
+    assert not data.exists()
+
+
+def test_a_password_in_the_query_is_not_shown() -> None:
+    shown = storage_choice.shown("postgresql://u@h/db?password=s3cret-pw&sslmode=require")
+    assert "s3cret-pw" not in shown and "sslmode=require" in shown
+    assert "s3cret-pw" not in storage_choice.shown("postgresql://u:s3cret-pw@h/db")
+
+
+def test_postgresql_connections_plan_per_execution_and_keep_the_urls_options(
+    postgres: str,
+) -> None:
+    """``plan_cache_mode`` is set per connection without replacing ``options`` the
+    operator gave in the URL (a startup parameter would have)."""
+    url = new_database(postgres) + "?options=-c%20statement_timeout%3D12345"
+    for make in (engines.make_engine, engines.make_writer_engine):
+        engine = make(url)
+        try:
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == (
+                    "force_custom_plan"
+                )
+                assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "12345ms"
+        finally:
+            engine.dispose()
