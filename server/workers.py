@@ -66,7 +66,7 @@ def supervise(
     command: str, data_root: Path, ca_cert: Path, host: str, port: int,
     ready_file: Path | None, worker_args: Sequence[str], workers: int,
 ) -> int:  # fmt: skip
-    """Run ``workers`` processes of ``cordon-server <command>`` on one socket until stopped."""
+    """Run ``workers`` processes of ``cordon-server <command>`` on one port until stopped."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
