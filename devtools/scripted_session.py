@@ -71,7 +71,9 @@ def run(server: str, ca: Path, marker: str, *, edit_only: bool = False) -> int:
         QTest.qWait(1000)
         # Paused before marking: while playing, a loaded machine can stall the GUI thread
         # long enough after a seek for the heard position to run past the second boundary.
-        client.controller.toggle_playback()
+        # Not a second toggle: the short recording may have played to its end in that
+        # second, and a toggle then starts it again from the beginning.
+        client.controller.pause()
         annotate.mark_segment(window, client.controller, 0.2, 1.0)
     else:
         # The sound output failed to start (strace slows the audio thread's syscalls enough
