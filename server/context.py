@@ -50,7 +50,9 @@ class ServerContext:
     proofs: ProofVerifier = field(default_factory=ProofVerifier)
 
     def __post_init__(self) -> None:
-        self.committer = GroupCommitter(db.make_writer_engine(self.data.database_url))
+        self.committer = GroupCommitter(
+            db.make_writer_engine(self.data.database_url, lock_at_begin=False)
+        )
         self.writer = db.make_writer_engine(self.data.database_url)
         self.revocations = RevocationWatch(self.engine)
 

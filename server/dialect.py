@@ -97,9 +97,28 @@ def insert_rows(
 def begin_write(conn: Any) -> None:
     """Start a writing transaction holding the one write lock (an engine ``begin`` hook)."""
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+        lock_for_writing(conn)
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def begin_sqlite_write(conn: Any) -> None:
+    """SQLite's ``BEGIN IMMEDIATE`` only (an engine ``begin`` hook): on PostgreSQL the
+    transaction reads first and takes the lock later, with :func:`lock_for_writing`."""
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock_for_writing(conn: Any) -> None:
+    """Take the one write lock now, mid-transaction (PostgreSQL; until it ends).
+
+    Reads made before it saw what was committed when they ran; every statement
+    after it sees what the lock's previous holder committed (``READ COMMITTED``
+    takes a new snapshot per statement). On SQLite the transaction's ``BEGIN
+    IMMEDIATE`` holds the lock already: nothing to do.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
 
 
 def reserve_numbers(conn: Connection, table: str, column: str, count: int) -> int:

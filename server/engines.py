@@ -48,22 +48,27 @@ def make_engine(where: Path | str) -> Engine:
     return engine
 
 
-def make_writer_engine(where: Path | str) -> Engine:
+def make_writer_engine(where: Path | str, *, lock_at_begin: bool = True) -> Engine:
     """Engine whose transactions take the one write lock first and support SAVEPOINT.
 
     SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: a transaction-level advisory lock
     (:mod:`server.dialect`). Taken before the first read, so a transaction that
-    reads then writes never works from a snapshot another writer moved.
+    reads then writes never works from a snapshot another writer moved. With
+    ``lock_at_begin=False`` (the group committer) a PostgreSQL transaction takes
+    it itself, after its reads (:func:`server.dialect.lock_for_writing`); SQLite's
+    is still taken at ``BEGIN``.
     """
     url = _url(where)
+    begin = dialect.begin_write if lock_at_begin else dialect.begin_sqlite_write
     if not url.startswith("sqlite"):
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         event.listen(engine, "connect", dialect.on_postgresql_connect)
-        event.listen(engine, "begin", dialect.begin_write)
+        if lock_at_begin:
+            event.listen(engine, "begin", begin)
         return engine
     engine = create_engine(url)
     event.listen(engine, "connect", _on_connect_writer)
-    event.listen(engine, "begin", dialect.begin_write)
+    event.listen(engine, "begin", begin)
     return engine
 
 

@@ -1,15 +1,29 @@
-"""Group commit: many requests' writes in one durable SQLite transaction.
+"""Group commit: many requests' writes in one durable transaction, the lock held briefly.
 
-With ``synchronous=FULL`` every commit waits for an fsync (about 4 ms on the
-reference machine), so one transaction per request caps ingest at a few hundred
-requests a second, and concurrent writers sleep in SQLite's busy handler. Here
-one writer thread takes every request waiting for it, runs each inside its own
-SAVEPOINT (a request that fails rolls back alone and gets its own error), and
-commits them all with one fsync. Only after that commit does any request get
-its answer, so an acknowledgement always means "on disk".
+With ``synchronous=FULL`` (SQLite) or ``synchronous_commit=on`` (PostgreSQL)
+every commit waits for an fsync, so one transaction per request caps ingest at
+a few hundred requests a second. Here one writer thread takes every request
+waiting for it and commits them together: one fsync for the group. Only after
+that commit does any request get its answer, so an acknowledgement always means
+"on disk".
 
-If the commit itself fails, every request in the group gets
-:class:`~server.audit.AuditUnavailableError`: none of them is acknowledged.
+The group runs in two phases, so the one write lock (:mod:`server.dialect`) is
+held for the ordered work only:
+
+1. each job's :meth:`GroupJob.prepare` reads what it needs (who the caller's
+   device is, which tasks it may see) *before* the lock. On PostgreSQL another
+   process's group holds the lock meanwhile; on SQLite ``BEGIN IMMEDIATE``
+   already holds it (one writer per database file either way);
+2. under the lock, the job type's :meth:`GroupJob.apply_group` does the ordered
+   work once for the whole group — de-duplicating, numbering and inserting every
+   job's rows in one statement each — where it used to be done once per request.
+
+A job refused on its own (a bad idempotency key, say) gets its own exception
+back and the others commit. If the group's transaction fails (a database error,
+or a bug one job's input triggers), every job of the group is run again alone,
+each in its own transaction: the one that breaks it fails alone, with
+:class:`~server.audit.AuditUnavailableError` for a database error, and the others
+commit as if it had not been there.
 """
 
 from __future__ import annotations
@@ -17,29 +31,45 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import Any, Protocol, Self
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from server import dialect
 from server.audit import AuditUnavailableError
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 #: Requests per transaction at most (bounds the time one fsync keeps others waiting).
 MAX_GROUP = 64
 _STOP = object()
 
 
-class GroupCommitter:
-    """Runs ``work(conn)`` calls on one thread, committing them in groups."""
+class GroupJob(Protocol):
+    """One request's share of a group (see the module docstring for the two phases)."""
 
-    def __init__(self, engine: Engine, after_commit: Callable[[], None] | None = None) -> None:
+    def prepare(self, conn: Connection) -> None:
+        """Reads before the write lock; an exception refuses this job alone."""
+
+    @classmethod
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+        """The ordered work of ``jobs`` (in arrival order) under the write lock.
+
+        Returns one outcome per job: its answer, or an exception it is refused with.
+        """
+        ...
+
+
+class GroupCommitter:
+    """Runs jobs on one thread, committing them in groups."""
+
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self.after_commit = after_commit
+        #: Called after each committed group (the checkpointer's nudge).
+        self.after_commit: Callable[[], None] | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -47,16 +77,16 @@ class GroupCommitter:
         self.groups = 0
         self.requests = 0
 
-    def run(self, work: Callable[[Connection], T], timeout: float = 30.0) -> T:
-        """Run ``work`` in the next group and return its result once committed."""
-        future: Future[T] = Future()
+    def run(self, job: GroupJob, timeout: float = 30.0) -> Any:
+        """Run ``job`` in the next group and return its outcome once committed."""
+        future: Future[Any] = Future()
         with self._lock:
             if self._thread is None:  # started lazily, so a bare app (tests) works too
                 self._thread = threading.Thread(
                     target=self._loop, name="cordon-group-commit", daemon=True
                 )
                 self._thread.start()
-            self._queue.put((work, future))
+            self._queue.put((job, future))
         return future.result(timeout)
 
     def stop(self) -> None:
@@ -88,37 +118,49 @@ class GroupCommitter:
             if stop:
                 return
 
-    def _commit(self, group: list[tuple[Callable[[Connection], Any], Future[Any]]]) -> None:
-        results: list[tuple[bool, Any]] = []
+    def _commit(self, group: list[tuple[GroupJob, Future[Any]]]) -> None:
         try:
-            with self._engine.begin() as conn:
-                for work, _future in group:
-                    savepoint = conn.begin_nested()
-                    try:
-                        results.append((True, work(conn)))
-                    except SQLAlchemyError as exc:  # this request's writes failed: fail closed
-                        savepoint.rollback()
-                        logger.error("ingest write failed: %s", type(exc).__name__)
-                        results.append(
-                            (False, AuditUnavailableError("the audit log cannot be written"))
-                        )
-                    except Exception as exc:  # noqa: BLE001 - it is handed to its own request
-                        savepoint.rollback()
-                        results.append((False, exc))
-                    else:
-                        savepoint.commit()
-        except SQLAlchemyError as exc:
-            logger.error("group commit failed: %s", type(exc).__name__)
-            failure = AuditUnavailableError("the audit log cannot be written")
-            for _work, future in group:
-                future.set_exception(failure)
+            outcomes = self._transaction([job for job, _future in group])
+        except Exception as exc:  # noqa: BLE001 - handed to the jobs, or each tried alone
+            if len(group) > 1:
+                logger.warning("group failed (%s): each job alone", type(exc).__name__)
+                for item in group:
+                    self._commit([item])
+                return
+            if isinstance(exc, SQLAlchemyError):
+                logger.error("group commit failed: %s", type(exc).__name__)
+                exc = AuditUnavailableError("the audit log cannot be written")
+            group[0][1].set_exception(exc)
             return
         self.groups += 1
         self.requests += len(group)
-        for (_work, future), (ok, value) in zip(group, results, strict=True):
-            if ok:
-                future.set_result(value)
+        for (_job, future), outcome in zip(group, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
             else:
-                future.set_exception(value)
+                future.set_result(outcome)
         if self.after_commit is not None:
             self.after_commit()
+
+    def _transaction(self, jobs: list[GroupJob]) -> list[object]:
+        outcomes: list[object] = [None] * len(jobs)
+        with self._engine.begin() as conn:
+            ready: list[int] = []
+            for position, job in enumerate(jobs):
+                try:
+                    job.prepare(conn)
+                except SQLAlchemyError:
+                    raise  # the transaction is spoilt (PostgreSQL): the whole group retries
+                except Exception as exc:  # noqa: BLE001 - this job's own refusal
+                    outcomes[position] = exc
+                else:
+                    ready.append(position)
+            dialect.lock_for_writing(conn)
+            kinds: dict[type[GroupJob], list[int]] = {}
+            for position in ready:
+                kinds.setdefault(type(jobs[position]), []).append(position)
+            for kind, positions in kinds.items():
+                applied = kind.apply_group(conn, [jobs[p] for p in positions])
+                for position, outcome in zip(positions, applied, strict=True):
+                    outcomes[position] = outcome
+        return outcomes

@@ -13,7 +13,7 @@ late, and it only closes that gap.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, delete, insert, select
 
@@ -30,13 +30,55 @@ def observe(conn: Connection, actor: audit.Actor, seqs: Iterable[int]) -> list[s
     fills the gap without a second alert. Anywhere else it is a reset, and the
     gaps of the old numbering are forgotten (they would overlap the new one's).
     """
-    device_id = actor.device_id
-    ordered = sorted(seqs)
-    if device_id is None or not ordered:
+    return observe_many(conn, [(actor, seqs)])
+
+
+def observe_many(
+    conn: Connection, accepted: Sequence[tuple[audit.Actor, Iterable[int]]]
+) -> list[str]:
+    """:func:`observe` for several requests in order (a group commit): one read of the
+    devices' high-water marks and one write of those that moved, for all of them."""
+    work = [(actor, sorted(seqs)) for actor, seqs in accepted if actor.device_id is not None]
+    work = [(actor, ordered) for actor, ordered in work if ordered]
+    if not work:
         return []
-    high = conn.execute(
-        select(device_sequences.c.high_seq).where(device_sequences.c.device_id == device_id)
-    ).scalar()
+    marks = device_sequences.c
+    devices = {actor.device_id for actor, _ordered in work}
+    read = conn.execute(select(marks.device_id, marks.high_seq).where(marks.device_id.in_(devices)))
+    before: dict[str, int] = {str(device): int(high) for device, high in read.all()}
+    highs = dict(before)
+    raised = []
+    for actor, ordered in work:
+        device_id = str(actor.device_id)
+        alerts, top = _follow(conn, device_id, highs.get(device_id), ordered)
+        if top is not None:
+            highs[device_id] = top
+        for reason in alerts:
+            audit.record(
+                conn, actor, AccessAction.SEQUENCE_ALERT, outcome=Outcome.FAILED, reason=reason
+            )
+        raised.extend(alerts)
+    moved = [
+        {"device_id": device, "high_seq": high}
+        for device, high in highs.items()
+        if before.get(device) != high
+    ]
+    if moved:
+        upsert = dialect.insert(conn, device_sequences)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=["device_id"], set_={"high_seq": upsert.excluded.high_seq}
+            ),
+            moved,
+        )
+    return raised
+
+
+def _follow(
+    conn: Connection, device_id: str, high: int | None, ordered: list[int]
+) -> tuple[list[str], int | None]:
+    """The alerts ``ordered`` raises after ``high``, and the new high-water mark
+    (``None``: unchanged). Gaps are recorded or filled here (rare)."""
     alerts = []
     expected = None if high is None else high + 1
     for seq in ordered:
@@ -57,17 +99,8 @@ def observe(conn: Connection, actor: audit.Actor, seqs: Iterable[int]) -> list[s
             )
         expected = seq + 1
     if expected is not None and expected - 1 != high:
-        top = expected - 1
-        conn.execute(
-            dialect.insert(conn, device_sequences)
-            .values(device_id=device_id, high_seq=top)
-            .on_conflict_do_update(index_elements=["device_id"], set_={"high_seq": top})
-        )
-    for reason in alerts:
-        audit.record(
-            conn, actor, AccessAction.SEQUENCE_ALERT, outcome=Outcome.FAILED, reason=reason
-        )
-    return alerts
+        return alerts, expected - 1
+    return alerts, None
 
 
 def _fill_gap(conn: Connection, device_id: str, seq: int) -> bool:

@@ -1,84 +1,192 @@
-"""Ingest one batch of client access events (inside a group-commit savepoint).
+"""Client access-event batches, as the group committer takes them (:mod:`server.group_commit`).
 
 Events are de-duplicated by their UUID, so a retried batch is harmless: an
-event already stored counts as a duplicate and gets no second leaf. Rows and
-leaves are written with one statement each per batch (not per event). An event
+event already stored counts as a duplicate and gets no second leaf. An event
 naming a task the caller may not see is still kept — losing it would hide an
 attempt — but marked unverified and stripped of the project attribution.
+
+Each request is an :class:`EventBatch`. Before the write lock it finds the
+caller's device and which of its tasks the caller may see (reads only). Under
+the lock, :meth:`EventBatch.apply_group` does the ordered work once for the
+whole group: one look-up of the group's idempotency keys, one de-duplication
+query, one numbering, one bulk insert of the events, one append per audit log,
+one write of the devices' sequence marks and one of the keys' answers. Done per
+request, that work held the lock ~15 ms for each 50-event request on PostgreSQL
+and capped every server process together at 60-75 requests a second.
 """
 
 from __future__ import annotations
 
+import hmac
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self
 
 from sqlalchemy import Connection, select
 
 from app.wire.schemas import AccessEventIn, EventBatchAck, LogRange
 from server import db, dialect, sequences
+from server.api import idempotency
+from server.api.errors import ApiError
 from server.api.principal import Principal, membership_role
 from server.api.task_access import device_of, is_gold, may_access
 from server.auditlog import store
 
+ENDPOINT = "POST /v1/events"
+#: Event ids per de-duplication query (well inside SQLite's bound-parameter limit).
+_LOOKUP_CHUNK = 2000
 
-def ingest(
-    conn: Connection, principal: Principal, events: Sequence[AccessEventIn]
-) -> EventBatchAck:
-    """Store the new events of a batch and their leaves; return the acknowledgement.
+Visible = dict[str, tuple[str, frozenset[str]] | None]
 
-    Runs inside the group committer's transaction, which holds the write lock
-    (:func:`server.dialect.begin_write`).
-    """
+
+@dataclass
+class EventBatch:
+    """One ``POST /v1/events`` request: the caller, its events and its idempotency key."""
+
+    principal: Principal
+    events: Sequence[AccessEventIn]
+    key: str | None = None
+    digest: bytes = b""
+    device_id: str | None = field(default=None, init=False)
+    #: The caller's view of each task the batch names, read before the lock.
+    visible: Visible = field(default_factory=dict, init=False)
+
+    def prepare(self, conn: Connection) -> None:
+        """The caller's device and tasks, read before the write lock (no writes)."""
+        self.device_id = device_of(conn, self.principal)
+        for task_id in dict.fromkeys(e.task_id for e in self.events if e.task_id is not None):
+            self.visible[task_id] = _visible_task(conn, self.principal, task_id)
+
+    @classmethod
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+        """Store the new events of every batch and their leaves; one outcome per batch:
+        its acknowledgement, or the refusal of a reused idempotency key."""
+        outcomes: list[object] = [None] * len(jobs)
+        stored = idempotency.used(
+            conn, {(j.principal.user_id, j.key) for j in jobs if j.key is not None}
+        )
+        first_with: dict[tuple[str, str], int] = {}  # a key's first batch in this group
+        again: list[int] = []  # batches repeating a key an earlier batch of the group used
+        active: list[int] = []
+        for position, job in enumerate(jobs):
+            if job.key is None:
+                active.append(position)
+                continue
+            used = (job.principal.user_id, job.key)
+            if used in stored:
+                outcomes[position] = _replay(stored[used], job.digest)
+            elif used in first_with:
+                again.append(position)
+            else:
+                first_with[used] = position
+                active.append(position)
+        acks = dict(zip(active, _ingest(conn, [jobs[p] for p in active]), strict=True))
+        for position, ack in acks.items():
+            outcomes[position] = ack
+        idempotency.remember_new(
+            conn,
+            [
+                (user_id, key, ENDPOINT, jobs[p].digest, acks[p])
+                for (user_id, key), p in first_with.items()
+            ],
+        )
+        for position in again:
+            job = jobs[position]
+            first = first_with[(job.principal.user_id, str(job.key))]
+            outcomes[position] = _same_or_refused(jobs[first], job, outcomes[first])
+        return outcomes
+
+
+def _replay(row: Any, digest: bytes) -> object:
+    try:
+        return EventBatchAck.model_validate_json(idempotency.replay(row, ENDPOINT, digest))
+    except ApiError as exc:  # the 422 is this batch's answer
+        return exc
+
+
+def _same_or_refused(first: EventBatch, job: EventBatch, answer: object) -> object:
+    """A key used twice in one group: the first batch's answer if it is the same request."""
+    if hmac.compare_digest(first.digest, job.digest):
+        return answer
+    return idempotency.reused()
+
+
+def _ingest(conn: Connection, batches: Sequence[EventBatch]) -> list[EventBatchAck]:
+    """The new events of ``batches`` in, numbered in arrival order; their acknowledgements."""
     now = time.time()
-    device_id = device_of(conn, principal)
-    unique: dict[str, AccessEventIn] = {}
-    for event in events:
-        unique.setdefault(event.event_id, event)
-    known = set(
-        conn.execute(
-            select(db.access_events.c.event_id).where(db.access_events.c.event_id.in_(unique))
-        ).scalars()
-    )
-    fresh = [e for e in unique.values() if e.event_id not in known]
-    if not fresh:
-        return EventBatchAck(accepted=0, duplicates=len(events))
-    visible: dict[str, tuple[str, frozenset[str]] | None] = {}
-    rows = [_row(conn, principal, device_id, e, now, visible) for e in fresh]
-    # Row numbers are assigned here, not by RETURNING: SQLAlchemy runs an ordered
-    # RETURNING insert on SQLite one row at a time. The caller's transaction holds
-    # the write lock, so max(seq) cannot move meanwhile.
-    first = dialect.reserve_numbers(conn, "access_events", "seq", len(rows))
-    for offset, row in enumerate(rows):
-        row["seq"] = first + offset
-    columns = list(rows[0])
-    dialect.insert_rows(conn, "access_events", columns, [[row[c] for c in columns] for row in rows])
-    ranges = store.append_many(conn, [(row["seq"], row) for row in rows])
-    sequences.observe(conn, principal.actor(device_id), (e.seq for e in fresh))
-    return EventBatchAck(
-        accepted=len(fresh),
-        duplicates=len(events) - len(fresh),
-        logs=[LogRange(log_id=log, first_index=first, count=n) for log, first, n in ranges],
-    )
+    known = _stored_ids(conn, {e.event_id for batch in batches for e in batch.events})
+    rows_of: list[list[dict[str, Any]]] = []
+    fresh_of: list[list[AccessEventIn]] = []
+    for batch in batches:
+        unique: dict[str, AccessEventIn] = {}
+        for event in batch.events:
+            unique.setdefault(event.event_id, event)
+        fresh = [e for e in unique.values() if e.event_id not in known]
+        known.update(e.event_id for e in fresh)  # a copy in a later batch is a duplicate
+        fresh_of.append(fresh)
+        rows_of.append([_row(batch, e, now) for e in fresh])
+    rows = [row for batch_rows in rows_of for row in batch_rows]
+    next_index: dict[str, int] = {}
+    if rows:
+        # Row numbers are assigned here, not by RETURNING: SQLAlchemy runs an ordered
+        # RETURNING insert on SQLite one row at a time. The write lock is held, so
+        # max(seq) cannot move meanwhile.
+        first = dialect.reserve_numbers(conn, "access_events", "seq", len(rows))
+        for offset, row in enumerate(rows):
+            row["seq"] = first + offset
+        columns = list(rows[0])
+        dialect.insert_rows(
+            conn, "access_events", columns, [[row[c] for c in columns] for row in rows]
+        )
+        # Each log's leaves go in arrival order, so a batch's leaves in a log are contiguous.
+        next_index = {
+            log: start for log, start, _n in store.append_many(conn, [(r["seq"], r) for r in rows])
+        }
+        sequences.observe_many(
+            conn,
+            [
+                (batch.principal.actor(batch.device_id), [e.seq for e in fresh])
+                for batch, fresh in zip(batches, fresh_of, strict=True)
+            ],
+        )
+    acks = []
+    for batch, batch_rows in zip(batches, rows_of, strict=True):
+        counts: dict[str, int] = {}
+        for row in batch_rows:
+            log = store.log_for(row["project_id"])
+            counts[log] = counts.get(log, 0) + 1
+        logs = []
+        for log, count in counts.items():
+            logs.append(LogRange(log_id=log, first_index=next_index[log], count=count))
+            next_index[log] += count
+        acks.append(
+            EventBatchAck(
+                accepted=len(batch_rows), duplicates=len(batch.events) - len(batch_rows), logs=logs
+            )
+        )
+    return acks
 
 
-def _row(
-    conn: Connection,
-    principal: Principal,
-    device_id: str | None,
-    event: AccessEventIn,
-    now: float,
-    visible: dict[str, tuple[str, frozenset[str]] | None],
-) -> dict[str, Any]:
+def _stored_ids(conn: Connection, event_ids: Iterable[str]) -> set[str]:
+    """Those of ``event_ids`` already stored (under the write lock)."""
+    wanted, known = list(event_ids), set[str]()
+    column = db.access_events.c.event_id
+    for at in range(0, len(wanted), _LOOKUP_CHUNK):
+        chunk = wanted[at : at + _LOOKUP_CHUNK]
+        known.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+    return known
+
+
+def _row(batch: EventBatch, event: AccessEventIn, now: float) -> dict[str, Any]:
     project_id = None
     verified = event.task_id is None
     if event.task_id is not None:
-        if event.task_id not in visible:
-            visible[event.task_id] = _visible_task(conn, principal, event.task_id)
-        found = visible[event.task_id]
+        found = batch.visible.get(event.task_id)
         if found is not None:
             project_id, segments = found
             verified = event.segment_id is None or event.segment_id in segments
+    principal = batch.principal
     return {
         "event_id": event.event_id,
         "source": "client",
@@ -86,7 +194,7 @@ def _row(
         "outcome": event.outcome.value,
         "reason": event.reason,
         "user_id": principal.user_id,
-        "device_id": device_id,
+        "device_id": batch.device_id,
         "project_id": project_id,
         "task_id": event.task_id,
         "segment_id": event.segment_id,

@@ -16,9 +16,11 @@ import hashlib
 import hmac
 import re
 import time
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, insert, select, tuple_, update
 
 from app.wire.schemas import ErrorCode
 from server import dialect
@@ -64,14 +66,57 @@ def claim(conn: Connection, user_id: str, key: str, endpoint: str, digest: bytes
             idempotency_keys.c.user_id == user_id, idempotency_keys.c.key == key
         )
     ).one()
+    return replay(row, endpoint, digest)
+
+
+def replay(row: Any, endpoint: str, digest: bytes) -> str:
+    """The answer stored under a used key, if this is the same request; else 422."""
     same = row.endpoint == endpoint and hmac.compare_digest(bytes(row.request_hash), digest)
     if not same or row.response is None:
-        raise ApiError(
-            422,
-            ErrorCode.IDEMPOTENCY_KEY_REUSED,
-            "this Idempotency-Key was used for another request",
-        )
+        raise reused()
     return str(row.response)
+
+
+def reused() -> ApiError:
+    """422: the key was used for another request (a client bug)."""
+    return ApiError(
+        422, ErrorCode.IDEMPOTENCY_KEY_REUSED, "this Idempotency-Key was used for another request"
+    )
+
+
+def used(conn: Connection, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The rows of those ``(user_id, key)`` pairs already used (a group's, in one query).
+
+    The caller holds the write lock, so none can be claimed meanwhile.
+    """
+    if not keys:
+        return {}
+    rows = conn.execute(
+        select(idempotency_keys).where(
+            tuple_(idempotency_keys.c.user_id, idempotency_keys.c.key).in_(list(keys))
+        )
+    ).all()
+    return {(str(row.user_id), str(row.key)): row for row in rows}
+
+
+def remember_new(
+    conn: Connection, answers: Sequence[tuple[str, str, str, bytes, BaseModel]]
+) -> None:
+    """Store ``(user_id, key, endpoint, digest, answer)`` for keys :func:`used` did not find
+    (under the write lock, in the effect's transaction: one statement for a group)."""
+    if not answers:
+        return
+    now = int(time.time())
+    conn.execute(
+        insert(idempotency_keys),
+        [
+            {
+                "user_id": user_id, "key": key, "endpoint": endpoint, "request_hash": digest,
+                "response": answer.model_dump_json(), "created_at": now,
+            }
+            for user_id, key, endpoint, digest, answer in answers
+        ],
+    )  # fmt: skip
 
 
 def remember(conn: Connection, user_id: str, key: str, response: BaseModel) -> None:

@@ -11,16 +11,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header
-from sqlalchemy import Connection
 
 from app.wire.schemas import CLIENT_ACTIONS, ErrorCode, EventBatchAck, EventBatchIn
 from server.api import idempotency
 from server.api.errors import ApiError
-from server.api.event_batch import ingest
+from server.api.event_batch import ENDPOINT, EventBatch
 from server.api.principal import Ctx, CurrentPrincipal, JsonBody
 
 router = APIRouter(prefix="/v1")
-ENDPOINT = "POST /v1/events"
 
 
 @router.post("/events", dependencies=[JsonBody])
@@ -34,15 +32,5 @@ def post_events(
         raise ApiError(422, ErrorCode.INVALID_REQUEST, "server-side actions cannot be reported")
     key = idempotency.check_key(idempotency_key)
     digest = idempotency.request_hash(ENDPOINT, body) if key else b""
-
-    def work(conn: Connection) -> EventBatchAck:
-        if key is not None:
-            stored = idempotency.claim(conn, principal.user_id, key, ENDPOINT, digest)
-            if stored is not None:
-                return EventBatchAck.model_validate_json(stored)
-        ack = ingest(conn, principal, body.events)
-        if key is not None:
-            idempotency.remember(conn, principal.user_id, key, ack)
-        return ack
-
-    return ctx.committer.run(work)
+    ack: EventBatchAck = ctx.committer.run(EventBatch(principal, body.events, key, digest))
+    return ack

@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select
 
 from app.crypto.device_keys import DeviceKeyPair
+from app.wire.schemas import EventBatchAck, EventBatchIn
 from server import db
-from server.audit import AuditUnavailableError
-from server.group_commit import GroupCommitter
-from tests.fixtures import DemoServer, demo_server, enroll, fail_audit_writes, label, login
+from server.api import idempotency
+from server.api.errors import ApiError
+from server.api.event_batch import ENDPOINT, EventBatch
+from server.api.idempotency import HEADER
+from server.api.principal import Principal
+from server.auditlog.store import audit_leaves
+from tests.fixtures import (
+    DemoServer,
+    demo_server,
+    enroll,
+    fail_audit_writes,
+    label,
+    login,
+    proof_key,
+)
 
 
 @pytest.fixture
@@ -124,41 +138,97 @@ def test_an_event_batch_is_refused_whole_when_its_leaves_cannot_be_written(
         assert conn.execute(select(db.access_events)).all() == before
 
 
-def test_one_failing_request_does_not_sink_its_group(tmp_path: Path) -> None:
-    engine = db.make_writer_engine(tmp_path / "g.db")
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE t (v INTEGER UNIQUE)"))
-    committer = GroupCommitter(engine)
-    gate = threading.Event()
-    results: dict[int, object] = {}
+class _Holder:
+    """Holds the group committer's thread in its reads until ``gate`` is set."""
 
-    def insert(value: int) -> Any:
-        def work(conn: Any) -> int:
-            if value == 0:
-                gate.wait(5)  # hold the writer so the others queue into one group
-            conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": value})
-            if value == 3:
-                raise ValueError("refused")
-            return value
+    def __init__(self) -> None:
+        self.gate, self.holding = threading.Event(), threading.Event()
 
-        def run() -> None:
-            try:
-                results[value] = committer.run(work)
-            except (ValueError, AuditUnavailableError) as exc:
-                results[value] = type(exc).__name__
+    def prepare(self, conn: Connection) -> None:
+        self.holding.set()
+        self.gate.wait(10)
 
-        return threading.Thread(target=run)
+    @classmethod
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+        return [None for _job in jobs]
 
-    threads = [insert(v) for v in (0, 1, 2, 3, 2)]
+
+def test_batches_committed_together_each_get_their_own_answer(
+    srv: DemoServer, device: tuple[TestClient, dict[str, str], str]
+) -> None:
+    """One group: a key used twice (same request, then another), an event two batches share,
+    an event twice in one batch; each answer and each leaf range is that batch's own."""
+    client, headers, task_id = device
+    principal = Principal(
+        user_id=str(client.get("/v1/me", headers=headers).json()["user_id"]),
+        remote_addr="127.0.0.1",
+        jkt=proof_key(headers).thumbprint,
+    )
+    bodies = [batch(task_id, [1, 2]), batch(task_id, [9]), batch(task_id, [3]), batch(task_id, [4])]
+    shared, twice = bodies[0]["events"][1], bodies[3]["events"][0]
+    bodies[2]["events"].insert(0, shared)  # already in the first batch of the group
+    bodies[3]["events"].append(twice)  # twice in its own batch
+    models = [EventBatchIn.model_validate(b) for b in bodies]
+    key = "group-key-1"
+    digests = [idempotency.request_hash(ENDPOINT, m) for m in models]
+    jobs = [
+        EventBatch(principal, models[0].events, key, digests[0]),
+        EventBatch(principal, models[0].events, key, digests[0]),  # the same request again
+        EventBatch(principal, models[1].events, key, digests[1]),  # the key, another request
+        EventBatch(principal, models[2].events),
+        EventBatch(principal, models[3].events),
+    ]
+    holder = _Holder()
+    committer = srv.ctx.committer
+    outcomes: list[object] = [None] * len(jobs)
+
+    def run(position: int) -> None:
+        try:
+            outcomes[position] = committer.run(jobs[position])
+        except ApiError as exc:
+            outcomes[position] = exc.code
+
+    held = threading.Thread(target=committer.run, args=(holder,))
+    held.start()
+    assert holder.holding.wait(10)
+    groups = committer.groups
+    threads = [threading.Thread(target=run, args=(p,)) for p in range(len(jobs))]
     for thread in threads:
         thread.start()
-    gate.set()
-    for thread in threads:
+        while committer._queue.qsize() < threads.index(thread) + 1:
+            threading.Event().wait(0.005)
+    holder.gate.set()
+    for thread in [held, *threads]:
         thread.join(10)
-    committer.stop()
-    with engine.connect() as conn:
-        stored = sorted(conn.execute(text("SELECT v FROM t")).scalars())
-    assert stored == [0, 1, 2]  # 3 rolled back alone; the second 2 broke UNIQUE alone
-    assert results[3] == "ValueError"
-    assert results[0] == 0 and results[1] == 1
-    assert committer.requests == 5 and committer.groups < 5
+    assert committer.groups == groups + 2  # the holder's, then all five together
+    first, again, other, with_shared, with_twice = outcomes
+    assert isinstance(first, EventBatchAck) and again == first
+    assert other == "idempotency_key_reused"
+    assert isinstance(with_shared, EventBatchAck) and isinstance(with_twice, EventBatchAck)
+    assert (first.accepted, first.duplicates) == (2, 0)
+    assert (with_shared.accepted, with_shared.duplicates) == (1, 1)
+    assert (with_twice.accepted, with_twice.duplicates) == (1, 1)
+    # Each range holds exactly that batch's new events, in its order.
+    expected = [
+        (first, [e["event_id"] for e in bodies[0]["events"]]),
+        (with_shared, [bodies[2]["events"][1]["event_id"]]),
+        (with_twice, [twice["event_id"]]),
+    ]
+    with srv.ctx.engine.connect() as conn:
+        for ack, event_ids in expected:
+            (logged,) = ack.logs
+            leaves = conn.execute(
+                select(db.access_events.c.event_id)
+                .join(audit_leaves, audit_leaves.c.event_seq == db.access_events.c.seq)
+                .where(
+                    audit_leaves.c.log_id == logged.log_id,
+                    audit_leaves.c.idx >= logged.first_index,
+                    audit_leaves.c.idx < logged.first_index + logged.count,
+                )
+                .order_by(audit_leaves.c.idx)
+            ).scalars()
+            assert list(leaves) == event_ids
+    # The key keeps the first answer; the device's numbering 1-4 raised no alert.
+    retry = client.post("/v1/events", json=bodies[0], headers={**headers, HEADER: key})
+    assert retry.status_code == 200 and EventBatchAck.model_validate(retry.json()) == first
+    assert alerts(srv) == []

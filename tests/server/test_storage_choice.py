@@ -10,7 +10,6 @@ import base64
 import os
 import socket
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,24 +20,13 @@ from botocore.config import Config
 from app.api.client import CordonApi
 from app.crypto.device_keys import DeviceKeyPair
 from app.crypto.dpop import DPoPKey
-from devtools.postgres import new_database, private_postgres
+from devtools.postgres import new_database
 from devtools.processes import start_server, stop
 from server import engines, storage_choice
 from server.cli import main as server_main
 from server.datadir import DataDir
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """The run's PostgreSQL server if it has one, else one for this module."""
-    running = os.environ.get("CORDON_TEST_POSTGRES_URL")
-    if running:
-        yield running
-        return
-    with private_postgres() as url:
-        yield url
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,138 @@
+"""The group committer: requests grouped into one transaction, refusals kept apart, and on
+PostgreSQL the reads done before the one write lock is taken (:mod:`server.group_commit`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Self
+
+from sqlalchemy import Connection, Engine, text
+
+from devtools.postgres import new_database
+from server import db, dialect
+from server.audit import AuditUnavailableError
+from server.group_commit import GroupCommitter
+from tests.fixtures import init_data_dir
+
+
+class _Insert:
+    """A job inserting ``value`` into ``t``: 3 is refused under the lock, 4 before it."""
+
+    gate: threading.Event | None = None
+    prepared: threading.Event | None = None
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def prepare(self, conn: Connection) -> None:
+        conn.execute(text("SELECT count(*) FROM t")).scalar()
+        if self.prepared is not None:
+            self.prepared.set()
+        if self.gate is not None:
+            self.gate.wait(5)  # hold the writer so the others queue into one group
+        if self.value == 4:
+            raise ValueError("refused before the lock")
+
+    @classmethod
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+        outcomes: list[object] = []
+        for job in jobs:
+            if job.value == 3:
+                outcomes.append(ValueError("refused"))
+                continue
+            conn.execute(text("INSERT INTO t VALUES (:v)"), {"v": job.value})
+            outcomes.append(job.value)
+        return outcomes
+
+
+def _engine(url: str) -> Engine:
+    engine = db.make_writer_engine(url, lock_at_begin=False)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (v INTEGER UNIQUE)"))
+    return engine
+
+
+def _run_all(committer: GroupCommitter, jobs: list[_Insert]) -> list[object]:
+    """Submit ``jobs`` from threads of their own, the first holding the writer meanwhile."""
+    results: list[object] = [None] * len(jobs)
+
+    def run(position: int) -> None:
+        try:
+            results[position] = committer.run(jobs[position])
+        except (ValueError, AuditUnavailableError) as exc:
+            results[position] = type(exc).__name__
+
+    gate = threading.Event()
+    jobs[0].gate, jobs[0].prepared = gate, threading.Event()
+    first = threading.Thread(target=run, args=(0,))
+    first.start()
+    assert jobs[0].prepared.wait(5)
+    others = [threading.Thread(target=run, args=(p,)) for p in range(1, len(jobs))]
+    for thread in others:
+        thread.start()
+    while committer._queue.qsize() < len(others):
+        threading.Event().wait(0.01)
+    gate.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    return results
+
+
+def test_requests_share_a_transaction_and_a_refusal_stays_its_own(tmp_path: Path) -> None:
+    engine = _engine(init_data_dir(tmp_path / "data").database_url)
+    committer = GroupCommitter(engine)
+    try:
+        results = _run_all(committer, [_Insert(v) for v in (0, 1, 2, 3, 4, 5)])
+        assert committer.groups == 2 and committer.requests == 6  # the first, then the rest
+        assert results == [0, 1, 2, "ValueError", "ValueError", 5]
+        with engine.connect() as conn:
+            assert sorted(conn.execute(text("SELECT v FROM t")).scalars()) == [0, 1, 2, 5]
+    finally:
+        committer.stop()
+        engine.dispose()
+
+
+def test_a_group_the_database_refuses_is_retried_one_by_one(tmp_path: Path) -> None:
+    engine = _engine(init_data_dir(tmp_path / "data").database_url)
+    committer = GroupCommitter(engine)
+    try:
+        # The second 2 breaks UNIQUE: the group fails, and then only that request does.
+        results = _run_all(committer, [_Insert(v) for v in (0, 1, 2, 2, 6)])
+        assert results == [0, 1, 2, "AuditUnavailableError", 6]
+        with engine.connect() as conn:
+            assert sorted(conn.execute(text("SELECT v FROM t")).scalars()) == [0, 1, 2, 6]
+    finally:
+        committer.stop()
+        engine.dispose()
+
+
+def test_on_postgresql_reads_go_before_the_write_lock_and_writes_after(postgres: str) -> None:
+    """Another process's group holds the lock: this group's reads still run; its writes wait."""
+    engine = _engine(new_database(postgres))
+    holder = db.make_writer_engine(engine.url.render_as_string(hide_password=False))
+    committer = GroupCommitter(engine)
+    job = _Insert(7)
+    job.prepared = threading.Event()
+    result: list[object] = []
+    try:
+        with holder.begin() as conn:  # takes the write lock at BEGIN, as every writer does
+            conn.execute(text("SELECT 1"))
+            waiting = threading.Thread(target=lambda: result.append(committer.run(job)))
+            waiting.start()
+            assert job.prepared.wait(10), "the reads waited for the lock"
+            waiting.join(0.5)
+            assert waiting.is_alive() and result == [], "it wrote without the lock"
+            conn.execute(text("INSERT INTO t VALUES (8)"))
+        waiting.join(10)
+        assert result == [7]
+        with engine.connect() as conn:
+            assert list(conn.execute(text("SELECT v FROM t ORDER BY v")).scalars()) == [7, 8]
+            locks = text("SELECT count(*) FROM pg_locks WHERE objid = :lock")
+            # the lock went with the holder's transaction and with the group's
+            assert conn.execute(locks, {"lock": dialect.WRITE_LOCK}).scalar() == 0
+    finally:
+        committer.stop()
+        engine.dispose()
+        holder.dispose()
