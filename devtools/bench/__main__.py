@@ -82,6 +82,15 @@ def _later(work: Path, args: argparse.Namespace, want: object) -> dict[str, obje
                 out[f"B11_postgresql_{workers}"] = ingest.b11_ingest(
                     work, 3.0 if args.quick else 10.0, workers, postgres
                 )
+    if want("B11L"):  # type: ignore[operator]
+        from devtools.bench import ingest, locked_section  # noqa: PLC0415
+        from devtools.postgres import private_postgres  # noqa: PLC0415
+
+        floor = ingest.sqlite_floor(work / "floor500-locked.db", 500, 3.0)
+        out["B11L_sqlite"] = locked_section.b11_locked(work, None, floor)
+        with private_postgres(durable=True) as postgres:
+            floor = ingest.postgres_floor(postgres, 500, 3.0)
+            out["B11L_postgresql"] = locked_section.b11_locked(work, postgres, floor)
     if want("B10"):  # type: ignore[operator]
         seconds, minutes = (10, 10) if args.quick else (args.stress_seconds, 120)
         out["B10"] = player.b10_stress(seconds, minutes)

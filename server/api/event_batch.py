@@ -6,20 +6,22 @@ naming a task the caller may not see is still kept — losing it would hide an
 attempt — but marked unverified and stripped of the project attribution.
 
 Each request is an :class:`EventBatch`. Before the write lock it finds the
-caller's device and which of its tasks the caller may see (reads only). Under
-the lock, :meth:`EventBatch.apply_group` does the ordered work once for the
-whole group: one look-up of the group's idempotency keys, one de-duplication
-query, one numbering, one bulk insert of the events, one append per audit log,
-one write of the devices' sequence marks and one of the keys' answers. Done per
-request, that work held the lock ~15 ms for each 50-event request on PostgreSQL
-and capped every server process together at 60-75 requests a second.
+caller's device and which of its tasks the caller may see (reads only), and
+builds each event's row and its audit leaf, encoded and hashed: neither holds
+the event's number. Under the lock, :meth:`EventBatch.apply_group` does the
+ordered work once for the whole group: one look-up of the group's idempotency
+keys, one de-duplication query, one numbering, one bulk insert of the events,
+one append per audit log, one write of the devices' sequence marks and one of
+the keys' answers. Done per request, all of it under the lock, that took ~15 ms
+for each 50-event request on PostgreSQL and capped every server process together
+at 60-75 requests a second.
 """
 
 from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -34,10 +36,25 @@ from server.api.task_access import device_of, is_gold, may_access
 from server.auditlog import store
 
 ENDPOINT = "POST /v1/events"
-#: Event ids per de-duplication query (well inside SQLite's bound-parameter limit).
-_LOOKUP_CHUNK = 2000
 
 Visible = dict[str, tuple[str, frozenset[str]] | None]
+#: The stored columns of a client event, in the order the bulk insert sends them (its
+#: number last: it is assigned under the lock).
+_COLUMNS = (
+    "event_id", "source", "action", "outcome", "reason", "user_id", "device_id", "project_id",
+    "task_id", "segment_id", "position_ms", "verified", "client_time", "server_time",
+    "remote_addr", "seq",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One event of a batch as it will be stored: its row's values (all but the number)
+    and its leaf, made before the write lock."""
+
+    event: AccessEventIn
+    values: tuple[Any, ...]
+    leaf: store.PreparedLeaf
 
 
 @dataclass
@@ -49,14 +66,24 @@ class EventBatch:
     key: str | None = None
     digest: bytes = b""
     device_id: str | None = field(default=None, init=False)
-    #: The caller's view of each task the batch names, read before the lock.
-    visible: Visible = field(default_factory=dict, init=False)
+    #: Each distinct event of the batch, in order, ready to store (made before the lock).
+    prepared: list[_Prepared] = field(default_factory=list, init=False)
 
     def prepare(self, conn: Connection) -> None:
-        """The caller's device and tasks, read before the write lock (no writes)."""
+        """Before the write lock (reads only): the caller's device, which of the tasks the
+        batch names the caller may see, and each event's row and leaf, encoded and hashed."""
         self.device_id = device_of(conn, self.principal)
+        visible: Visible = {}
         for task_id in dict.fromkeys(e.task_id for e in self.events if e.task_id is not None):
-            self.visible[task_id] = _visible_task(conn, self.principal, task_id)
+            visible[task_id] = _visible_task(conn, self.principal, task_id)
+        now = time.time()
+        unique: dict[str, AccessEventIn] = {}
+        for event in self.events:
+            unique.setdefault(event.event_id, event)
+        for event in unique.values():
+            row = _row(self, event, now, visible)
+            values = tuple(row[c] for c in _COLUMNS[:-1])
+            self.prepared.append(_Prepared(event, values, store.prepare_leaf(row)))
 
     @classmethod
     def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
@@ -114,75 +141,57 @@ def _same_or_refused(first: EventBatch, job: EventBatch, answer: object) -> obje
 
 def _ingest(conn: Connection, batches: Sequence[EventBatch]) -> list[EventBatchAck]:
     """The new events of ``batches`` in, numbered in arrival order; their acknowledgements."""
-    now = time.time()
-    known = _stored_ids(conn, {e.event_id for batch in batches for e in batch.events})
-    rows_of: list[list[dict[str, Any]]] = []
-    fresh_of: list[list[AccessEventIn]] = []
+    ids = [p.event.event_id for batch in batches for p in batch.prepared]
+    known = dialect.existing(conn, "access_events", "event_id", ids)
+    fresh_of: list[list[_Prepared]] = []
     for batch in batches:
-        unique: dict[str, AccessEventIn] = {}
-        for event in batch.events:
-            unique.setdefault(event.event_id, event)
-        fresh = [e for e in unique.values() if e.event_id not in known]
-        known.update(e.event_id for e in fresh)  # a copy in a later batch is a duplicate
+        fresh = [p for p in batch.prepared if p.event.event_id not in known]
+        known.update(p.event.event_id for p in fresh)  # a copy in a later batch is a duplicate
         fresh_of.append(fresh)
-        rows_of.append([_row(batch, e, now) for e in fresh])
-    rows = [row for batch_rows in rows_of for row in batch_rows]
+    count = sum(len(fresh) for fresh in fresh_of)
     next_index: dict[str, int] = {}
-    if rows:
+    if count:
         # Row numbers are assigned here, not by RETURNING: SQLAlchemy runs an ordered
         # RETURNING insert on SQLite one row at a time. The write lock is held, so
         # max(seq) cannot move meanwhile.
-        first = dialect.reserve_numbers(conn, "access_events", "seq", len(rows))
-        for offset, row in enumerate(rows):
-            row["seq"] = first + offset
-        columns = list(rows[0])
+        first = dialect.reserve_numbers(conn, "access_events", "seq", count)
+        numbered = [p for fresh in fresh_of for p in fresh]
         dialect.insert_rows(
-            conn, "access_events", columns, [[row[c] for c in columns] for row in rows]
+            conn,
+            "access_events",
+            _COLUMNS,
+            [(*p.values, first + offset) for offset, p in enumerate(numbered)],
         )
         # Each log's leaves go in arrival order, so a batch's leaves in a log are contiguous.
-        next_index = {
-            log: start for log, start, _n in store.append_many(conn, [(r["seq"], r) for r in rows])
-        }
+        leaves = [(first + offset, p.leaf) for offset, p in enumerate(numbered)]
+        next_index = {log: at for log, at, _n in store.append_prepared(conn, leaves)}
         sequences.observe_many(
             conn,
             [
-                (batch.principal.actor(batch.device_id), [e.seq for e in fresh])
+                (batch.principal.actor(batch.device_id), [p.event.seq for p in fresh])
                 for batch, fresh in zip(batches, fresh_of, strict=True)
             ],
         )
     acks = []
-    for batch, batch_rows in zip(batches, rows_of, strict=True):
+    for batch, fresh in zip(batches, fresh_of, strict=True):
         counts: dict[str, int] = {}
-        for row in batch_rows:
-            log = store.log_for(row["project_id"])
-            counts[log] = counts.get(log, 0) + 1
+        for p in fresh:
+            counts[p.leaf.log_id] = counts.get(p.leaf.log_id, 0) + 1
         logs = []
-        for log, count in counts.items():
-            logs.append(LogRange(log_id=log, first_index=next_index[log], count=count))
-            next_index[log] += count
+        for log, n in counts.items():
+            logs.append(LogRange(log_id=log, first_index=next_index[log], count=n))
+            next_index[log] += n
         acks.append(
-            EventBatchAck(
-                accepted=len(batch_rows), duplicates=len(batch.events) - len(batch_rows), logs=logs
-            )
+            EventBatchAck(accepted=len(fresh), duplicates=len(batch.events) - len(fresh), logs=logs)
         )
     return acks
 
 
-def _stored_ids(conn: Connection, event_ids: Iterable[str]) -> set[str]:
-    """Those of ``event_ids`` already stored (under the write lock)."""
-    wanted, known = list(event_ids), set[str]()
-    column = db.access_events.c.event_id
-    for at in range(0, len(wanted), _LOOKUP_CHUNK):
-        chunk = wanted[at : at + _LOOKUP_CHUNK]
-        known.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
-    return known
-
-
-def _row(batch: EventBatch, event: AccessEventIn, now: float) -> dict[str, Any]:
+def _row(batch: EventBatch, event: AccessEventIn, now: float, visible: Visible) -> dict[str, Any]:
     project_id = None
     verified = event.task_id is None
     if event.task_id is not None:
-        found = batch.visible.get(event.task_id)
+        found = visible.get(event.task_id)
         if found is not None:
             project_id, segments = found
             verified = event.segment_id is None or event.segment_id in segments

@@ -21,6 +21,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -142,36 +143,58 @@ def append(conn: Connection, event_seq: int, event: Mapping[str, Any]) -> tuple[
     return log_id, first
 
 
+@dataclass(frozen=True)
+class PreparedLeaf:
+    """An event's leaf, encoded and hashed: its bytes hold no number, so a caller can make
+    it before taking the write lock (the ingest path does) and append it under the lock."""
+
+    log_id: str
+    data: bytes
+    salt: bytes | None
+    hash: bytes
+
+
+def prepare_leaf(event: Mapping[str, Any]) -> PreparedLeaf:
+    """The leaf of ``event`` (an access-event row, its number not needed)."""
+    salt = secrets.token_bytes(16) if event.get("remote_addr") else None
+    data = leaf_data(event, salt)
+    return PreparedLeaf(log_for(event.get("project_id")), data, salt, leaf_hash(data))
+
+
 def append_many(
     conn: Connection, events: Sequence[tuple[int, Mapping[str, Any]]]
 ) -> list[tuple[str, int, int]]:
     """Append one leaf per ``(event_seq, event)``, in order, inside the caller's transaction.
 
-    Returns ``(log_id, first index, count)`` per log touched. The caller has
-    already written the event rows, which holds SQLite's write lock, so reading
-    the heads here cannot race another writer, and each log's new leaves are
-    contiguous. One head read and one head write per log, however many events.
+    Returns ``(log_id, first index, count)`` per log touched (:func:`append_prepared`).
     """
-    by_log: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
-    for event_seq, event in events:
-        by_log.setdefault(log_for(event.get("project_id")), []).append((event_seq, event))
+    return append_prepared(conn, [(seq, prepare_leaf(event)) for seq, event in events])
+
+
+def append_prepared(
+    conn: Connection, leaves: Sequence[tuple[int, PreparedLeaf]]
+) -> list[tuple[str, int, int]]:
+    """Append ``(event_seq, leaf)`` in order; ``(log_id, first index, count)`` per log touched.
+
+    The caller holds the write lock (and has written the event rows), so reading the
+    heads here cannot race another writer, and each log's new leaves are contiguous.
+    One head read and one head write per log, however many events.
+    """
+    by_log: dict[str, list[tuple[int, PreparedLeaf]]] = {}
+    for event_seq, leaf in leaves:
+        by_log.setdefault(leaf.log_id, []).append((event_seq, leaf))
     ranges = []
     for log_id, items in by_log.items():
         tree = _load_head(conn, log_id)
         first = tree.size
         rows = []
-        hashes = []
-        for event_seq, event in items:
-            salt = secrets.token_bytes(16) if event.get("remote_addr") else None
-            data = leaf_data(event, salt)
-            rows.append((log_id, tree.size, event_seq, data, salt))
-            hashed = leaf_hash(data)
-            hashes.append(hashed)
-            tree.append(hashed)
+        for event_seq, leaf in items:
+            rows.append((log_id, tree.size, event_seq, leaf.data, leaf.salt))
+            tree.append(leaf.hash)
         dialect.insert_rows(
             conn, "audit_leaves", ("log_id", "idx", "event_seq", "data", "addr_salt"), rows
         )
-        tiles.extend(conn, log_id, first, hashes)
+        tiles.extend(conn, log_id, first, [leaf.hash for _seq, leaf in items])
         frontier = b"".join(tree.frontier())
         if first == 0:
             conn.execute(
