@@ -80,10 +80,12 @@ class EventBatch:
         unique: dict[str, AccessEventIn] = {}
         for event in self.events:
             unique.setdefault(event.event_id, event)
+        prepared = []  # anew each time: a failed group prepares its jobs again, one by one
         for event in unique.values():
             row = _row(self, event, now, visible)
             values = tuple(row[c] for c in _COLUMNS[:-1])
-            self.prepared.append(_Prepared(event, values, store.prepare_leaf(row)))
+            prepared.append(_Prepared(event, values, store.prepare_leaf(row)))
+        self.prepared = prepared
 
     @classmethod
     def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:

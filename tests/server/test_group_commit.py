@@ -129,7 +129,10 @@ def test_on_postgresql_reads_go_before_the_write_lock_and_writes_after(postgres:
         assert result == [7]
         with engine.connect() as conn:
             assert list(conn.execute(text("SELECT v FROM t ORDER BY v")).scalars()) == [7, 8]
-            locks = text("SELECT count(*) FROM pg_locks WHERE objid = :lock")
+            locks = text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :lock "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
             # the lock went with the holder's transaction and with the group's
             assert conn.execute(locks, {"lock": dialect.WRITE_LOCK}).scalar() == 0
     finally:

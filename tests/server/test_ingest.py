@@ -11,6 +11,7 @@ from typing import Any, Self
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import OperationalError
 
 from app.crypto.device_keys import DeviceKeyPair
 from app.wire.schemas import EventBatchAck, EventBatchIn
@@ -20,7 +21,9 @@ from server.api.errors import ApiError
 from server.api.event_batch import ENDPOINT, EventBatch
 from server.api.idempotency import HEADER
 from server.api.principal import Principal
+from server.audit import AuditUnavailableError
 from server.auditlog.store import audit_leaves
+from server.cli import main as server_main
 from tests.fixtures import (
     DemoServer,
     demo_server,
@@ -232,3 +235,66 @@ def test_batches_committed_together_each_get_their_own_answer(
     retry = client.post("/v1/events", json=bodies[0], headers={**headers, HEADER: key})
     assert retry.status_code == 200 and EventBatchAck.model_validate(retry.json()) == first
     assert alerts(srv) == []
+    assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
+
+
+class _Broken:
+    """A job whose ordered work the database refuses (as a full disk would)."""
+
+    def prepare(self, conn: Connection) -> None:
+        pass
+
+    @classmethod
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+        raise OperationalError("INSERT", {}, Exception("disk full"))
+
+
+def test_a_batch_in_a_group_that_fails_is_stored_when_tried_alone(
+    srv: DemoServer, device: tuple[TestClient, dict[str, str], str], capsys: Any
+) -> None:
+    """The group fails because of another request; this batch, prepared a second time for
+    its retry alone, is stored once, answered, and its leaves verify."""
+    client, headers, task_id = device
+    principal = Principal(
+        user_id=str(client.get("/v1/me", headers=headers).json()["user_id"]),
+        remote_addr="127.0.0.1",
+        jkt=proof_key(headers).thumbprint,
+    )
+    body = EventBatchIn.model_validate(batch(task_id, [1, 2, 3]))
+    holder, committer = _Holder(), srv.ctx.committer
+    outcomes: dict[str, object] = {}
+
+    def run(name: str, job: Any) -> None:
+        try:
+            outcomes[name] = committer.run(job)
+        except AuditUnavailableError as exc:
+            outcomes[name] = type(exc).__name__
+
+    held = threading.Thread(target=committer.run, args=(holder,))
+    held.start()
+    assert holder.holding.wait(10)
+    groups = committer.groups
+    threads = [
+        threading.Thread(target=run, args=("batch", EventBatch(principal, body.events))),
+        threading.Thread(target=run, args=("broken", _Broken())),
+    ]
+    for position, thread in enumerate(threads):
+        thread.start()
+        while committer._queue.qsize() < position + 1:
+            threading.Event().wait(0.005)
+    holder.gate.set()
+    for thread in [held, *threads]:
+        thread.join(10)
+    assert outcomes["broken"] == "AuditUnavailableError"
+    ack = outcomes["batch"]
+    assert isinstance(ack, EventBatchAck) and (ack.accepted, ack.duplicates) == (3, 0)
+    assert committer.groups == groups + 2  # the holder's, then the batch alone
+    with srv.ctx.engine.connect() as conn:
+        stored = conn.execute(
+            select(db.access_events.c.event_id).where(
+                db.access_events.c.event_id.in_([e.event_id for e in body.events])
+            )
+        ).scalars()
+        assert sorted(stored) == sorted(e.event_id for e in body.events)
+    assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
+    assert "OK" in capsys.readouterr().out
