@@ -298,3 +298,68 @@ def test_a_batch_in_a_group_that_fails_is_stored_when_tried_alone(
         assert sorted(stored) == sorted(e.event_id for e in body.events)
     assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
     assert "OK" in capsys.readouterr().out
+
+
+class _StoredMeanwhile:
+    """An event batch of its own kind, applied first in its group: it stores events after
+    the other batches checked them before the lock — as another server process storing
+    a copy between their check and their lock would."""
+
+    def __init__(self, batch: EventBatch) -> None:
+        self.batch = batch
+
+    def prepare(self, conn: Connection) -> None:
+        self.batch.prepare(conn)
+
+    @classmethod
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+        return EventBatch.apply_group(conn, [job.batch for job in jobs])
+
+
+def test_an_event_stored_between_the_check_and_the_lock_is_a_duplicate_not_a_second_row(
+    srv: DemoServer, device: tuple[TestClient, dict[str, str], str], caplog: Any
+) -> None:
+    client, headers, task_id = device
+    principal = Principal(
+        user_id=str(client.get("/v1/me", headers=headers).json()["user_id"]),
+        remote_addr="127.0.0.1",
+        jkt=proof_key(headers).thumbprint,
+    )
+    first = EventBatchIn.model_validate(batch(task_id, [1, 2]))
+    second = EventBatchIn.model_validate(batch(task_id, [3]))
+    copy = EventBatchIn.model_validate({"events": [first.model_dump()["events"][1]]})
+    holder, committer = _Holder(), srv.ctx.committer
+    outcomes: dict[str, object] = {}
+
+    def run(name: str, job: Any) -> None:
+        outcomes[name] = committer.run(job)
+
+    held = threading.Thread(target=committer.run, args=(holder,))
+    held.start()
+    assert holder.holding.wait(10)
+    jobs = {  # kinds are applied in the order they first come: the copy's goes first
+        "meanwhile": _StoredMeanwhile(EventBatch(principal, copy.events)),
+        "first": EventBatch(principal, first.events),
+        "second": EventBatch(principal, second.events),
+    }
+    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
+    for position, thread in enumerate(threads):
+        thread.start()
+        while committer._queue.qsize() < position + 1:
+            threading.Event().wait(0.005)
+    holder.gate.set()
+    for thread in [held, *threads]:
+        thread.join(10)
+    acks = {name: outcomes[name] for name in jobs}
+    assert all(isinstance(ack, EventBatchAck) for ack in acks.values()), acks
+    # The copy went in first; the batch that also carried it counts it as a duplicate.
+    counts = [(a.accepted, a.duplicates) for a in acks.values()]  # type: ignore[attr-defined]
+    assert counts == [(1, 0), (1, 1), (1, 0)]
+    assert "group failed (IntegrityError): each job alone" in caplog.text  # the path taken
+    with srv.ctx.engine.connect() as conn:
+        ids = [e.event_id for e in (*first.events, *second.events)]
+        stored = conn.execute(
+            select(db.access_events.c.event_id).where(db.access_events.c.event_id.in_(ids))
+        ).scalars()
+        assert sorted(stored) == sorted(ids)  # each once
+    assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
