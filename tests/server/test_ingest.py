@@ -156,17 +156,52 @@ class _Holder:
         return [None for _job in jobs]
 
 
+def _caller(client: TestClient, headers: dict[str, str]) -> Principal:
+    """The annotator whose requests the device fixture proves, as a route sees them."""
+    return Principal(
+        user_id=str(client.get("/v1/me", headers=headers).json()["user_id"]),
+        remote_addr="127.0.0.1",
+        jkt=proof_key(headers).thumbprint,
+    )
+
+
+def _one_group(srv: DemoServer, jobs: Sequence[Any]) -> tuple[list[object], int]:
+    """Run ``jobs`` through the server's committer as one group, in this order: each one's
+    answer (an ApiError's code, or the name of AuditUnavailableError), and how many
+    groups the committer then committed (the holder's counts one)."""
+    holder, committer = _Holder(), srv.ctx.committer
+    outcomes: list[object] = [None] * len(jobs)
+
+    def run(position: int) -> None:
+        try:
+            outcomes[position] = committer.run(jobs[position])
+        except ApiError as exc:
+            outcomes[position] = exc.code
+        except AuditUnavailableError as exc:
+            outcomes[position] = type(exc).__name__
+
+    held = threading.Thread(target=committer.run, args=(holder,))
+    held.start()
+    assert holder.holding.wait(10)
+    groups = committer.groups
+    threads = [threading.Thread(target=run, args=(p,)) for p in range(len(jobs))]
+    for position, thread in enumerate(threads):
+        thread.start()
+        while committer._queue.qsize() < position + 1:
+            threading.Event().wait(0.005)
+    holder.gate.set()
+    for thread in [held, *threads]:
+        thread.join(10)
+    return outcomes, committer.groups - groups
+
+
 def test_batches_committed_together_each_get_their_own_answer(
     srv: DemoServer, device: tuple[TestClient, dict[str, str], str]
 ) -> None:
     """One group: a key used twice (same request, then another), an event two batches share,
     an event twice in one batch; each answer and each leaf range is that batch's own."""
     client, headers, task_id = device
-    principal = Principal(
-        user_id=str(client.get("/v1/me", headers=headers).json()["user_id"]),
-        remote_addr="127.0.0.1",
-        jkt=proof_key(headers).thumbprint,
-    )
+    principal = _caller(client, headers)
     bodies = [batch(task_id, [1, 2]), batch(task_id, [9]), batch(task_id, [3]), batch(task_id, [4])]
     shared, twice = bodies[0]["events"][1], bodies[3]["events"][0]
     bodies[2]["events"].insert(0, shared)  # already in the first batch of the group
@@ -181,29 +216,8 @@ def test_batches_committed_together_each_get_their_own_answer(
         EventBatch(principal, models[2].events),
         EventBatch(principal, models[3].events),
     ]
-    holder = _Holder()
-    committer = srv.ctx.committer
-    outcomes: list[object] = [None] * len(jobs)
-
-    def run(position: int) -> None:
-        try:
-            outcomes[position] = committer.run(jobs[position])
-        except ApiError as exc:
-            outcomes[position] = exc.code
-
-    held = threading.Thread(target=committer.run, args=(holder,))
-    held.start()
-    assert holder.holding.wait(10)
-    groups = committer.groups
-    threads = [threading.Thread(target=run, args=(p,)) for p in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-        while committer._queue.qsize() < threads.index(thread) + 1:
-            threading.Event().wait(0.005)
-    holder.gate.set()
-    for thread in [held, *threads]:
-        thread.join(10)
-    assert committer.groups == groups + 2  # the holder's, then all five together
+    outcomes, groups = _one_group(srv, jobs)
+    assert groups == 2  # the holder's, then all five together
     first, again, other, with_shared, with_twice = outcomes
     assert isinstance(first, EventBatchAck) and again == first
     assert other == "idempotency_key_reused"
@@ -255,40 +269,12 @@ def test_a_batch_in_a_group_that_fails_is_stored_when_tried_alone(
     """The group fails because of another request; this batch, prepared a second time for
     its retry alone, is stored once, answered, and its leaves verify."""
     client, headers, task_id = device
-    principal = Principal(
-        user_id=str(client.get("/v1/me", headers=headers).json()["user_id"]),
-        remote_addr="127.0.0.1",
-        jkt=proof_key(headers).thumbprint,
-    )
     body = EventBatchIn.model_validate(batch(task_id, [1, 2, 3]))
-    holder, committer = _Holder(), srv.ctx.committer
-    outcomes: dict[str, object] = {}
-
-    def run(name: str, job: Any) -> None:
-        try:
-            outcomes[name] = committer.run(job)
-        except AuditUnavailableError as exc:
-            outcomes[name] = type(exc).__name__
-
-    held = threading.Thread(target=committer.run, args=(holder,))
-    held.start()
-    assert holder.holding.wait(10)
-    groups = committer.groups
-    threads = [
-        threading.Thread(target=run, args=("batch", EventBatch(principal, body.events))),
-        threading.Thread(target=run, args=("broken", _Broken())),
-    ]
-    for position, thread in enumerate(threads):
-        thread.start()
-        while committer._queue.qsize() < position + 1:
-            threading.Event().wait(0.005)
-    holder.gate.set()
-    for thread in [held, *threads]:
-        thread.join(10)
-    assert outcomes["broken"] == "AuditUnavailableError"
-    ack = outcomes["batch"]
+    jobs = [EventBatch(_caller(client, headers), body.events), _Broken()]
+    (ack, broken), groups = _one_group(srv, jobs)
+    assert broken == "AuditUnavailableError"
     assert isinstance(ack, EventBatchAck) and (ack.accepted, ack.duplicates) == (3, 0)
-    assert committer.groups == groups + 2  # the holder's, then the batch alone
+    assert groups == 2  # the holder's, then the batch alone
     with srv.ctx.engine.connect() as conn:
         stored = conn.execute(
             select(db.access_events.c.event_id).where(
@@ -320,40 +306,18 @@ def test_an_event_stored_between_the_check_and_the_lock_is_a_duplicate_not_a_sec
     srv: DemoServer, device: tuple[TestClient, dict[str, str], str], caplog: Any
 ) -> None:
     client, headers, task_id = device
-    principal = Principal(
-        user_id=str(client.get("/v1/me", headers=headers).json()["user_id"]),
-        remote_addr="127.0.0.1",
-        jkt=proof_key(headers).thumbprint,
-    )
+    principal = _caller(client, headers)
     first = EventBatchIn.model_validate(batch(task_id, [1, 2]))
     second = EventBatchIn.model_validate(batch(task_id, [3]))
     copy = EventBatchIn.model_validate({"events": [first.model_dump()["events"][1]]})
-    holder, committer = _Holder(), srv.ctx.committer
-    outcomes: dict[str, object] = {}
-
-    def run(name: str, job: Any) -> None:
-        outcomes[name] = committer.run(job)
-
-    held = threading.Thread(target=committer.run, args=(holder,))
-    held.start()
-    assert holder.holding.wait(10)
-    jobs = {  # kinds are applied in the order they first come: the copy's goes first
-        "meanwhile": _StoredMeanwhile(EventBatch(principal, copy.events)),
-        "first": EventBatch(principal, first.events),
-        "second": EventBatch(principal, second.events),
-    }
-    threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
-    for position, thread in enumerate(threads):
-        thread.start()
-        while committer._queue.qsize() < position + 1:
-            threading.Event().wait(0.005)
-    holder.gate.set()
-    for thread in [held, *threads]:
-        thread.join(10)
-    acks = {name: outcomes[name] for name in jobs}
-    assert all(isinstance(ack, EventBatchAck) for ack in acks.values()), acks
+    acks, _groups = _one_group(srv, [  # kinds are applied in the order they first come
+        _StoredMeanwhile(EventBatch(principal, copy.events)),  # so the copy's goes first
+        EventBatch(principal, first.events),
+        EventBatch(principal, second.events),
+    ])  # fmt: skip
+    assert all(isinstance(ack, EventBatchAck) for ack in acks), acks
     # The copy went in first; the batch that also carried it counts it as a duplicate.
-    counts = [(a.accepted, a.duplicates) for a in acks.values()]  # type: ignore[attr-defined]
+    counts = [(a.accepted, a.duplicates) for a in acks]  # type: ignore[attr-defined]
     assert counts == [(1, 0), (1, 1), (1, 0)]
     assert "group failed (IntegrityError): each job alone" in caplog.text  # the path taken
     with srv.ctx.engine.connect() as conn:
