@@ -149,6 +149,7 @@ def _worker(
     """
     latencies: list[float] = []
     accepted, failed = [0], [0]
+    kinds: dict[str, int] = {}  # what the failed requests were: exception class and code
     lock = threading.Lock()
     stop_at = time.perf_counter() + seconds
 
@@ -176,8 +177,11 @@ def _worker(
             try:
                 ack = api.post_events(batch, idempotency_key=f"bench-{device}-{seq}")
                 mine += ack.accepted
-            except ApiError:
+            except ApiError as exc:
                 errors += 1  # counted: a refused or failed batch is not throughput
+                kind = f"{type(exc).__name__}:{getattr(exc, 'code', '')}"
+                with lock:
+                    kinds[kind] = kinds.get(kind, 0) + 1
             took.append(time.perf_counter() - began)
         with lock:
             latencies.extend(took)
@@ -190,7 +194,7 @@ def _worker(
         thread.start()
     for thread in threads:
         thread.join()
-    out.put((accepted[0], latencies, failed[0]))
+    out.put((accepted[0], latencies, failed[0], kinds))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -252,7 +256,7 @@ def b11_ingest(
         open_loop = _load(url, ca, clients, seconds, OPEN_LOOP_INTERVAL_S, proc.pid)
     finally:
         stop(proc)
-    rate, p50, p99, requests_sent, cpu, errors, cpu_elsewhere = closed
+    rate, p50, p99, requests_sent, cpu, errors, cpu_elsewhere, failed_kinds = closed
     database_cpu, machine_busy = cpu_elsewhere
     offered = CLIENTS * BATCH / OPEN_LOOP_INTERVAL_S
     return {
@@ -266,6 +270,7 @@ def b11_ingest(
         "closed_loop_requests": requests_sent,
         "closed_loop_failed_requests": errors,
         "open_loop_failed_requests": open_loop[5],
+        "failed_requests_by_kind": {"closed_loop": failed_kinds, "open_loop": open_loop[7]},
         "server_cpu_share_of_one_core": cpu,
         # Per event, so runs with different rates compare: what one core would sustain.
         "server_cpu_us_per_event": round(cpu / rate * 1e6) if rate else None,
@@ -294,9 +299,10 @@ def _load(
     interval: float,
     pid: int,
     database_pid: int | None = None,
-) -> tuple[float, float, float, int, float, int, tuple[float | None, float]]:
+) -> tuple[float, float, float, int, float, int, tuple[float | None, float], dict[str, int]]:
     """(events/s, ack p50 ms, ack p99 ms, requests, server CPU share, failed requests,
-    (database server CPU share or None, busy cores of the whole machine))."""
+    (database server CPU share or None, busy cores of the whole machine), failed requests
+    by exception class and error code)."""
     context = multiprocessing.get_context("spawn")
     queue: Any = context.Queue()
     share = len(clients) // PROCESSES
@@ -326,7 +332,11 @@ def _load(
     p99 = round(latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000, 1)
     rate = sum(r[0] for r in results) / elapsed
     errors = sum(r[2] for r in results)
+    kinds: dict[str, int] = {}
+    for r in results:
+        for kind, n in r[3].items():
+            kinds[kind] = kinds.get(kind, 0) + n
     return (
         rate, p50, p99, len(latencies), round(server_cpu / elapsed, 2), errors,
-        (database_cpu, busy),
+        (database_cpu, busy), kinds,
     )  # fmt: skip
