@@ -14,9 +14,9 @@ group: one look-up of the group's idempotency keys, one numbering, one bulk
 insert of the events, one append per audit log, one write of the devices'
 sequence marks and one of the keys' answers. If another process stored one of
 the events between the look-up and the lock, ``UNIQUE(event_id)`` stops the
-insert and each batch runs again alone, checked under the lock. Done per request, all of it under the lock, that took ~15 ms
-for each 50-event request on PostgreSQL and capped every server process together
-at 60-75 requests a second.
+insert and each batch runs again alone, checked under the lock. Done per
+request, all of it under the lock, that took ~15 ms for each 50-event request on
+PostgreSQL and capped every server process together at 60-75 requests a second.
 """
 
 from __future__ import annotations
