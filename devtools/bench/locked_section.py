@@ -7,7 +7,9 @@ wait. Here the group committer's own code runs alone in this process: groups of
 request from its own user and device with an ``Idempotency-Key``, as B11's
 are. Measured per event: the lock held (taken → committed, wall and CPU), and
 the work before it (device and task reads, rows and leaves built), which runs
-in parallel across server processes. One lock over the whole database caps
+in parallel across server processes on PostgreSQL. On SQLite the lock is held
+from ``BEGIN IMMEDIATE``, so that work counts as held there (and "before" is
+only what precedes the transaction). One lock over the whole database caps
 every process together at 1 / (held per event): the figure the per-core
 projection in ``docs/performance.md`` needs. Beside it, in the same run, the
 raw driver floor with 500 rows per commit.
