@@ -125,13 +125,6 @@ def begin_write(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def begin_sqlite_write(conn: Any) -> None:
-    """SQLite's ``BEGIN IMMEDIATE`` only (an engine ``begin`` hook): on PostgreSQL the
-    transaction reads first and takes the lock later, with :func:`lock_for_writing`."""
-    if conn.dialect.name != "postgresql":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def lock_for_writing(conn: Any) -> None:
     """Take the one write lock now, mid-transaction (PostgreSQL; until it ends).
 

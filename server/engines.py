@@ -59,16 +59,15 @@ def make_writer_engine(where: Path | str, *, lock_at_begin: bool = True) -> Engi
     is still taken at ``BEGIN``.
     """
     url = _url(where)
-    begin = dialect.begin_write if lock_at_begin else dialect.begin_sqlite_write
     if not url.startswith("sqlite"):
         engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
         event.listen(engine, "connect", dialect.on_postgresql_connect)
         if lock_at_begin:
-            event.listen(engine, "begin", begin)
+            event.listen(engine, "begin", dialect.begin_write)
         return engine
     engine = create_engine(url)
     event.listen(engine, "connect", _on_connect_writer)
-    event.listen(engine, "begin", begin)
+    event.listen(engine, "begin", dialect.begin_write)  # BEGIN IMMEDIATE either way
     return engine
 
 

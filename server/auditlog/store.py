@@ -139,7 +139,7 @@ def _load_head(conn: Connection, log_id: str) -> CompactTree:
 
 def append(conn: Connection, event_seq: int, event: Mapping[str, Any]) -> tuple[str, int]:
     """Append the leaf for access event ``event_seq``; return ``(log_id, index)``."""
-    ((log_id, first, _count),) = append_many(conn, [(event_seq, event)])
+    ((log_id, first, _count),) = append_prepared(conn, [(event_seq, prepare_leaf(event))])
     return log_id, first
 
 
@@ -159,16 +159,6 @@ def prepare_leaf(event: Mapping[str, Any]) -> PreparedLeaf:
     salt = secrets.token_bytes(16) if event.get("remote_addr") else None
     data = leaf_data(event, salt)
     return PreparedLeaf(log_for(event.get("project_id")), data, salt, leaf_hash(data))
-
-
-def append_many(
-    conn: Connection, events: Sequence[tuple[int, Mapping[str, Any]]]
-) -> list[tuple[str, int, int]]:
-    """Append one leaf per ``(event_seq, event)``, in order, inside the caller's transaction.
-
-    Returns ``(log_id, first index, count)`` per log touched (:func:`append_prepared`).
-    """
-    return append_prepared(conn, [(seq, prepare_leaf(event)) for seq, event in events])
 
 
 def append_prepared(

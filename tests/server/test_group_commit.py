@@ -4,10 +4,11 @@ PostgreSQL the reads done before the one write lock is taken (:mod:`server.group
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
+import pytest
 from sqlalchemy import Connection, Engine, text
 
 from devtools.postgres import new_database
@@ -80,32 +81,35 @@ def _run_all(committer: GroupCommitter, jobs: list[_Insert]) -> list[object]:
     return results
 
 
-def test_requests_share_a_transaction_and_a_refusal_stays_its_own(tmp_path: Path) -> None:
+@pytest.fixture
+def committer(tmp_path: Path) -> Iterator[GroupCommitter]:
+    """A committer on this run's engine (the data directory's: SQLite, or PostgreSQL)."""
     engine = _engine(init_data_dir(tmp_path / "data").database_url)
     committer = GroupCommitter(engine)
-    try:
-        results = _run_all(committer, [_Insert(v) for v in (0, 1, 2, 3, 4, 5)])
-        assert committer.groups == 2 and committer.requests == 6  # the first, then the rest
-        assert results == [0, 1, 2, "ValueError", "ValueError", 5]
-        with engine.connect() as conn:
-            assert sorted(conn.execute(text("SELECT v FROM t")).scalars()) == [0, 1, 2, 5]
-    finally:
-        committer.stop()
-        engine.dispose()
+    yield committer
+    committer.stop()
+    engine.dispose()
 
 
-def test_a_group_the_database_refuses_is_retried_one_by_one(tmp_path: Path) -> None:
-    engine = _engine(init_data_dir(tmp_path / "data").database_url)
-    committer = GroupCommitter(engine)
-    try:
-        # The second 2 breaks UNIQUE: the group fails, and then only that request does.
-        results = _run_all(committer, [_Insert(v) for v in (0, 1, 2, 2, 6)])
-        assert results == [0, 1, 2, "AuditUnavailableError", 6]
-        with engine.connect() as conn:
-            assert sorted(conn.execute(text("SELECT v FROM t")).scalars()) == [0, 1, 2, 6]
-    finally:
-        committer.stop()
-        engine.dispose()
+def _stored(committer: GroupCommitter) -> list[int]:
+    with committer._engine.connect() as conn:
+        return sorted(conn.execute(text("SELECT v FROM t")).scalars())
+
+
+def test_requests_share_a_transaction_and_a_refusal_stays_its_own(
+    committer: GroupCommitter,
+) -> None:
+    results = _run_all(committer, [_Insert(v) for v in (0, 1, 2, 3, 4, 5)])
+    assert committer.groups == 2 and committer.requests == 6  # the first, then the rest
+    assert results == [0, 1, 2, "ValueError", "ValueError", 5]
+    assert _stored(committer) == [0, 1, 2, 5]
+
+
+def test_a_group_the_database_refuses_is_retried_one_by_one(committer: GroupCommitter) -> None:
+    # The second 2 breaks UNIQUE: the group fails, and then only that request does.
+    results = _run_all(committer, [_Insert(v) for v in (0, 1, 2, 2, 6)])
+    assert results == [0, 1, 2, "AuditUnavailableError", 6]
+    assert _stored(committer) == [0, 1, 2, 6]
 
 
 def test_on_postgresql_reads_go_before_the_write_lock_and_writes_after(postgres: str) -> None:
