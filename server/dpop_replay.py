@@ -19,6 +19,7 @@ import threading
 from pathlib import Path
 
 from server.dpop import PROOF_MAX_AGE_S, PROOF_MAX_AHEAD_S
+from server.sqlite_wal import is_damaged, switch_to_wal
 
 PRUNE_EVERY_S = 5.0
 
@@ -27,7 +28,7 @@ def _open(path: Path) -> sqlite3.Connection:
     old = os.umask(0o077)  # the file and its -wal/-shm: the server's user only
     try:
         db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
+        switch_to_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS seen (jti BLOB PRIMARY KEY, until REAL)")
     finally:
@@ -44,7 +45,9 @@ class SharedReplayCache:
         self._next_prune = 0.0
         try:
             self._db = _open(path)
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
+            if not is_damaged(exc):
+                raise
             for stale in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
                 stale.unlink(missing_ok=True)
             self._db = _open(path)

@@ -10,53 +10,25 @@ SQLAlchemy rather than by the sqlite3 module.
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
 from server import dialect
-
-#: How long a new connection keeps trying to switch a new database file to WAL.
-_WAL_SWITCH_SECONDS = 30.0
+from server.sqlite_wal import switch_to_wal
 
 
 def _on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA busy_timeout=5000")
-    _switch_to_wal(cur)
+    switch_to_wal(cur)
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
     # Deleted rows are overwritten with zeros in the file, not left in free pages: an
     # erased record's sealed bytes do not linger in the database file.
     cur.execute("PRAGMA secure_delete=ON")
     cur.close()
-
-
-def _switch_to_wal(cur: sqlite3.Cursor) -> None:
-    """``PRAGMA journal_mode=WAL``, tried again while another connection switches too.
-
-    A new file starts in rollback mode. Switching reads the header (a shared lock),
-    then needs the exclusive lock; when two connections switch at once (two server
-    processes, or threads, opening a new data directory), each holds the shared lock
-    the other waits on, and SQLite answers one of them ``SQLITE_BUSY`` at once rather
-    than call the busy handler (it would deadlock). That one tries again: the other's
-    switch is done in milliseconds, and WAL, once set, stays with the file.
-    """
-    deadline = time.monotonic() + _WAL_SWITCH_SECONDS
-    pause = 0.002
-    while True:
-        try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY  # or BUSY_*
-            if not busy or time.monotonic() + pause > deadline:
-                raise
-        time.sleep(pause)
-        pause = min(pause * 2, 0.1)
 
 
 def _url(where: Path | str) -> str:
