@@ -10,10 +10,17 @@ validated against the shared wire schema; every failure becomes a typed
 Every request is proven by the workstation's DPoP key (RFC 9449): a fresh
 proof for its method and URL, with the hash of the token and the server's
 latest nonce. A ``use_dpop_nonce`` answer is retried once with the new nonce.
+
+A kept-alive connection the server closes as a request goes out on it (its idle
+timeout and the workstation's next request crossing) is answered by nothing. A
+request that may be sent twice — a read, or a write with an ``Idempotency-Key``,
+which the server answers once — is then sent once more on a new connection, with
+a new proof; any other is a :class:`~app.api.errors.NetworkError`, as before.
 """
 
 from __future__ import annotations
 
+import http.client
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +30,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 import requests
+import urllib3.exceptions
 from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
@@ -152,35 +160,31 @@ class CordonApi:
     ) -> requests.Response:
         url = self.base_url + path
         data = None if body is None else body.model_dump_json().encode("utf-8")
-        for attempt in (1, 2):
+        repeatable = method == "GET" or idempotency_key is not None
+        nonce_retried = resent = False
+        while True:
             # The nonce this proof carries: other threads (delivery, the push channel, the
             # network queue) share ``_nonce`` and may have moved it on meanwhile, so
             # "stale" must compare against what *this* request sent.
             used = self._nonce
-            headers = self._headers(method, url, used)
-            if idempotency_key is not None:
-                headers["Idempotency-Key"] = idempotency_key
-            if data is not None:
-                headers["Content-Type"] = "application/json"
             try:
-                response = self._session().request(
-                    method,
-                    url,
-                    data=data,
-                    headers=headers,
-                    timeout=self.timeout,
-                    stream=stream,
-                    allow_redirects=False,
-                )
-            except requests.exceptions.SSLError as exc:
-                raise errors.TlsError(type(exc).__name__) from exc
-            except requests.exceptions.RequestException as exc:
-                raise errors.NetworkError(type(exc).__name__) from exc
+                response = self._request_once(method, url, data, used, idempotency_key, stream)
+            except _ClosedUnansweredError:
+                if not repeatable or resent:
+                    raise
+                resent = True  # once: a server that keeps closing is a NetworkError
+                continue
             fresh = response.headers.get(NONCE_HEADER)
             stale = fresh is not None and fresh != used
             if fresh is not None:
                 self._nonce = fresh
-            if attempt == 1 and stale and response.status_code == 401 and _wants_nonce(response):
+            if (
+                not nonce_retried
+                and stale
+                and response.status_code == 401
+                and _wants_nonce(response)
+            ):
+                nonce_retried = True
                 response.close()
                 continue
             break
@@ -193,6 +197,37 @@ class CordonApi:
                 self.on_revoked()
             raise error
         return response
+
+    def _request_once(
+        self,
+        method: str,
+        url: str,
+        data: bytes | None,
+        nonce: str | None,
+        idempotency_key: str | None,
+        stream: bool,
+    ) -> requests.Response:
+        """One request with a fresh proof; transport failures as typed errors."""
+        headers = self._headers(method, url, nonce)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        try:
+            return self._session().request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+                stream=stream,
+                allow_redirects=False,
+            )
+        except requests.exceptions.SSLError as exc:
+            raise errors.TlsError(type(exc).__name__) from exc
+        except requests.exceptions.RequestException as exc:
+            failed = _ClosedUnansweredError if _closed_unanswered(exc) else errors.NetworkError
+            raise failed(type(exc).__name__) from exc
 
     def _json(
         self,
@@ -394,6 +429,26 @@ def _event_names(response: requests.Response) -> Iterator[str]:
                 name = ""
     except requests.exceptions.RequestException as exc:
         raise errors.NetworkError(type(exc).__name__) from exc
+
+
+class _ClosedUnansweredError(errors.NetworkError):
+    """The connection closed with no answer: sent once more if the request allows."""
+
+
+def _closed_unanswered(exc: requests.exceptions.RequestException) -> bool:
+    """The server closed the connection without a word of answer (module docstring).
+
+    Not a refused or timed-out connection: those say the server is away, and sending
+    again at once would only wait twice.
+    """
+    if not isinstance(exc, requests.exceptions.ConnectionError) or not exc.args:
+        return False
+    reason = exc.args[0]
+    if isinstance(reason, urllib3.exceptions.ProtocolError) and len(reason.args) > 1:
+        reason = reason.args[1]
+    return isinstance(
+        reason, http.client.RemoteDisconnected | ConnectionResetError | BrokenPipeError
+    )
 
 
 def _wants_nonce(response: requests.Response) -> bool:
