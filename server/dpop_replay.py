@@ -7,11 +7,14 @@ the last 150 s (its nonces come from the same secret, so they would still
 pass). A small SQLite file of its own — not the main database: its own write
 lock, held for one insert, and no fsync per insert (``synchronous=NORMAL``) —
 pruned as the proofs age out. A damaged file (an OS crash) is replaced by an
-empty one rather than stopping the server.
+empty one rather than stopping the server: by one process at a time, under a lock
+file beside it, each looking again once it holds the lock, so that processes
+starting together after the crash do not delete the new file another has just made.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import sqlite3
@@ -28,12 +31,42 @@ def _open(path: Path) -> sqlite3.Connection:
     old = os.umask(0o077)  # the file and its -wal/-shm: the server's user only
     try:
         db = sqlite3.connect(path, timeout=5.0, isolation_level=None, check_same_thread=False)
-        switch_to_wal(db)
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS seen (jti BLOB PRIMARY KEY, until REAL)")
+        try:
+            switch_to_wal(db)
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS seen (jti BLOB PRIMARY KEY, until REAL)")
+        except BaseException:
+            db.close()
+            raise
     finally:
         os.umask(old)
     return db
+
+
+def _open_or_replace(path: Path) -> sqlite3.Connection:
+    """:func:`_open`; if SQLite finds the file damaged, replace it, one process at a time."""
+    try:
+        return _open(path)
+    except sqlite3.DatabaseError as exc:
+        if not is_damaged(exc):
+            raise  # a lock another process holds, a full disk: not the file's fault
+    old = os.umask(0o077)
+    try:
+        guard = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    finally:
+        os.umask(old)
+    try:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        try:
+            return _open(path)  # another process may have replaced it meanwhile
+        except sqlite3.DatabaseError as exc:
+            if not is_damaged(exc):
+                raise
+        for stale in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+            stale.unlink(missing_ok=True)
+        return _open(path)
+    finally:
+        os.close(guard)  # releases the lock
 
 
 class SharedReplayCache:
@@ -43,14 +76,7 @@ class SharedReplayCache:
         self._keep = keep_s
         self._lock = threading.Lock()
         self._next_prune = 0.0
-        try:
-            self._db = _open(path)
-        except sqlite3.DatabaseError as exc:
-            if not is_damaged(exc):
-                raise
-            for stale in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
-                stale.unlink(missing_ok=True)
-            self._db = _open(path)
+        self._db = _open_or_replace(path)
 
     def first_use(self, jti: str, now: float) -> bool:
         """Remember ``jti``; ``False`` if any process already saw it."""
