@@ -438,8 +438,11 @@ class _ClosedUnansweredError(errors.NetworkError):
 def _closed_unanswered(exc: requests.exceptions.RequestException) -> bool:
     """The server closed the connection without a word of answer (module docstring).
 
-    Not a refused or timed-out connection: those say the server is away, and sending
-    again at once would only wait twice.
+    Which connection is not known here: a server over its connection limit, or one
+    that gave up on a body sent too slowly, closes a new connection the same way, and
+    gets the request once more too (never a third time). Not a refused or timed-out
+    connection: those say the server is away, and sending again at once would only
+    wait twice.
     """
     if not isinstance(exc, requests.exceptions.ConnectionError) or not exc.args:
         return False
