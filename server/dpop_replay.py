@@ -7,9 +7,9 @@ the last 150 s (its nonces come from the same secret, so they would still
 pass). A small SQLite file of its own — not the main database: its own write
 lock, held for one insert, and no fsync per insert (``synchronous=NORMAL``) —
 pruned as the proofs age out. A damaged file (an OS crash) is replaced by an
-empty one rather than stopping the server: by one process at a time, under a lock
-file beside it, each looking again once it holds the lock, so that processes
-starting together after the crash do not delete the new file another has just made.
+empty one rather than stopping the server. Processes open it one at a time, under
+a lock file beside it, so that processes starting together after the crash neither
+open a replacement half made nor delete the one another has just made.
 """
 
 from __future__ import annotations
@@ -44,12 +44,12 @@ def _open(path: Path) -> sqlite3.Connection:
 
 
 def _open_or_replace(path: Path) -> sqlite3.Connection:
-    """:func:`_open`; if SQLite finds the file damaged, replace it, one process at a time."""
-    try:
-        return _open(path)
-    except sqlite3.DatabaseError as exc:
-        if not is_damaged(exc):
-            raise  # a lock another process holds, a full disk: not the file's fault
+    """:func:`_open`, one process at a time; a file SQLite finds damaged is replaced.
+
+    Under a lock file beside it, held while opening: a process starting beside one
+    that is replacing the file would otherwise open the replacement half made (a
+    "disk I/O error"), or delete it for a replacement of its own.
+    """
     old = os.umask(0o077)
     try:
         guard = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
@@ -58,10 +58,10 @@ def _open_or_replace(path: Path) -> sqlite3.Connection:
     try:
         fcntl.flock(guard, fcntl.LOCK_EX)
         try:
-            return _open(path)  # another process may have replaced it meanwhile
+            return _open(path)
         except sqlite3.DatabaseError as exc:
             if not is_damaged(exc):
-                raise
+                raise  # a lock another process holds, a full disk: not the file's fault
         for stale in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
             stale.unlink(missing_ok=True)
         return _open(path)
