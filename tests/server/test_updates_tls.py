@@ -14,6 +14,7 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -155,6 +156,10 @@ def audited(served: Served, ws: Workstation) -> list[tuple[str, str | None]]:
     api = CordonApi(served.url, served.ca_file)
     api.set_proof_key(DPoPKey.generate())
     api.set_token(api.demo_login("annotator").access_token)
+    deadline = time.monotonic() + 10
+    while len(ws.outbox.pending()) < ws.outbox.counts()[0]:  # still on the writer's queue
+        assert time.monotonic() < deadline, "the outbox did not write its entries"
+        time.sleep(0.01)
     entries = ws.outbox.pending()
     if entries:
         batch = [AccessEventIn(seq=e.seq, **e.body) for e in entries if e.kind == "event"]
