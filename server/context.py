@@ -51,7 +51,8 @@ class ServerContext:
 
     def __post_init__(self) -> None:
         self.committer = GroupCommitter(
-            db.make_writer_engine(self.data.database_url, lock_at_begin=False)
+            db.make_writer_engine(self.data.database_url, lock_at_begin=False),
+            reader=self.engine,
         )
         self.writer = db.make_writer_engine(self.data.database_url)
         self.revocations = RevocationWatch(self.engine)

@@ -56,8 +56,8 @@ def make_writer_engine(where: Path | str, *, lock_at_begin: bool = True) -> Engi
     (:mod:`server.dialect`). Taken before the first read, so a transaction that
     reads then writes never works from a snapshot another writer moved. With
     ``lock_at_begin=False`` (the group committer) a PostgreSQL transaction takes
-    it itself, after its reads (:func:`server.dialect.lock_for_writing`); SQLite's
-    is still taken at ``BEGIN``.
+    it itself (:func:`server.dialect.lock_for_writing`), which lets the committer
+    time the wait apart from the section; SQLite's is still taken at ``BEGIN``.
     """
     url = _url(where)
     if not url.startswith("sqlite"):

@@ -7,23 +7,27 @@ waiting for it and commits them together: one fsync for the group. Only after
 that commit does any request get its answer, so an acknowledgement always means
 "on disk".
 
-The group runs in two phases, so the one write lock (:mod:`server.dialect`) is
-held for the ordered work only:
+A job runs in two phases, so the one write lock (:mod:`server.dialect`) and the
+committer's one thread are spent on the ordered work only:
 
-1. each job's :meth:`GroupJob.prepare` reads what it needs (who the caller's
-   device is, which tasks it may see) *before* the lock. On PostgreSQL another
-   process's group holds the lock meanwhile; on SQLite ``BEGIN IMMEDIATE``
-   already holds it (one writer per database file either way);
+1. :meth:`GroupJob.prepare` reads what the job needs (who the caller's device
+   is, which tasks it may see) on the *request's own thread*, with a
+   connection of the read engine, before the job is queued. Many requests do
+   this at once, in every server process, while a group holds the lock;
 2. under the lock, the job type's :meth:`GroupJob.apply_group` does the ordered
    work once for the whole group — de-duplicating, numbering and inserting every
    job's rows in one statement each — where it used to be done once per request.
 
 A job refused on its own (a bad idempotency key, say) gets its own exception
 back and the others commit. If the group's transaction fails (a database error,
-or a bug one job's input triggers), every job of the group is run again alone,
-each in its own transaction: the one that breaks it fails alone, with
-:class:`~server.audit.AuditUnavailableError` for a database error, and the others
-commit as if it had not been there.
+a bug one job's input triggers, or a row another request stored between a job's
+reads and the lock), every job of the group is run again alone, each in its own
+transaction, with ``retried=True`` so that it checks under the lock what it
+read before it: the one that breaks the group fails alone, with
+:class:`~server.audit.AuditUnavailableError` for a database error, and the
+others commit as if it had not been there. A job is not prepared again for
+that: what it built from its reads is still valid, because nothing of the
+failed transaction was kept.
 """
 
 from __future__ import annotations
@@ -53,13 +57,17 @@ class GroupJob(Protocol):
     """One request's share of a group (see the module docstring for the two phases)."""
 
     def prepare(self, conn: Connection) -> None:
-        """Reads before the write lock; an exception refuses this job alone."""
+        """Reads on the request's thread before the job is queued (no lock, another
+        group may be committing); an exception refuses this job alone."""
 
     @classmethod
-    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self], *, retried: bool) -> list[object]:
         """The ordered work of ``jobs`` (in arrival order) under the write lock.
 
-        Returns one outcome per job: its answer, or an exception it is refused with.
+        ``retried``: ``jobs`` is one job run again alone after its group failed;
+        whatever it read in :meth:`prepare` that another request may have changed
+        since must be checked again here. Returns one outcome per job: its answer,
+        or an exception it is refused with.
         """
         ...
 
@@ -67,8 +75,12 @@ class GroupJob(Protocol):
 class GroupCommitter:
     """Runs jobs on one thread, committing them in groups."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, reader: Engine) -> None:
+        """``engine`` writes (the group's transactions); ``reader`` serves each job's reads
+        on its request's thread (on SQLite it must not be a writer engine, whose
+        ``BEGIN IMMEDIATE`` would wait for the group holding the lock)."""
         self._engine = engine
+        self._reader = reader
         #: Called after each committed group (the checkpointer's nudge).
         self.after_commit: Callable[[], None] | None = None
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -84,7 +96,9 @@ class GroupCommitter:
         self.locked_cpu_s = 0.0
 
     def run(self, job: GroupJob, timeout: float = 30.0) -> Any:
-        """Run ``job`` in the next group and return its outcome once committed."""
+        """Prepare ``job`` on this thread, run it in the next group and return its outcome
+        once committed."""
+        self.prepare(job)
         future: Future[Any] = Future()
         with self._lock:
             if self._thread is None:  # started lazily, so a bare app (tests) works too
@@ -94,6 +108,16 @@ class GroupCommitter:
                 self._thread.start()
             self._queue.put((job, future))
         return future.result(timeout)
+
+    def prepare(self, job: GroupJob) -> None:
+        """``job``'s reads, on the calling thread; its refusal is raised as it is, a
+        database error as :class:`~server.audit.AuditUnavailableError` (fail closed)."""
+        try:
+            with self._reader.connect() as conn:
+                job.prepare(conn)
+        except SQLAlchemyError as exc:
+            logger.error("group job's reads failed: %s", type(exc).__name__)
+            raise AuditUnavailableError("the audit log cannot be written") from exc
 
     def stop(self) -> None:
         """Finish the queued requests, then end the thread (a later ``run`` starts a new one)."""
@@ -124,14 +148,16 @@ class GroupCommitter:
             if stop:
                 return
 
-    def _commit(self, group: list[tuple[GroupJob, Future[Any]]]) -> None:
+    def _commit(self, group: list[tuple[GroupJob, Future[Any]]], *, retried: bool = False) -> None:
         try:
-            outcomes = self.run_group([job for job, _future in group])
+            outcomes = self.run_group([job for job, _future in group], retried=retried)
         except Exception as exc:  # noqa: BLE001 - handed to the jobs, or each tried alone
-            if len(group) > 1:
-                logger.warning("group failed (%s): each job alone", type(exc).__name__)
+            if not retried:  # a group of one too: its reads may be what was stale
+                logger.warning(
+                    "group of %d failed (%s): each job alone", len(group), type(exc).__name__
+                )
                 for item in group:
-                    self._commit([item])
+                    self._commit([item], retried=True)
                 return
             if isinstance(exc, SQLAlchemyError):
                 logger.error("group commit failed: %s", type(exc).__name__)
@@ -148,31 +174,19 @@ class GroupCommitter:
         if self.after_commit is not None:
             self.after_commit()
 
-    def run_group(self, jobs: Sequence[GroupJob]) -> list[object]:
-        """Run ``jobs`` as one group on the calling thread: one outcome each (an exception
-        if refused). A failed transaction raises. The committer's thread calls it."""
+    def run_group(self, jobs: Sequence[GroupJob], *, retried: bool = False) -> list[object]:
+        """Run ``jobs``, already prepared, as one group on the calling thread: one outcome
+        each (an exception if refused). A failed transaction raises. The committer's
+        thread calls it (``retried``: see :meth:`GroupJob.apply_group`)."""
         outcomes: list[object] = [None] * len(jobs)
         with self._engine.begin() as conn:
-            # SQLite's lock is held from BEGIN IMMEDIATE, so its count starts here.
+            dialect.lock_for_writing(conn)  # SQLite's is held from BEGIN IMMEDIATE already
             locked, locked_cpu = time.perf_counter(), time.thread_time()
-            ready: list[int] = []
-            for position, job in enumerate(jobs):
-                try:
-                    job.prepare(conn)
-                except SQLAlchemyError:
-                    raise  # the transaction is spoilt (PostgreSQL): the whole group retries
-                except Exception as exc:  # noqa: BLE001 - this job's own refusal
-                    outcomes[position] = exc
-                else:
-                    ready.append(position)
-            dialect.lock_for_writing(conn)
-            if conn.dialect.name == "postgresql":  # held from here on
-                locked, locked_cpu = time.perf_counter(), time.thread_time()
             kinds: dict[type[GroupJob], list[int]] = {}
-            for position in ready:
-                kinds.setdefault(type(jobs[position]), []).append(position)
+            for position, job in enumerate(jobs):
+                kinds.setdefault(type(job), []).append(position)
             for kind, positions in kinds.items():
-                applied = kind.apply_group(conn, [jobs[p] for p in positions])
+                applied = kind.apply_group(conn, [jobs[p] for p in positions], retried=retried)
                 for position, outcome in zip(positions, applied, strict=True):
                     outcomes[position] = outcome
         # Committed: the lock is gone with the transaction.

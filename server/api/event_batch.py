@@ -5,18 +5,20 @@ event already stored counts as a duplicate and gets no second leaf. An event
 naming a task the caller may not see is still kept — losing it would hide an
 attempt — but marked unverified and stripped of the project attribution.
 
-Each request is an :class:`EventBatch`. Before the write lock it finds the
-caller's device and which of its tasks the caller may see, builds each event's
-row and its audit leaf, encoded and hashed (neither holds the event's number),
-and looks up which of its events are stored already (reads only). Under the
-lock, :meth:`EventBatch.apply_group` does the ordered work once for the whole
-group: one look-up of the group's idempotency keys, one numbering, one bulk
-insert of the events, one append per audit log, one write of the devices'
-sequence marks and one of the keys' answers. If another process stored one of
-the events between the look-up and the lock, ``UNIQUE(event_id)`` stops the
-insert and each batch runs again alone, checked under the lock. Done per
-request, all of it under the lock, that took ~15 ms for each 50-event request on
-PostgreSQL and capped every server process together at 60-75 requests a second.
+Each request is an :class:`EventBatch`. On the request's own thread, before it
+is queued, it finds the caller's device and which of its tasks the caller may
+see, builds each event's row and its audit leaf, encoded and hashed (neither
+holds the event's number), and looks up which of its events are stored already
+(reads only, no lock). Under the lock, :meth:`EventBatch.apply_group` does the
+ordered work once for the whole group: one look-up of the group's idempotency
+keys, one numbering, one bulk insert of the events, one append per audit log,
+one write of the devices' sequence marks and one of the keys' answers. If
+another request stored one of the events between the look-up and the lock (a
+copy sent twice at once, or to two server processes), ``UNIQUE(event_id)``
+stops the insert and each batch runs again alone, checked under the lock. Done
+per request, all of it under the lock, that took ~15 ms for each 50-event
+request on PostgreSQL and capped every server process together at 60-75
+requests a second.
 """
 
 from __future__ import annotations
@@ -70,12 +72,13 @@ class EventBatch:
     device_id: str | None = field(default=None, init=False)
     #: Each distinct event of the batch, in order, ready to store (made before the lock).
     prepared: list[_Prepared] = field(default_factory=list, init=False)
-    #: Which of them were stored already when prepared (before the lock: see ``_ingest``).
+    #: Which of them were stored already when prepared (no lock: see ``_ingest``).
     stored: set[str] = field(default_factory=set, init=False)
 
     def prepare(self, conn: Connection) -> None:
-        """Before the write lock (reads only): the caller's device, which of the tasks the
-        batch names the caller may see, and each event's row and leaf, encoded and hashed."""
+        """On the request's thread, without the write lock (reads only): the caller's
+        device, which of the tasks the batch names the caller may see, and each event's
+        row and leaf, encoded and hashed."""
         self.device_id = device_of(conn, self.principal)
         visible: Visible = {}
         for task_id in dict.fromkeys(e.task_id for e in self.events if e.task_id is not None):
@@ -84,7 +87,7 @@ class EventBatch:
         unique: dict[str, AccessEventIn] = {}
         for event in self.events:
             unique.setdefault(event.event_id, event)
-        prepared = []  # anew each time: a failed group prepares its jobs again, one by one
+        prepared = []  # anew each time it is called (a retry must not keep old rows)
         for event in unique.values():
             row = _row(self, event, now, visible)
             values = tuple(row[c] for c in _COLUMNS[:-1])
@@ -94,9 +97,10 @@ class EventBatch:
         self.stored = dialect.existing(conn, "access_events", "event_id", ids)
 
     @classmethod
-    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self], *, retried: bool) -> list[object]:
         """Store the new events of every batch and their leaves; one outcome per batch:
-        its acknowledgement, or the refusal of a reused idempotency key."""
+        its acknowledgement, or the refusal of a reused idempotency key. ``retried``: one
+        batch again, alone, after its group failed (stored events are looked up anew)."""
         outcomes: list[object] = [None] * len(jobs)
         stored = idempotency.used(
             conn, {(j.principal.user_id, j.key) for j in jobs if j.key is not None}
@@ -116,7 +120,8 @@ class EventBatch:
             else:
                 first_with[used] = position
                 active.append(position)
-        acks = dict(zip(active, _ingest(conn, [jobs[p] for p in active]), strict=True))
+        acked = _ingest(conn, [jobs[p] for p in active], retried=retried)
+        acks = dict(zip(active, acked, strict=True))
         for position, ack in acks.items():
             outcomes[position] = ack
         idempotency.remember_new(
@@ -147,17 +152,19 @@ def _same_or_refused(first: EventBatch, job: EventBatch, answer: object) -> obje
     return idempotency.reused()
 
 
-def _ingest(conn: Connection, batches: Sequence[EventBatch]) -> list[EventBatchAck]:
+def _ingest(
+    conn: Connection, batches: Sequence[EventBatch], *, retried: bool
+) -> list[EventBatchAck]:
     """The new events of ``batches`` in, numbered in arrival order; their acknowledgements."""
-    if len(batches) == 1:  # alone (a quiet moment, or a retry after a failed group):
-        # checked under the lock, so a retry cannot meet the same race again.
+    if retried:  # alone after its group failed: checked under the lock, so a retry
+        # cannot meet the same race again.
         ids = [p.event.event_id for p in batches[0].prepared]
         known = dialect.existing(conn, "access_events", "event_id", ids)
     else:
-        # Checked before the lock, each batch in its own prepare: it is exact unless
-        # another process stored one of these events since (a copy sent to two workers
-        # at once). Then the bulk insert breaks UNIQUE(event_id), the group fails, and
-        # each batch runs again alone, checked under the lock.
+        # Checked without the lock, each batch in its own prepare: it is exact unless
+        # another request stored one of these events since (a copy sent twice at once,
+        # or to two server processes). Then the bulk insert breaks UNIQUE(event_id), the
+        # group fails, and each batch runs again alone, checked under the lock.
         known = set().union(*(batch.stored for batch in batches))
     fresh_of: list[list[_Prepared]] = []
     for batch in batches:

@@ -1,5 +1,6 @@
-"""The group committer: requests grouped into one transaction, refusals kept apart, and on
-PostgreSQL the reads done before the one write lock is taken (:mod:`server.group_commit`)."""
+"""The group committer: requests grouped into one transaction, refusals kept apart, a failed
+group retried job by job, and each job's reads done on its own thread, while another
+transaction holds the one write lock (:mod:`server.group_commit`)."""
 
 from __future__ import annotations
 
@@ -23,23 +24,29 @@ class _Insert:
 
     gate: threading.Event | None = None
     prepared: threading.Event | None = None
+    holding: threading.Event | None = None
 
     def __init__(self, value: int) -> None:
         self.value = value
+        self.read_on: threading.Thread | None = None
+        self.retried: list[bool] = []
 
     def prepare(self, conn: Connection) -> None:
         conn.execute(text("SELECT count(*) FROM t")).scalar()
+        self.read_on = threading.current_thread()
         if self.prepared is not None:
             self.prepared.set()
-        if self.gate is not None:
-            self.gate.wait(5)  # hold the writer so the others queue into one group
         if self.value == 4:
             raise ValueError("refused before the lock")
 
     @classmethod
-    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self], *, retried: bool) -> list[object]:
         outcomes: list[object] = []
         for job in jobs:
+            job.retried.append(retried)
+            if job.holding is not None and job.gate is not None:
+                job.holding.set()
+                job.gate.wait(5)  # hold the writer so the others queue into one group
             if job.value == 3:
                 outcomes.append(ValueError("refused"))
                 continue
@@ -66,15 +73,22 @@ def _run_all(committer: GroupCommitter, jobs: list[_Insert]) -> list[object]:
             results[position] = type(exc).__name__
 
     gate = threading.Event()
-    jobs[0].gate, jobs[0].prepared = gate, threading.Event()
-    first = threading.Thread(target=run, args=(0,))
+    jobs[0].gate, jobs[0].holding = gate, threading.Event()
+    first = threading.Thread(target=run, args=(0,), name="submit-0")
     first.start()
-    assert jobs[0].prepared.wait(5)
-    others = [threading.Thread(target=run, args=(p,)) for p in range(1, len(jobs))]
-    for thread in others:
+    assert jobs[0].holding.wait(5)
+    others = [
+        threading.Thread(target=run, args=(p,), name=f"submit-{p}") for p in range(1, len(jobs))
+    ]
+    queued = 0
+    for job, thread in zip(jobs[1:], others, strict=True):  # queued in this order
         thread.start()
-    while committer._queue.qsize() < len(others):
-        threading.Event().wait(0.01)
+        if job.value == 4:  # refused on its own thread before it queues
+            thread.join(10)
+            continue
+        queued += 1
+        while committer._queue.qsize() < queued:
+            threading.Event().wait(0.005)
     gate.set()
     for thread in [first, *others]:
         thread.join(10)
@@ -84,11 +98,13 @@ def _run_all(committer: GroupCommitter, jobs: list[_Insert]) -> list[object]:
 @pytest.fixture
 def committer(tmp_path: Path) -> Iterator[GroupCommitter]:
     """A committer on this run's engine (the data directory's: SQLite, or PostgreSQL)."""
-    engine = _engine(init_data_dir(tmp_path / "data").database_url)
-    committer = GroupCommitter(engine)
+    url = init_data_dir(tmp_path / "data").database_url
+    engine, reader = _engine(url), db.make_engine(url)
+    committer = GroupCommitter(engine, reader=reader)
     yield committer
     committer.stop()
     engine.dispose()
+    reader.dispose()
 
 
 def _stored(committer: GroupCommitter) -> list[int]:
@@ -99,24 +115,34 @@ def _stored(committer: GroupCommitter) -> list[int]:
 def test_requests_share_a_transaction_and_a_refusal_stays_its_own(
     committer: GroupCommitter,
 ) -> None:
-    results = _run_all(committer, [_Insert(v) for v in (0, 1, 2, 3, 4, 5)])
-    assert committer.groups == 2 and committer.requests == 6  # the first, then the rest
+    jobs = [_Insert(v) for v in (0, 1, 2, 3, 4, 5)]
+    results = _run_all(committer, jobs)
+    # the first, then the rest but 4, which its own thread refused before queueing it
+    assert committer.groups == 2 and committer.requests == 5
     assert results == [0, 1, 2, "ValueError", "ValueError", 5]
     assert _stored(committer) == [0, 1, 2, 5]
+    # Each job read on the thread that submitted it, not on the committer's.
+    assert all(j.read_on is not None and j.read_on.name.startswith("submit-") for j in jobs)
+    assert [j.retried for j in jobs] == [[False]] * 4 + [[]] + [[False]]
 
 
 def test_a_group_the_database_refuses_is_retried_one_by_one(committer: GroupCommitter) -> None:
     # The second 2 breaks UNIQUE: the group fails, and then only that request does.
-    results = _run_all(committer, [_Insert(v) for v in (0, 1, 2, 2, 6)])
+    jobs = [_Insert(v) for v in (0, 1, 2, 2, 6)]
+    results = _run_all(committer, jobs)
     assert results == [0, 1, 2, "AuditUnavailableError", 6]
     assert _stored(committer) == [0, 1, 2, 6]
+    # Each job of the failed group was run again alone, told so (to check its reads again);
+    # the group broke at the second 2, before 6 was reached.
+    assert [j.retried for j in jobs] == [[False]] + [[False, True]] * 3 + [[True]]
 
 
 def test_on_postgresql_reads_go_before_the_write_lock_and_writes_after(postgres: str) -> None:
     """Another process's group holds the lock: this group's reads still run; its writes wait."""
     engine = _engine(new_database(postgres))
-    holder = db.make_writer_engine(engine.url.render_as_string(hide_password=False))
-    committer = GroupCommitter(engine)
+    url = engine.url.render_as_string(hide_password=False)
+    holder, reader = db.make_writer_engine(url), db.make_engine(url)
+    committer = GroupCommitter(engine, reader=reader)
     job = _Insert(7)
     job.prepared = threading.Event()
     result: list[object] = []
@@ -143,3 +169,4 @@ def test_on_postgresql_reads_go_before_the_write_lock_and_writes_after(postgres:
         committer.stop()
         engine.dispose()
         holder.dispose()
+        reader.dispose()

@@ -142,17 +142,19 @@ def test_an_event_batch_is_refused_whole_when_its_leaves_cannot_be_written(
 
 
 class _Holder:
-    """Holds the group committer's thread in its reads until ``gate`` is set."""
+    """Holds the group committer's thread, under the write lock, until ``gate`` is set."""
 
     def __init__(self) -> None:
         self.gate, self.holding = threading.Event(), threading.Event()
 
     def prepare(self, conn: Connection) -> None:
-        self.holding.set()
-        self.gate.wait(10)
+        pass
 
     @classmethod
-    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self], *, retried: bool) -> list[object]:
+        for job in jobs:
+            job.holding.set()
+            job.gate.wait(10)
         return [None for _job in jobs]
 
 
@@ -259,15 +261,15 @@ class _Broken:
         pass
 
     @classmethod
-    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self], *, retried: bool) -> list[object]:
         raise OperationalError("INSERT", {}, Exception("disk full"))
 
 
 def test_a_batch_in_a_group_that_fails_is_stored_when_tried_alone(
     srv: DemoServer, device: tuple[TestClient, dict[str, str], str], capsys: Any
 ) -> None:
-    """The group fails because of another request; this batch, prepared a second time for
-    its retry alone, is stored once, answered, and its leaves verify."""
+    """The group fails because of another request; this batch, prepared once on its own
+    thread and then run again alone, is stored once, answered, and its leaves verify."""
     client, headers, task_id = device
     body = EventBatchIn.model_validate(batch(task_id, [1, 2, 3]))
     jobs = [EventBatch(_caller(client, headers), body.events), _Broken()]
@@ -298,8 +300,8 @@ class _StoredMeanwhile:
         self.batch.prepare(conn)
 
     @classmethod
-    def apply_group(cls, conn: Connection, jobs: Sequence[Self]) -> list[object]:
-        return EventBatch.apply_group(conn, [job.batch for job in jobs])
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self], *, retried: bool) -> list[object]:
+        return EventBatch.apply_group(conn, [job.batch for job in jobs], retried=retried)
 
 
 def test_an_event_stored_between_the_check_and_the_lock_is_a_duplicate_not_a_second_row(
@@ -319,11 +321,49 @@ def test_an_event_stored_between_the_check_and_the_lock_is_a_duplicate_not_a_sec
     # The copy went in first; the batch that also carried it counts it as a duplicate.
     counts = [(a.accepted, a.duplicates) for a in acks]  # type: ignore[attr-defined]
     assert counts == [(1, 0), (1, 1), (1, 0)]
-    assert "group failed (IntegrityError): each job alone" in caplog.text  # the path taken
+    assert "group of 3 failed (IntegrityError): each job alone" in caplog.text  # the path taken
     with srv.ctx.engine.connect() as conn:
         ids = [e.event_id for e in (*first.events, *second.events)]
         stored = conn.execute(
             select(db.access_events.c.event_id).where(db.access_events.c.event_id.in_(ids))
         ).scalars()
         assert sorted(stored) == sorted(ids)  # each once
+    assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
+
+
+class _CopyStoredAfterPrepare(EventBatch):
+    """A batch that, once its reads are done, has another request store a copy of one of
+    its events — the race a client's two sends of one event make (or two processes)."""
+
+    copy: Any = None
+
+    def prepare(self, conn: Connection) -> None:
+        super().prepare(conn)
+        self.copy()
+
+
+def test_a_lone_batch_whose_event_was_stored_after_its_reads_counts_it_a_duplicate(
+    srv: DemoServer, device: tuple[TestClient, dict[str, str], str], caplog: Any
+) -> None:
+    """Alone in its group, the batch's check was made without the lock: the insert breaks
+    UNIQUE(event_id), and the batch, run again and checked under the lock, stores the
+    other event once and counts the copy as a duplicate."""
+    client, headers, task_id = device
+    principal = _caller(client, headers)
+    body = EventBatchIn.model_validate(batch(task_id, [1, 2]))
+    copy = EventBatchIn.model_validate({"events": [body.model_dump()["events"][0]]})
+    job = _CopyStoredAfterPrepare(principal, body.events)
+    stored_copy: list[object] = []
+    job.copy = lambda: stored_copy.append(srv.ctx.committer.run(EventBatch(principal, copy.events)))
+    ack = srv.ctx.committer.run(job)
+    assert isinstance(stored_copy[0], EventBatchAck) and stored_copy[0].accepted == 1
+    assert isinstance(ack, EventBatchAck) and (ack.accepted, ack.duplicates) == (1, 1)
+    assert "group of 1 failed (IntegrityError): each job alone" in caplog.text
+    with srv.ctx.engine.connect() as conn:
+        ids = [e.event_id for e in body.events]
+        stored = conn.execute(
+            select(db.access_events.c.event_id).where(db.access_events.c.event_id.in_(ids))
+        ).scalars()
+        assert sorted(stored) == sorted(ids)  # each once
+    assert alerts(srv) == []
     assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
