@@ -180,10 +180,10 @@ class CheckpointThread:
         next_look = 0.0  # the earliest a nudge may make the next look
         while not self._stop.is_set():
             nudged = self._nudged.wait(max(0.0, deadline - time.monotonic()))
-            if nudged and time.monotonic() < min(next_look, deadline):
-                # gather the nudges of the groups committing meanwhile into one look
-                if self._stop.wait(min(next_look, deadline) - time.monotonic()):
-                    return
+            gather = min(next_look, deadline) - time.monotonic()
+            # the nudges of the groups committing meanwhile are gathered into one look
+            if nudged and gather > 0 and self._stop.wait(gather):
+                return
             self._nudged.clear()
             if self._stop.is_set():
                 return

@@ -7,6 +7,7 @@ real database in ``test_audit_log.py``); what is tested is the thread's own sche
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ def test_nudges_from_many_commits_are_gathered_into_a_few_looks(tmp_path: Path) 
         thread.stop()
     nudged = [at for at, growth in recording.looks if growth == EVERY_ENTRIES]
     assert 2 <= len(nudged) <= elapsed / 0.2 + 2, nudged
-    gaps = [later - earlier for earlier, later in zip(nudged, nudged[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(nudged)]
     assert all(gap >= 0.19 for gap in gaps), gaps
     assert recording.looks[-1][1] == 1  # stop() makes a last checkpoint of any growth
 
