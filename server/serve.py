@@ -7,6 +7,7 @@ demo launcher wait for it).
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import ssl
@@ -83,6 +84,10 @@ def serve(
         date_header=False,
     )
     server = uvicorn.Server(config)
+    # What is loaded by now (modules, the app, its routes and models) lives as long as the
+    # process: frozen, the collector's full passes no longer walk it. Under B11's open
+    # loop each full pass stopped every thread for 73-116 ms; frozen, 12-17 ms.
+    gc.freeze()
     if not inherited:
         announce(f"https://{host}:{actual}", ctx.data.ca_cert, ready_file)
     server.run(sockets=[sock])
