@@ -19,11 +19,12 @@ committer's one thread are spent on the ordered work only:
    job's rows in one statement each — where it used to be done once per request.
 
 A job refused on its own (a bad idempotency key, say) gets its own exception
-back and the others commit. If the group's transaction fails (a database error,
-a bug one job's input triggers, or a row another request stored between a job's
-reads and the lock), every job of the group is run again alone, each in its own
-transaction, with ``retried=True`` so that it checks under the lock what it
-read before it: the one that breaks the group fails alone, with
+back and the others commit. If the group's transaction fails (most often a row
+another request stored between a job's reads and the lock; or a database
+error, or a bug one job's input triggers), the group is run once more with
+``retried=True``, so that its jobs check under the lock what they read before
+it. If that fails too, every job is run again alone, each in its own
+transaction: the one that breaks the group fails alone, with
 :class:`~server.audit.AuditUnavailableError` for a database error, and the
 others commit as if it had not been there. A job is not prepared again for
 that: what it built from its reads is still valid, because nothing of the
@@ -89,9 +90,8 @@ class GroupCommitter:
         #: Transactions committed and the requests in them (a test checks requests were grouped).
         self.groups = 0
         self.requests = 0
-        #: Seconds the write lock was held, from taking it to the commit's end (on SQLite
-        #: from BEGIN, reads included), in wall time and in this thread's CPU time
-        #: (``cordon-bench`` B11L reports them).
+        #: Seconds the write lock was held, from taking it to the commit's end, in wall
+        #: time and in this thread's CPU time (``cordon-bench`` B11L reports them).
         self.locked_s = 0.0
         self.locked_cpu_s = 0.0
 
@@ -151,19 +151,30 @@ class GroupCommitter:
     def _commit(self, group: list[tuple[GroupJob, Future[Any]]], *, retried: bool = False) -> None:
         try:
             outcomes = self.run_group([job for job, _future in group], retried=retried)
-        except Exception as exc:  # noqa: BLE001 - handed to the jobs, or each tried alone
-            if not retried:  # a group of one too: its reads may be what was stale
+        except Exception as exc:  # noqa: BLE001 - handed to the jobs, or tried again
+            if not retried and len(group) > 1:
+                # Most often a row another request stored after a job's reads (a copy
+                # of an event sent twice at once): the whole group once more, with what
+                # it read checked under the lock — one transaction, not one per job.
                 logger.warning(
-                    "group of %d failed (%s): each job alone", len(group), type(exc).__name__
-                )
-                for item in group:
-                    self._commit([item], retried=True)
+                    "group of %d failed (%s): once more, checked under the lock",
+                    len(group), type(exc).__name__,
+                )  # fmt: skip
+                self._commit_each_if_failing(group)
+                return
+            if not retried:  # a group of one: its reads may be what was stale
+                logger.warning("group of 1 failed (%s): once more", type(exc).__name__)
+                self._commit(group, retried=True)
                 return
             if isinstance(exc, SQLAlchemyError):
                 logger.error("group commit failed: %s", type(exc).__name__)
                 exc = AuditUnavailableError("the audit log cannot be written")
             group[0][1].set_exception(exc)
             return
+        self._answer(group, outcomes)
+
+    def _answer(self, group: list[tuple[GroupJob, Future[Any]]], outcomes: list[object]) -> None:
+        """A committed group: count it, hand each job its outcome, nudge the checkpoints."""
         self.groups += 1
         self.requests += len(group)
         for (_job, future), outcome in zip(group, outcomes, strict=True):
@@ -173,6 +184,20 @@ class GroupCommitter:
                 future.set_result(outcome)
         if self.after_commit is not None:
             self.after_commit()
+
+    def _commit_each_if_failing(self, group: list[tuple[GroupJob, Future[Any]]]) -> None:
+        """The group again, checked under the lock; if that fails too, each job alone, so
+        only the one that breaks it (a database error, a bug its input triggers) fails."""
+        try:
+            outcomes = self.run_group([job for job, _future in group], retried=True)
+        except Exception as exc:  # noqa: BLE001 - each tried alone
+            logger.warning(
+                "group of %d failed again (%s): each job alone", len(group), type(exc).__name__
+            )
+            for item in group:
+                self._commit([item], retried=True)
+            return
+        self._answer(group, outcomes)
 
     def run_group(self, jobs: Sequence[GroupJob], *, retried: bool = False) -> list[object]:
         """Run ``jobs``, already prepared, as one group on the calling thread: one outcome

@@ -15,7 +15,7 @@ keys, one numbering, one bulk insert of the events, one append per audit log,
 one write of the devices' sequence marks and one of the keys' answers. If
 another request stored one of the events between the look-up and the lock (a
 copy sent twice at once, or to two server processes), ``UNIQUE(event_id)``
-stops the insert and each batch runs again alone, checked under the lock. Done
+stops the insert and the group runs once more, checked under the lock. Done
 per request, all of it under the lock, that took ~15 ms for each 50-event
 request on PostgreSQL and capped every server process together at 60-75
 requests a second.
@@ -99,8 +99,9 @@ class EventBatch:
     @classmethod
     def apply_group(cls, conn: Connection, jobs: Sequence[Self], *, retried: bool) -> list[object]:
         """Store the new events of every batch and their leaves; one outcome per batch:
-        its acknowledgement, or the refusal of a reused idempotency key. ``retried``: one
-        batch again, alone, after its group failed (stored events are looked up anew)."""
+        its acknowledgement, or the refusal of a reused idempotency key. ``retried``: the
+        group (or one batch of it) again after it failed: stored events are looked up
+        anew, under the lock."""
         outcomes: list[object] = [None] * len(jobs)
         stored = idempotency.used(
             conn, {(j.principal.user_id, j.key) for j in jobs if j.key is not None}
@@ -156,15 +157,15 @@ def _ingest(
     conn: Connection, batches: Sequence[EventBatch], *, retried: bool
 ) -> list[EventBatchAck]:
     """The new events of ``batches`` in, numbered in arrival order; their acknowledgements."""
-    if retried:  # alone after its group failed: checked under the lock, so a retry
+    if retried:  # again after the group failed: checked under the lock, so a retry
         # cannot meet the same race again.
-        ids = [p.event.event_id for p in batches[0].prepared]
+        ids = [p.event.event_id for batch in batches for p in batch.prepared]
         known = dialect.existing(conn, "access_events", "event_id", ids)
     else:
         # Checked without the lock, each batch in its own prepare: it is exact unless
         # another request stored one of these events since (a copy sent twice at once,
         # or to two server processes). Then the bulk insert breaks UNIQUE(event_id), the
-        # group fails, and each batch runs again alone, checked under the lock.
+        # group fails, and it runs once more, checked under the lock.
         known = set().union(*(batch.stored for batch in batches))
     fresh_of: list[list[_Prepared]] = []
     for batch in batches:

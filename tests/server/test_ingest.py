@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -189,7 +190,9 @@ def _one_group(srv: DemoServer, jobs: Sequence[Any]) -> tuple[list[object], int]
     threads = [threading.Thread(target=run, args=(p,)) for p in range(len(jobs))]
     for position, thread in enumerate(threads):
         thread.start()
+        deadline = time.monotonic() + 10
         while committer._queue.qsize() < position + 1:
+            assert time.monotonic() < deadline, "a job never queued"
             threading.Event().wait(0.005)
     holder.gate.set()
     for thread in [held, *threads]:
@@ -265,6 +268,27 @@ class _Broken:
         raise OperationalError("INSERT", {}, Exception("disk full"))
 
 
+def test_a_keyed_batch_sent_twice_in_a_failing_group_gets_one_answer_twice(
+    srv: DemoServer, device: tuple[TestClient, dict[str, str], str]
+) -> None:
+    """The group fails (another job breaks it) twice, so each job runs alone: the first copy
+    stores the events and its key's answer, the second is answered from the key."""
+    client, headers, task_id = device
+    body = EventBatchIn.model_validate(batch(task_id, [1, 2]))
+    digest = idempotency.request_hash(ENDPOINT, body)
+    principal = _caller(client, headers)
+    jobs = [
+        EventBatch(principal, body.events, "twice-key", digest),
+        EventBatch(principal, body.events, "twice-key", digest),
+        _Broken(),
+    ]
+    (first, again, broken), _groups = _one_group(srv, jobs)
+    assert broken == "AuditUnavailableError"
+    assert isinstance(first, EventBatchAck) and (first.accepted, first.duplicates) == (2, 0)
+    assert again == first
+    assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
+
+
 def test_a_batch_in_a_group_that_fails_is_stored_when_tried_alone(
     srv: DemoServer, device: tuple[TestClient, dict[str, str], str], capsys: Any
 ) -> None:
@@ -321,7 +345,9 @@ def test_an_event_stored_between_the_check_and_the_lock_is_a_duplicate_not_a_sec
     # The copy went in first; the batch that also carried it counts it as a duplicate.
     counts = [(a.accepted, a.duplicates) for a in acks]  # type: ignore[attr-defined]
     assert counts == [(1, 0), (1, 1), (1, 0)]
-    assert "group of 3 failed (IntegrityError): each job alone" in caplog.text  # the path taken
+    # the path taken: the group once more, checked under the lock, not each batch alone
+    assert "group of 3 failed (IntegrityError): once more, checked under the lock" in caplog.text
+    assert "each job alone" not in caplog.text
     with srv.ctx.engine.connect() as conn:
         ids = [e.event_id for e in (*first.events, *second.events)]
         stored = conn.execute(
@@ -358,7 +384,7 @@ def test_a_lone_batch_whose_event_was_stored_after_its_reads_counts_it_a_duplica
     ack = srv.ctx.committer.run(job)
     assert isinstance(stored_copy[0], EventBatchAck) and stored_copy[0].accepted == 1
     assert isinstance(ack, EventBatchAck) and (ack.accepted, ack.duplicates) == (1, 1)
-    assert "group of 1 failed (IntegrityError): each job alone" in caplog.text
+    assert "group of 1 failed (IntegrityError): once more" in caplog.text
     with srv.ctx.engine.connect() as conn:
         ids = [e.event_id for e in body.events]
         stored = conn.execute(
