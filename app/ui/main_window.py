@@ -362,6 +362,7 @@ class MainWindow(QMainWindow):
         self.show_session_expired(message)
 
     def show_signed_in(self, user: User) -> None:
+        self.hide_banner()  # what the last session was told is not this one's news
         self.user_label.setText(f"Signed in as {user.display_name}")
         self.stack.setCurrentIndex(1)
         self.sign_out_action.setEnabled(True)

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from app.ui import main_window
+from app.domain.models import User
 from app.ui.main_window import MainWindow
 from tests.qt.conftest import show_document
 
@@ -101,6 +102,15 @@ def test_the_banner_never_moves_the_work_and_good_news_clears_itself(
     assert waveform_top() == before and "revision 3" in window.banner.text()
     qtbot.waitUntil(lambda: window.banner.text() == "", timeout=2000)  # good news clears
     assert waveform_top() == before
+
+
+def test_a_new_sign_in_does_not_show_the_last_sessions_banner(qtbot: QtBot) -> None:
+    """A reviewer's refusal stayed on screen for the manager who signed in after them."""
+    window = work_page(qtbot, 1000, 700)
+    window.show_banner("You manage no project: there is no report to show.")
+    window.show_session_expired("You signed out.")
+    window.show_signed_in(User("u_mo", "manager", "Mo"))
+    assert window.banner.text() == ""
 
 
 def test_the_task_list_keeps_its_width_when_a_long_stereo_call_opens(qtbot: QtBot) -> None:
