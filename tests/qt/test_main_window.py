@@ -7,8 +7,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from app.ui import main_window
 from app.domain.models import User
+from app.ui import main_window
 from app.ui.main_window import MainWindow
 from tests.qt.conftest import show_document
 
