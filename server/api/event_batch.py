@@ -87,7 +87,7 @@ class EventBatch:
         unique: dict[str, AccessEventIn] = {}
         for event in self.events:
             unique.setdefault(event.event_id, event)
-        prepared = []  # anew each time it is called (a retry must not keep old rows)
+        prepared = []  # anew on each call: a job prepared twice keeps no rows of the first
         for event in unique.values():
             row = _row(self, event, now, visible)
             values = tuple(row[c] for c in _COLUMNS[:-1])
