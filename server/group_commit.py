@@ -152,7 +152,7 @@ class GroupCommitter:
         try:
             outcomes = self.run_group([job for job, _future in group], retried=retried)
         except Exception as exc:  # noqa: BLE001 - handed to the jobs, or tried again
-            if not retried and len(group) > 1:
+            if not retried:
                 # Most often a row another request stored after a job's reads (a copy
                 # of an event sent twice at once): the whole group once more, with what
                 # it read checked under the lock — one transaction, not one per job.
@@ -160,11 +160,14 @@ class GroupCommitter:
                     "group of %d failed (%s): once more, checked under the lock",
                     len(group), type(exc).__name__,
                 )  # fmt: skip
-                self._commit_each_if_failing(group)
-                return
-            if not retried:  # a group of one: its reads may be what was stale
-                logger.warning("group of 1 failed (%s): once more", type(exc).__name__)
                 self._commit(group, retried=True)
+                return
+            if len(group) > 1:  # so only the job that breaks it fails
+                logger.warning(
+                    "group of %d failed again (%s): each job alone", len(group), type(exc).__name__
+                )
+                for item in group:
+                    self._commit([item], retried=True)
                 return
             if isinstance(exc, SQLAlchemyError):
                 logger.error("group commit failed: %s", type(exc).__name__)
@@ -184,20 +187,6 @@ class GroupCommitter:
                 future.set_result(outcome)
         if self.after_commit is not None:
             self.after_commit()
-
-    def _commit_each_if_failing(self, group: list[tuple[GroupJob, Future[Any]]]) -> None:
-        """The group again, checked under the lock; if that fails too, each job alone, so
-        only the one that breaks it (a database error, a bug its input triggers) fails."""
-        try:
-            outcomes = self.run_group([job for job, _future in group], retried=True)
-        except Exception as exc:  # noqa: BLE001 - each tried alone
-            logger.warning(
-                "group of %d failed again (%s): each job alone", len(group), type(exc).__name__
-            )
-            for item in group:
-                self._commit([item], retried=True)
-            return
-        self._answer(group, outcomes)
 
     def run_group(self, jobs: Sequence[GroupJob], *, retried: bool = False) -> list[object]:
         """Run ``jobs``, already prepared, as one group on the calling thread: one outcome
