@@ -13,7 +13,8 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Connection, create_engine, delete, insert, update
+from sqlalchemy import Connection, create_engine, delete, event, insert, update
+from sqlalchemy.exc import NoResultFound
 
 from server import db
 from server.auditlog import tiles
@@ -147,3 +148,32 @@ def test_rebuild_makes_the_same_tiles(conn: Connection) -> None:
     tiles.rebuild(conn, "p", leaves)
     after = conn.execute(tiles.audit_tiles.select().order_by("level", "idx")).all()
     assert before == after and len(after) == 4 + 1  # level 0: 4 tiles; level 1: one partial
+
+
+def test_an_append_reads_and_writes_its_tiles_in_one_statement_each(conn: Connection) -> None:
+    """Each statement is a round trip made under the write lock, so their number must not
+    grow with the levels or tiles an append touches."""
+    leaves = _leaves(66_000)
+    tiles.extend(conn, "p", 0, leaves[:65_530])  # partial tiles at levels 0, 1 and 2 next
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]).split()[0])
+
+    event.listen(conn, "before_cursor_execute", seen)
+    try:  # fills the last tiles of levels 0 and 1, and starts level 2
+        tiles.extend(conn, "p", 65_530, leaves[65_530:])
+    finally:
+        event.remove(conn, "before_cursor_execute", seen)
+    assert statements == ["SELECT", "INSERT"]
+    assert _check(conn, leaves) == []
+    reader = tiles.TileReader(conn, "p")
+    assert reader.range_root(0, 66_000) == root_from_leaves(leaves)
+
+
+def test_an_append_to_a_log_whose_partial_tile_is_gone_fails(conn: Connection) -> None:
+    leaves = _leaves(300)
+    _store(conn, leaves)
+    conn.execute(delete(tiles.audit_tiles).where(tiles.audit_tiles.c.idx == 1))
+    with pytest.raises(NoResultFound, match="partial tiles"):
+        tiles.extend(conn, "p", 300, _leaves(301)[300:])
