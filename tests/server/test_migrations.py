@@ -145,12 +145,12 @@ def test_a_data_directory_from_before_migrations_upgrades_keeps_its_rows_and_ver
         conn.execute(text("INSERT INTO users VALUES ('usr_1', 'ada', 'Ada', false, 1)"))
     _event(engine, "usr_1", 1_700_000_001)
     _event(engine, "usr_1", 1_700_000_002)
-    # A start of the code from before migrations: create_all (then without the table
-    # revision 0003 adds) and the nullable columns; then one access, logged with its leaf.
+    # A start of the code from before migrations: create_all of its tables (the
+    # baseline's: the leaves still keyed to their events, no table from revision 0003)
+    # and the nullable columns; then one access, logged with its leaf.
     with engine.begin() as conn:
-        older = [t for t in db.metadata.sorted_tables if t.name != "audit_prelog"]
-        db.metadata.create_all(conn, tables=older)
-        schema_upgrade.add_missing_columns(conn, db.metadata)
+        BASELINE.create_all(conn)
+        schema_upgrade.add_missing_columns(conn, BASELINE)
         audit.record(conn, audit.Actor("usr_1", None, "127.0.0.1"), AccessAction.LOGIN)
     publish_verifier_key(data, load_signer(data))
     assert server_main(["audit", "verify", "--data-dir", str(data.root)]) == 1
@@ -274,10 +274,10 @@ def test_db_current_and_db_upgrade_print_the_revision(
     capsys.readouterr()
     assert server_main(["db", "current", "--data-dir", root]) == 0
     assert capsys.readouterr().out == f"schema revision {HEAD} (head)\n"
+    _wipe(data.database_url)  # then the tables as a data directory from before migrations has them
     engine = db.make_engine(data.database_url)
-    with engine.begin() as conn:  # as a data directory from before migrations has it
-        conn.execute(text("DROP TABLE alembic_version"))
-        conn.execute(text("DROP TABLE audit_prelog"))
+    with engine.begin() as conn:
+        BASELINE.create_all(conn)
     engine.dispose()
     assert server_main(["db", "current", "--data-dir", root]) == 0
     assert capsys.readouterr().out.startswith("schema revision none (empty, or made before")
