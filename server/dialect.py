@@ -7,7 +7,8 @@ connection's dialect:
 - ``INSERT … ON CONFLICT`` (both engines have it, but SQLAlchemy builds it from a
   dialect's own ``insert``);
 - the ingest path's bulk inserts, which go straight to the driver: ``executemany``
-  on SQLite, ``COPY`` on PostgreSQL (:func:`insert_rows`);
+  on SQLite, ``COPY`` on PostgreSQL (:func:`insert_rows`), whose text this module
+  writes itself, most of it before the write lock (:func:`encode`);
 - the write lock: SQLite's ``BEGIN IMMEDIATE`` takes the database's one write
   lock; on PostgreSQL every writing transaction takes one transaction-level
   advisory lock first, so the code keeps the same guarantee everywhere — one
@@ -65,31 +66,70 @@ def insert(conn: Connection, table: Table) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
+#: COPY's text format: these characters in a value are written as escapes.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: Any) -> str:
+    """One value in ``COPY``'s text format (PostgreSQL)."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)  # the characters, whatever the subclass's str()
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()  # bytea's hex form, its backslash escaped
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(float(value))  # exact: float8 reads Python's shortest repr back as is
+    raise TypeError(f"no COPY text form for a {type(value).__name__}")
+
+
+def encode(conn: Connection, values: Sequence[Any]) -> Any:
+    """A row's leading values as :func:`insert_rows` sends them on this engine.
+
+    PostgreSQL: ``COPY``'s text format, each value followed by its tab; SQLite: the
+    values as they are. A caller that knows a row's values before it takes the write
+    lock (the ingest path does) encodes them then, so the lock's section only joins
+    the numbers it assigns on: psycopg's own ``write_row`` cost ~5 µs a row there,
+    ~6 ms of each 650-event group's ~45 ms.
+    """
+    if conn.dialect.name != "postgresql":
+        return tuple(values)
+    return "".join(_copy_field(value) + "\t" for value in values)
+
+
 def insert_rows(
-    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    conn: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, Sequence[int]]],
 ) -> None:
-    """Insert ``rows`` (values in ``columns`` order) into ``table``, in the caller's transaction.
+    """Insert ``rows`` into ``table``, in the caller's transaction: each row is its leading
+    values as :func:`encode` made them, then its numbers (``columns`` in that order).
 
     Straight to the driver: SQLAlchemy's per-row parameter handling costs more than
     the insert itself at this volume. SQLite: one ``executemany``. PostgreSQL: one
     ``COPY`` — a 50-row batch in 0.67 ms against 1.5 ms for psycopg's pipelined
     ``executemany`` (which still binds and executes each row as its own statement);
-    constraints and foreign keys are checked exactly as for ``INSERT``. A driver
-    error comes back as SQLAlchemy's, as from ``execute``, so the group committer
-    fails that request closed like any other write.
+    constraints are checked exactly as for ``INSERT``. A driver error comes back as
+    SQLAlchemy's, as from ``execute``, so the group committer fails that request
+    closed like any other write.
     """
     names = ", ".join(columns)
     if conn.dialect.name != "postgresql":
         marks = ", ".join(["?"] * len(columns))
         sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 - fixed names
-        conn.exec_driver_sql(sql, [tuple(row) for row in rows])
+        conn.exec_driver_sql(sql, [(*head, *numbers) for head, numbers in rows])
         return
     sql = f"COPY {table} ({names}) FROM STDIN"
+    text = "".join(head + "\t".join(map(str, numbers)) + "\n" for head, numbers in rows)
     driver = conn.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
+            copy.write(text.encode())
     except conn.dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(
             sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect

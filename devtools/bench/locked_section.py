@@ -6,7 +6,8 @@ wait. Here the group committer's own code runs alone in this process: groups of
 13 requests x 50 events (the group size B11 produced on PostgreSQL), each
 request from its own user and device with an ``Idempotency-Key``, as B11's
 are. Measured per event: the lock held (taken → committed, wall and CPU), and
-the work before it (device and task reads, rows and leaves built), which runs
+the work before it (the device, task, stored-event and key reads; rows and
+leaves built and encoded for the bulk insert), which runs
 on each request's own thread, in every server process at once, and not on the
 committer's. One lock over the whole database caps
 every process together at 1 / (held per event): the figure the per-core

@@ -87,7 +87,9 @@ def reused() -> ApiError:
 def used(conn: Connection, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     """The rows of those ``(user_id, key)`` pairs already used (a group's, in one query).
 
-    The caller holds the write lock, so none can be claimed meanwhile.
+    Exact if the caller holds the write lock (none can be claimed meanwhile); without
+    it, a key found unused may be claimed before the caller's insert, which the key's
+    primary key then refuses (the ingest path's reads rely on that and retry).
     """
     if not keys:
         return {}

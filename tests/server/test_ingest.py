@@ -393,3 +393,36 @@ def test_a_lone_batch_whose_event_was_stored_after_its_reads_counts_it_a_duplica
         assert sorted(stored) == sorted(ids)  # each once
     assert alerts(srv) == []
     assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
+
+
+def test_a_key_used_by_another_request_after_the_reads_is_refused_and_nothing_stored(
+    srv: DemoServer, device: tuple[TestClient, dict[str, str], str], caplog: Any
+) -> None:
+    """The key was free when the batch looked it up (without the lock); another request
+    used it before the lock. The answers' insert breaks the key's primary key, the group
+    runs again with the keys checked under the lock, and the batch is refused as a
+    reused key, its events not stored."""
+    client, headers, task_id = device
+    principal = _caller(client, headers)
+    late = EventBatchIn.model_validate(batch(task_id, [3, 4]))
+    early = EventBatchIn.model_validate(batch(task_id, [1, 2]))
+    job = _CopyStoredAfterPrepare(
+        principal, late.events, "raced-key", idempotency.request_hash(ENDPOINT, late)
+    )
+    other = EventBatch(
+        principal, early.events, "raced-key", idempotency.request_hash(ENDPOINT, early)
+    )
+    first: list[object] = []
+    job.copy = lambda: first.append(srv.ctx.committer.run(other))
+    with pytest.raises(ApiError) as refused:
+        srv.ctx.committer.run(job)
+    assert refused.value.code == "idempotency_key_reused"
+    assert isinstance(first[0], EventBatchAck) and first[0].accepted == 2
+    assert "group of 1 failed (IntegrityError): once more" in caplog.text
+    with srv.ctx.engine.connect() as conn:
+        ids = [e.event_id for e in late.events]
+        stored = conn.execute(
+            select(db.access_events.c.event_id).where(db.access_events.c.event_id.in_(ids))
+        ).scalars()
+        assert list(stored) == []
+    assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
