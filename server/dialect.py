@@ -127,9 +127,11 @@ def insert_rows(
     sql = f"COPY {table} ({names}) FROM STDIN"
     text = "".join(head + "\t".join(map(str, numbers)) + "\n" for head, numbers in rows)
     driver = conn.connection.driver_connection
+    if driver is None:  # pragma: no cover - a pooled connection always has its driver's
+        raise RuntimeError("no driver connection")
     try:
-        with driver.cursor() as cursor, cursor.copy(sql) as copy:  # type: ignore[union-attr]
-            copy.write(text.encode())
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            copy.write(text.encode(driver.info.encoding))  # as psycopg's own rows are
     except conn.dialect.loaded_dbapi.Error as exc:
         raise DBAPIError.instance(
             sql, None, exc, conn.dialect.loaded_dbapi.Error, dialect=conn.dialect

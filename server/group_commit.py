@@ -65,10 +65,10 @@ class GroupJob(Protocol):
     def apply_group(cls, conn: Connection, jobs: Sequence[Self], *, retried: bool) -> list[object]:
         """The ordered work of ``jobs`` (in arrival order) under the write lock.
 
-        ``retried``: ``jobs`` is one job run again alone after its group failed;
-        whatever it read in :meth:`prepare` that another request may have changed
-        since must be checked again here. Returns one outcome per job: its answer,
-        or an exception it is refused with.
+        ``retried``: ``jobs`` run again after their group failed (the whole group
+        once more, then each job alone); whatever they read in :meth:`prepare` that
+        another request may have changed since must be checked again here. Returns
+        one outcome per job: its answer, or an exception it is refused with.
         """
         ...
 

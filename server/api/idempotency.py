@@ -3,10 +3,13 @@
 The client's outbox retries a batch whenever it did not see the answer (a dead
 network, a killed server). Event ids and label ids already make the *effect*
 idempotent; the key also makes the *answer* identical, so the client can tell
-"stored by my earlier attempt" from "stored now". The key row is inserted
-first, in the request's own transaction: that takes SQLite's write lock, so
-two racing copies of one request serialise, and a request that fails rolls its
-key back with it (a retry then runs again). Reusing a key for a different
+"stored by my earlier attempt" from "stored now". A label submission claims its
+key first, in the request's own transaction, which takes the write lock: two
+racing copies of one request serialise, and a request that fails rolls its key
+back with it (a retry then runs again). An event batch looks its key up before
+the lock and inserts the answer with its effect (:func:`used`,
+:func:`remember_new`; ADR 0014): the key's primary key refuses a second use that
+slipped in between, and the group runs again. Reusing a key for a different
 request is a client bug and gets 422.
 """
 

@@ -17,6 +17,7 @@ recomputes everything from the leaves, and checks these tiles against them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import (
     Column,
@@ -63,19 +64,19 @@ def extend(conn: Connection, log_id: str, first: int, leaf_hashes: Sequence[byte
 
     ``first`` is the log's size before these leaves (the caller holds the write
     lock, as for the leaves themselves). Two statements, however many levels the
-    leaves reach: one read of the partial tiles they extend, one upsert of every
-    tile they touch (each round trip is time the write lock is held: per level and
-    per tile, a 650-leaf append took ~7 statements). Every tile filled yields one
-    hash for the level above.
+    leaves reach: one read of every tile position they touch, one multi-row upsert
+    (each round trip is time the write lock is held: per level and per tile, a
+    650-leaf append took ~7 statements). Every tile filled yields one hash for the
+    level above.
     """
     if not leaf_hashes:
         return
-    partial = _partial_tiles(conn, log_id, _reach(first, len(leaf_hashes)))
+    partial = _tiles_extended(conn, log_id, _reach(first, len(leaf_hashes)))
     written: list[dict[str, object]] = []
     level, start, new = 0, first, list(leaf_hashes)
     while new:
         tile, offset = divmod(start, TILE_WIDTH)
-        hashes = partial[(level, tile)][:offset] if offset else []
+        hashes = partial[(level, tile)] if offset else []
         hashes.extend(new)
         filled: list[bytes] = []
         for position in range(0, len(hashes), TILE_WIDTH):
@@ -87,36 +88,47 @@ def extend(conn: Connection, log_id: str, first: int, leaf_hashes: Sequence[byte
             if len(chunk) == TILE_WIDTH:
                 filled.append(_subtree_root(chunk))
         level, start, new = level + 1, tile, filled
-    upsert = dialect.insert(conn, audit_tiles)
+    upsert = dialect.insert(conn, audit_tiles).values(written)  # one statement, all rows
     conn.execute(
         upsert.on_conflict_do_update(
             index_elements=["log_id", "level", "idx"], set_={"hashes": upsert.excluded.hashes}
-        ),
-        written,
+        )
     )
 
 
-def _reach(first: int, count: int) -> list[tuple[int, int]]:
-    """``(level, tile)`` of each partial tile that ``count`` leaves appended to a log of
-    ``first`` extend: known from the sizes alone, so one read fetches them all."""
-    found = []
+@dataclass(frozen=True)
+class _Span:
+    """The tiles of one level an append writes: ``first`` (holding ``offset`` hashes
+    already, 0 if it is new) to ``last``."""
+
+    level: int
+    first: int
+    offset: int
+    last: int
+
+
+def _reach(first: int, count: int) -> list[_Span]:
+    """The tiles, level by level, that ``count`` leaves appended to a log of ``first``
+    write: known from the sizes alone, so one read can check them all."""
+    spans = []
     level, start, count_at = 0, first, count
     while count_at:
         tile, offset = divmod(start, TILE_WIDTH)
-        if offset:
-            found.append((level, tile))
         end = start + count_at  # hashes at this level after the append
-        count_at = end // TILE_WIDTH - start // TILE_WIDTH  # tiles this append fills
+        spans.append(_Span(level, tile, offset, (end - 1) // TILE_WIDTH))
+        count_at = end // TILE_WIDTH - tile  # tiles this append fills
         level, start = level + 1, tile
-    return found
+    return spans
 
 
-def _partial_tiles(
-    conn: Connection, log_id: str, wanted: Sequence[tuple[int, int]]
+def _tiles_extended(
+    conn: Connection, log_id: str, spans: Sequence[_Span]
 ) -> dict[tuple[int, int], list[bytes]]:
-    """The hashes of each wanted ``(level, tile)``, in one statement (each must exist)."""
-    if not wanted:
-        return {}
+    """The hashes of each partial tile the append extends, read with every other tile
+    position it writes, in one statement: each partial tile must hold exactly the
+    hashes the log's size says, and no position past it may be taken, or the append
+    fails closed — its upsert must only ever extend a partial tile."""
+    wanted = [(s.level, index) for s in spans for index in range(s.first, s.last + 1)]
     rows = conn.execute(
         select(audit_tiles.c.level, audit_tiles.c.idx, audit_tiles.c.hashes).where(
             audit_tiles.c.log_id == log_id,
@@ -124,10 +136,15 @@ def _partial_tiles(
         )
     ).all()
     found = {(int(level), int(idx)): _split(bytes(blob)) for level, idx, blob in rows}
-    missing = [key for key in wanted if key not in found]
-    if missing:  # a database error, as a missing row was before: the append fails closed
-        raise NoResultFound(f"audit log {log_id}: partial tiles {missing} are missing")
-    return found
+    expected = {(s.level, s.first): s.offset for s in spans if s.offset}
+    # Either is a database error, as a missing row was before: the group fails closed.
+    unexpected = sorted(set(found) - set(expected))
+    if unexpected:
+        raise NoResultFound(f"audit log {log_id}: tiles {unexpected} exist past its size")
+    for key, offset in expected.items():
+        if len(found.get(key, ())) != offset:
+            raise NoResultFound(f"audit log {log_id}: partial tile {key} is not as its size says")
+    return {key: found[key] for key in expected}
 
 
 class TileReader:

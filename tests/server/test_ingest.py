@@ -159,6 +159,15 @@ class _Holder:
         return [None for _job in jobs]
 
 
+def _stored(srv: DemoServer, event_ids: list[str]) -> list[str]:
+    """Those of ``event_ids`` stored, sorted, once for each row."""
+    with srv.ctx.engine.connect() as conn:
+        found = conn.execute(
+            select(db.access_events.c.event_id).where(db.access_events.c.event_id.in_(event_ids))
+        ).scalars()
+        return sorted(found)
+
+
 def _caller(client: TestClient, headers: dict[str, str]) -> Principal:
     """The annotator whose requests the device fixture proves, as a route sees them."""
     return Principal(
@@ -301,13 +310,8 @@ def test_a_batch_in_a_group_that_fails_is_stored_when_tried_alone(
     assert broken == "AuditUnavailableError"
     assert isinstance(ack, EventBatchAck) and (ack.accepted, ack.duplicates) == (3, 0)
     assert groups == 2  # the holder's, then the batch alone
-    with srv.ctx.engine.connect() as conn:
-        stored = conn.execute(
-            select(db.access_events.c.event_id).where(
-                db.access_events.c.event_id.in_([e.event_id for e in body.events])
-            )
-        ).scalars()
-        assert sorted(stored) == sorted(e.event_id for e in body.events)
+    ids = [e.event_id for e in body.events]
+    assert _stored(srv, ids) == sorted(ids)
     assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
     assert "OK" in capsys.readouterr().out
 
@@ -348,12 +352,8 @@ def test_an_event_stored_between_the_check_and_the_lock_is_a_duplicate_not_a_sec
     # the path taken: the group once more, checked under the lock, not each batch alone
     assert "group of 3 failed (IntegrityError): once more, checked under the lock" in caplog.text
     assert "each job alone" not in caplog.text
-    with srv.ctx.engine.connect() as conn:
-        ids = [e.event_id for e in (*first.events, *second.events)]
-        stored = conn.execute(
-            select(db.access_events.c.event_id).where(db.access_events.c.event_id.in_(ids))
-        ).scalars()
-        assert sorted(stored) == sorted(ids)  # each once
+    ids = [e.event_id for e in (*first.events, *second.events)]
+    assert _stored(srv, ids) == sorted(ids)  # each once
     assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
 
 
@@ -385,12 +385,8 @@ def test_a_lone_batch_whose_event_was_stored_after_its_reads_counts_it_a_duplica
     assert isinstance(stored_copy[0], EventBatchAck) and stored_copy[0].accepted == 1
     assert isinstance(ack, EventBatchAck) and (ack.accepted, ack.duplicates) == (1, 1)
     assert "group of 1 failed (IntegrityError): once more" in caplog.text
-    with srv.ctx.engine.connect() as conn:
-        ids = [e.event_id for e in body.events]
-        stored = conn.execute(
-            select(db.access_events.c.event_id).where(db.access_events.c.event_id.in_(ids))
-        ).scalars()
-        assert sorted(stored) == sorted(ids)  # each once
+    ids = [e.event_id for e in body.events]
+    assert _stored(srv, ids) == sorted(ids)  # each once
     assert alerts(srv) == []
     assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0
 
@@ -419,10 +415,5 @@ def test_a_key_used_by_another_request_after_the_reads_is_refused_and_nothing_st
     assert refused.value.code == "idempotency_key_reused"
     assert isinstance(first[0], EventBatchAck) and first[0].accepted == 2
     assert "group of 1 failed (IntegrityError): once more" in caplog.text
-    with srv.ctx.engine.connect() as conn:
-        ids = [e.event_id for e in late.events]
-        stored = conn.execute(
-            select(db.access_events.c.event_id).where(db.access_events.c.event_id.in_(ids))
-        ).scalars()
-        assert list(stored) == []
+    assert _stored(srv, [e.event_id for e in late.events]) == []
     assert server_main(["audit", "verify", "--data-dir", str(srv.ctx.data.root)]) == 0

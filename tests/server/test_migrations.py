@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
@@ -26,17 +27,18 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
     insert,
     inspect,
     select,
     text,
 )
 
-import server.auditlog.store  # noqa: F401 - the audit tables belong to the metadata compared
 from app.wire.schemas import AccessAction
 from devtools.postgres import new_database
-from server import audit, db, dialect, schema_upgrade, schema_version
+from server import audit, db, dialect, migrations, schema_upgrade, schema_version
 from server.auditlog.checkpoints import load_signer, publish_verifier_key
+from server.auditlog.store import audit_leaves  # and the audit tables join the metadata
 from server.cli import main as server_main
 from server.context import open_context
 from server.datadir import DataDir
@@ -290,3 +292,46 @@ def test_db_current_and_db_upgrade_print_the_revision(
     assert server_main(["db", "upgrade", "--data-dir", root]) == 0
     assert capsys.readouterr().out.startswith(f"schema revision {HEAD} (already at head;")
     assert schema_version.current(db.make_engine(DataDir(data.root).database_url)) == HEAD
+
+
+def _leaf_keys(url: str) -> list[list[str]]:
+    """The columns of each foreign key of the audit leaves, as the database reports them."""
+    engine = dialect.inspectable(db.make_engine(url))
+    try:
+        return [
+            key["constrained_columns"] for key in inspect(engine).get_foreign_keys("audit_leaves")
+        ]
+    finally:
+        engine.dispose()
+
+
+def test_revision_0004_drops_the_leaves_key_and_puts_it_back_keeping_the_leaves(
+    tmp_path: Path,
+) -> None:
+    data = init_data_dir(tmp_path / "data")
+    ctx = open_context(data)
+    with ctx.transaction() as conn:
+        for _ in range(3):
+            audit.record(conn, audit.Actor("usr_x", None, "127.0.0.1"), AccessAction.LOGIN)
+    ctx.engine.dispose()
+    publish_verifier_key(data, load_signer(data))
+    url = data.database_url
+    assert _leaf_keys(url) == []
+    engine = dialect.inspectable(db.make_engine(url))
+    leaves = select(func.count()).select_from(audit_leaves)
+    with engine.connect() as conn:
+        before = conn.execute(leaves).scalar()
+    assert before is not None and before >= 3
+    cfg = migrations.config()
+    with schema_version._ALEMBIC_RUN, engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    assert _leaf_keys(url) == [["event_seq"]]
+    with engine.connect() as conn:
+        assert conn.execute(leaves).scalar() == before
+    engine.dispose()
+    done = schema_version.upgrade(db.make_engine(url))
+    assert (done.before, done.after) == ("0003", HEAD)
+    assert _leaf_keys(url) == []
+    assert _differences(url) == []
+    assert server_main(["audit", "verify", "--data-dir", str(data.root)]) == 0

@@ -154,7 +154,7 @@ def test_an_append_reads_and_writes_its_tiles_in_one_statement_each(conn: Connec
     """Each statement is a round trip made under the write lock, so their number must not
     grow with the levels or tiles an append touches."""
     leaves = _leaves(66_000)
-    tiles.extend(conn, "p", 0, leaves[:65_530])  # partial tiles at levels 0, 1 and 2 next
+    tiles.extend(conn, "p", 0, leaves[:65_530])  # partial tiles at levels 0 and 1
     statements: list[str] = []
 
     def seen(*args: object) -> None:
@@ -171,9 +171,33 @@ def test_an_append_reads_and_writes_its_tiles_in_one_statement_each(conn: Connec
     assert reader.range_root(0, 66_000) == root_from_leaves(leaves)
 
 
-def test_an_append_to_a_log_whose_partial_tile_is_gone_fails(conn: Connection) -> None:
-    leaves = _leaves(300)
-    _store(conn, leaves)
-    conn.execute(delete(tiles.audit_tiles).where(tiles.audit_tiles.c.idx == 1))
-    with pytest.raises(NoResultFound, match="partial tiles"):
-        tiles.extend(conn, "p", 300, _leaves(301)[300:])
+def test_an_append_fails_closed_on_tiles_that_disagree_with_the_log_size(
+    conn: Connection,
+) -> None:
+    """Its upsert may only extend the partial tile the size names: a partial tile gone or
+    cut short, or a tile already where a new one goes, fails it; nothing is rewritten."""
+    leaves = _leaves(301)
+    _store(conn, leaves[:300])
+    table = tiles.audit_tiles
+    before = conn.execute(table.select().order_by("level", "idx")).all()
+    with pytest.raises(NoResultFound, match=r"tiles \[\(0, 1\), \(1, 0\)\] exist past"):
+        tiles.extend(conn, "p", 200, leaves[200:260])  # a wrong size: tile 0/1 is taken
+    assert conn.execute(table.select().order_by("level", "idx")).all() == before
+    short = b"".join(leaves[256:299])
+    conn.execute(update(table).where(table.c.level == 0, table.c.idx == 1).values(hashes=short))
+    with pytest.raises(NoResultFound, match=r"partial tile \(0, 1\) is not as its size says"):
+        tiles.extend(conn, "p", 300, leaves[300:])
+    conn.execute(delete(table).where(table.c.idx == 1))
+    with pytest.raises(NoResultFound, match=r"partial tile \(0, 1\) is not as its size says"):
+        tiles.extend(conn, "p", 300, leaves[300:])
+
+
+def test_two_logs_keep_their_own_tiles(conn: Connection) -> None:
+    ours, theirs = _leaves(700), _leaves(1_000)[300:]
+    position = 0
+    for size in (1, 255, 100, 300, 44):  # interleaved appends, crossing tile boundaries
+        tiles.extend(conn, "p", position, ours[position : position + size])
+        tiles.extend(conn, "q", position, theirs[position : position + size])
+        position += size
+    assert _check(conn, ours) == []
+    assert tiles.TileReader(conn, "q").range_root(0, 700) == root_from_leaves(theirs)
