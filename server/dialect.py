@@ -29,6 +29,7 @@ connection's dialect:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -66,8 +67,16 @@ def insert(conn: Connection, table: Table) -> Any:
     return pg_insert(table) if conn.dialect.name == "postgresql" else sqlite_insert(table)
 
 
-#: COPY's text format: these characters in a value are written as escapes.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+#: COPY's text format: a value holding any of these characters is written with escapes.
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+
+
+def _copy_text(value: str) -> str:
+    if _COPY_SPECIAL.search(value) is None:  # nearly always: ids, actions, addresses
+        return value
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
 
 
 def _copy_field(value: Any) -> str:
@@ -77,7 +86,7 @@ def _copy_field(value: Any) -> str:
     if value is True or value is False:
         return "t" if value else "f"
     if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)  # the characters, whatever the subclass's str()
+        return _copy_text(str.__str__(value))  # the characters, whatever the subclass's str()
     if isinstance(value, bytes):
         return "\\\\x" + value.hex()  # bytea's hex form, its backslash escaped
     if isinstance(value, int):
@@ -98,7 +107,7 @@ def encode(conn: Connection, values: Sequence[Any]) -> Any:
     """
     if conn.dialect.name != "postgresql":
         return tuple(values)
-    return "".join(_copy_field(value) + "\t" for value in values)
+    return "\t".join(map(_copy_field, values)) + "\t"
 
 
 def insert_rows(
