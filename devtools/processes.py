@@ -51,7 +51,8 @@ def start_server(
     """Start ``cordon-server`` on 127.0.0.1 (a free port); return it and its URL once healthy."""
     ready = data_dir.parent / f"{data_dir.name}.ready"
     ready.unlink(missing_ok=True)
-    out = (log or data_dir.parent / f"{data_dir.name}.log").open("wb")
+    log = log or data_dir.parent / f"{data_dir.name}.log"
+    out = log.open("wb")
     proc = start(
         [sys.executable, "-m", "server", command, "--data-dir", str(data_dir), "--port", "0",
          "--ready-file", str(ready), *extra],
@@ -66,15 +67,27 @@ def start_server(
         session.trust_env = False
         session.verify = str(data_dir / "pki" / "ca.pem")
 
+        last = ["no answer yet"]
+
         def healthy() -> bool:
             try:
-                return session.get(url + "/v1/health", timeout=2).status_code == 200
-            except requests.RequestException:
+                status = session.get(url + "/v1/health", timeout=2).status_code
+            except requests.RequestException as exc:
+                last[0] = type(exc).__name__
                 return False
+            last[0] = f"HTTP {status}"
+            return status == 200
 
-        wait_until(healthy, 30, "server health")
+        try:
+            wait_until(healthy, 30, "server health")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc} (last: {last[0]})") from exc
         session.close()  # no idle connection left for a graceful stop to wait out
-    except BaseException:
+    except BaseException as exc:
         stop(proc)
+        if isinstance(exc, TimeoutError | RuntimeError):  # what the server said, for the report
+            out.flush()
+            tail = log.read_text(errors="replace").splitlines()[-40:]
+            raise type(exc)("\n".join([str(exc), "server log (last lines):", *tail])) from exc
         raise
     return proc, url
