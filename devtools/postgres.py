@@ -10,6 +10,7 @@ run, without fsync (tests check behaviour, not durability). Stopped with SIGINT
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -108,3 +109,20 @@ def new_database(base_url: str) -> str:
     with psycopg.connect(plain + "/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")  # a name made here: no quoting needed
     return f"{base_url}/{name}"
+
+
+#: The role :func:`owned_database` makes: a login role, neither superuser nor BYPASSRLS.
+OWNER_ROLE = "cordon_owner"
+
+
+def owned_database(base_url: str) -> str:
+    """A fresh database owned by :data:`OWNER_ROLE`, and its URL as that role — what the
+    README's production recipe makes (``createuser``, ``createdb -O``), and a role
+    PostgreSQL applies forced row-level security to."""
+    name = "cordon_" + os.urandom(6).hex()
+    plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain + "/postgres", autocommit=True) as conn:
+        with contextlib.suppress(psycopg.errors.DuplicateObject):  # made for an earlier one
+            conn.execute(f"CREATE ROLE {OWNER_ROLE} LOGIN")
+        conn.execute(f"CREATE DATABASE {name} OWNER {OWNER_ROLE}")
+    return f"{base_url.replace('://postgres@', f'://{OWNER_ROLE}@')}/{name}"

@@ -1,4 +1,4 @@
-"""``cordon-server db``: the database's schema revision, and upgrading it.
+"""``cordon-server db``: the database's schema revision, upgrading it, and row-level security.
 
 ``db current --data-dir D``
     prints the revision the database is at and the newest this Cordon knows.
@@ -9,6 +9,11 @@
     other command that opens the data directory do the same at start; this
     command lets an operator do it (and see it) before starting the server.
 
+``db row-security on|off|status --data-dir D``
+    turns PostgreSQL's row-level security keyed by project on or off
+    (:mod:`server.row_security`; audited), or says where it stands. Refused on
+    SQLite and for a role PostgreSQL would not apply it to.
+
 A database at a revision this Cordon does not know (a newer Cordon upgraded it)
 is refused by both ``upgrade`` and ``serve``, and left as it was.
 """
@@ -16,6 +21,7 @@ is refused by both ``upgrade`` and ``serve``, and left as it was.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,9 +29,12 @@ from typing import Any
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from server import migrations, schema_version
+from app.wire.schemas import AccessAction
+from server import audit, migrations, row_security, schema_version
 from server.datadir import DataDir
-from server.engines import make_engine
+from server.engines import make_engine, make_writer_engine
+
+_CLI = audit.Actor(None, None, "cli")
 
 
 def _describe(revision: str | None) -> str:
@@ -77,6 +86,29 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_row_security(args: argparse.Namespace) -> int:
+    engine = make_writer_engine(_data(args).database_url)  # the write lock: one change at a time
+    try:
+        if args.state == "status":
+            with engine.connect() as conn:
+                print(f"row-level security {row_security.status(conn).describe()}")  # noqa: T201
+            return 0
+        with engine.begin() as conn:  # the policies and their audit leaf, or neither
+            if args.state == "on":
+                row_security.turn_on(conn)
+            else:
+                row_security.turn_off(conn)
+            audit.record(conn, _CLI, AccessAction.ROW_SECURITY_CHANGED, reason=args.state)
+            now = row_security.status(conn).describe()
+    except row_security.RowSecurityError as exc:
+        print(f"cordon-server: {exc}; nothing was changed", file=sys.stderr)  # noqa: T201
+        return 2
+    finally:
+        engine.dispose()
+    print(f"row-level security {now}; restart the server's processes to apply it")  # noqa: T201
+    return 0
+
+
 def add_parser(
     sub: Any, with_data: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
 ) -> None:
@@ -88,3 +120,10 @@ def add_parser(
     p.set_defaults(func=cmd_current)
     p = with_data(group.add_parser("upgrade", help="upgrade the schema to this Cordon's head"))
     p.set_defaults(func=cmd_upgrade)
+    p = with_data(
+        group.add_parser(
+            "row-security", help="PostgreSQL row-level security keyed by project: on, off, status"
+        )
+    )
+    p.add_argument("state", choices=("on", "off", "status"))
+    p.set_defaults(func=cmd_row_security)

@@ -41,6 +41,8 @@ from sqlalchemy.ext.compiler import compiles
 
 #: The advisory lock every writing transaction takes on PostgreSQL (any fixed number).
 WRITE_LOCK = 7_020_001
+#: The expression that takes it (PostgreSQL), until the transaction ends.
+WRITE_LOCK_EXPRESSION = f"pg_advisory_xact_lock({WRITE_LOCK})"
 
 
 def on_postgresql_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -185,7 +187,7 @@ def lock_for_writing(conn: Any) -> None:
     IMMEDIATE`` holds the lock already: nothing to do.
     """
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+        conn.exec_driver_sql(f"SELECT {WRITE_LOCK_EXPRESSION}")
 
 
 def reserve_numbers(conn: Connection, table: str, column: str, count: int) -> int:

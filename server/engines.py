@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
-from server import dialect
+from server import dialect, row_security
 from server.sqlite_wal import switch_to_wal
 
 
@@ -41,12 +41,33 @@ def make_engine(where: Path | str) -> Engine:
     PostgreSQL, whose commits are durable by default: ``synchronous_commit=on``)."""
     url = _url(where)
     if not url.startswith("sqlite"):
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-        event.listen(engine, "connect", dialect.on_postgresql_connect)
-        return engine
+        return _postgresql_engine(url, lock_at_begin=False)
     engine = create_engine(url)
     event.listen(engine, "connect", _on_connect)
     return engine
+
+
+def _postgresql_engine(url: str, *, lock_at_begin: bool) -> Engine:
+    """A pool of PostgreSQL connections; each transaction begins with the write lock if
+    asked, then with its projects if row-level security is on (:mod:`server.row_security`)."""
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    event.listen(engine, "connect", _on_postgresql_connect)
+    event.listen(engine, "begin", _begin_writing if lock_at_begin else row_security.on_begin)
+    return engine
+
+
+def _begin_writing(conn: Connection) -> None:
+    """The write lock, and the transaction's projects in the same statement if scoped."""
+    if row_security.applies(conn):
+        row_security.on_begin(conn, along_with=dialect.WRITE_LOCK_EXPRESSION)
+    else:
+        dialect.begin_write(conn)
+
+
+def _on_postgresql_connect(dbapi_conn: Any, record: Any) -> None:
+    dialect.on_postgresql_connect(dbapi_conn, record)
+    row_security.on_connect(dbapi_conn, record)
+    dbapi_conn.commit()
 
 
 def make_writer_engine(where: Path | str, *, lock_at_begin: bool = True) -> Engine:
@@ -61,11 +82,7 @@ def make_writer_engine(where: Path | str, *, lock_at_begin: bool = True) -> Engi
     """
     url = _url(where)
     if not url.startswith("sqlite"):
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-        event.listen(engine, "connect", dialect.on_postgresql_connect)
-        if lock_at_begin:
-            event.listen(engine, "begin", dialect.begin_write)
-        return engine
+        return _postgresql_engine(url, lock_at_begin=lock_at_begin)
     engine = create_engine(url)
     event.listen(engine, "connect", _on_connect_writer)
     event.listen(engine, "begin", dialect.begin_write)  # BEGIN IMMEDIATE either way

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, select, text
 
 from app.crypto.device_keys import DeviceKeyPair
 from app.crypto.dpop import NONCE_HEADER, PROOF_HEADER, SCHEME, DPoPKey
-from devtools.postgres import new_database
+from devtools.postgres import new_database, owned_database
 from devtools.synthetic_audio import write_audio
 from server import db, listen_policy, provision, segment_meta
 from server.api.app import create_app
@@ -152,9 +152,15 @@ def init_data_dir(root: Path, blobs: str | None = None) -> DataDir:
         blobs = f"s3://cordon-test/{os.urandom(6).hex()}?endpoint={endpoint}"
     extra = ["--blobs", blobs] if blobs else []
     postgres = os.environ.get("CORDON_TEST_POSTGRES_URL")
-    if postgres:  # the server tests' PostgreSQL run (tests/conftest.py)
-        extra += ["--database", new_database(postgres)]
+    # The server tests' PostgreSQL run (tests/conftest.py) connects as the database's
+    # owner, not a superuser, with row-level security keyed by project on.
+    row_security = bool(postgres) and os.environ.get("CORDON_TEST_ROW_SECURITY") == "on"
+    if postgres:
+        made = owned_database(postgres) if row_security else new_database(postgres)
+        extra += ["--database", made]
     assert server_main(["init", "--data-dir", str(root), *extra]) == 0
+    if row_security:
+        assert server_main(["db", "row-security", "on", "--data-dir", str(root)]) == 0
     return DataDir(root)
 
 

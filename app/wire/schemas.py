@@ -326,6 +326,9 @@ class AccessAction(StrEnum):
     #: The client refused an update's metadata or file (reason: the refusal's code, e.g.
     #: ``rollback``, ``expired_metadata``, ``bad_signature``, ``hash_mismatch``).
     UPDATE_REFUSED = "update_refused"
+    #: An operator turned the database's row-level security keyed by project on or off
+    #: (reason ``on`` or ``off``).
+    ROW_SECURITY_CHANGED = "row_security_changed"
 
 
 CLIENT_ACTIONS = frozenset(

@@ -26,6 +26,7 @@ from server.api import (
 from server.api.body_limit import BodyLimitMiddleware
 from server.api.dpop_nonce import NonceMiddleware
 from server.api.error_handlers import install_error_handlers
+from server.api.request_scope import RequestScopeMiddleware
 from server.auditlog.checkpoints import CheckpointThread
 from server.context import ServerContext
 
@@ -71,6 +72,7 @@ def create_app(ctx: ServerContext) -> FastAPI:
     app.state.ctx = ctx
     install_error_handlers(app)
     _include_routes(app)
+    app.add_middleware(RequestScopeMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=ctx.max_json_body)
     app.add_middleware(NonceMiddleware, nonces=ctx.proofs.nonces)
     return app

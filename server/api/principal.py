@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 
 from app.crypto.dpop import PROOF_HEADER, SCHEME
 from app.wire.schemas import ErrorCode, Role
-from server import db
+from server import db, row_security
 from server.api.errors import ApiError
 from server.audit import Actor
 from server.context import ServerContext
@@ -109,10 +109,16 @@ def authenticate(request: Request, ctx: ServerContext) -> Principal:
             "the DPoP proof is signed by another key than the token's", reason="dpop_key_mismatch",
         )  # fmt: skip
     with ctx.engine.connect() as conn:
-        user = conn.execute(
-            select(db.users.c.disabled_at).where(db.users.c.id == claims.user_id)
-        ).first()
+        # The user and their projects in one read (the projects scope the request's
+        # transactions when row-level security is on): a row per membership, or one.
+        rows = conn.execute(
+            select(db.users.c.disabled_at, db.memberships.c.project_id)
+            .outerjoin(db.memberships, db.memberships.c.user_id == db.users.c.id)
+            .where(db.users.c.id == claims.user_id)
+        ).all()
+        user = rows[0] if rows else None
         revoked = workstation_revoked(conn, claims.user_id, claims.jkt)
+        scoped = row_security.applies(conn)
     if user is None:
         request.state.claimed = None  # a user who no longer exists is not recorded as one
         raise ApiError(401, ErrorCode.UNAUTHENTICATED, "the access token is not valid")
@@ -126,6 +132,8 @@ def authenticate(request: Request, ctx: ServerContext) -> Principal:
             "this workstation's access was revoked; Cordon removes its keys",
             reason="device_revoked",
         )  # fmt: skip
+    if scoped:  # row-level security is on: this request sees the caller's projects only
+        row_security.narrow(str(r.project_id) for r in rows if r.project_id is not None)
     return principal
 
 

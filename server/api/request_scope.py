@@ -1,0 +1,25 @@
+"""ASGI middleware: each request's database transactions carry its own project scope.
+
+Outside a request a transaction sees every project; inside one, none until the
+caller is authenticated, then the projects they hold a role in — when the
+database has row-level security on (:mod:`server.row_security`). It wraps
+the routes, the error handlers' refusal audit and a streamed body's reads.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from server import row_security
+
+
+class RequestScopeMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        with row_security.request_scope():
+            await self.app(scope, receive, send)

@@ -1,0 +1,243 @@
+"""Row-level security keyed by project (``cordon-server db row-security``) on a real
+PostgreSQL server, connected as the database's owner as the README's recipe makes it.
+
+The probe route below reads every task with no project filter — the bug the policies
+are there for. With them on, each caller sees only their projects' tasks; with them off,
+the same probe shows every project's, so these tests can fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy.exc import ProgrammingError
+
+from app.crypto.device_keys import DeviceKeyPair
+from app.wire.schemas import Role
+from devtools.postgres import OWNER_ROLE, new_database, owned_database
+from devtools.synthetic_audio import write_audio
+from server import assignment, db, dialect, provision, row_security
+from server.api.app import create_app
+from server.api.principal import Ctx, CurrentPrincipal
+from server.audit import Actor
+from server.cli import main as server_main
+from server.context import ServerContext, open_context
+from server.datadir import DataDir
+from server.demo import setup_demo
+from server.ingest import ensure_project, ingest_file
+from tests.fixtures import ProvingClient, enroll, label, login
+
+
+@dataclass
+class World:
+    ctx: ServerContext
+    client: ProvingClient
+    project_a: str
+    project_b: str
+    task_b: str
+
+
+def _init(root: Path, database: str) -> DataDir:
+    assert server_main(["init", "--data-dir", str(root), "--database", database]) == 0
+    return DataDir(root)
+
+
+def _tasks_by_project(conn_engine: Engine) -> set[str]:
+    with conn_engine.connect() as conn:
+        return {str(p) for p in conn.execute(select(db.tasks.c.project_id).distinct()).scalars()}
+
+
+def _probe_app(ctx: ServerContext) -> ProvingClient:
+    """The server's app and one route that forgot its project filter."""
+    app = create_app(ctx)
+
+    def every_task(principal: CurrentPrincipal, ctx: Ctx) -> dict[str, list[str]]:
+        del principal  # authenticated, and nothing checked beyond that: the bug
+        return {"projects": sorted(_tasks_by_project(ctx.engine))}
+
+    app.add_api_route("/v1/probe/every-task", every_task, methods=["GET"])
+    return ProvingClient(app, client=("127.0.0.1", 50000))
+
+
+def _world(root: Path, database: str) -> World:
+    data = _init(root / "data", database)
+    assert server_main(["db", "row-security", "on", "--data-dir", str(data.root)]) == 0
+    ctx = open_context(data, demo_login=True)
+    audio = root / "audio"
+    audio.mkdir()
+    write_audio(audio / "a.wav", 1.0, 8000, 1, seed=1)
+    demo = setup_demo(ctx, audio)
+    project_b = ensure_project(ctx.engine, ctx.vault, "Project B")
+    write_audio(root / "b.wav", 1.0, 8000, 1, seed=2)
+    segment_b = ingest_file(ctx.data, ctx.engine, ctx.vault, project_b, root / "b.wav").segment_id
+    b_user = provision.ensure_user(ctx.engine, "b_annotator", "B", demo=True)
+    provision.set_membership(ctx.engine, b_user, project_b, Role.ANNOTATOR)
+    provision.ensure_user(ctx.engine, "outsider", "Nobody's member", demo=True)
+    with ctx.engine.begin() as conn:
+        task_b = assignment.assign(conn, segment_b, b_user, Actor(None)).task_id
+    return World(ctx, _probe_app(ctx), demo.project_id, project_b, task_b)
+
+
+@pytest.fixture
+def world(postgres: str, tmp_path: Path) -> Iterator[World]:
+    made = _world(tmp_path, owned_database(postgres))
+    yield made
+    made.ctx.engine.dispose()
+
+
+def _row_security(root: Path, state: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = server_main(["db", "row-security", state, "--data-dir", str(root)])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_a_route_that_forgot_its_project_filter_shows_each_caller_only_their_projects(
+    world: World,
+) -> None:
+    seen = {
+        who: world.client.get("/v1/probe/every-task", headers=login(world.client, who)).json()
+        for who in ("annotator", "b_annotator", "outsider")
+    }
+    assert seen == {
+        "annotator": {"projects": [world.project_a]},
+        "b_annotator": {"projects": [world.project_b]},
+        "outsider": {"projects": []},
+    }
+    # Work that is not a request (the committer, retention, the tools) sees every project.
+    assert _tasks_by_project(world.ctx.engine) == {world.project_a, world.project_b}
+
+
+def test_with_it_off_the_same_probe_shows_every_project(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, said = _row_security(world.ctx.data.root, "off", capsys)
+    assert code == 0, said
+    assert "off" in said
+    restarted = open_context(world.ctx.data, demo_login=True)  # a process notices at start
+    try:
+        client = _probe_app(restarted)
+        answer = client.get("/v1/probe/every-task", headers=login(client, "annotator")).json()
+        assert answer == {"projects": sorted([world.project_a, world.project_b])}
+    finally:
+        restarted.engine.dispose()
+
+
+def test_the_real_routes_answer_as_before_for_members(world: World) -> None:
+    """An annotator's whole path — key grant, the recording, a label revision, reading it
+    back — works under the policies; the other project's task stays out of reach."""
+    headers = enroll(world.client, login(world.client, "annotator"), DeviceKeyPair.generate())
+    tasks = world.client.get("/v1/tasks", headers=headers).json()["tasks"]
+    assert len(tasks) == 1
+    task = tasks[0]["task_id"]
+    answers = [
+        world.client.post(f"/v1/tasks/{task}/key-grant", headers=headers),
+        world.client.get(f"/v1/tasks/{task}/segment", headers=headers),
+        world.client.post(f"/v1/tasks/{task}/labels", json=label("lbl-rls-0001"), headers=headers),
+        world.client.get(f"/v1/tasks/{task}/labels/latest", headers=headers),
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200, 200], [a.text for a in answers]
+    assert len(answers[1].content) > 0
+    other = world.client.post(f"/v1/tasks/{world.task_b}/key-grant", headers=headers)
+    assert other.status_code == 404
+
+
+def test_a_connection_that_sets_nothing_sees_no_project_rows(world: World) -> None:
+    url = world.ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url) as conn:
+        counts = {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]  # noqa: S608 - names above
+            for table in ("tasks", "segments", "key_grants", "users")
+        }
+    assert counts["tasks"] == counts["segments"] == counts["key_grants"] == 0
+    assert counts["users"] > 0  # not a project's table: not covered
+
+
+def test_a_request_scope_hides_and_refuses_other_projects_rows(world: World) -> None:
+    engine = world.ctx.engine
+    with row_security.request_scope():
+        assert _tasks_by_project(engine) == set()  # not yet authenticated
+        row_security.narrow([world.project_a])
+        assert _tasks_by_project(engine) == {world.project_a}
+        with engine.connect() as conn:
+            b_rows = conn.execute(
+                select(func.count())
+                .select_from(db.segments)
+                .where(db.segments.c.project_id == world.project_b)
+            ).scalar_one()
+        assert b_rows == 0
+        with pytest.raises(ProgrammingError, match="row-level security"), engine.begin() as conn:
+            conn.execute(
+                insert(db.project_policies).values(
+                    project_id=world.project_b,
+                    submit_coverage=False,
+                    accept_coverage=0,
+                    updated_at=0,
+                )
+            )
+
+
+def test_on_and_off_are_audited_and_status_says_where_it_stands(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = world.ctx.data.root
+    code, said = _row_security(root, "status", capsys)
+    assert code == 0
+    assert (
+        f"on ({len(row_security.COVERED)} project tables; applied to role '{OWNER_ROLE}')" in said
+    )
+    assert _row_security(root, "off", capsys)[0] == 0
+    assert "off" in _row_security(root, "status", capsys)[1]
+    assert _row_security(root, "on", capsys)[0] == 0
+    with world.ctx.engine.connect() as conn:
+        reasons = (
+            conn.execute(
+                select(db.access_events.c.reason)
+                .where(db.access_events.c.action == "row_security_changed")
+                .order_by(db.access_events.c.seq)
+            )
+            .scalars()
+            .all()
+        )
+    assert reasons == ["on", "off", "on"]
+
+
+def test_a_superuser_role_is_refused_and_nothing_changes(
+    postgres: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _init(tmp_path / "data", new_database(postgres))  # connects as postgres
+    code, said = _row_security(data.root, "on", capsys)
+    assert code == 2
+    assert "superuser" in said and "nothing was changed" in said
+    assert "off" in _row_security(data.root, "status", capsys)[1]
+
+
+def test_sqlite_has_none_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "data"
+    assert server_main(["init", "--data-dir", str(root)]) == 0
+    code, said = _row_security(root, "on", capsys)
+    assert code == 2
+    assert "needs PostgreSQL" in said
+    assert "off" in _row_security(root, "status", capsys)[1]
+
+
+def test_a_writing_transaction_still_takes_the_write_lock_with_its_scope(world: World) -> None:
+    """With the policies on, the write lock and the scope share the first statement."""
+    held = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND pid = pg_backend_pid() AND classid = 0 AND objid = :lock AND objsubid = 1"
+    )
+    for scoped in (False, True):
+        with contextlib.ExitStack() as stack:
+            if scoped:
+                stack.enter_context(row_security.request_scope())
+                row_security.narrow([world.project_a])
+            with world.ctx.writer.begin() as conn:
+                assert conn.execute(held, {"lock": dialect.WRITE_LOCK}).scalar_one() == 1
+                seen = conn.execute(text("SELECT current_setting('cordon.projects')")).scalar_one()
+            assert seen == (world.project_a if scoped else row_security.ALL)
