@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 
 from server import dialect, row_security
 from server.sqlite_wal import switch_to_wal
@@ -52,16 +52,9 @@ def _postgresql_engine(url: str, *, lock_at_begin: bool) -> Engine:
     asked, then with its projects if row-level security is on (:mod:`server.row_security`)."""
     engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     event.listen(engine, "connect", _on_postgresql_connect)
-    event.listen(engine, "begin", _begin_writing if lock_at_begin else row_security.on_begin)
+    hook = row_security.begin_writing if lock_at_begin else row_security.on_begin
+    event.listen(engine, "begin", hook)
     return engine
-
-
-def _begin_writing(conn: Connection) -> None:
-    """The write lock, and the transaction's projects in the same statement if scoped."""
-    if row_security.applies(conn):
-        row_security.on_begin(conn, along_with=dialect.WRITE_LOCK_EXPRESSION)
-    else:
-        dialect.begin_write(conn)
 
 
 def _on_postgresql_connect(dbapi_conn: Any, record: Any) -> None:

@@ -33,6 +33,7 @@ failed transaction was kept.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import threading
@@ -102,8 +103,13 @@ class GroupCommitter:
         future: Future[Any] = Future()
         with self._lock:
             if self._thread is None:  # started lazily, so a bare app (tests) works too
+                # In a context of its own, not the first request's (a Python that copies
+                # the context into new threads would scope every group to that caller).
                 self._thread = threading.Thread(
-                    target=self._loop, name="cordon-group-commit", daemon=True
+                    target=contextvars.Context().run,
+                    args=(self._loop,),
+                    name="cordon-group-commit",
+                    daemon=True,
                 )
                 self._thread.start()
             self._queue.put((job, future))

@@ -11,6 +11,7 @@ poll, not one per client.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -51,8 +52,11 @@ class RevocationWatch:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._stop.clear()
-                self._thread = threading.Thread(
-                    target=self._run, name="cordon-revocation-watch", daemon=True
+                self._thread = threading.Thread(  # a context of its own, not the request's
+                    target=contextvars.Context().run,
+                    args=(self._run,),
+                    name="cordon-revocation-watch",
+                    daemon=True,
                 )
                 self._thread.start()
 

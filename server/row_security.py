@@ -43,6 +43,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from server import dialect
+
 #: The transaction-local setting that carries a transaction's projects.
 SETTING = "cordon.projects"
 #: The setting's value for work that is not a request: every project.
@@ -66,20 +68,24 @@ BY_PROJECT = (
     "gold_answers",
     "gold_policies",
     "project_schemas",
+    "retention_policies",
+    "erasures",
 )
-#: Tables whose rows belong to a task (its project's, through ``tasks``' policy).
-BY_TASK = (
-    "label_revisions",
-    "task_transitions",
-    "review_comments",
-    "context_requests",
-    "gold_tasks",
-    "gold_scores",
-    "key_grants",
-)
-#: Tables whose rows belong to a recording (its project's, through ``segments``').
-BY_SEGMENT = ("segment_windows", "comparisons")
-COVERED = BY_PROJECT + BY_TASK + BY_SEGMENT
+#: Tables whose rows belong to a parent row that names its project: the parent table
+#: and the column that points at it (the parent's own policy decides).
+BY_PARENT = {
+    "label_revisions": ("tasks", "task_id"),
+    "task_transitions": ("tasks", "task_id"),
+    "review_comments": ("tasks", "task_id"),
+    "context_requests": ("tasks", "task_id"),
+    "gold_tasks": ("tasks", "task_id"),
+    "gold_scores": ("tasks", "task_id"),
+    "key_grants": ("tasks", "task_id"),
+    "segment_windows": ("segments", "segment_id"),
+    "comparisons": ("segments", "segment_id"),
+    "erasure_items": ("erasures", "erasure_id"),
+}
+COVERED = BY_PROJECT + tuple(BY_PARENT)
 
 
 class RowSecurityError(Exception):
@@ -148,25 +154,35 @@ def on_begin(conn: Connection, *, along_with: str | None = None) -> None:
     """Set the transaction's projects as it begins (an engine ``begin`` hook).
 
     ``along_with`` is another expression the caller would have selected on its own at
-    the start (the write lock): both go in one statement, one round trip (0.3 ms).
+    the start (the write lock): both go in one statement, one round trip.
+    Through ``exec_driver_sql``, so a driver error is SQLAlchemy's like any other's
+    (the ingest maps those to "audit unavailable"; a dead connection leaves the pool).
     """
     if applies(conn):
         first = f"{along_with}, " if along_with else ""
-        # On the driver's connection: SQLAlchemy's statement machinery cost more than
-        # the round trip for this one fixed statement.
-        conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
-            f"SELECT {first}set_config(%s, %s, true)", (SETTING, setting_value())
+        conn.exec_driver_sql(
+            f"SELECT {first}set_config(%(name)s, %(value)s, true)",
+            {"name": SETTING, "value": setting_value()},
         )
+
+
+def begin_writing(conn: Connection) -> None:
+    """Begin a writing transaction on PostgreSQL (an engine ``begin`` hook): the write
+    lock, and the transaction's projects in the same statement when they apply."""
+    if applies(conn):
+        on_begin(conn, along_with=dialect.WRITE_LOCK_EXPRESSION)
+    else:
+        dialect.begin_write(conn)
 
 
 def _expression(table: str) -> str:
     """The policy's condition on ``table`` (names from this module's constants only)."""
     if table in BY_PROJECT:
-        return f"{FUNCTION}(project_id)"
-    parent, key = ("tasks", "task_id") if table in BY_TASK else ("segments", "segment_id")
-    # The sub-query reads the parent under its own policy: a task or recording out of
-    # scope is not found. CASE spares work that sees everything the per-row look-up.
-    found = f"EXISTS (SELECT 1 FROM {parent} p WHERE p.id = {key})"  # noqa: S608
+        return f"{FUNCTION}({table}.project_id)"
+    parent, key = BY_PARENT[table]
+    # The sub-query reads the parent under its own policy: a parent out of scope is not
+    # found. CASE spares work that sees everything the per-row look-up.
+    found = f"EXISTS (SELECT 1 FROM {parent} p WHERE p.id = {table}.{key})"  # noqa: S608
     return f"CASE WHEN current_setting('{SETTING}', true) = '{ALL}' THEN true ELSE {found} END"
 
 
@@ -182,6 +198,7 @@ def _role(conn: Connection) -> tuple[str, bool]:
 
 
 def _refuse_bypassing_role(conn: Connection) -> None:
+    """Turning it on for a role PostgreSQL exempts would promise what it does not do."""
     role, bypassed = _role(conn)
     if bypassed:
         raise RowSecurityError(
@@ -236,19 +253,23 @@ class Status:
 
     #: Covered tables with the policy, forced.
     on: tuple[str, ...]
-    #: Covered tables without it.
+    #: Covered tables without it (or missing).
     off: tuple[str, ...]
     role: str
     #: The role is a superuser or has BYPASSRLS: policies are not applied to it.
     bypassed: bool
+    #: The function the policies call exists.
+    function: bool = True
 
     def describe(self) -> str:
+        """One line for an operator: on, off or partly, and whether it binds the role."""
         if not self.on:
             return f"off ({len(self.off)} project tables without policies; role {self.role!r})"
-        if self.off:
+        if self.off or not self.function:
+            missing = ", ".join(self.off) if self.off else f"the function {FUNCTION}"
             return (
                 f"partly on: {len(self.on)} of {len(COVERED)} project tables; without: "
-                f"{', '.join(self.off)} (run cordon-server db row-security on)"
+                f"{missing} (run cordon-server db row-security on)"
             )
         note = (
             f"; NOT APPLIED: role {self.role!r} is a superuser or has BYPASSRLS"
@@ -259,24 +280,30 @@ class Status:
 
 
 def status(conn: Connection) -> Status:
-    """Which covered tables have the policy forced on, and whether the role bypasses it."""
+    """Which covered tables have the policy forced on, and whether the role bypasses it.
+
+    Tables are found as the server's statements find them (the search path).
+    """
     if conn.dialect.name != "postgresql":
         return Status(on=(), off=COVERED, role="(SQLite)", bypassed=False)
     rows = conn.execute(
         text(
-            "SELECT c.relname, c.relrowsecurity AND c.relforcerowsecurity AND EXISTS "
-            "(SELECT 1 FROM pg_policies p WHERE p.tablename = c.relname "
-            "AND p.schemaname = current_schema() AND p.policyname = :policy) AS forced "
-            "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
-            "AND c.relname = ANY(:tables)"
+            "SELECT t.name, c.relrowsecurity AND c.relforcerowsecurity AND EXISTS "
+            "(SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = :policy) "
+            "AS forced FROM unnest(CAST(:tables AS text[])) AS t(name) "
+            "JOIN pg_class c ON c.oid = to_regclass(t.name)"
         ),
         {"policy": POLICY, "tables": list(COVERED)},
     ).all()
-    forced = {r.relname for r in rows if r.forced}
+    forced = {r.name for r in rows if r.forced}
+    function = conn.execute(
+        text("SELECT to_regprocedure(:f) IS NOT NULL"), {"f": f"{FUNCTION}(text)"}
+    ).scalar_one()
     role, bypassed = _role(conn)
     return Status(
         on=tuple(t for t in COVERED if t in forced),
         off=tuple(t for t in COVERED if t not in forced),
         role=role,
         bypassed=bypassed,
+        function=bool(function),
     )

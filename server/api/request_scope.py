@@ -3,7 +3,9 @@
 Outside a request a transaction sees every project; inside one, none until the
 caller is authenticated, then the projects they hold a role in — when the
 database has row-level security on (:mod:`server.row_security`). It wraps
-the routes, the error handlers' refusal audit and a streamed body's reads.
+the routes, the error handlers' refusal audit and a streamed body's reads; the
+handler of an unexpected error (500) runs outside it, in Starlette's outermost
+middleware, and writes only ``access_events``, which no policy covers.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from server import row_security
 
 
 class RequestScopeMiddleware:
+    """Gives each HTTP or WebSocket request its own, initially empty, project scope."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 

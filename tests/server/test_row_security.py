@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, func, insert, select, text
+from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.exc import ProgrammingError
 
 from app.crypto.device_keys import DeviceKeyPair
@@ -118,7 +118,7 @@ def test_with_it_off_the_same_probe_shows_every_project(
 ) -> None:
     code, said = _row_security(world.ctx.data.root, "off", capsys)
     assert code == 0, said
-    assert "off" in said
+    assert "row-level security off (" in said
     restarted = open_context(world.ctx.data, demo_login=True)  # a process notices at start
     try:
         client = _probe_app(restarted)
@@ -130,7 +130,7 @@ def test_with_it_off_the_same_probe_shows_every_project(
 
 def test_the_real_routes_answer_as_before_for_members(world: World) -> None:
     """An annotator's whole path — key grant, the recording, a label revision, reading it
-    back — works under the policies; the other project's task stays out of reach."""
+    back — works under the policies (the task-keyed tables included)."""
     headers = enroll(world.client, login(world.client, "annotator"), DeviceKeyPair.generate())
     tasks = world.client.get("/v1/tasks", headers=headers).json()["tasks"]
     assert len(tasks) == 1
@@ -143,8 +143,6 @@ def test_the_real_routes_answer_as_before_for_members(world: World) -> None:
     ]
     assert [a.status_code for a in answers] == [200, 200, 200, 200], [a.text for a in answers]
     assert len(answers[1].content) > 0
-    other = world.client.post(f"/v1/tasks/{world.task_b}/key-grant", headers=headers)
-    assert other.status_code == 404
 
 
 def test_a_connection_that_sets_nothing_sees_no_project_rows(world: World) -> None:
@@ -192,7 +190,7 @@ def test_on_and_off_are_audited_and_status_says_where_it_stands(
         f"on ({len(row_security.COVERED)} project tables; applied to role '{OWNER_ROLE}')" in said
     )
     assert _row_security(root, "off", capsys)[0] == 0
-    assert "off" in _row_security(root, "status", capsys)[1]
+    assert "row-level security off (" in _row_security(root, "status", capsys)[1]
     assert _row_security(root, "on", capsys)[0] == 0
     with world.ctx.engine.connect() as conn:
         reasons = (
@@ -214,7 +212,7 @@ def test_a_superuser_role_is_refused_and_nothing_changes(
     code, said = _row_security(data.root, "on", capsys)
     assert code == 2
     assert "superuser" in said and "nothing was changed" in said
-    assert "off" in _row_security(data.root, "status", capsys)[1]
+    assert "row-level security off (" in _row_security(data.root, "status", capsys)[1]
 
 
 def test_sqlite_has_none_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -223,7 +221,7 @@ def test_sqlite_has_none_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, said = _row_security(root, "on", capsys)
     assert code == 2
     assert "needs PostgreSQL" in said
-    assert "off" in _row_security(root, "status", capsys)[1]
+    assert "row-level security off (" in _row_security(root, "status", capsys)[1]
 
 
 def test_a_writing_transaction_still_takes_the_write_lock_with_its_scope(world: World) -> None:
@@ -241,3 +239,57 @@ def test_a_writing_transaction_still_takes_the_write_lock_with_its_scope(world: 
                 assert conn.execute(held, {"lock": dialect.WRITE_LOCK}).scalar_one() == 1
                 seen = conn.execute(text("SELECT current_setting('cordon.projects')")).scalar_one()
             assert seen == (world.project_a if scoped else row_security.ALL)
+
+
+def _transition(task_id: str, actor_id: str, seq: int) -> dict[str, object]:
+    return {
+        "id": f"tt-{seq}", "task_id": task_id, "seq": seq, "step": "claim",
+        "from_status": "assigned", "to_status": "in_progress", "actor_id": actor_id,
+        "actor_role": "annotator", "created_at": 0,
+    }  # fmt: skip
+
+
+def test_rows_kept_through_a_task_follow_its_projects_scope(world: World) -> None:
+    engine = world.ctx.engine
+    b_user = provision.user_id_for(engine, "b_annotator")
+    with engine.begin() as conn:  # work that is not a request: every project
+        conn.execute(insert(db.task_transitions).values(_transition(world.task_b, b_user, 901)))
+
+    def count() -> int:
+        where = db.task_transitions.c.task_id == world.task_b
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(db.task_transitions).where(where)
+                ).scalar_one()
+            )
+
+    assert count() == 1
+    with row_security.request_scope():
+        row_security.narrow([world.project_a])
+        assert count() == 0
+        with pytest.raises(ProgrammingError, match="row-level security"), engine.begin() as conn:
+            conn.execute(insert(db.task_transitions).values(_transition(world.task_b, b_user, 902)))
+        with engine.begin() as conn:  # out of scope, a DELETE finds nothing to delete
+            removed = conn.execute(
+                delete(db.task_transitions).where(db.task_transitions.c.task_id == world.task_b)
+            ).rowcount
+        assert removed == 0
+    with row_security.request_scope():
+        row_security.narrow([world.project_b])
+        assert count() == 1
+
+
+def test_the_scope_ends_with_its_transaction(world: World) -> None:
+    """Transaction-local: the pooled connection keeps nothing for the next request."""
+    with row_security.request_scope():
+        row_security.narrow([world.project_a])
+        with world.ctx.engine.connect() as conn:
+            conn.execute(select(db.tasks.c.id)).all()
+            conn.commit()
+            raw = conn.connection.dbapi_connection  # the same connection, no begin hook
+            assert raw is not None
+            left = raw.execute(f"SELECT current_setting('{row_security.SETTING}', true)")
+            value = left.fetchone()
+            raw.rollback()
+    assert value is not None and value[0] in {"", None}
