@@ -208,6 +208,31 @@ def _refuse_bypassing_role(conn: Connection) -> None:
         )
 
 
+def _refuse_unless_owner(conn: Connection) -> None:
+    """Only the tables' owner may change their row-level security: say so before any
+    statement fails halfway (the transaction would undo it, with a driver's message)."""
+    foreign = (
+        conn.execute(
+            text(
+                "SELECT t.name FROM unnest(CAST(:tables AS text[])) AS t(name) "
+                "JOIN pg_class c ON c.oid = to_regclass(t.name) "
+                "WHERE NOT pg_has_role(current_user, c.relowner, 'USAGE') ORDER BY t.name"
+            ),
+            {"tables": list(COVERED)},
+        )
+        .scalars()
+        .all()
+    )
+    if foreign:
+        role, _ = _role(conn)
+        raise RowSecurityError(
+            f"the data directory's database role {role!r} does not own {len(foreign)} of "
+            f"Cordon's tables ({', '.join(foreign[:3])}{', …' if len(foreign) > 3 else ''}): "
+            "only their owner can change their row-level security. Let the server connect "
+            "as the role that owns the schema (README, 'At scale')"
+        )
+
+
 def turn_on(conn: Connection) -> None:
     """Create the policies and force them on every covered table (one transaction).
 
@@ -216,6 +241,7 @@ def turn_on(conn: Connection) -> None:
     if conn.dialect.name != "postgresql":
         raise RowSecurityError("row-level security needs PostgreSQL; SQLite has none")
     _refuse_bypassing_role(conn)
+    _refuse_unless_owner(conn)
     conn.execute(
         text(
             f"CREATE OR REPLACE FUNCTION {FUNCTION}(project text) RETURNS boolean "
@@ -240,6 +266,7 @@ def turn_off(conn: Connection) -> None:
     """Drop the policies and row-level security from every covered table."""
     if conn.dialect.name != "postgresql":
         raise RowSecurityError("row-level security needs PostgreSQL; SQLite has none")
+    _refuse_unless_owner(conn)
     for table in COVERED:
         conn.execute(text(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY"))
         conn.execute(text(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"))

@@ -293,3 +293,20 @@ def test_the_scope_ends_with_its_transaction(world: World) -> None:
             value = left.fetchone()
             raw.rollback()
     assert value is not None and value[0] in {"", None}
+
+
+def test_a_role_that_does_not_own_the_tables_is_refused_and_nothing_changes(
+    postgres: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The schema made by a superuser, the server pointed at another (owner-less) role."""
+    database = new_database(postgres)
+    data = _init(tmp_path / "data", database)
+    owned_database(postgres)  # makes the login role if this server has none yet
+    url = data.database_url_path.read_text().strip()
+    data.database_url_path.write_text(url.replace("://postgres@", f"://{OWNER_ROLE}@") + "\n")
+    for state in ("on", "off"):
+        code, said = _row_security(data.root, state, capsys)
+        assert code == 2, said
+        assert f"'{OWNER_ROLE}' does not own {len(row_security.COVERED)} of" in said
+        assert "nothing was changed" in said
+    assert "row-level security off (" in _row_security(data.root, "status", capsys)[1]
