@@ -19,11 +19,16 @@ def test_as_many_connections_as_request_threads_are_kept_open(tmp_path: Path) ->
     opened: list[int] = []
     event.listen(engine, "connect", lambda *_: opened.append(1))
     barrier = threading.Barrier(REQUEST_THREADS)
+    answered: list[int] = []
+    failed: list[BaseException] = []
 
     def request() -> None:
-        with engine.connect() as conn:
-            barrier.wait(timeout=30)  # every thread holds a connection at once
-            conn.execute(text("SELECT 1")).all()
+        try:
+            with engine.connect() as conn:
+                barrier.wait(timeout=30)  # every thread holds a connection at once
+                answered.append(conn.execute(text("SELECT 1")).scalar_one())
+        except BaseException as exc:  # noqa: BLE001 - reported below, not lost in a thread
+            failed.append(exc)
 
     try:
         for _ in range(3):
@@ -32,6 +37,9 @@ def test_as_many_connections_as_request_threads_are_kept_open(tmp_path: Path) ->
                 t.start()
             for t in threads:
                 t.join(60)
+            assert not any(t.is_alive() for t in threads)
+        assert failed == []
+        assert len(answered) == 3 * REQUEST_THREADS
         assert len(opened) == REQUEST_THREADS  # the first round's, kept for the next two
     finally:
         engine.dispose()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, delete, func, insert, select, text
+from sqlalchemy import Engine, Table, delete, func, insert, make_url, select, text
 from sqlalchemy.exc import ProgrammingError
 
 from app.crypto.device_keys import DeviceKeyPair
@@ -146,14 +146,24 @@ def test_the_real_routes_answer_as_before_for_members(world: World) -> None:
 
 
 def test_a_connection_that_sets_nothing_sees_no_project_rows(world: World) -> None:
+    a_user = provision.user_id_for(world.ctx.engine, "annotator")
+    a_task = next(iter(_task_ids(world.ctx.engine, world.project_a)))
+    with world.ctx.engine.begin() as conn:  # a row kept through a task, as work outside requests
+        conn.execute(insert(db.task_transitions).values(_transition(a_task, a_user, 801)))
+    tables = ("tasks", "segments", "task_transitions", "users")
+    with world.ctx.engine.connect() as conn:  # every project: the rows are there
+        there = {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables}  # noqa: S608 - names above
     url = world.ctx.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(url) as conn:
-        counts = {
-            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]  # noqa: S608 - names above
-            for table in ("tasks", "segments", "key_grants", "users")
-        }
-    assert counts["tasks"] == counts["segments"] == counts["key_grants"] == 0
-    assert counts["users"] > 0  # not a project's table: not covered
+    with psycopg.connect(url) as raw:
+        seen = {t: raw.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}  # type: ignore[index]  # noqa: S608 - names above
+    assert min(there.values()) > 0, there
+    assert seen == {"tasks": 0, "segments": 0, "task_transitions": 0, "users": there["users"]}
+
+
+def _task_ids(engine: Engine, project: str) -> set[str]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(db.tasks.c.id).where(db.tasks.c.project_id == project))
+        return {str(r) for r in rows.scalars()}
 
 
 def test_a_request_scope_hides_and_refuses_other_projects_rows(world: World) -> None:
@@ -285,7 +295,8 @@ def test_the_scope_ends_with_its_transaction(world: World) -> None:
     with row_security.request_scope():
         row_security.narrow([world.project_a])
         with world.ctx.engine.connect() as conn:
-            conn.execute(select(db.tasks.c.id)).all()
+            setting = text(f"SELECT current_setting('{row_security.SETTING}', true)")
+            assert conn.execute(setting).scalar_one() == world.project_a  # set for this one
             conn.commit()
             raw = conn.connection.dbapi_connection  # the same connection, no begin hook
             assert raw is not None
@@ -307,6 +318,39 @@ def test_a_role_that_does_not_own_the_tables_is_refused_and_nothing_changes(
     for state in ("on", "off"):
         code, said = _row_security(data.root, state, capsys)
         assert code == 2, said
-        assert f"'{OWNER_ROLE}' does not own {len(row_security.COVERED)} of" in said
+        assert f"'{OWNER_ROLE}' does not own 22 of" in said
         assert "nothing was changed" in said
     assert "row-level security off (" in _row_security(data.root, "status", capsys)[1]
+
+
+def test_a_database_missing_tables_is_refused_and_nothing_changes(
+    postgres: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = owned_database(postgres)
+    data = _init(tmp_path / "data", database)
+    url = make_url(data.database_url).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as raw:
+        raw.execute("DROP TABLE gold_scores")  # as if made by a Cordon before that table
+    code, said = _row_security(data.root, "on", capsys)
+    assert code == 2, said
+    assert "1 of Cordon's tables are missing (gold_scores)" in said
+    assert "row-level security off (" in _row_security(data.root, "status", capsys)[1]
+
+
+def _names_a_project(table: Table) -> bool:
+    covered = set(row_security.COVERED) | {"projects"}
+    return "project_id" in table.c or any(
+        fk.column.table.name in covered for fk in table.foreign_keys
+    )
+
+
+def test_every_table_that_names_a_project_is_covered_or_says_why_not() -> None:
+    """A new table holding a project's rows must join the policies (or be exempted)."""
+    tables = {t.name: t for t in db.metadata.tables.values()}
+    naming = {name for name, table in tables.items() if _names_a_project(table)}
+    assert naming == set(row_security.COVERED) | set(row_security.NOT_COVERED)
+    assert len(row_security.COVERED) == 22
+    for name in row_security.BY_PROJECT:
+        assert "project_id" in tables[name].c
+    for name, (parent, key) in row_security.BY_PARENT.items():
+        assert {fk.column.table.name for fk in tables[name].c[key].foreign_keys} == {parent}
