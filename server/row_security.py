@@ -24,9 +24,12 @@ What it does not do: anyone holding the server's database credentials can set th
 setting themselves, so it is no defence against a stolen password or SQL injected
 into a query (Cordon builds every statement with bound parameters); PostgreSQL
 does not apply it to a superuser or a role with ``BYPASSRLS``, which ``on``
-refuses; the tables that define the scope (``memberships``, ``users``, ``devices``,
-``projects``) and the audit log's tables (``access_events``, ``audit_*``, guarded by their hash
-chain and ``audit verify``) are not covered. SQLite has no row-level security.
+refuses (as it refuses a role that does not own the tables); the tables that
+define the scope (``memberships``, ``idp_role_rules``, ``users``, ``devices``,
+``projects``) and the audit log's (``access_events``, ``audit_*``, guarded by
+their hash chain and ``audit verify``) are not covered (:data:`NOT_COVERED`);
+work a request hands to a thread it starts itself runs with every project.
+SQLite has no row-level security.
 
 The setting travels in each transaction's first statement, so a process notices
 ``on`` or ``off`` on its next new connection: restart the server's processes after
