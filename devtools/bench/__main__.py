@@ -68,29 +68,7 @@ def _later(work: Path, args: argparse.Namespace, want: object) -> dict[str, obje
     out: dict[str, object] = {}
     if want("B8"):  # type: ignore[operator]
         out["B8"] = player.b8_loop()
-    if want("B11"):  # type: ignore[operator]
-        from devtools.bench import ingest  # noqa: PLC0415
-
-        out["B11"] = ingest.b11_ingest(work, 3.0 if args.quick else 10.0)
-        out["B11_two_processes"] = ingest.b11_ingest(work, 3.0 if args.quick else 10.0, 2)
-    if want("B11PG"):  # type: ignore[operator]
-        from devtools.bench import ingest  # noqa: PLC0415
-        from devtools.postgres import private_postgres  # noqa: PLC0415
-
-        with private_postgres(durable=True) as postgres:
-            for workers in (1, 2, 4):
-                out[f"B11_postgresql_{workers}"] = ingest.b11_ingest(
-                    work, 3.0 if args.quick else 10.0, workers, postgres
-                )
-    if want("B11L"):  # type: ignore[operator]
-        from devtools.bench import ingest, locked_section  # noqa: PLC0415
-        from devtools.postgres import private_postgres  # noqa: PLC0415
-
-        floor = ingest.sqlite_floor(work / "floor500-locked.db", 500, 3.0)
-        out["B11L_sqlite"] = locked_section.b11_locked(work, None, floor)
-        with private_postgres(durable=True) as postgres:
-            floor = ingest.postgres_floor(postgres, 500, 3.0)
-            out["B11L_postgresql"] = locked_section.b11_locked(work, postgres, floor)
+    out.update(_ingest(work, args, want))
     if want("B10"):  # type: ignore[operator]
         seconds, minutes = (10, 10) if args.quick else (args.stress_seconds, 120)
         out["B10"] = player.b10_stress(seconds, minutes)
@@ -109,6 +87,43 @@ def _later(work: Path, args: argparse.Namespace, want: object) -> dict[str, obje
         from devtools.bench import workspace  # noqa: PLC0415
 
         out["B13"] = workspace.b13_workspace(10 if args.quick else 120, 2000)
+    return out
+
+
+def _ingest(work: Path, args: argparse.Namespace, want: object) -> dict[str, object]:
+    """B11 (SQLite), B11PG, B11C (latency against load) and B11L (the locked section)."""
+    out: dict[str, object] = {}
+    if want("B11"):  # type: ignore[operator]
+        from devtools.bench import ingest  # noqa: PLC0415
+
+        out["B11"] = ingest.b11_ingest(work, 3.0 if args.quick else 10.0)
+        out["B11_two_processes"] = ingest.b11_ingest(work, 3.0 if args.quick else 10.0, 2)
+    if want("B11PG"):  # type: ignore[operator]
+        from devtools.bench import ingest  # noqa: PLC0415
+        from devtools.postgres import private_postgres  # noqa: PLC0415
+
+        with private_postgres(durable=True) as postgres:
+            for workers in (1, 2, 4):
+                out[f"B11_postgresql_{workers}"] = ingest.b11_ingest(
+                    work, 3.0 if args.quick else 10.0, workers, postgres
+                )
+    if want("B11C"):  # type: ignore[operator]
+        from devtools.bench import ingest_curve  # noqa: PLC0415
+        from devtools.postgres import private_postgres  # noqa: PLC0415
+
+        seconds = 5.0 if args.quick else 20.0
+        out["B11C_sqlite_1"] = ingest_curve.b11_curve(work, seconds)
+        with private_postgres(durable=True) as postgres:
+            out["B11C_postgresql_2"] = ingest_curve.b11_curve(work, seconds, 2, postgres)
+    if want("B11L"):  # type: ignore[operator]
+        from devtools.bench import ingest, locked_section  # noqa: PLC0415
+        from devtools.postgres import private_postgres  # noqa: PLC0415
+
+        floor = ingest.sqlite_floor(work / "floor500-locked.db", 500, 3.0)
+        out["B11L_sqlite"] = locked_section.b11_locked(work, None, floor)
+        with private_postgres(durable=True) as postgres:
+            floor = ingest.postgres_floor(postgres, 500, 3.0)
+            out["B11L_postgresql"] = locked_section.b11_locked(work, postgres, floor)
     return out
 
 

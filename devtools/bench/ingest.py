@@ -132,7 +132,7 @@ def postgres_floor(base_url: str, per_txn: int, seconds: float) -> float:
         return done / (time.perf_counter() - began)
 
 
-def _provision(data_dir: Path, url: str, ca: Path) -> list[tuple[str, str]]:
+def provision_workstations(data_dir: Path, url: str, ca: Path) -> list[tuple[str, str]]:
     """200 users, each on a workstation of their own with an enrolled device.
 
     Returns (token, workstation signing key as base64 PKCS#8): every request is
@@ -166,7 +166,13 @@ def _demo_project(engine: Any) -> str:
 
 
 def _worker(
-    url: str, ca: str, clients: list[tuple[str, str]], seconds: float, interval: float, out: Any
+    url: str,
+    ca: str,
+    clients: list[tuple[str, str]],
+    seconds: float,
+    interval: float,
+    out: Any,
+    seq_from: int,
 ) -> None:
     """One process: a thread per simulated workstation.
 
@@ -188,8 +194,8 @@ def _worker(
         api.set_token(token)
         api.set_proof_key(DPoPKey.from_private_bytes(base64.b64decode(key)))
         device = hashlib.sha256(key.encode()).hexdigest()[:12]  # a valid Idempotency-Key part
-        # The open-loop phase goes on from far ahead: new numbers, new keys.
-        seq, mine, errors, took = (1_000_000 if interval else 0), 0, 0, []
+        # Each phase goes on from far ahead of the last: new numbers, new keys.
+        seq, mine, errors, took = seq_from, 0, 0, []
         due = time.perf_counter() + random.uniform(0, interval)  # noqa: S311 - spread only
         while (due if interval else time.perf_counter()) < stop_at:
             if interval:
@@ -244,7 +250,7 @@ def _machine_busy_s() -> float:
     return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle, iowait
 
 
-def _postmaster_pid(base_url: str) -> int:
+def postmaster_pid(base_url: str) -> int:
     """The PostgreSQL server's own pid (its backends are its children), found from a backend."""
     import psycopg  # noqa: PLC0415 - only for the PostgreSQL runs
 
@@ -282,10 +288,10 @@ def b11_ingest(
     )
     ca = data_dir / "pki" / "ca.pem"
     try:
-        clients = _provision(data_dir, url, ca)
-        database_pid = _postmaster_pid(postgres) if postgres else None
-        closed = _load(url, ca, clients, seconds, 0.0, proc.pid, database_pid)
-        open_loop = _load(
+        clients = provision_workstations(data_dir, url, ca)
+        database_pid = postmaster_pid(postgres) if postgres else None
+        closed = load(url, ca, clients, seconds, 0.0, proc.pid, database_pid)
+        open_loop = load(
             url, ca, clients, seconds * OPEN_LOOP_WINDOWS, OPEN_LOOP_INTERVAL_S, proc.pid
         )
     finally:
@@ -336,7 +342,7 @@ def _percentile_ms(values: list[float], q: float) -> float | None:
     return round(ordered[max(0, int(len(ordered) * q) - 1)] * 1000, 1) if ordered else None
 
 
-def _load(
+def load(
     url: str,
     ca: Path,
     clients: list[tuple[str, str]],
@@ -344,17 +350,34 @@ def _load(
     interval: float,
     pid: int,
     database_pid: int | None = None,
+    *,
+    seq_from: int | None = None,
+    processes: int = PROCESSES,
 ) -> Load:
-    """One phase of load from :data:`PROCESSES` processes of workstations (``_worker``)."""
+    """One phase of load from ``processes`` processes of workstations (``_worker``).
+
+    ``seq_from``: where each workstation's event numbers (and so its idempotency keys)
+    start; a phase after another on the same server must start past the last one's.
+    """
+    if seq_from is None:
+        seq_from = 1_000_000 if interval else 0
     context = multiprocessing.get_context("spawn")
     queue: Any = context.Queue()
-    share = len(clients) // PROCESSES
+    share = len(clients) // processes
     procs = [
         context.Process(
             target=_worker,
-            args=(url, str(ca), clients[i * share : (i + 1) * share], seconds, interval, queue),
+            args=(
+                url,
+                str(ca),
+                clients[i * share : (i + 1) * share],
+                seconds,
+                interval,
+                queue,
+                seq_from,
+            ),
         )
-        for i in range(PROCESSES)
+        for i in range(processes)
     ]
     for p in procs:
         p.start()
