@@ -12,8 +12,9 @@
 ``db row-security on|off|status --data-dir D``
     turns PostgreSQL's row-level security keyed by project on or off
     (:mod:`server.row_security`; audited), or says where it stands. Refused on
-    SQLite, for a role PostgreSQL would not apply it to, and for one that does
-    not own the tables.
+    SQLite; ``on`` is refused for a role PostgreSQL would not apply it to
+    (superuser, ``BYPASSRLS``), ``on`` and ``off`` for one that does not own the
+    tables.
 
 A database at a revision this Cordon does not know (a newer Cordon upgraded it)
 is refused by both ``upgrade`` and ``serve``, and left as it was.

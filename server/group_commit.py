@@ -45,7 +45,7 @@ from typing import Any, Protocol, Self
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from server import dialect
+from server import dialect, row_security
 from server.audit import AuditUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -135,6 +135,11 @@ class GroupCommitter:
             thread.join(30)
 
     def _loop(self) -> None:
+        # Its groups hold many callers' jobs, each checked when prepared in its request.
+        with row_security.every_project():
+            self._take_groups()
+
+    def _take_groups(self) -> None:
         while True:
             first = self._queue.get()
             if first is _STOP:

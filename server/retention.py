@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, select
 
 from app.wire.schemas import AccessAction, TaskStatus
-from server import audit, data_classes, db, erasure
+from server import audit, data_classes, db, erasure, row_security
 from server.context import ServerContext
 from server.leader_rounds import LeaderRounds
 from server.upsert import upsert
@@ -227,6 +227,7 @@ class RetentionThread(LeaderRounds):
 
     @staticmethod
     def _apply(ctx: ServerContext) -> None:
-        receipts = run(ctx)
+        with row_security.every_project():  # every project's policies and erasures
+            receipts = run(ctx)
         if receipts:
             logger.info("retention: %d erasure job(s) finished", len(receipts))

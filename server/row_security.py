@@ -15,8 +15,15 @@ Who sees what:
   (:func:`narrow`). A server administrator is no exception: the administrator's
   routes touch identity and membership tables, which the policies do not cover;
 * a request before that (sign-in, enrolment, health): no project's rows;
-* work that is not a request — the group committer, retention, the leader's
-  rounds, command-line tools, migrations — every project (:data:`ALL`);
+* the server's own background work that needs project rows — the group committer
+  and the retention rounds — every project (:data:`ALL`): each enters
+  :func:`every_project` where its thread begins. Checkpoints, the revocation watch
+  and update re-signing read only tables the policies do not cover, and stay unscoped;
+* anything else outside a request depends on the process. In a serving process
+  (``serve`` calls :func:`deny_outside_requests`): no project's rows, so a thread a
+  request starts itself (Python does not give it the request's context) fails closed
+  rather than seeing every project. In command-line tools and migrations, which
+  serve no caller: every project;
 * a connection that set nothing (a person with the server's credentials in
   ``psql``): no project's rows. Fail closed.
 
@@ -27,8 +34,7 @@ does not apply it to a superuser or a role with ``BYPASSRLS``, which ``on``
 refuses (as it refuses a role that does not own the tables); the tables that
 define the scope (``memberships``, ``idp_role_rules``, ``users``, ``devices``,
 ``projects``) and the audit log's (``access_events``, ``audit_*``, guarded by
-their hash chain and ``audit verify``) are not covered (:data:`NOT_COVERED`);
-work a request hands to a thread it starts itself runs with every project.
+their hash chain and ``audit verify``) are not covered (:data:`NOT_COVERED`).
 SQLite has no row-level security.
 
 The setting travels in each transaction's first statement, so a process notices
@@ -104,12 +110,41 @@ class RowSecurityError(Exception):
 
 @dataclass
 class _RequestScope:
-    """One request's projects; ``None`` until its caller is authenticated."""
+    """One request's projects (``None`` until its caller is authenticated), or the
+    server's own background work (``every``)."""
 
     projects: frozenset[str] | None = None
+    every: bool = False
 
 
 _REQUEST: ContextVar[_RequestScope | None] = ContextVar("cordon_request_scope", default=None)
+#: What work outside any request and any :func:`every_project` sees: every project
+#: (tools, migrations, tests) until a serving process calls :func:`deny_outside_requests`.
+_outside = ALL
+
+
+def deny_outside_requests() -> None:
+    """From now on in this process, work outside a request sees no project's rows unless
+    it entered :func:`every_project` (a serving process calls it before it serves)."""
+    global _outside  # noqa: PLW0603 - one setting per process, set once at start
+    _outside = ""
+
+
+def allow_outside_requests() -> None:
+    """Undo :func:`deny_outside_requests` (tests that served in this process)."""
+    global _outside  # noqa: PLW0603
+    _outside = ALL
+
+
+@contextmanager
+def every_project() -> Iterator[None]:
+    """Within it, transactions see every project: the server's own background work,
+    entered where its thread begins (never inside a request, whose scope it would lift)."""
+    token = _REQUEST.set(_RequestScope(every=True))
+    try:
+        yield
+    finally:
+        _REQUEST.reset(token)
 
 
 @contextmanager
@@ -131,8 +166,8 @@ def request_scope() -> Iterator[None]:
 def narrow(projects: Iterable[str]) -> None:
     """The current request's transactions see ``projects`` (the caller's) from now on."""
     scope = _REQUEST.get()
-    if scope is None:
-        return  # not a request: it sees every project
+    if scope is None or scope.every:
+        return  # not a request: nothing to narrow
     chosen = frozenset(projects)
     if any("," in p or p == ALL for p in chosen):
         raise ValueError("a project id with ',' or '*' cannot be scoped")
@@ -143,6 +178,8 @@ def setting_value() -> str:
     """The setting's value for a transaction begun now, on this thread."""
     scope = _REQUEST.get()
     if scope is None:
+        return _outside
+    if scope.every:
         return ALL
     return ",".join(sorted(scope.projects or ()))
 

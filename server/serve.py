@@ -16,7 +16,7 @@ from pathlib import Path
 
 import uvicorn
 
-from server import connection_guard
+from server import connection_guard, row_security
 from server.api.app import create_app
 from server.connection_guard import GuardedH11Protocol
 from server.context import ServerContext
@@ -66,6 +66,10 @@ def serve(
     """
     limits = limits or ConnectionLimits()
     connection_guard.configure(limits)
+    # From here on, work outside a request that did not ask for every project (its own
+    # background threads that need project rows do) sees none: fail closed
+    # (server.row_security).
+    row_security.deny_outside_requests()
     inherited = sock is not None
     sock = sock or bind(host, port)
     actual = sock.getsockname()[1]

@@ -12,11 +12,12 @@ checks the port with a plain bind, so a second Cordon server started on it is
 refused rather than sharing its connections. Python serves one request at
 a time per core under the GIL, so this is how one host uses its cores.
 
-What the workers share, and how (the data directory is the only channel):
+What the workers share, and how (the database and the data directory are the only channels):
 
-- the database: SQLite's write lock (``BEGIN IMMEDIATE``) is held across
-  processes, so each audit log keeps one order and the idempotency, sequence
-  and erasure checks still see every writer;
+- the database: its one write lock (SQLite's ``BEGIN IMMEDIATE``, PostgreSQL's
+  advisory lock, :mod:`server.dialect`) is held across processes, so each audit
+  log keeps one order and the idempotency, sequence and erasure checks still see
+  every writer;
 - DPoP: nonces from a secret in the data directory, and one replay cache file
   (:mod:`server.dpop_replay`);
 - the singletons (checkpoint signing, retention, update re-signing) run only in

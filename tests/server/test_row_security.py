@@ -9,20 +9,26 @@ the same probe shows every project's, so these tests can fail.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import gc
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar, Self
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, Table, delete, func, insert, make_url, select, text
+import uvicorn
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, make_url, select, text
 from sqlalchemy.exc import ProgrammingError
 
 from app.crypto.device_keys import DeviceKeyPair
 from app.wire.schemas import Role
 from devtools.postgres import OWNER_ROLE, new_database, owned_database
 from devtools.synthetic_audio import write_audio
-from server import assignment, db, dialect, provision, row_security
+from server import assignment, db, dialect, provision, retention, row_security
+from server import serve as serve_module
 from server.api.app import create_app
 from server.api.principal import Ctx, CurrentPrincipal
 from server.audit import Actor
@@ -354,3 +360,120 @@ def test_every_table_that_names_a_project_is_covered_or_says_why_not() -> None:
         assert "project_id" in tables[name].c
     for name, (parent, key) in row_security.BY_PARENT.items():
         assert {fk.column.table.name for fk in tables[name].c[key].foreign_keys} == {parent}
+
+
+@pytest.fixture
+def serving() -> Iterator[None]:
+    """Outside requests as in a serving process (``serve`` denies), restored afterwards."""
+    row_security.deny_outside_requests()
+    try:
+        yield
+    finally:
+        row_security.allow_outside_requests()
+
+
+def _thread_result(work: Callable[[], set[str]]) -> set[str]:
+    """``work`` on a thread of its own (Python gives it none of the caller's context)."""
+    out: list[set[str]] = []
+    thread = threading.Thread(target=lambda: out.append(work()))
+    thread.start()
+    thread.join(30)
+    return out[0]
+
+
+def _probe_thread_app(ctx: ServerContext) -> ProvingClient:
+    """A route that hands its unfiltered read to a thread it starts itself."""
+    app = create_app(ctx)
+
+    def every_task_on_a_thread(principal: CurrentPrincipal, ctx: Ctx) -> dict[str, list[str]]:
+        del principal
+        return {"projects": sorted(_thread_result(lambda: _tasks_by_project(ctx.engine)))}
+
+    app.add_api_route("/v1/probe/thread", every_task_on_a_thread, methods=["GET"])
+    return ProvingClient(app, client=("127.0.0.1", 50000))
+
+
+def test_a_thread_a_request_starts_sees_every_project_in_tools_and_none_when_serving(
+    world: World,
+) -> None:
+    client = _probe_thread_app(world.ctx)
+    headers = login(client, "annotator")
+    before = client.get("/v1/probe/thread", headers=headers).json()
+    assert before == {"projects": sorted([world.project_a, world.project_b])}  # the hole
+    row_security.deny_outside_requests()
+    try:
+        after = client.get("/v1/probe/thread", headers=headers).json()
+        assert _tasks_by_project(world.ctx.engine) == set()  # any unscoped work, not only threads
+        with row_security.every_project():
+            assert _tasks_by_project(world.ctx.engine) == {world.project_a, world.project_b}
+        # A request's scope is its own: every_project() does not widen one once narrowed.
+        with row_security.request_scope():
+            row_security.narrow([world.project_a])
+            assert _tasks_by_project(world.ctx.engine) == {world.project_a}
+    finally:
+        row_security.allow_outside_requests()
+    assert after == {"projects": []}
+
+
+class _PeekJob:
+    """A group job that notes which projects' tasks its group's transaction sees."""
+
+    seen: ClassVar[list[set[str]]] = []
+
+    def prepare(self, conn: Connection) -> None:
+        del conn
+
+    @classmethod
+    def apply_group(cls, conn: Connection, jobs: Sequence[Self], *, retried: bool) -> list[object]:
+        del retried
+        projects = conn.execute(select(db.tasks.c.project_id).distinct()).scalars()
+        cls.seen.append({str(p) for p in projects})
+        return [None for _ in jobs]
+
+
+def test_the_servers_own_background_work_sees_every_project_when_serving(
+    world: World, serving: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    both = {world.project_a, world.project_b}
+    _PeekJob.seen.clear()
+    world.ctx.committer.run(_PeekJob())  # its thread, started here, in a context of its own
+    world.ctx.committer.stop()
+    assert _PeekJob.seen == [both]
+
+    def peek_run(ctx: ServerContext, **_: object) -> list[object]:
+        _PeekJob.seen.append(_tasks_by_project(ctx.engine))
+        return []
+
+    monkeypatch.setattr(retention, "run", peek_run)
+    _thread_result(lambda: retention.RetentionThread._apply(world.ctx) or set())
+    assert _PeekJob.seen == [both, both]
+    assert _thread_result(lambda: _tasks_by_project(world.ctx.engine)) == set()
+
+
+def test_serve_denies_work_outside_requests_before_it_serves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wiring: by the time uvicorn would serve, unscoped work sees no project."""
+    assert server_main(["init", "--data-dir", str(tmp_path / "data")]) == 0
+    ctx = open_context(DataDir(tmp_path / "data"))
+    seen: list[str] = []
+    sockets: list[socket.socket] = []
+
+    def bind(host: str, port: int) -> socket.socket:
+        sockets.append(socket.create_server((host, port)))
+        return sockets[-1]
+
+    monkeypatch.setattr(serve_module, "bind", bind)
+    monkeypatch.setattr(
+        uvicorn.Server, "run", lambda *_, **__: seen.append(row_security.setting_value())
+    )
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # not the test process's objects
+    try:
+        assert row_security.setting_value() == row_security.ALL
+        serve_module.serve(ctx, "127.0.0.1", 0)
+    finally:
+        row_security.allow_outside_requests()
+        for sock in sockets:
+            sock.close()
+        ctx.engine.dispose()
+    assert seen == [""]
