@@ -16,9 +16,10 @@ Who sees what:
   routes touch identity and membership tables, which the policies do not cover;
 * a request before that (sign-in, enrolment, health): no project's rows;
 * the server's own background work that needs project rows — the group committer
-  and the retention rounds — every project (:data:`ALL`): each enters
-  :func:`every_project` where its thread begins. Checkpoints, the revocation watch
-  and update re-signing read only tables the policies do not cover, and stay unscoped;
+  and the retention rounds — every project (:data:`ALL`): the committer's thread
+  enters :func:`every_project` as it begins, retention at each round. Checkpoints,
+  the revocation watch and update re-signing read only tables the policies do not
+  cover, so they run with no project;
 * anything else outside a request depends on the process. In a serving process
   (``serve`` calls :func:`deny_outside_requests`): no project's rows, so a thread a
   request starts itself (Python does not give it the request's context) fails closed
@@ -56,7 +57,8 @@ from server import dialect
 
 #: The transaction-local setting that carries a transaction's projects.
 SETTING = "cordon.projects"
-#: The setting's value for work that is not a request: every project.
+#: The setting's value for every project (background work, tools); an empty value is
+#: none (a request before authentication, unscoped work in a serving process).
 ALL = "*"
 #: The name of the policy on each covered table.
 POLICY = "cordon_project_scope"
@@ -138,8 +140,12 @@ def allow_outside_requests() -> None:
 
 @contextmanager
 def every_project() -> Iterator[None]:
-    """Within it, transactions see every project: the server's own background work,
-    entered where its thread begins (never inside a request, whose scope it would lift)."""
+    """Within it, transactions see every project: the server's own background work
+    (the committer's thread, each retention round). Refused inside a request, whose
+    scope it would lift (:class:`RuntimeError`: a programming error, not a refusal)."""
+    scope = _REQUEST.get()
+    if scope is not None and not scope.every:
+        raise RuntimeError("every_project() inside a request would lift its project scope")
     token = _REQUEST.set(_RequestScope(every=True))
     try:
         yield

@@ -363,14 +363,13 @@ def load(
         seq_from = 1_000_000 if interval else 0
     context = multiprocessing.get_context("spawn")
     queue: Any = context.Queue()
-    share = len(clients) // processes
     procs = [
         context.Process(
             target=_worker,
             args=(
                 url,
                 str(ca),
-                clients[i * share : (i + 1) * share],
+                clients[i::processes],
                 seconds,
                 interval,
                 queue,
@@ -401,7 +400,7 @@ def load(
             kinds[kind] = kinds.get(kind, 0) + n
     return Load(
         events_per_s=sum(r[0] for r in results) / elapsed,
-        ack_p50_ms=round(statistics.median(latencies) * 1000, 1),
+        ack_p50_ms=round(statistics.median(latencies) * 1000, 1) if latencies else 0.0,
         ack_p99_ms=_percentile_ms(latencies, 0.99) or 0.0,
         requests=len(latencies),
         server_cpu_share=round(server_cpu / elapsed, 2),

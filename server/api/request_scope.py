@@ -1,8 +1,9 @@
 """ASGI middleware: each request's database transactions carry its own project scope.
 
-Outside a request a transaction sees every project; inside one, none until the
-caller is authenticated, then the projects they hold a role in — when the
-database has row-level security on (:mod:`server.row_security`). It wraps
+Inside a request a transaction sees no project until the caller is
+authenticated, then the projects they hold a role in — when the database has
+row-level security on (:mod:`server.row_security`). Outside one, in a serving
+process, it sees none unless the work entered ``every_project()``. It wraps
 the routes, the error handlers' refusal audit and a streamed body's reads; the
 handler of an unexpected error (500) runs outside it, in Starlette's outermost
 middleware, and writes only ``access_events``, which no policy covers.

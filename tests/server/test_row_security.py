@@ -27,7 +27,7 @@ from app.crypto.device_keys import DeviceKeyPair
 from app.wire.schemas import Role
 from devtools.postgres import OWNER_ROLE, new_database, owned_database
 from devtools.synthetic_audio import write_audio
-from server import assignment, db, dialect, provision, retention, row_security
+from server import assignment, connection_guard, db, dialect, provision, retention, row_security
 from server import serve as serve_module
 from server.api.app import create_app
 from server.api.principal import Ctx, CurrentPrincipal
@@ -363,8 +363,10 @@ def test_every_table_that_names_a_project_is_covered_or_says_why_not() -> None:
 
 
 @pytest.fixture
-def serving() -> Iterator[None]:
-    """Outside requests as in a serving process (``serve`` denies), restored afterwards."""
+def serving(world: World) -> Iterator[None]:
+    """Outside requests as in a serving process (``serve`` denies), restored afterwards;
+    after ``world`` is made (making it needs every project, as the CLI has)."""
+    del world
     row_security.deny_outside_requests()
     try:
         yield
@@ -375,9 +377,20 @@ def serving() -> Iterator[None]:
 def _thread_result(work: Callable[[], set[str]]) -> set[str]:
     """``work`` on a thread of its own (Python gives it none of the caller's context)."""
     out: list[set[str]] = []
-    thread = threading.Thread(target=lambda: out.append(work()))
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            out.append(work())
+        except BaseException as exc:  # noqa: BLE001 - raised again on the test's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
     thread.start()
     thread.join(30)
+    assert not thread.is_alive(), "the thread did not finish in 30 s"
+    if failed:
+        raise failed[0]
     return out[0]
 
 
@@ -406,9 +419,11 @@ def test_a_thread_a_request_starts_sees_every_project_in_tools_and_none_when_ser
         assert _tasks_by_project(world.ctx.engine) == set()  # any unscoped work, not only threads
         with row_security.every_project():
             assert _tasks_by_project(world.ctx.engine) == {world.project_a, world.project_b}
-        # A request's scope is its own: every_project() does not widen one once narrowed.
+        # A request's scope is its own: every_project() refuses to lift it.
         with row_security.request_scope():
             row_security.narrow([world.project_a])
+            with pytest.raises(RuntimeError, match="inside a request"):
+                row_security.every_project().__enter__()
             assert _tasks_by_project(world.ctx.engine) == {world.project_a}
     finally:
         row_security.allow_outside_requests()
@@ -464,6 +479,7 @@ def test_serve_denies_work_outside_requests_before_it_serves(
         return sockets[-1]
 
     monkeypatch.setattr(serve_module, "bind", bind)
+    monkeypatch.setattr(connection_guard, "_limits", connection_guard._limits)  # restored after
     monkeypatch.setattr(
         uvicorn.Server, "run", lambda *_, **__: seen.append(row_security.setting_value())
     )
@@ -475,5 +491,6 @@ def test_serve_denies_work_outside_requests_before_it_serves(
         row_security.allow_outside_requests()
         for sock in sockets:
             sock.close()
-        ctx.engine.dispose()
+        for engine in (ctx.engine, ctx.writer):
+            engine.dispose()
     assert seen == [""]
