@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -248,8 +249,12 @@ def classify(status: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    return World(tmp_path_factory.mktemp("matrix"))
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    made = World(tmp_path_factory.mktemp("matrix"))
+    yield made
+    # The push channel's route started the revocation poller: stopped here, not left to
+    # poll a database the run stops later.
+    made.srv.ctx.revocations.stop()
 
 
 def test_every_role_gets_the_written_answer_on_every_route(world: World) -> None:
