@@ -25,6 +25,7 @@ import os
 import random
 import sqlite3
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -273,20 +274,7 @@ def b11_ingest(
             "floor_postgres_50_per_txn_events_per_s": round(postgres_floor(postgres, 50, 3.0)),
             "floor_postgres_500_per_txn_events_per_s": round(postgres_floor(postgres, 500, 3.0)),
         }
-    data_dir = work / f"ingest-server-{engine}{workers}"
-    empty = work / f"ingest-audio-{engine}{workers}"
-    empty.mkdir()
-    init = ["init", "--data-dir", str(data_dir)]
-    if postgres:
-        from devtools.postgres import new_database  # noqa: PLC0415
-
-        init += ["--database", new_database(postgres)]
-    with contextlib.redirect_stdout(sys.stderr):
-        server_main(init)
-    proc, url = start_server(
-        data_dir, "--audio-dir", str(empty), "--workers", str(workers), command="demo"
-    )
-    ca = data_dir / "pki" / "ca.pem"
+    data_dir, proc, url, ca = start_demo_server(work / "ingest", workers, postgres)
     try:
         clients = provision_workstations(data_dir, url, ca)
         database_pid = postmaster_pid(postgres) if postgres else None
@@ -335,6 +323,28 @@ def b11_ingest(
         "target_ack_p99_ms_max": 50,
         "target_ratio_min": 0.5,
     }
+
+
+def start_demo_server(
+    prefix: Path, workers: int, postgres: str | None
+) -> tuple[Path, subprocess.Popen[bytes], str, Path]:
+    """A fresh demo server (its data directory, process, URL and CA) on SQLite, or on a
+    new database of the PostgreSQL server at ``postgres``; stop it with ``stop``."""
+    name = f"{prefix.name}-{'postgresql' if postgres else 'sqlite'}{workers}"
+    data_dir = prefix.with_name(f"{name}-server")
+    empty = prefix.with_name(f"{name}-audio")
+    empty.mkdir()
+    init = ["init", "--data-dir", str(data_dir)]
+    if postgres:
+        from devtools.postgres import new_database  # noqa: PLC0415
+
+        init += ["--database", new_database(postgres)]
+    with contextlib.redirect_stdout(sys.stderr):
+        server_main(init)
+    proc, url = start_server(
+        data_dir, "--audio-dir", str(empty), "--workers", str(workers), command="demo"
+    )
+    return data_dir, proc, url, data_dir / "pki" / "ca.pem"
 
 
 def _percentile_ms(values: list[float], q: float) -> float | None:

@@ -27,13 +27,10 @@ numbers its events past the last phase's, so no batch repeats an idempotency key
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from pathlib import Path
 
 from devtools.bench import ingest
-from devtools.processes import start_server, stop
-from server.cli import main as server_main
+from devtools.processes import stop
 
 #: Workstations sending at once, per phase: 625, 1,250, 2,500 events/s.
 WORKSTATIONS = (50, 100, 200)
@@ -50,20 +47,7 @@ def b11_curve(
 ) -> dict[str, object]:
     """The floor, then the open loop from each of :data:`WORKSTATIONS`, on one server."""
     engine = "postgresql" if postgres else "sqlite"
-    data_dir = work / f"curve-server-{engine}{workers}"
-    empty = work / f"curve-audio-{engine}{workers}"
-    empty.mkdir()
-    init = ["init", "--data-dir", str(data_dir)]
-    if postgres:
-        from devtools.postgres import new_database  # noqa: PLC0415
-
-        init += ["--database", new_database(postgres)]
-    with contextlib.redirect_stdout(sys.stderr):
-        server_main(init)
-    proc, url = start_server(
-        data_dir, "--audio-dir", str(empty), "--workers", str(workers), command="demo"
-    )
-    ca = data_dir / "pki" / "ca.pem"
+    data_dir, proc, url, ca = ingest.start_demo_server(work / "curve", workers, postgres)
     loads: list[dict[str, object]] = []
     try:
         clients = ingest.provision_workstations(data_dir, url, ca)
