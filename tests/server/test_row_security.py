@@ -362,16 +362,23 @@ def test_every_table_that_names_a_project_is_covered_or_says_why_not() -> None:
         assert {fk.column.table.name for fk in tables[name].c[key].foreign_keys} == {parent}
 
 
-@pytest.fixture
-def serving(world: World) -> Iterator[None]:
-    """Outside requests as in a serving process (``serve`` denies), restored afterwards;
-    after ``world`` is made (making it needs every project, as the CLI has)."""
-    del world
+@contextlib.contextmanager
+def _as_when_serving() -> Iterator[None]:
+    """Outside requests as in a serving process (``serve`` denies), restored afterwards."""
     row_security.deny_outside_requests()
     try:
         yield
     finally:
         row_security.allow_outside_requests()
+
+
+@pytest.fixture
+def serving(world: World) -> Iterator[None]:
+    """:func:`_as_when_serving`, after ``world`` is made (making it needs every project,
+    as the CLI has)."""
+    del world
+    with _as_when_serving():
+        yield
 
 
 def _thread_result(work: Callable[[], set[str]]) -> set[str]:
@@ -413,8 +420,7 @@ def test_a_thread_a_request_starts_sees_every_project_in_tools_and_none_when_ser
     headers = login(client, "annotator")
     before = client.get("/v1/probe/thread", headers=headers).json()
     assert before == {"projects": sorted([world.project_a, world.project_b])}  # the hole
-    row_security.deny_outside_requests()
-    try:
+    with _as_when_serving():
         after = client.get("/v1/probe/thread", headers=headers).json()
         assert _tasks_by_project(world.ctx.engine) == set()  # any unscoped work, not only threads
         with row_security.every_project():
@@ -422,11 +428,12 @@ def test_a_thread_a_request_starts_sees_every_project_in_tools_and_none_when_ser
         # A request's scope is its own: every_project() refuses to lift it.
         with row_security.request_scope():
             row_security.narrow([world.project_a])
-            with pytest.raises(RuntimeError, match="inside a request"):
-                row_security.every_project().__enter__()
+            with (
+                pytest.raises(RuntimeError, match="inside a request"),
+                row_security.every_project(),
+            ):
+                pass
             assert _tasks_by_project(world.ctx.engine) == {world.project_a}
-    finally:
-        row_security.allow_outside_requests()
     assert after == {"projects": []}
 
 
